@@ -1,0 +1,3 @@
+from knowcast.cli import main
+
+main()

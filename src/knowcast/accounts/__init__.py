@@ -1,0 +1,1 @@
+"""Accounts: users, roles, passwords, sign-in sessions."""

@@ -1,0 +1,63 @@
+"""What crosses the edge for accounts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+
+from knowcast.accounts.models import Role
+
+MIN_PASSWORD = 8
+
+
+def _clean_name(value: str) -> str:
+    value = " ".join(value.split())
+    if not value:
+        raise ValueError("must not be blank")
+    return value
+
+
+class SignUp(BaseModel):
+    email: EmailStr
+    password: str = Field(min_length=MIN_PASSWORD, max_length=256)
+    display_name: str = Field(min_length=1, max_length=64)
+
+    _name = field_validator("display_name")(_clean_name)
+
+
+class SignIn(BaseModel):
+    email: EmailStr
+    password: str = Field(min_length=1, max_length=256)
+
+
+class PasswordChange(BaseModel):
+    current_password: str = Field(min_length=1, max_length=256)
+    new_password: str = Field(min_length=MIN_PASSWORD, max_length=256)
+
+
+class ProfileUpdate(BaseModel):
+    display_name: str | None = Field(default=None, min_length=1, max_length=64)
+    locale: str | None = Field(default=None, pattern=r"^(zh-CN|en)$")
+
+    _name = field_validator("display_name")(lambda v: None if v is None else _clean_name(v))
+
+
+class RoleChange(BaseModel):
+    role: Role
+
+
+class UserPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    email: str
+    display_name: str
+    role: Role
+    locale: str | None
+    created_at: datetime
+
+
+class Me(BaseModel):
+    user: UserPublic
+    csrf_token: str

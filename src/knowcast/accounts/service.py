@@ -1,0 +1,168 @@
+"""The only code that changes accounts: sign-up, sign-in, sessions, passwords, roles."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from knowcast.accounts.models import AuthSession, Role, User
+from knowcast.accounts.schemas import PasswordChange, ProfileUpdate, SignIn, SignUp
+from knowcast.bus import Event
+from knowcast.context import AppContext
+from knowcast.db.types import utcnow
+from knowcast.errors import Conflict, InvalidCredentials, NotFound, PermissionDenied, ValidationFailed
+
+
+@dataclass(frozen=True)
+class NewSession:
+    user: User
+    token: str  # goes into the cookie; only its hash is stored
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+async def get_user(session: AsyncSession, user_id: int) -> User:
+    user = await session.get(User, user_id)
+    if user is None:
+        raise NotFound("no such user", code="user.not_found")
+    return user
+
+
+async def find_by_email(session: AsyncSession, email: str) -> User | None:
+    return await session.scalar(select(User).where(User.email == normalize_email(email)))
+
+
+async def count_users(session: AsyncSession) -> int:
+    return int(await session.scalar(select(func.count()).select_from(User)) or 0)
+
+
+async def create_user(
+    session: AsyncSession, ctx: AppContext, data: SignUp, role: Role = Role.VIEWER, locale: str | None = None
+) -> User:
+    email = normalize_email(str(data.email))
+    if await find_by_email(session, email) is not None:
+        raise Conflict("an account with this email exists", code="account.email_taken", fields={"email": "taken"})
+    user = User(
+        email=email,
+        display_name=data.display_name,
+        password_hash=ctx.passwords.hash(data.password),
+        role=role,
+        locale=locale,
+    )
+    session.add(user)
+    try:
+        await session.commit()
+    except IntegrityError as exc:  # two sign-ups with one email racing each other
+        await session.rollback()
+        raise Conflict("an account with this email exists", code="account.email_taken") from exc
+    await ctx.bus.publish(Event("user.created", {"user_id": user.id, "role": user.role.value}))
+    return user
+
+
+async def sign_up(
+    session: AsyncSession, ctx: AppContext, data: SignUp, ip: str, locale: str | None = None
+) -> NewSession:
+    ctx.limit.signup_address.hit(f"signup:{ip}", code="account.signup_rate_limited", message="too many sign-ups")
+    user = await create_user(session, ctx, data, locale=locale)
+    return await open_session(session, ctx, user, ip=ip, user_agent=None)
+
+
+async def sign_in(session: AsyncSession, ctx: AppContext, data: SignIn, ip: str, user_agent: str | None) -> NewSession:
+    """Check the password. Failures count against both the account and the address."""
+    email = normalize_email(str(data.email))
+    account_key, address_key = f"signin:{email}", f"signin-ip:{ip}"
+    for limiter, key in ((ctx.limit.signin_account, account_key), (ctx.limit.signin_address, address_key)):
+        if limiter.retry_after(key) > 0:
+            limiter.hit(key, code="auth.signin_rate_limited", message="too many sign-in attempts")
+    user = await find_by_email(session, email)
+    if not ctx.passwords.verify(user.password_hash if user else None, data.password) or user is None:
+        ctx.limit.signin_account.hit(account_key, code="auth.signin_rate_limited")
+        ctx.limit.signin_address.hit(address_key, code="auth.signin_rate_limited")
+        raise InvalidCredentials("wrong email or password")
+    if not user.is_active:
+        raise PermissionDenied("this account is disabled", code="account.disabled")
+    ctx.limit.signin_account.reset(account_key)
+    if ctx.passwords.needs_rehash(user.password_hash):
+        user.password_hash = ctx.passwords.hash(data.password)
+    return await open_session(session, ctx, user, ip=ip, user_agent=user_agent)
+
+
+async def open_session(
+    session: AsyncSession, ctx: AppContext, user: User, *, ip: str | None, user_agent: str | None
+) -> NewSession:
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    session.add(
+        AuthSession(
+            token_hash=hash_token(token),
+            user_id=user.id,
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + timedelta(days=ctx.settings.session_days),
+            ip=ip,
+            user_agent=(user_agent or "")[:256] or None,
+        )
+    )
+    await session.commit()
+    return NewSession(user=user, token=token)
+
+
+async def resolve_session(session: AsyncSession, token: str) -> User | None:
+    """The signed-in user for a cookie token, or None when it is unknown, expired or the user disabled."""
+    row = await session.scalar(select(AuthSession).where(AuthSession.token_hash == hash_token(token)))
+    if row is None or row.expires_at <= utcnow():
+        return None
+    user = await session.get(User, row.user_id)
+    return user if user is not None and user.is_active else None
+
+
+async def sign_out(session: AsyncSession, token: str) -> None:
+    await session.execute(delete(AuthSession).where(AuthSession.token_hash == hash_token(token)))
+    await session.commit()
+
+
+async def change_password(
+    session: AsyncSession, ctx: AppContext, user: User, data: PasswordChange, ip: str | None
+) -> NewSession:
+    """Every other session of the user ends; the caller gets a fresh one."""
+    if not ctx.passwords.verify(user.password_hash, data.current_password):
+        raise InvalidCredentials("the current password is wrong", fields={"current_password": "wrong"})
+    if data.current_password == data.new_password:
+        raise ValidationFailed("choose a new password", code="account.password_unchanged")
+    user.password_hash = ctx.passwords.hash(data.new_password)
+    user.password_changed_at = utcnow()
+    await session.execute(delete(AuthSession).where(AuthSession.user_id == user.id))
+    await session.commit()
+    await ctx.bus.publish(Event("user.password_changed", {"user_id": user.id}))
+    return await open_session(session, ctx, user, ip=ip, user_agent=None)
+
+
+async def update_profile(session: AsyncSession, user: User, data: ProfileUpdate) -> User:
+    if data.display_name is not None:
+        user.display_name = data.display_name
+    if data.locale is not None:
+        user.locale = data.locale
+    await session.commit()
+    return user
+
+
+async def set_role(session: AsyncSession, ctx: AppContext, actor: User, user_id: int, role: Role) -> User:
+    user = await get_user(session, user_id)
+    if user.id == actor.id and role is not Role.OWNER:
+        raise Conflict("an owner cannot demote themself", code="account.self_demotion")
+    user.role = role
+    await session.commit()
+    await ctx.bus.publish(Event("user.role_changed", {"user_id": user.id, "role": role.value, "by": actor.id}))
+    return user

@@ -1,0 +1,91 @@
+"""create_app(settings): routes, middleware, error mapping, and the lifespan that owns the engine and workers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from knowcast import __version__, ops
+from knowcast.accounts import routes as account_routes
+from knowcast.accounts.passwords import Passwords
+from knowcast.context import AppContext
+from knowcast.db import migrate
+from knowcast.db.engine import Database
+from knowcast.errors import install_handlers
+from knowcast.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from knowcast.observability import AccessLogMiddleware
+from knowcast.rooms import routes as room_routes
+from knowcast.settings import Settings
+from knowcast.web import pages
+from knowcast.web.templating import STATIC_DIR, Pages
+
+log = logging.getLogger(__name__)
+
+
+def build_context(settings: Settings) -> AppContext:
+    return AppContext(
+        settings=settings,
+        db=Database(settings.database_url),
+        passwords=Passwords(settings.argon2_time_cost, settings.argon2_memory_kib),
+    )
+
+
+def create_app(settings: Settings, ctx: AppContext | None = None) -> FastAPI:
+    ctx = ctx or build_context(settings)
+    covers_dir = settings.data_dir / "uploads" / "covers"
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        covers_dir.mkdir(parents=True, exist_ok=True)
+        if settings.should_auto_migrate:
+            await asyncio.to_thread(migrate.upgrade, settings.database_url)
+        for component in ctx.components:
+            await component.start()
+        log.info("knowcast started", extra={"mode": settings.mode, "database": ctx.db.dialect})
+        try:
+            yield
+        finally:
+            for component in reversed(ctx.components):
+                await component.stop()
+            await ctx.db.dispose()
+
+    app = FastAPI(
+        title="Knowcast",
+        version=__version__,
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/v1/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.ctx = ctx
+    app.state.pages = Pages(settings)
+    install_handlers(app, app.state.pages.error_page)
+    for router in (ops.router, account_routes.router, room_routes.router, pages.router):
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount("/uploads/covers", StaticFiles(directory=covers_dir, check_dir=False), name="covers")
+    # added innermost first: the access log sees every response, including a 413 from the body limit
+    app.add_middleware(
+        BodyLimitMiddleware, max_bytes=settings.max_body_bytes, upload_max_bytes=settings.max_upload_bytes
+    )
+    app.add_middleware(
+        RequestContextMiddleware, default_locale=settings.default_locale, secure_cookies=settings.secure_cookies
+    )
+    app.add_middleware(AccessLogMiddleware, metrics=ctx.metrics)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory`` and for each worker of ``knowcast serve --workers N``."""
+    import os
+    from pathlib import Path
+
+    from knowcast.settings import load_settings
+
+    config = os.environ.get("KNOWCAST_CONFIG")
+    return create_app(load_settings(Path(config) if config else None))

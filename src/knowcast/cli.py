@@ -1,0 +1,125 @@
+"""The ``knowcast`` command: serve, demo, db upgrade, createuser (and, later, bench)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+import secrets
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from knowcast.errors import ConfigError, KnowcastError
+from knowcast.settings import Settings, load_settings
+
+Command = Callable[[argparse.Namespace, Settings], int]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help()
+        sys.exit(2)
+    try:
+        config = args.config or os.environ.get("KNOWCAST_CONFIG")
+        settings = load_settings(Path(config) if config else None)
+        sys.exit(args.run(args, settings))
+    except ConfigError as exc:
+        print(f"knowcast: {exc.message}", file=sys.stderr)
+        sys.exit(2)
+    except KnowcastError as exc:
+        print(f"knowcast: {exc.message} ({exc.code})", file=sys.stderr)
+        sys.exit(1)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="knowcast", description="Knowcast live-commerce server")
+    parser.add_argument("--config", type=str, help="a TOML settings file (or set KNOWCAST_CONFIG)")
+    sub = parser.add_subparsers(title="commands")
+
+    serve = sub.add_parser("serve", help="run the web server")
+    serve.add_argument("--host", default=None)
+    serve.add_argument("--port", type=int, default=None)
+    serve.add_argument("--workers", type=int, default=1, help="processes; more than one needs KNOWCAST_REDIS_URL")
+    serve.set_defaults(run=cmd_serve)
+
+    demo = sub.add_parser("demo", help="migrate, create the owner and a demo room, then serve")
+    demo.add_argument("--host", default=None)
+    demo.add_argument("--port", type=int, default=None)
+    demo.set_defaults(run=cmd_demo)
+
+    db = sub.add_parser("db", help="database commands").add_subparsers(title="db commands")
+    db.add_parser("upgrade", help="apply pending migrations (safe to repeat)").set_defaults(run=cmd_db_upgrade)
+
+    user = sub.add_parser("createuser", help="create an account")
+    user.add_argument("--email", required=True)
+    user.add_argument("--name", default=None, help="display name (default: the part of the email before @)")
+    user.add_argument("--role", choices=["owner", "host", "moderator", "viewer"], default="viewer")
+    user.add_argument("--password", default=None, help="default: ask, or generate one when not on a terminal")
+    user.set_defaults(run=cmd_createuser)
+    return parser
+
+
+def cmd_db_upgrade(_args: argparse.Namespace, settings: Settings) -> int:
+    from knowcast.db import migrate
+
+    todo = asyncio.run(migrate.pending(settings.database_url))
+    migrate.upgrade(settings.database_url)
+    print(f"database is up to date ({len(todo)} migration(s) applied)")
+    return 0
+
+
+def cmd_createuser(args: argparse.Namespace, settings: Settings) -> int:
+    from knowcast.accounts.models import Role
+    from knowcast.devtools import create_account
+
+    password = args.password
+    generated = False
+    if password is None and sys.stdin.isatty():
+        password = getpass.getpass("password: ")
+    if not password:
+        password, generated = secrets.token_urlsafe(12), True
+    name = args.name or args.email.split("@", 1)[0]
+    asyncio.run(create_account(settings, args.email, name, password, Role(args.role)))
+    print(f"created {args.role} {args.email}" + (f" with password {password}" if generated else ""))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    host, port = args.host or settings.host, args.port or settings.port
+    if args.workers > 1:
+        if not settings.redis_url:
+            raise ConfigError("--workers above 1 needs KNOWCAST_REDIS_URL, so the processes share rooms")
+        uvicorn.run(
+            "knowcast.app:app_from_env", factory=True, host=host, port=port, workers=args.workers, log_config=None
+        )
+        return 0
+    from knowcast.app import create_app
+    from knowcast.observability import configure_logging
+
+    configure_logging(settings.log_level, settings.log_json)
+    uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False, proxy_headers=True)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from knowcast.db import migrate
+    from knowcast.devtools import prepare_demo
+
+    migrate.upgrade(settings.database_url)
+    demo = asyncio.run(prepare_demo(settings))
+    host, port = args.host or settings.host, args.port or settings.port
+    print(
+        "\n  Knowcast demo\n"
+        f"  open      http://{host}:{port}/\n"
+        f"  sign in   {demo.email}\n"
+        f"  password  {demo.password}\n"
+        f"  (kept in {demo.credentials_file})\n"
+    )
+    args.workers = 1
+    return cmd_serve(args, settings)

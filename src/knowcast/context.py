@@ -1,0 +1,57 @@
+"""The app-wide collaborators, built once at start and handed to routes and services."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from knowcast.accounts.passwords import Passwords
+from knowcast.bus import EventBus
+from knowcast.db.engine import Database
+from knowcast.observability import Metrics
+from knowcast.ratelimit import RateLimiter
+from knowcast.settings import Settings
+
+
+class Component(Protocol):
+    """Something with a life of its own inside the app (a hub, a supervisor, a sweeper)."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+@dataclass
+class Limits:
+    signin_account: RateLimiter
+    signin_address: RateLimiter
+    signup_address: RateLimiter
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Limits:
+        window = settings.login_window_seconds
+        return cls(
+            signin_account=RateLimiter(settings.login_attempts_per_account, window),
+            signin_address=RateLimiter(settings.login_attempts_per_address, window),
+            signup_address=RateLimiter(settings.signup_per_address, 3600),
+        )
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    db: Database
+    bus: EventBus = field(default_factory=EventBus)
+    passwords: Passwords = field(default_factory=Passwords)
+    limits: Limits | None = None
+    metrics: Metrics = field(default_factory=Metrics)
+    components: list[Component] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.limits is None:
+            self.limits = Limits.from_settings(self.settings)
+
+    @property
+    def limit(self) -> Limits:
+        assert self.limits is not None
+        return self.limits

@@ -1,0 +1,8 @@
+"""Imports every domain's models so that the metadata (and Alembic) sees all tables."""
+
+from __future__ import annotations
+
+
+def load_all_models() -> None:
+    import knowcast.accounts.models
+    import knowcast.rooms.models  # noqa: F401

@@ -1,0 +1,117 @@
+"""ASGI middleware: body-size limit, request context (id, locale, CSRF cookie), security headers."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from http.cookies import SimpleCookie
+
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from knowcast import csrf
+from knowcast.errors import PayloadTooLarge
+from knowcast.web import i18n
+
+SECURITY_HEADERS = {
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "strict-origin-when-cross-origin",
+    "x-frame-options": "SAMEORIGIN",
+    "permissions-policy": "camera=(), microphone=(), geolocation=()",
+    "content-security-policy": (
+        "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
+        "style-src 'self' 'unsafe-inline'; script-src 'self'; connect-src 'self' ws: wss:; "
+        "frame-ancestors 'self'; base-uri 'self'; form-action 'self'"
+    ),
+}
+
+
+class BodyLimitMiddleware:
+    """Refuse bodies over ``max_bytes`` with 413, whether announced by Content-Length or streamed."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, upload_max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.upload_max_bytes = upload_max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        is_upload = headers.get(b"content-type", b"").startswith(b"multipart/")
+        limit = self.upload_max_bytes + 65536 if is_upload else self.max_bytes
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await _send_error(send, PayloadTooLarge(f"the request body is larger than {limit} bytes"))
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise PayloadTooLarge(f"the request body is larger than {limit} bytes")
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+
+class RequestContextMiddleware:
+    """Gives each request an id, a locale and a CSRF nonce cookie, and adds the security headers."""
+
+    def __init__(self, app: ASGIApp, default_locale: str, secure_cookies: bool) -> None:
+        self.app = app
+        self.default_locale = default_locale
+        self.secure_cookies = secure_cookies
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        cookies = _cookies(headers.get("cookie", ""))
+        state = scope.setdefault("state", {})
+        state["request_id"] = headers.get("x-request-id") or secrets.token_hex(8)
+        state["locale"] = i18n.negotiate(
+            None, cookies.get(i18n.LOCALE_COOKIE), headers.get("accept-language"), self.default_locale
+        )
+        new_nonce = None if cookies.get(csrf.COOKIE) else csrf.new_nonce()
+        if new_nonce:
+            state["csrf_nonce"] = new_nonce
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                out = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    out.setdefault(name, value)
+                out["x-request-id"] = state["request_id"]
+                if new_nonce:
+                    secure = "; Secure" if self.secure_cookies else ""
+                    out.append("set-cookie", f"{csrf.COOKIE}={new_nonce}; Path=/; HttpOnly; SameSite=Lax{secure}")
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _cookies(header: str) -> dict[str, str]:
+    jar: SimpleCookie = SimpleCookie()
+    try:
+        jar.load(header)
+    except Exception:  # a malformed Cookie header is treated as no cookies
+        return {}
+    return {key: morsel.value for key, morsel in jar.items()}
+
+
+async def _send_error(send: Send, error: PayloadTooLarge) -> None:
+    body = json.dumps(error.to_dict()).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": error.status_code,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,1 @@
+"""Live rooms: scheduling, the live state machine, access modes, stream keys."""

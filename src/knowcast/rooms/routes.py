@@ -1,0 +1,83 @@
+"""JSON API for rooms: /api/v1/rooms."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, UploadFile
+
+from knowcast.context import AppContext
+from knowcast.deps import Ctx, Db, Host, Public
+from knowcast.rooms import service
+from knowcast.rooms.models import Room
+from knowcast.rooms.schemas import RoomCreate, RoomList, RoomPrivate, RoomPublic, RoomTransition, RoomUpdate, cover_url
+
+router = APIRouter(prefix="/api/v1/rooms", tags=["rooms"])
+
+
+def public_view(room: Room) -> RoomPublic:
+    return RoomPublic.model_validate({**_fields(room), "cover_url": cover_url(room.cover_path)})
+
+
+def private_view(room: Room, ctx: AppContext) -> RoomPrivate:
+    return RoomPrivate.model_validate(
+        {
+            **_fields(room),
+            "cover_url": cover_url(room.cover_path),
+            "stream_key": room.stream_key,
+            "ingest_url": ctx.settings.rtmp_public_url,
+        }
+    )
+
+
+def _fields(room: Room) -> dict[str, object]:
+    names = ("id", "host_id", "title", "description", "scheduled_at", "state", "access_mode", "started_at", "ended_at")
+    return {name: getattr(room, name) for name in names}
+
+
+@router.get("", dependencies=[Public])
+async def list_rooms(db: Db) -> RoomList:
+    channel = await service.channel(db)
+    return RoomList(
+        live=[public_view(r) for r in channel.live],
+        upcoming=[public_view(r) for r in channel.upcoming],
+        past=[public_view(r) for r in channel.past],
+    )
+
+
+@router.post("", status_code=201)
+async def create_room(data: RoomCreate, ctx: Ctx, db: Db, host: Host) -> RoomPrivate:
+    return private_view(await service.create_room(db, ctx, host, data), ctx)
+
+
+@router.get("/{room_id}", dependencies=[Public])
+async def get_room(room_id: int, db: Db) -> RoomPublic:
+    return public_view(await service.get_room(db, room_id))
+
+
+@router.get("/{room_id}/private")
+async def get_room_private(room_id: int, ctx: Ctx, db: Db, host: Host) -> RoomPrivate:
+    return private_view(await service.get_managed_room(db, host, room_id), ctx)
+
+
+@router.patch("/{room_id}")
+async def update_room(room_id: int, data: RoomUpdate, ctx: Ctx, db: Db, host: Host) -> RoomPrivate:
+    room = await service.get_managed_room(db, host, room_id)
+    return private_view(await service.update_room(db, ctx, room, data), ctx)
+
+
+@router.post("/{room_id}/cover")
+async def upload_cover(room_id: int, cover: UploadFile, ctx: Ctx, db: Db, host: Host) -> RoomPrivate:
+    room = await service.get_managed_room(db, host, room_id)
+    data = await cover.read(ctx.settings.max_upload_bytes + 1)
+    return private_view(await service.set_cover(db, ctx, room, data), ctx)
+
+
+@router.post("/{room_id}/transitions")
+async def transition(room_id: int, data: RoomTransition, ctx: Ctx, db: Db, host: Host) -> RoomPrivate:
+    room = await service.get_managed_room(db, host, room_id)
+    return private_view(await service.transition(db, ctx, room, data.to), ctx)
+
+
+@router.post("/{room_id}/stream-key")
+async def rotate_stream_key(room_id: int, ctx: Ctx, db: Db, host: Host) -> RoomPrivate:
+    room = await service.get_managed_room(db, host, room_id)
+    return private_view(await service.rotate_stream_key(db, ctx, room), ctx)

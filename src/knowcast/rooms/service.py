@@ -1,0 +1,135 @@
+"""The only code that changes rooms."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from knowcast.accounts.models import Role, User
+from knowcast.bus import Event
+from knowcast.context import AppContext
+from knowcast.db.types import utcnow
+from knowcast.errors import Conflict, NotFound, PermissionDenied
+from knowcast.rooms import covers
+from knowcast.rooms.models import Room
+from knowcast.rooms.schemas import RoomCreate, RoomUpdate
+from knowcast.rooms.states import RoomState, can_transition
+
+PAST_LIMIT = 50
+
+
+@dataclass(frozen=True)
+class Channel:
+    live: list[Room]
+    upcoming: list[Room]
+    past: list[Room]
+
+
+def new_stream_key() -> str:
+    return "kc_" + secrets.token_urlsafe(24)
+
+
+async def get_room(session: AsyncSession, room_id: int) -> Room:
+    room = await session.get(Room, room_id)
+    if room is None:
+        raise NotFound("no such room", code="room.not_found")
+    return room
+
+
+def ensure_can_manage(user: User, room: Room) -> None:
+    """Hosts manage their own rooms; the owner manages every room."""
+    if user.role is Role.OWNER or (user.role is Role.HOST and room.host_id == user.id):
+        return
+    raise PermissionDenied("only this room's host can do that", code="room.not_host")
+
+
+async def get_managed_room(session: AsyncSession, user: User, room_id: int) -> Room:
+    room = await get_room(session, room_id)
+    ensure_can_manage(user, room)
+    return room
+
+
+async def create_room(session: AsyncSession, ctx: AppContext, host: User, data: RoomCreate) -> Room:
+    room = Room(
+        host_id=host.id,
+        title=data.title,
+        description=data.description,
+        scheduled_at=data.scheduled_at,
+        access_mode=data.access_mode,
+        stream_key=new_stream_key(),
+    )
+    session.add(room)
+    await session.commit()
+    await ctx.bus.publish(Event("room.created", {"room_id": room.id, "host_id": host.id}))
+    return room
+
+
+async def update_room(session: AsyncSession, ctx: AppContext, room: Room, data: RoomUpdate) -> Room:
+    if room.state is RoomState.ENDED:
+        raise Conflict("an ended room cannot be edited", code="room.ended")
+    for field in ("title", "description", "scheduled_at", "access_mode"):
+        value = getattr(data, field)
+        if value is not None:
+            setattr(room, field, value)
+    await session.commit()
+    await ctx.bus.publish(Event("room.updated", {"room_id": room.id}))
+    return room
+
+
+async def set_cover(session: AsyncSession, ctx: AppContext, room: Room, data: bytes) -> Room:
+    upload_dir = ctx.settings.data_dir / "uploads" / "covers"
+    old = room.cover_path
+    room.cover_path = covers.save_cover(upload_dir, data, ctx.settings.max_upload_bytes)
+    await session.commit()
+    if old:
+        (upload_dir / old).unlink(missing_ok=True)
+    return room
+
+
+async def transition(session: AsyncSession, ctx: AppContext, room: Room, target: RoomState) -> Room:
+    """Move the room along its state machine; refuses illegal moves with ``room.illegal_transition``."""
+    if not can_transition(room.state, target):
+        raise Conflict(
+            f"a {room.state.value} room cannot become {target.value}",
+            code="room.illegal_transition",
+            fields={"state": room.state.value, "to": target.value},
+        )
+    now = utcnow()
+    room.state = target
+    if target is RoomState.LIVE:
+        room.started_at = now
+    elif target is RoomState.ENDED:
+        room.ended_at = now
+    await session.commit()
+    await ctx.bus.publish(Event(f"room.{target.value}", {"room_id": room.id, "host_id": room.host_id}))
+    return room
+
+
+async def rotate_stream_key(session: AsyncSession, ctx: AppContext, room: Room) -> Room:
+    room.stream_key = new_stream_key()
+    await session.commit()
+    await ctx.bus.publish(Event("room.stream_key_rotated", {"room_id": room.id}))
+    return room
+
+
+async def find_by_stream_key(session: AsyncSession, stream_key: str) -> Room | None:
+    return await session.scalar(select(Room).where(Room.stream_key == stream_key))
+
+
+async def channel(session: AsyncSession) -> Channel:
+    """The channel home: live now, upcoming soonest first, past newest first."""
+    live = await session.scalars(select(Room).where(Room.state == RoomState.LIVE).order_by(Room.started_at.desc()))
+    upcoming = await session.scalars(select(Room).where(Room.state == RoomState.SCHEDULED).order_by(Room.scheduled_at))
+    past = await session.scalars(
+        select(Room).where(Room.state == RoomState.ENDED).order_by(Room.ended_at.desc()).limit(PAST_LIMIT)
+    )
+    return Channel(live=list(live), upcoming=list(upcoming), past=list(past))
+
+
+async def rooms_of_host(session: AsyncSession, host: User) -> list[Room]:
+    query = select(Room).order_by(Room.scheduled_at.desc())
+    if host.role is not Role.OWNER:
+        query = query.where(Room.host_id == host.id)
+    return list(await session.scalars(query))

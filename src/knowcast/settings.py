@@ -1,0 +1,112 @@
+"""Typed settings, read from ``KNOWCAST_*`` environment variables and an optional TOML file.
+
+Settings are built once at start (``load_settings``), validated, and passed in; nothing reads them as a global.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from knowcast.errors import ConfigError
+
+DEFAULT_SECRET_KEY = "dev-insecure-secret-key-change-me"
+MIN_SECRET_LENGTH = 32
+
+
+class Settings(BaseSettings):
+    """Everything Knowcast can be configured with. See docs/operations.md for the full table."""
+
+    model_config = SettingsConfigDict(env_prefix="KNOWCAST_", extra="ignore")
+
+    mode: Literal["development", "production"] = "development"
+    secret_key: str = DEFAULT_SECRET_KEY
+    database_url: str = "sqlite+aiosqlite:///./data/knowcast.db"
+    redis_url: str | None = None
+    data_dir: Path = Path("./data")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str = "http://127.0.0.1:8000"
+    rtmp_public_url: str = "rtmp://127.0.0.1:1935/live"
+    default_locale: Literal["zh-CN", "en"] = "zh-CN"
+    default_currency: str = "CNY"
+    timezone: str = "Asia/Shanghai"
+    site_name: str = "Knowcast"
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    max_upload_bytes: int = Field(default=8_388_608, ge=1024)
+    session_days: int = Field(default=30, ge=1)
+    login_attempts_per_account: int = Field(default=5, ge=1)
+    login_attempts_per_address: int = Field(default=20, ge=1)
+    login_window_seconds: int = Field(default=300, ge=1)
+    signup_per_address: int = Field(default=10, ge=1)
+    auto_migrate: bool | None = None
+    argon2_time_cost: int = Field(default=3, ge=1)
+    argon2_memory_kib: int = Field(default=65536, ge=8)
+    log_json: bool = True
+    log_level: str = "INFO"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # no .env or secrets-dir magic: the environment, then what load_settings passes in
+        return (init_settings, env_settings)
+
+    @model_validator(mode="after")
+    def _refuse_insecure_production(self) -> Settings:
+        if self.mode == "production":
+            if self.secret_key == DEFAULT_SECRET_KEY or len(self.secret_key) < MIN_SECRET_LENGTH:
+                raise ConfigError(
+                    "production mode needs a secret key: set KNOWCAST_SECRET_KEY to a random string of at "
+                    f"least {MIN_SECRET_LENGTH} characters (for example: python -c "
+                    "'import secrets; print(secrets.token_urlsafe(48))')"
+                )
+        return self
+
+    @property
+    def is_development(self) -> bool:
+        return self.mode == "development"
+
+    @property
+    def should_auto_migrate(self) -> bool:
+        return self.is_development if self.auto_migrate is None else self.auto_migrate
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.public_url.startswith("https://")
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def load_settings(toml_path: Path | None = None, **overrides: Any) -> Settings:
+    """Build settings: explicit overrides win over ``KNOWCAST_*`` variables, which win over the TOML file.
+
+    The TOML file holds a ``[knowcast]`` table whose keys are the field names (``database_url = "..."``).
+    """
+    values: dict[str, Any] = {}
+    if toml_path is not None:
+        try:
+            values.update(tomllib.loads(toml_path.read_text(encoding="utf-8")).get("knowcast", {}))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read settings file {toml_path}: {exc}") from exc
+        in_env = {key[len("KNOWCAST_") :].lower() for key in os.environ if key.startswith("KNOWCAST_")}
+        values = {key: value for key, value in values.items() if key not in in_env}
+    values.update(overrides)
+    try:
+        return Settings(**values)
+    except ConfigError:
+        raise
+    except ValueError as exc:
+        raise ConfigError(f"invalid settings: {exc}") from exc

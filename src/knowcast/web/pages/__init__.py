@@ -1,0 +1,9 @@
+"""Page routes, one module per area: auth (sign in/up, account), channel (home, room), studio (host), seo."""
+
+from fastapi import APIRouter
+
+from knowcast.web.pages import auth, channel, seo, studio
+
+router = APIRouter(include_in_schema=False)
+for module in (auth, channel, studio, seo):
+    router.include_router(module.router)

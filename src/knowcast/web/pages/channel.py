@@ -1,0 +1,61 @@
+"""The channel home and the viewer's room page."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from knowcast.deps import Db, MaybeUser, Public
+from knowcast.rooms import service as rooms
+from knowcast.rooms.models import Room
+from knowcast.rooms.schemas import cover_url
+from knowcast.rooms.states import RoomState
+from knowcast.web.templating import pages_of as pages
+
+router = APIRouter()
+
+
+@router.get("/", dependencies=[Public])
+async def home(request: Request, db: Db, _user: MaybeUser) -> Response:
+    channel = await rooms.channel(db)
+    return pages(request).render(request, "home.html", channel=channel)
+
+
+@router.get("/rooms/{room_id}", dependencies=[Public])
+async def room_page(request: Request, room_id: int, db: Db, _user: MaybeUser) -> Response:
+    room = await rooms.get_room(db, room_id)
+    base = pages(request).settings.public_url.rstrip("/")
+    return pages(request).render(
+        request,
+        "room.html",
+        room=room,
+        canonical=f"{base}/rooms/{room.id}",
+        image=f"{base}{cover_url(room.cover_path)}" if room.cover_path else f"{base}/static/img/og-default.png",
+        json_ld=broadcast_event(room, base, pages(request).settings.site_name),
+    )
+
+
+def broadcast_event(room: Room, base: str, site_name: str) -> str:
+    """schema.org BroadcastEvent for search engines and link previews, escaped for a <script> block."""
+    data: dict[str, Any] = {
+        "@context": "https://schema.org",
+        "@type": "BroadcastEvent",
+        "name": room.title,
+        "description": room.description[:300],
+        "url": f"{base}/rooms/{room.id}",
+        "isLiveBroadcast": True,
+        "startDate": (room.started_at or room.scheduled_at).isoformat(),
+        "eventStatus": "https://schema.org/EventScheduled",
+        "publishedOn": {"@type": "BroadcastService", "name": site_name, "url": base + "/"},
+    }
+    if room.ended_at:
+        data["endDate"] = room.ended_at.isoformat()
+    if room.state is RoomState.ENDED:
+        data["isLiveBroadcast"] = False
+    if room.cover_path:
+        data["image"] = f"{base}{cover_url(room.cover_path)}"
+    text = json.dumps(data, ensure_ascii=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")

@@ -1,0 +1,4 @@
+// Loaded on every page.
+import { localizeTimes } from "./_time.js";
+
+localizeTimes();

@@ -1,0 +1,17 @@
+// The host console: the stream key is hidden until asked for and can be copied in one tap.
+const key = document.querySelector("[data-testid=stream-key]");
+if (key) {
+  const secret = key.textContent;
+  const masked = "•".repeat(12);
+  key.textContent = masked;
+  key.title = "click to show / copy";
+  key.style.cursor = "pointer";
+  key.addEventListener("click", async () => {
+    key.textContent = key.textContent === masked ? secret : masked;
+    try {
+      await navigator.clipboard.writeText(secret);
+    } catch {
+      // clipboard access is refused on plain http; showing the key is enough
+    }
+  });
+}

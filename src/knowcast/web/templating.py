@@ -1,0 +1,71 @@
+"""Jinja2 set-up: every page gets the locale, a translate function, the CSRF token and the signed-in user."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import partial
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from fastapi import Request
+from fastapi.templating import Jinja2Templates
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from knowcast import csrf
+from knowcast.accounts.models import User
+from knowcast.settings import Settings
+from knowcast.web import i18n
+
+WEB_DIR = Path(__file__).parent
+STATIC_DIR = WEB_DIR / "static"
+
+
+class Pages:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.zone = ZoneInfo(settings.timezone)
+        self.templates = Jinja2Templates(directory=WEB_DIR / "templates")
+        self.templates.env.globals.update(asset=self.asset, site_name=settings.site_name)
+        self.templates.env.filters["localtime"] = self.localtime
+        self._versions: dict[str, str] = {}
+
+    def asset(self, name: str) -> str:
+        """URL of a built asset with a version that changes when the file does (long caching is safe)."""
+        if name not in self._versions:
+            path = STATIC_DIR / name
+            self._versions[name] = str(int(path.stat().st_mtime)) if path.exists() else "0"
+        return f"/static/{name}?v={self._versions[name]}"
+
+    def localtime(self, value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+        return value.astimezone(self.zone).strftime(fmt) if value else ""
+
+    def locale_for(self, request: Request) -> str:
+        user: User | None = getattr(request.state, "user", None)
+        if user is not None and user.locale in i18n.LOCALES:
+            return str(user.locale)
+        return str(getattr(request.state, "locale", self.settings.default_locale))
+
+    def render(self, request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+        locale = self.locale_for(request)
+        context.update(
+            locale=locale,
+            t=partial(i18n.translate, locale),
+            csrf_token=csrf.token_for(self.settings.secret_key, csrf.request_nonce(request)),
+            user=getattr(request.state, "user", None),
+            public_url=self.settings.public_url.rstrip("/"),
+        )
+        response = self.templates.TemplateResponse(request, name, context, status_code=status_code)
+        response.headers["content-language"] = locale
+        return response
+
+    async def error_page(self, request: Request, status_code: int, code: str, message: str) -> Response:
+        if code == "auth.required":  # a page that needs sign-in sends the visitor there and back
+            return RedirectResponse(f"/signin?next={quote(request.url.path)}", status_code=303)
+        return self.render(request, "error.html", status_code, status=status_code, code=code, message=message)
+
+
+def pages_of(request: Request) -> Pages:
+    pages: Pages = request.app.state.pages
+    return pages
