@@ -20,8 +20,11 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
-    """Apply pending migrations; running it again when nothing is pending changes nothing."""
+def upgrade(database_url: str, revision: str = "heads") -> None:
+    """Apply pending migrations; running it again when nothing is pending changes nothing.
+
+    Each domain may keep its own branch of migrations off a shared base, so the target is every head.
+    """
     _ensure_sqlite_folder(database_url)
     command.upgrade(alembic_config(database_url), revision)
 
@@ -36,13 +39,8 @@ async def pending(database_url: str) -> list[str]:
             heads = await conn.run_sync(lambda sync: MigrationContext.configure(sync).get_current_heads())
     finally:
         await engine.dispose()
-    current = set(heads)
-    todo = []
-    for rev in script.walk_revisions():
-        if rev.revision in current:
-            break
-        todo.append(rev.revision)
-    return list(reversed(todo))
+    applied = {rev.revision for rev in script.iterate_revisions(heads, "base")} if heads else set()
+    return [rev.revision for rev in reversed(list(script.walk_revisions())) if rev.revision not in applied]
 
 
 def _ensure_sqlite_folder(database_url: str) -> None:
