@@ -11,11 +11,11 @@ from knowcast.accounts.models import Role, User
 from knowcast.bus import Event
 from knowcast.context import AppContext
 from knowcast.db.types import utcnow
-from knowcast.errors import Conflict, NotFound, PermissionDenied
+from knowcast.errors import AuthenticationRequired, Conflict, NotFound, PermissionDenied
 from knowcast.rooms import covers
 from knowcast.rooms.models import Room
 from knowcast.rooms.schemas import RoomCreate, RoomUpdate
-from knowcast.rooms.states import RoomState, can_transition
+from knowcast.rooms.states import AccessMode, RoomState, can_transition
 
 PAST_LIMIT = 50
 
@@ -133,3 +133,20 @@ async def rooms_of_host(session: AsyncSession, host: User) -> list[Room]:
     if host.role is not Role.OWNER:
         query = query.where(Room.host_id == host.id)
     return list(await session.scalars(query))
+
+
+async def ensure_can_watch(session: AsyncSession, user: User | None, room: Room) -> None:
+    """Raise PermissionDenied unless ``user`` may watch ``room`` (page, chat socket and media alike).
+
+    Public rooms are open to everyone. Ticket and members rooms are open to their host and the owner; for
+    everyone else the commerce plane decides (a ticket or a membership), and until it has sold one nobody else
+    gets in.
+    """
+    if room.access_mode is AccessMode.PUBLIC:
+        return
+    if user is not None and (user.role is Role.OWNER or user.id == room.host_id):
+        return
+    code = "room.ticket_required" if room.access_mode is AccessMode.TICKET else "room.members_only"
+    if user is None:
+        raise AuthenticationRequired("sign in to watch this room", code=code)
+    raise PermissionDenied("this room needs a ticket or a membership", code=code)
