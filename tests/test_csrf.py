@@ -65,5 +65,7 @@ async def test_form_with_the_page_token_is_accepted(client_factory: object, make
 @pytest.mark.parametrize("token", ["", "0" * 64])
 async def test_token_from_no_cookie_is_refused(client_factory: object, token: str) -> None:
     client: Client = client_factory(with_csrf=False)  # type: ignore[operator]
-    response = await client.post("/api/v1/auth/signin", json={"email": "a@example.com", "password": "x"}, headers={"x-csrf-token": token})
+    response = await client.post(
+        "/api/v1/auth/signin", json={"email": "a@example.com", "password": "x"}, headers={"x-csrf-token": token}
+    )
     assert response.status_code == 403

@@ -43,7 +43,9 @@ MATRIX = [
 
 
 async def test_permission_matrix(client: Any, make_user: Any) -> None:
-    callers = [client] + [(await make_user(role)).client for role in (Role.VIEWER, Role.MODERATOR, Role.HOST, Role.OWNER)]
+    callers = [client] + [
+        (await make_user(role)).client for role in (Role.VIEWER, Role.MODERATOR, Role.HOST, Role.OWNER)
+    ]
     for method, path, *expected in MATRIX:
         got = [(await c.request(method, path, json={} if method == "POST" else None)).status_code for c in callers]
         assert got == expected, (method, path)

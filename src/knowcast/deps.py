@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowcast import csrf
@@ -20,6 +20,9 @@ from knowcast.context import AppContext
 from knowcast.errors import AuthenticationRequired, PermissionDenied
 
 SESSION_COOKIE = "kc_session"
+MAX_ID = 2**63 - 1
+
+Id = Annotated[int, Path(ge=1, le=MAX_ID, description="a positive integer id")]
 
 
 def get_ctx(request: Request) -> AppContext:

@@ -46,17 +46,27 @@ class BodyLimitMiddleware:
             await _send_error(send, PayloadTooLarge(f"the request body is larger than {limit} bytes"))
             return
         received = 0
+        too_large = PayloadTooLarge(f"the request body is larger than {limit} bytes")
+        exceeded = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, exceeded
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise PayloadTooLarge(f"the request body is larger than {limit} bytes")
+                    exceeded = True
+                    raise too_large
             return message
 
-        await self.app(scope, limited_receive, send)
+        async def guarded_send(message: Message) -> None:
+            # whatever the app made of the interrupted read (a 400, a 500), the answer is this 413
+            if not exceeded:
+                await send(message)
+            elif message["type"] == "http.response.start":
+                await _send_error(send, too_large)
+
+        await self.app(scope, limited_receive, guarded_send)
 
 
 class RequestContextMiddleware:

@@ -12,7 +12,6 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-
 log = logging.getLogger("knowcast.http")
 _RESERVED = set(vars(logging.makeLogRecord({})))
 

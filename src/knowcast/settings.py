@@ -15,7 +15,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from knowcast.errors import ConfigError
 
-DEFAULT_SECRET_KEY = "dev-insecure-secret-key-change-me"
+DEFAULT_SECRET_KEY = "dev-insecure-secret-key-change-me"  # noqa: S105  # refused outside development
 MIN_SECRET_LENGTH = 32
 
 
@@ -49,6 +49,17 @@ class Settings(BaseSettings):
     argon2_memory_kib: int = Field(default=65536, ge=8)
     log_json: bool = True
     log_level: str = "INFO"
+    # commerce (docs/commerce.md)
+    payment_provider: Literal["sandbox", "stripe"] = "sandbox"
+    payment_webhook_secret: str | None = None  # sandbox HMAC key; default: derived from secret_key
+    payment_webhook_url: str | None = None  # where the sandbox delivers webhooks; default: public_url
+    stripe_secret_key: str | None = None
+    stripe_webhook_secret: str | None = None
+    order_hold_minutes: int = Field(default=15, ge=1, le=1440)
+    flash_hold_seconds: int = Field(default=120, ge=5, le=3600)
+    flash_claim_stale_seconds: int = Field(default=30, ge=1)
+    commerce_sweep_seconds: float = Field(default=2.0, gt=0)
+    download_link_seconds: int = Field(default=600, ge=10)
 
     @classmethod
     def settings_customise_sources(
@@ -64,13 +75,13 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:
-        if self.mode == "production":
-            if self.secret_key == DEFAULT_SECRET_KEY or len(self.secret_key) < MIN_SECRET_LENGTH:
-                raise ConfigError(
-                    "production mode needs a secret key: set KNOWCAST_SECRET_KEY to a random string of at "
-                    f"least {MIN_SECRET_LENGTH} characters (for example: python -c "
-                    "'import secrets; print(secrets.token_urlsafe(48))')"
-                )
+        weak = self.secret_key == DEFAULT_SECRET_KEY or len(self.secret_key) < MIN_SECRET_LENGTH
+        if self.mode == "production" and weak:
+            raise ConfigError(
+                "production mode needs a secret key: set KNOWCAST_SECRET_KEY to a random string of at "
+                f"least {MIN_SECRET_LENGTH} characters (for example: python -c "
+                "'import secrets; print(secrets.token_urlsafe(48))')"
+            )
         return self
 
     @property

@@ -10,7 +10,7 @@ from knowcast.accounts import service
 from knowcast.accounts.cookies import clear_session_cookie, set_session_cookie
 from knowcast.accounts.models import User
 from knowcast.accounts.schemas import Me, PasswordChange, ProfileUpdate, RoleChange, SignIn, SignUp, UserPublic
-from knowcast.deps import SESSION_COOKIE, Ctx, CurrentUser, Db, Owner, Public, client_ip
+from knowcast.deps import SESSION_COOKIE, Ctx, CurrentUser, Db, Id, Owner, Public, client_ip
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
 
@@ -68,5 +68,5 @@ async def list_users(db: Db, _owner: Owner) -> list[UserPublic]:
 
 
 @router.patch("/users/{user_id}/role")
-async def change_role(user_id: int, data: RoleChange, ctx: Ctx, db: Db, owner: Owner) -> UserPublic:
+async def change_role(user_id: Id, data: RoleChange, ctx: Ctx, db: Db, owner: Owner) -> UserPublic:
     return UserPublic.model_validate(await service.set_role(db, ctx, owner, user_id, data.role))

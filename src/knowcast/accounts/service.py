@@ -41,7 +41,8 @@ async def get_user(session: AsyncSession, user_id: int) -> User:
 
 
 async def find_by_email(session: AsyncSession, email: str) -> User | None:
-    return await session.scalar(select(User).where(User.email == normalize_email(email)))
+    user: User | None = await session.scalar(select(User).where(User.email == normalize_email(email)))
+    return user
 
 
 async def count_users(session: AsyncSession) -> int:

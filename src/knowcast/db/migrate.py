@@ -8,6 +8,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+
 from knowcast.db.engine import make_engine, normalize_url
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, UploadFile
 
 from knowcast.context import AppContext
-from knowcast.deps import Ctx, Db, Host, Public
+from knowcast.deps import Ctx, Db, Host, Id, Public
 from knowcast.rooms import service
 from knowcast.rooms.models import Room
 from knowcast.rooms.schemas import RoomCreate, RoomList, RoomPrivate, RoomPublic, RoomTransition, RoomUpdate, cover_url
@@ -49,35 +49,35 @@ async def create_room(data: RoomCreate, ctx: Ctx, db: Db, host: Host) -> RoomPri
 
 
 @router.get("/{room_id}", dependencies=[Public])
-async def get_room(room_id: int, db: Db) -> RoomPublic:
+async def get_room(room_id: Id, db: Db) -> RoomPublic:
     return public_view(await service.get_room(db, room_id))
 
 
 @router.get("/{room_id}/private")
-async def get_room_private(room_id: int, ctx: Ctx, db: Db, host: Host) -> RoomPrivate:
+async def get_room_private(room_id: Id, ctx: Ctx, db: Db, host: Host) -> RoomPrivate:
     return private_view(await service.get_managed_room(db, host, room_id), ctx)
 
 
 @router.patch("/{room_id}")
-async def update_room(room_id: int, data: RoomUpdate, ctx: Ctx, db: Db, host: Host) -> RoomPrivate:
+async def update_room(room_id: Id, data: RoomUpdate, ctx: Ctx, db: Db, host: Host) -> RoomPrivate:
     room = await service.get_managed_room(db, host, room_id)
     return private_view(await service.update_room(db, ctx, room, data), ctx)
 
 
 @router.post("/{room_id}/cover")
-async def upload_cover(room_id: int, cover: UploadFile, ctx: Ctx, db: Db, host: Host) -> RoomPrivate:
+async def upload_cover(room_id: Id, cover: UploadFile, ctx: Ctx, db: Db, host: Host) -> RoomPrivate:
     room = await service.get_managed_room(db, host, room_id)
     data = await cover.read(ctx.settings.max_upload_bytes + 1)
     return private_view(await service.set_cover(db, ctx, room, data), ctx)
 
 
 @router.post("/{room_id}/transitions")
-async def transition(room_id: int, data: RoomTransition, ctx: Ctx, db: Db, host: Host) -> RoomPrivate:
+async def transition(room_id: Id, data: RoomTransition, ctx: Ctx, db: Db, host: Host) -> RoomPrivate:
     room = await service.get_managed_room(db, host, room_id)
     return private_view(await service.transition(db, ctx, room, data.to), ctx)
 
 
 @router.post("/{room_id}/stream-key")
-async def rotate_stream_key(room_id: int, ctx: Ctx, db: Db, host: Host) -> RoomPrivate:
+async def rotate_stream_key(room_id: Id, ctx: Ctx, db: Db, host: Host) -> RoomPrivate:
     room = await service.get_managed_room(db, host, room_id)
     return private_view(await service.rotate_stream_key(db, ctx, room), ctx)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -115,7 +116,8 @@ async def rotate_stream_key(session: AsyncSession, ctx: AppContext, room: Room) 
 
 
 async def find_by_stream_key(session: AsyncSession, stream_key: str) -> Room | None:
-    return await session.scalar(select(Room).where(Room.stream_key == stream_key))
+    room: Room | None = await session.scalar(select(Room).where(Room.stream_key == stream_key))
+    return room
 
 
 async def channel(session: AsyncSession) -> Channel:

@@ -8,7 +8,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from knowcast.deps import Db, MaybeUser, Public
+from knowcast.deps import Db, Id, MaybeUser, Public
+from knowcast.errors import AuthenticationRequired, KnowcastError, PermissionDenied
 from knowcast.rooms import service as rooms
 from knowcast.rooms.models import Room
 from knowcast.rooms.schemas import cover_url
@@ -25,13 +26,19 @@ async def home(request: Request, db: Db, _user: MaybeUser) -> Response:
 
 
 @router.get("/rooms/{room_id}", dependencies=[Public])
-async def room_page(request: Request, room_id: int, db: Db, _user: MaybeUser) -> Response:
+async def room_page(request: Request, room_id: Id, db: Db, user: MaybeUser) -> Response:
     room = await rooms.get_room(db, room_id)
     base = pages(request).settings.public_url.rstrip("/")
+    locked: KnowcastError | None = None
+    try:
+        await rooms.ensure_can_watch(db, user, room)
+    except (AuthenticationRequired, PermissionDenied) as error:
+        locked = error  # the page still sells the room: title, time, description, how to get in
     return pages(request).render(
         request,
         "room.html",
         room=room,
+        locked=locked,
         canonical=f"{base}/rooms/{room.id}",
         image=f"{base}{cover_url(room.cover_path)}" if room.cover_path else f"{base}/static/img/og-default.png",
         json_ld=broadcast_event(room, base, pages(request).settings.site_name),

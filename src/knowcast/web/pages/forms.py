@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TypeVar
 
 from fastapi import Request
@@ -23,7 +24,7 @@ async def form_file(request: Request, name: str) -> UploadFile | None:
     return value if isinstance(value, UploadFile) and value.filename else None
 
 
-def parse(schema: type[Schema], values: dict[str, object]) -> Schema:
+def parse(schema: type[Schema], values: Mapping[str, object]) -> Schema:
     """Validate, raising ValidationFailed with a message per field (shown beside each input)."""
     try:
         return schema.model_validate(values)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
 from knowcast.accounts.models import User
-from knowcast.deps import Ctx, Db, Host
+from knowcast.deps import Ctx, Db, Host, Id
 from knowcast.errors import KnowcastError, ValidationFailed
 from knowcast.rooms import service as rooms
 from knowcast.rooms.models import Room
@@ -64,13 +64,13 @@ async def create_room(request: Request, ctx: Ctx, db: Db, host: Host) -> Respons
 
 
 @router.get("/rooms/{room_id}")
-async def console(request: Request, room_id: int, db: Db, host: Host) -> Response:
+async def console(request: Request, room_id: Id, db: Db, host: Host) -> Response:
     room = await rooms.get_managed_room(db, host, room_id)
     return _console(request, room, host)
 
 
 @router.post("/rooms/{room_id}")
-async def edit_room(request: Request, room_id: int, ctx: Ctx, db: Db, host: Host) -> Response:
+async def edit_room(request: Request, room_id: Id, ctx: Ctx, db: Db, host: Host) -> Response:
     room = await rooms.get_managed_room(db, host, room_id)
     values = await form_values(request)
     try:
@@ -82,7 +82,7 @@ async def edit_room(request: Request, room_id: int, ctx: Ctx, db: Db, host: Host
 
 
 @router.post("/rooms/{room_id}/state")
-async def change_state(request: Request, room_id: int, ctx: Ctx, db: Db, host: Host) -> Response:
+async def change_state(request: Request, room_id: Id, ctx: Ctx, db: Db, host: Host) -> Response:
     room = await rooms.get_managed_room(db, host, room_id)
     target = (await form_values(request)).get("to", "")
     try:
@@ -95,7 +95,7 @@ async def change_state(request: Request, room_id: int, ctx: Ctx, db: Db, host: H
 
 
 @router.post("/rooms/{room_id}/stream-key")
-async def rotate_key(request: Request, room_id: int, ctx: Ctx, db: Db, host: Host) -> Response:
+async def rotate_key(request: Request, room_id: Id, ctx: Ctx, db: Db, host: Host) -> Response:
     room = await rooms.get_managed_room(db, host, room_id)
     await rooms.rotate_stream_key(db, ctx, room)
     return RedirectResponse(f"/studio/rooms/{room.id}?rotated=1", status_code=303)
