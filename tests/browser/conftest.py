@@ -25,8 +25,10 @@ CHROMIUM_ARGS = [
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Module-scoped on purpose: Playwright's sync API marks its own event loop as running in this thread, which
+    would break the asyncio tests that run after a session-long browser."""
     executable = require_chromium()
     from playwright.sync_api import sync_playwright
 
