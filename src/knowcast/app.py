@@ -17,6 +17,9 @@ from knowcast.context import AppContext
 from knowcast.db import migrate
 from knowcast.db.engine import Database
 from knowcast.errors import install_handlers
+from knowcast.media import hooks as media_hooks
+from knowcast.media import routes as media_routes
+from knowcast.media.runtime import build_media
 from knowcast.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from knowcast.observability import AccessLogMiddleware
 from knowcast.rooms import routes as room_routes
@@ -37,6 +40,7 @@ def build_context(settings: Settings) -> AppContext:
 
 def create_app(settings: Settings, ctx: AppContext | None = None) -> FastAPI:
     ctx = ctx or build_context(settings)
+    media = build_media(ctx)
     covers_dir = settings.data_dir / "uploads" / "covers"
 
     @asynccontextmanager
@@ -63,9 +67,11 @@ def create_app(settings: Settings, ctx: AppContext | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.ctx = ctx
+    app.state.media = media
     app.state.pages = Pages(settings)
     install_handlers(app, app.state.pages.error_page)
-    for router in (ops.router, account_routes.router, room_routes.router, pages.router):
+    media_routers = (media_routes.router, media_routes.api, media_hooks.router)
+    for router in (ops.router, account_routes.router, room_routes.router, *media_routers, pages.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.mount("/uploads/covers", StaticFiles(directory=covers_dir, check_dir=False), name="covers")

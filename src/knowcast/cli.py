@@ -103,6 +103,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from knowcast.observability import configure_logging
 
     configure_logging(settings.log_level, settings.log_json)
+    if settings.ingest == "auto":  # one process: the embedded RTMP gate can own the port
+        settings = settings.model_copy(update={"ingest": "embedded"})
     uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False, proxy_headers=True)
     return 0
 

@@ -49,6 +49,18 @@ class Settings(BaseSettings):
     argon2_memory_kib: int = Field(default=65536, ge=8)
     log_json: bool = True
     log_level: str = "INFO"
+    # video plane (docs/media.md). ingest "auto": embedded in `knowcast serve`/`demo` with one worker, else off
+    ingest: Literal["auto", "embedded", "external", "off"] = "auto"
+    rtmp_host: str = "127.0.0.1"
+    rtmp_port: int = Field(default=1935, ge=0, le=65535)
+    ffmpeg: str | None = None
+    media_segment_seconds: float = Field(default=1.0, ge=0.5, le=6)
+    media_ladder: str = ""  # e.g. "720p,480p,360p"; empty = passthrough
+    media_reconnect_grace_seconds: float = Field(default=30, ge=0)
+    media_min_free_mb: int = Field(default=200, ge=0)
+    media_url_ttl_seconds: int = Field(default=3600, ge=60)
+    media_playback_url: str = ""  # external mode: e.g. "https://cdn.example.com/hls/room-{room_id}/index.m3u8"
+    media_hook_secret: str = ""  # external mode: the shared secret in the hook URLs
     # commerce (docs/commerce.md)
     payment_provider: Literal["sandbox", "stripe"] = "sandbox"
     payment_webhook_secret: str | None = None  # sandbox HMAC key; default: derived from secret_key

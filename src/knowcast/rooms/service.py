@@ -16,7 +16,7 @@ from knowcast.errors import AuthenticationRequired, Conflict, NotFound, Permissi
 from knowcast.rooms import covers
 from knowcast.rooms.models import Room
 from knowcast.rooms.schemas import RoomCreate, RoomUpdate
-from knowcast.rooms.states import AccessMode, RoomState, can_transition
+from knowcast.rooms.states import ON_AIR, AccessMode, RoomState, can_transition
 
 PAST_LIMIT = 50
 
@@ -99,12 +99,13 @@ async def transition(session: AsyncSession, ctx: AppContext, room: Room, target:
         )
     now = utcnow()
     room.state = target
-    if target is RoomState.LIVE:
+    if target is RoomState.LIVE and room.started_at is None:  # back from reconnecting keeps the first start
         room.started_at = now
     elif target is RoomState.ENDED:
         room.ended_at = now
     await session.commit()
-    await ctx.bus.publish(Event(f"room.{target.value}", {"room_id": room.id, "host_id": room.host_id}))
+    data = {"room_id": room.id, "host_id": room.host_id, "state": target.value, "broadcast": True}
+    await ctx.bus.publish(Event(f"room.{target.value}", data))
     return room
 
 
@@ -122,7 +123,7 @@ async def find_by_stream_key(session: AsyncSession, stream_key: str) -> Room | N
 
 async def channel(session: AsyncSession) -> Channel:
     """The channel home: live now, upcoming soonest first, past newest first."""
-    live = await session.scalars(select(Room).where(Room.state == RoomState.LIVE).order_by(Room.started_at.desc()))
+    live = await session.scalars(select(Room).where(Room.state.in_(ON_AIR)).order_by(Room.started_at.desc()))
     upcoming = await session.scalars(select(Room).where(Room.state == RoomState.SCHEDULED).order_by(Room.scheduled_at))
     past = await session.scalars(
         select(Room).where(Room.state == RoomState.ENDED).order_by(Room.ended_at.desc()).limit(PAST_LIMIT)

@@ -1,0 +1,1 @@
+"""The video plane: RTMP ingest, the ffmpeg supervisor, HLS serving, recordings and external media servers."""

@@ -1,0 +1,50 @@
+"""Builds the video plane for an app: the store always, the plane and the RTMP gate as settings say."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from fastapi import Request
+
+from knowcast.context import AppContext
+from knowcast.media.access import RoomFactsCache
+from knowcast.media.ffmpeg import ffmpeg_binary
+from knowcast.media.gate import RtmpGate
+from knowcast.media.storage import MediaStore
+from knowcast.media.supervisor import MediaPlane
+from knowcast.media.timeline import TimelineRecorder
+from knowcast.settings import Settings
+
+
+@dataclass
+class Media:
+    settings: Settings
+    store: MediaStore
+    plane: MediaPlane
+    timeline: TimelineRecorder
+    gate: RtmpGate | None = None
+    facts: RoomFactsCache = field(default_factory=RoomFactsCache)
+
+    @property
+    def embedded(self) -> bool:
+        return self.settings.ingest == "embedded"
+
+
+def build_media(ctx: AppContext) -> Media:
+    """Create the video plane and add its Components to ``ctx.components`` (ingest "embedded"/"external")."""
+    settings = ctx.settings
+    store = MediaStore(settings.data_dir / "media")
+    plane = MediaPlane(ctx, store, ffmpeg_binary(settings.ffmpeg))
+    media = Media(settings, store, plane, TimelineRecorder(store))
+    ctx.bus.subscribe("*", media.timeline.on_event)
+    if settings.ingest in ("embedded", "external"):
+        ctx.components.append(plane)
+    if settings.ingest == "embedded":
+        media.gate = RtmpGate(plane, settings.rtmp_host, settings.rtmp_port)
+        ctx.components.append(media.gate)
+    return media
+
+
+def media_of(request: Request) -> Media:
+    media: Media = request.app.state.media
+    return media

@@ -1,0 +1,73 @@
+"""What crosses the edge for the video plane."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from knowcast.rooms.states import RoomState
+
+
+class StreamStatus(BaseModel):
+    """What the player needs to know about a room's video right now."""
+
+    room_id: int
+    state: RoomState
+    stream_url: str | None
+    replay_url: str | None
+    locked: str | None = None
+
+
+class TimelineItem(BaseModel):
+    """Something that happened in the room, at a moment of its recording (for the replay's chat and chapters)."""
+
+    at: datetime
+    kind: str  # "chat" | "system" | "chapter"
+    name: str | None = None
+    text: str
+    data: dict[str, Any] = {}
+
+
+class Replay(BaseModel):
+    room_id: int
+    title: str
+    vod_url: str | None
+    started_at: datetime | None
+    duration_s: float
+    items: list[TimelineItem]
+
+
+class SrsHook(BaseModel):
+    """SRS ``http_hooks`` body (on_publish / on_unpublish / on_play / on_stop ...), as its docs describe it."""
+
+    model_config = ConfigDict(extra="allow")
+
+    action: str
+    client_id: str | int | None = None
+    ip: str | None = None
+    vhost: str | None = None
+    app: str = ""
+    stream: str = ""
+    param: str = ""
+
+
+class MediaMtxAuth(BaseModel):
+    """MediaMTX ``authHTTPAddress`` body, as its docs describe it."""
+
+    model_config = ConfigDict(extra="allow")
+
+    user: str = ""
+    password: str = ""
+    token: str = ""
+    ip: str = ""
+    action: str
+    path: str = ""
+    protocol: str = ""
+    id: str | None = None
+    query: str = ""
+
+
+class MediaMtxPath(BaseModel):
+    path: str

@@ -1,0 +1,71 @@
+"""The room's timeline beside its recording, so the replay can show chat and chapters at the right moment.
+
+It listens to the bus: chat lines (``chat.message`` events that carry ``text``), system lines (events with
+``"system": True``) and pins (events named ``*.pinned``, which become chapters), for rooms that have video.
+Each is one JSON line in ``<room media dir>/timeline.jsonl``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from knowcast.bus import Event
+from knowcast.media.schemas import TimelineItem
+from knowcast.media.storage import MediaStore
+
+log = logging.getLogger(__name__)
+FILE = "timeline.jsonl"
+MAX_ITEMS = 20_000
+
+
+def item_for(event: Event) -> TimelineItem | None:
+    data = event.data
+    if event.name == "chat.message" and data.get("text"):
+        return TimelineItem(at=event.at, kind="chat", name=data.get("name"), text=str(data["text"]))
+    if event.name.endswith(".pinned"):
+        return TimelineItem(at=event.at, kind="chapter", text=_title(data), data=_plain(data))
+    if data.get("system"):
+        text = str(data.get("text") or data.get("message") or event.name)
+        return TimelineItem(at=event.at, kind="system", text=text, data=_plain(data))
+    return None
+
+
+def _title(data: dict[str, Any]) -> str:
+    product = data.get("product")
+    if isinstance(product, dict) and product.get("title"):
+        return str(product["title"])
+    return str(data.get("title") or data.get("text") or "")
+
+
+def _plain(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in data.items() if k not in ("broadcast", "system") and isinstance(v, str | int | float)}
+
+
+class TimelineRecorder:
+    def __init__(self, store: MediaStore) -> None:
+        self.store = store
+
+    async def on_event(self, event: Event) -> None:
+        room_id = event.data.get("room_id")
+        if not isinstance(room_id, int) or not self.store.has_media(room_id):
+            return
+        item = item_for(event)
+        if item is not None:
+            with (self.store.room_dir(room_id) / FILE).open("a", encoding="utf-8") as out:
+                out.write(item.model_dump_json() + "\n")
+
+    def items(self, room_id: int) -> list[TimelineItem]:
+        path = self.store.room_dir(room_id) / FILE
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()[:MAX_ITEMS]
+        except OSError:
+            return []
+        items = []
+        for line in lines:
+            try:
+                items.append(TimelineItem.model_validate(json.loads(line)))
+            except ValueError:
+                log.warning("skipping a bad timeline line", extra={"room_id": room_id})
+        return items

@@ -1,0 +1,140 @@
+"""Media fixtures: an app with the embedded RTMP gate on a free port, and real ffmpeg publishers.
+
+The publisher loops a short H.264/AAC FLV (made once per session from ffmpeg's test pattern and a tone) with
+``-re -c copy``, so publishing costs almost no CPU on the shared 2-core machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import subprocess
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from knowcast.accounts.models import Role
+from knowcast.media.ffmpeg import ffmpeg_binary
+from knowcast.media.runtime import Media
+from knowcast.settings import Settings, load_settings
+from tests.conftest import SECRET
+
+FFMPEG = ffmpeg_binary(None)
+
+
+def make_sample(path: Path, *, seconds: int = 4, video: str = "libx264", audio: str = "aac", gop: int = 25) -> Path:
+    """A small test-pattern FLV, encoded faster than real time."""
+    args = [FFMPEG, "-hide_banner", "-loglevel", "error", "-y"]
+    args += ["-f", "lavfi", "-i", f"testsrc2=size=320x180:rate=25:duration={seconds}"]
+    args += ["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=44100:duration={seconds}"]
+    vcodec = ["-c:v", video] + (["-preset", "veryfast", "-pix_fmt", "yuv420p"] if video == "libx264" else [])
+    args += [*vcodec, "-g", str(gop), "-c:a", audio, "-b:a", "64k", "-f", "flv", str(path)]
+    subprocess.run(args, check=True, capture_output=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def sample_flv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_sample(tmp_path_factory.mktemp("samples") / "h264-aac.flv")
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    """The shared settings plus embedded ingest on a free port and a short reconnect grace."""
+    return load_settings(
+        database_url=database_url,
+        data_dir=tmp_path / "data",
+        secret_key=SECRET,
+        auto_migrate=False,
+        argon2_time_cost=1,
+        argon2_memory_kib=1024,
+        log_json=False,
+        ingest="embedded",
+        rtmp_port=0,
+        media_reconnect_grace_seconds=2,
+        media_min_free_mb=0,
+    )
+
+
+@pytest.fixture
+def media(app: Any) -> Media:
+    result: Media = app.state.media
+    return result
+
+
+@dataclass
+class Publisher:
+    process: asyncio.subprocess.Process
+    log: list[str]
+
+    async def stop(self) -> None:
+        if self.process.returncode is None:
+            self.process.terminate()
+            with contextlib.suppress(ProcessLookupError):
+                await asyncio.wait_for(self.process.wait(), 10)
+
+    async def result(self, timeout: float = 30) -> tuple[int, str]:
+        _, err = await asyncio.wait_for(self.process.communicate(), timeout)
+        return self.process.returncode or 0, err.decode(errors="replace")
+
+
+@pytest.fixture
+async def publish(media: Media) -> AsyncIterator[Callable[..., Awaitable[Publisher]]]:
+    """publish(key, source=sample, loop=True) → a real ffmpeg publishing to the gate with ``-re -c copy``."""
+    started: list[Publisher] = []
+
+    async def start(key: str, source: Path, loop: bool = True, app: str = "live") -> Publisher:
+        assert media.gate is not None
+        args = [FFMPEG, "-hide_banner", "-loglevel", "warning", "-re"]
+        args += (["-stream_loop", "-1"] if loop else []) + ["-i", str(source), "-c", "copy", "-f", "flv"]
+        args.append(f"rtmp://127.0.0.1:{media.gate.port}/{app}/{key}")
+        process = await asyncio.create_subprocess_exec(
+            *args, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
+        )
+        publisher = Publisher(process, [])
+        started.append(publisher)
+        return publisher
+
+    yield start
+    for publisher in started:
+        await publisher.stop()
+
+
+async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 30, what: str = "condition") -> Any:
+    """Poll ``check`` until it returns something truthy; fail with ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        await asyncio.sleep(0.1)
+
+
+@dataclass
+class HostRoom:
+    id: int
+    stream_key: str
+    host: Any
+
+
+@pytest.fixture
+def make_room(make_user: Any) -> Callable[..., Awaitable[HostRoom]]:
+    async def make(access_mode: str = "public") -> HostRoom:
+        host = await make_user(Role.HOST)
+        body = {"title": "Video test", "scheduled_at": "2030-01-01T10:00:00Z", "access_mode": access_mode}
+        response = await host.client.post("/api/v1/rooms", json=body)
+        assert response.status_code == 201, response.text
+        data = response.json()
+        return HostRoom(data["id"], data["stream_key"], host)
+
+    return make
+
+
+async def room_state(client: Any, room_id: int) -> str:
+    return str((await client.get(f"/api/v1/rooms/{room_id}")).json()["state"])
