@@ -7,7 +7,7 @@ from typing import Any
 from fastapi.dependencies.models import Dependant
 
 from knowcast.accounts.models import Role
-from knowcast.deps import public
+from knowcast.deps import machine, public
 from tests.routing import api_routes
 
 
@@ -16,6 +16,8 @@ def _guards(dependant: Dependant) -> list[str]:
     for dep in dependant.dependencies:
         if dep.call is public:
             found.append("public")
+        elif dep.call is machine:
+            found.append("machine")
         elif hasattr(dep.call, "permission"):
             found.append(str(dep.call.permission))
         found.extend(_guards(dep))

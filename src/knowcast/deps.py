@@ -1,6 +1,7 @@
 """Typed FastAPI dependencies: the app context, a database session, the signed-in user, access checks.
 
-Every route declares who may call it with exactly one of ``Depends(public)`` or ``Depends(require(...))``;
+Every route declares who may call it with exactly one of ``Depends(public)``, ``Depends(require(...))`` or
+``Depends(machine)`` (server-to-server hooks that verify their own signature);
 tests/test_routes_guarded.py walks the app and fails on a route that declares neither.
 """
 
@@ -59,6 +60,14 @@ async def public(request: Request, ctx: Ctx) -> None:
     await csrf.verify(request, ctx.settings.secret_key)
 
 
+async def machine() -> None:
+    """Called by another system (a media server, a payment provider), never by a browser.
+
+    No cookie is involved, so no CSRF check: the route itself must verify the caller's signature or shared
+    secret before doing anything.
+    """
+
+
 def require(permission: Permission) -> Callable[..., Awaitable[User]]:
     """A dependency that returns the signed-in user holding ``permission`` (and checks CSRF)."""
 
@@ -79,6 +88,7 @@ Host = Annotated[User, Depends(require(Permission.MANAGE_ROOMS))]
 Owner = Annotated[User, Depends(require(Permission.MANAGE_SHOP))]
 Moderator = Annotated[User, Depends(require(Permission.MODERATE))]
 Public = Depends(public)
+Machine = Depends(machine)
 
 
 def client_ip(request: Request) -> str:
