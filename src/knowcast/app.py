@@ -13,6 +13,10 @@ from fastapi.staticfiles import StaticFiles
 from knowcast import __version__, ops
 from knowcast.accounts import routes as account_routes
 from knowcast.accounts.passwords import Passwords
+from knowcast.catalog import routes as catalog_routes
+from knowcast.commerce import room_routes as commerce_room_routes
+from knowcast.commerce import routes as commerce_routes
+from knowcast.commerce import runtime as commerce_runtime
 from knowcast.context import AppContext
 from knowcast.db import migrate
 from knowcast.db.engine import Database
@@ -40,6 +44,7 @@ def build_context(settings: Settings) -> AppContext:
 
 def create_app(settings: Settings, ctx: AppContext | None = None) -> FastAPI:
     ctx = ctx or build_context(settings)
+    commerce_runtime.install(ctx)
     media = build_media(ctx)
     covers_dir = settings.data_dir / "uploads" / "covers"
 
@@ -71,6 +76,7 @@ def create_app(settings: Settings, ctx: AppContext | None = None) -> FastAPI:
     app.state.pages = Pages(settings)
     install_handlers(app, app.state.pages.error_page)
     media_routers = (media_routes.router, media_routes.api, media_hooks.router)
+    media_routers += (catalog_routes.router, commerce_routes.router, commerce_room_routes.router)
     for router in (ops.router, account_routes.router, room_routes.router, *media_routers, pages.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

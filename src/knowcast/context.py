@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from knowcast.accounts.passwords import Passwords
 from knowcast.bus import EventBus
@@ -11,6 +11,9 @@ from knowcast.db.engine import Database
 from knowcast.observability import Metrics
 from knowcast.ratelimit import RateLimiter
 from knowcast.settings import Settings
+
+if TYPE_CHECKING:
+    from knowcast.commerce.runtime import CommerceRuntime
 
 
 class Component(Protocol):
@@ -46,6 +49,7 @@ class AppContext:
     limits: Limits | None = None
     metrics: Metrics = field(default_factory=Metrics)
     components: list[Component] = field(default_factory=list)
+    commerce: CommerceRuntime | None = None  # set by knowcast.commerce.runtime.install
 
     def __post_init__(self) -> None:
         if self.limits is None:

@@ -72,6 +72,17 @@ class Settings(BaseSettings):
     flash_claim_stale_seconds: int = Field(default=30, ge=1)
     commerce_sweep_seconds: float = Field(default=2.0, gt=0)
     download_link_seconds: int = Field(default=600, ge=10)
+    # commerce (docs/commerce.md)
+    payment_provider: Literal["sandbox", "stripe"] = "sandbox"
+    payment_webhook_secret: str | None = None  # sandbox HMAC key; default: derived from secret_key
+    payment_webhook_url: str | None = None  # where the sandbox delivers webhooks; default: public_url
+    stripe_secret_key: str | None = None
+    stripe_webhook_secret: str | None = None
+    order_hold_minutes: int = Field(default=15, ge=1, le=1440)
+    flash_hold_seconds: int = Field(default=120, ge=5, le=3600)
+    flash_claim_stale_seconds: int = Field(default=30, ge=1)
+    commerce_sweep_seconds: float = Field(default=2.0, gt=0)
+    download_link_seconds: int = Field(default=600, ge=10)
 
     @classmethod
     def settings_customise_sources(

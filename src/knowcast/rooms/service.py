@@ -149,6 +149,11 @@ async def ensure_can_watch(session: AsyncSession, user: User | None, room: Room)
         return
     if user is not None and (user.role is Role.OWNER or user.id == room.host_id):
         return
+    if user is not None:
+        from knowcast.commerce import access  # commerce builds on rooms, so it is imported late
+
+        if await access.admits(session, user, room):
+            return
     code = "room.ticket_required" if room.access_mode is AccessMode.TICKET else "room.members_only"
     if user is None:
         raise AuthenticationRequired("sign in to watch this room", code=code)

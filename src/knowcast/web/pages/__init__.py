@@ -1,9 +1,9 @@
-"""Page routes, one module per area: auth (sign in/up, account), channel (home, room), studio (host), seo."""
+"""Page routes, one module per area: auth (sign in/up, account), channel (home, room), studio (host), shop (checkout, library), seo."""
 
 from fastapi import APIRouter
 
-from knowcast.web.pages import auth, channel, seo, studio
+from knowcast.web.pages import auth, channel, seo, shop, studio
 
 router = APIRouter(include_in_schema=False)
-for module in (auth, channel, studio, seo):
+for module in (auth, channel, studio, shop, seo):
     router.include_router(module.router)

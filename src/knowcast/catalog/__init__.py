@@ -1,0 +1,1 @@
+"""Knowledge products: courses, files and e-books, consultations, memberships, tickets, replays, plain items."""

@@ -1,0 +1,2 @@
+"""Selling in the room: shelf and pin, orders and reservations, payments, entitlements, coupons, flash sales,
+lucky draws. See docs/commerce.md."""

@@ -1,0 +1,209 @@
+"""Coupons: shop-wide or for one product, fixed or percent off, minimum spend, a validity window, total and
+per-user limits; and coupon drops in a room (first come first served within a claim window).
+
+Uses are counted by conditional UPDATEs (``used < total_limit``, per-user counters), never read-then-write.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from knowcast.accounts.models import User
+from knowcast.bus import Event
+from knowcast.commerce import counters
+from knowcast.commerce.promotions import Coupon, CouponClaim, CouponDrop, CouponKind
+from knowcast.commerce.schemas import CouponCreate, CouponOut, DropCreate, DropOut
+from knowcast.context import AppContext
+from knowcast.db.types import utcnow
+from knowcast.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+
+
+def coupon_out(coupon: Coupon) -> CouponOut:
+    return CouponOut.model_validate(coupon, from_attributes=True)
+
+
+async def create(session: AsyncSession, host: User, data: CouponCreate) -> Coupon:
+    coupon = Coupon(host_id=host.id, **data.model_dump(exclude={"starts_at", "code"}))
+    coupon.code = data.code.upper()
+    coupon.starts_at = data.starts_at or utcnow()
+    session.add(coupon)
+    try:
+        await session.commit()
+    except IntegrityError as exc:
+        await session.rollback()
+        raise Conflict("you already have a coupon with this code", code="coupon.code_taken") from exc
+    return coupon
+
+
+async def get_managed(session: AsyncSession, host: User, coupon_id: int) -> Coupon:
+    coupon = await session.get(Coupon, coupon_id)
+    if coupon is None or (coupon.host_id != host.id and host.role.value != "owner"):
+        raise NotFound("no such coupon", code="coupon.not_found")
+    return coupon
+
+
+async def of_host(session: AsyncSession, host_id: int) -> list[Coupon]:
+    return list(await session.scalars(select(Coupon).where(Coupon.host_id == host_id).order_by(Coupon.id.desc())))
+
+
+def discount_for(coupon: Coupon | None, amounts: dict[int, int]) -> int:
+    """Minor units off: on the one product for a product coupon, on the whole order otherwise; never more
+    than the amount it applies to."""
+    if coupon is None:
+        return 0
+    base = amounts.get(coupon.product_id, 0) if coupon.product_id else sum(amounts.values())
+    off = coupon.value if coupon.kind is CouponKind.FIXED else base * coupon.value // 100
+    return max(0, min(off, base))
+
+
+async def check(
+    session: AsyncSession, user: User, host_id: int, code: str, amounts: dict[int, int], currency: str
+) -> Coupon:
+    """The coupon for ``code`` if this order may use it; otherwise a Conflict saying why."""
+    coupon = await session.scalar(select(Coupon).where(Coupon.host_id == host_id, Coupon.code == code.upper()))
+    if coupon is None:
+        raise NotFound("no such coupon", code="coupon.not_found", fields={"coupon_code": "unknown"})
+    now = utcnow()
+    if now < coupon.starts_at:
+        raise Conflict("this coupon is not valid yet", code="coupon.not_started")
+    if now >= coupon.ends_at:
+        raise Conflict("this coupon has expired", code="coupon.expired")
+    if coupon.currency != currency:
+        raise Conflict("this coupon is for another currency", code="coupon.wrong_currency")
+    if coupon.product_id is not None and coupon.product_id not in amounts:
+        raise Conflict("this coupon is for another product", code="coupon.wrong_product")
+    base = amounts.get(coupon.product_id, 0) if coupon.product_id else sum(amounts.values())
+    if base < coupon.min_spend:
+        raise Conflict("the order is below this coupon's minimum spend", code="coupon.min_spend")
+    if coupon.total_limit is not None and coupon.used >= coupon.total_limit:
+        raise Conflict("this coupon has been used up", code="coupon.used_up")
+    if await counters.count_of(session, counters.coupon_scope(coupon.id), user.id) >= coupon.per_user_limit:
+        raise Conflict("you have used this coupon as often as allowed", code="coupon.limit_reached")
+    if coupon.claim_required and not await has_claim(session, coupon.id, user.id):
+        raise PermissionDenied("claim this coupon in the room first", code="coupon.not_claimed")
+    return coupon
+
+
+async def redeem(session: AsyncSession, coupon: Coupon, user_id: int) -> bool:
+    """Count one use (total and per user) atomically. Does not commit."""
+    if not await counters.take(session, counters.coupon_scope(coupon.id), user_id, 1, coupon.per_user_limit):
+        raise Conflict("you have used this coupon as often as allowed", code="coupon.limit_reached")
+    query = update(Coupon).where(Coupon.id == coupon.id)
+    if coupon.total_limit is not None:
+        query = query.where(Coupon.used < coupon.total_limit)
+    result = await session.execute(query.values(used=Coupon.used + 1).execution_options(synchronize_session=False))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def unredeem(session: AsyncSession, coupon_id: int, user_id: int) -> None:
+    """The order that used it was not paid: the use comes back. Does not commit."""
+    await counters.give_back(session, counters.coupon_scope(coupon_id), user_id, 1)
+    await session.execute(
+        update(Coupon)
+        .where(Coupon.id == coupon_id, Coupon.used > 0)
+        .values(used=Coupon.used - 1)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def has_claim(session: AsyncSession, coupon_id: int, user_id: int) -> bool:
+    row = await session.scalar(
+        select(CouponClaim.id).where(CouponClaim.coupon_id == coupon_id, CouponClaim.user_id == user_id)
+    )
+    return row is not None
+
+
+async def claims_of(session: AsyncSession, user_id: int) -> list[Coupon]:
+    query = select(Coupon).join(CouponClaim, CouponClaim.coupon_id == Coupon.id).where(CouponClaim.user_id == user_id)
+    return list(await session.scalars(query.order_by(CouponClaim.id.desc())))
+
+
+# ---- drops ------------------------------------------------------------------------------------------------
+
+
+async def drop_out(session: AsyncSession, drop: CouponDrop) -> DropOut:
+    coupon = await session.get(Coupon, drop.coupon_id)
+    assert coupon is not None
+    return DropOut(
+        id=drop.id,
+        room_id=drop.room_id,
+        coupon=coupon_out(coupon),
+        quantity=drop.quantity,
+        claimed=drop.claimed,
+        opens_at=drop.opens_at,
+        closes_at=drop.closes_at,
+    )
+
+
+async def start_drop(session: AsyncSession, ctx: AppContext, host: User, room_id: int, data: DropCreate) -> CouponDrop:
+    coupon = await get_managed(session, host, data.coupon_id)
+    now = utcnow()
+    if coupon.ends_at <= now:
+        raise ValidationFailed("this coupon has expired", code="coupon.expired")
+    drop = CouponDrop(
+        room_id=room_id,
+        coupon_id=coupon.id,
+        quantity=data.quantity,
+        opens_at=now,
+        closes_at=now + timedelta(seconds=data.claim_seconds),
+    )
+    session.add(drop)
+    await session.commit()
+    out = await drop_out(session, drop)
+    await ctx.bus.publish(
+        Event(
+            "coupon.drop_started",
+            {"room_id": room_id, "broadcast": True, "system": True, "drop": out.model_dump(mode="json")},
+        )
+    )
+    return drop
+
+
+async def claim(session: AsyncSession, ctx: AppContext, user: User, drop_id: int) -> Coupon:
+    """First come first served: one conditional UPDATE counts the claim, the unique claim row refuses a
+    second claim by the same user."""
+    drop = await session.get(CouponDrop, drop_id)
+    if drop is None:
+        raise NotFound("no such coupon drop", code="coupon.drop_not_found")
+    now = utcnow()
+    if not drop.opens_at <= now < drop.closes_at:
+        raise Conflict("this coupon drop is closed", code="coupon.drop_closed")
+    coupon = await session.get(Coupon, drop.coupon_id)
+    assert coupon is not None
+    session.add(CouponClaim(coupon_id=coupon.id, user_id=user.id, drop_id=drop.id))
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        await session.rollback()
+        raise Conflict("you have already claimed this coupon", code="coupon.already_claimed") from exc
+    result = await session.execute(
+        update(CouponDrop)
+        .where(CouponDrop.id == drop.id, CouponDrop.claimed < CouponDrop.quantity)
+        .values(claimed=CouponDrop.claimed + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if not result.rowcount:  # type: ignore[attr-defined]
+        await session.rollback()
+        raise Conflict("all of these coupons have been claimed", code="coupon.drop_gone")
+    await session.commit()
+    await session.refresh(drop)
+    await ctx.bus.publish(
+        Event(
+            "coupon.claimed",
+            {"room_id": drop.room_id, "broadcast": True, "drop_id": drop.id, "left": drop.quantity - drop.claimed},
+        )
+    )
+    return coupon
+
+
+async def active_drop(session: AsyncSession, room_id: int) -> CouponDrop | None:
+    now = utcnow()
+    query = select(CouponDrop).where(
+        CouponDrop.room_id == room_id, CouponDrop.opens_at <= now, CouponDrop.closes_at > now
+    )
+    drop: CouponDrop | None = await session.scalar(query.order_by(CouponDrop.id.desc()).limit(1))
+    return drop

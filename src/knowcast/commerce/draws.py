@@ -1,0 +1,180 @@
+"""Lucky draws with a committed seed: the seed's SHA-256 is published when the draw opens, the seed itself
+when it is drawn, and the winners follow from the seed and the list of entrants alone, so anyone can check
+them with ``winners_from``. Prizes (a product given free, or a coupon) are granted automatically."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from knowcast.accounts.models import User
+from knowcast.bus import Event
+from knowcast.catalog import service as catalog
+from knowcast.commerce import coupons, entitlements, orders
+from knowcast.commerce.promotions import CouponClaim, Draw, DrawCondition, DrawEntry, DrawState
+from knowcast.commerce.schemas import DrawCreate, DrawOut
+from knowcast.context import AppContext
+from knowcast.db.types import utcnow
+from knowcast.errors import Conflict, NotFound, PermissionDenied
+from knowcast.rooms import service as rooms
+from knowcast.rooms.models import Room
+
+
+def seed_hash(seed: str) -> str:
+    return hashlib.sha256(seed.encode()).hexdigest()
+
+
+def winners_from(seed: str, user_ids: list[int], wanted: int) -> list[int]:
+    """Rank every entrant by SHA-256(seed:user id) and take the first ``wanted``: public and repeatable."""
+    ranked = sorted(set(user_ids), key=lambda uid: hashlib.sha256(f"{seed}:{uid}".encode()).hexdigest())
+    return ranked[:wanted]
+
+
+async def draw_out(session: AsyncSession, draw: Draw) -> DrawOut:
+    count = await session.scalar(select(func.count()).select_from(DrawEntry).where(DrawEntry.draw_id == draw.id))
+    winners = await session.scalars(
+        select(DrawEntry.user_id).where(DrawEntry.draw_id == draw.id, DrawEntry.won.is_(True))
+    )
+    return DrawOut(
+        id=draw.id,
+        room_id=draw.room_id,
+        title=draw.title,
+        condition=draw.condition,
+        keyword=draw.keyword,
+        prize_product_id=draw.prize_product_id,
+        prize_coupon_id=draw.prize_coupon_id,
+        winners_wanted=draw.winners_wanted,
+        state=draw.state,
+        seed_hash=draw.seed_hash,
+        seed=draw.seed if draw.state is DrawState.DRAWN else None,
+        closes_at=draw.closes_at,
+        entries=int(count or 0),
+        winner_ids=sorted(winners),
+    )
+
+
+async def open_draw(session: AsyncSession, ctx: AppContext, host: User, room: Room, data: DrawCreate) -> Draw:
+    if data.prize_product_id is not None:
+        await catalog.get_managed_product(session, host, data.prize_product_id)
+    if data.prize_coupon_id is not None:
+        await coupons.get_managed(session, host, data.prize_coupon_id)
+    seed = secrets.token_hex(32)
+    draw = Draw(
+        room_id=room.id,
+        title=data.title,
+        condition=data.condition,
+        keyword=data.keyword,
+        prize_product_id=data.prize_product_id,
+        prize_coupon_id=data.prize_coupon_id,
+        winners_wanted=data.winners,
+        seed=seed,
+        seed_hash=seed_hash(seed),
+        closes_at=utcnow() + timedelta(seconds=data.duration_seconds),
+    )
+    session.add(draw)
+    await session.commit()
+    out = await draw_out(session, draw)
+    await ctx.bus.publish(
+        Event(
+            "draw.opened", {"room_id": room.id, "broadcast": True, "system": True, "draw": out.model_dump(mode="json")}
+        )
+    )
+    return draw
+
+
+async def get_draw(session: AsyncSession, draw_id: int) -> Draw:
+    draw = await session.get(Draw, draw_id)
+    if draw is None:
+        raise NotFound("no such draw", code="draw.not_found")
+    return draw
+
+
+async def draws_of_room(session: AsyncSession, room_id: int) -> list[Draw]:
+    return list(await session.scalars(select(Draw).where(Draw.room_id == room_id).order_by(Draw.id.desc())))
+
+
+async def enter(session: AsyncSession, ctx: AppContext, user: User, draw: Draw, keyword: str | None) -> DrawEntry:
+    if draw.state is not DrawState.OPEN or utcnow() >= draw.closes_at:
+        raise Conflict("this draw is closed", code="draw.closed")
+    room = await rooms.get_room(session, draw.room_id)
+    await rooms.ensure_can_watch(session, user, room)
+    if draw.condition is DrawCondition.KEYWORD and (
+        not keyword or (draw.keyword or "").casefold() not in keyword.casefold()
+    ):
+        raise PermissionDenied("comment the keyword to enter", code="draw.keyword_required")
+    if draw.condition is DrawCondition.BOUGHT and not await entitlements.order_items_for_room(
+        session, user.id, draw.room_id
+    ):
+        raise PermissionDenied("buy something in this room to enter", code="draw.purchase_required")
+    entry = DrawEntry(draw_id=draw.id, user_id=user.id)
+    session.add(entry)
+    try:
+        await session.commit()
+    except IntegrityError as exc:
+        await session.rollback()
+        raise Conflict("you are already in this draw", code="draw.already_entered") from exc
+    return entry
+
+
+async def run_draw(session: AsyncSession, ctx: AppContext, draw: Draw) -> Draw:
+    """Draw the winners, reveal the seed, grant the prizes, announce it in the room."""
+    if draw.state is not DrawState.OPEN:
+        raise Conflict("this draw is already drawn or cancelled", code="draw.closed")
+    entries = list(await session.scalars(select(DrawEntry).where(DrawEntry.draw_id == draw.id)))
+    chosen = set(winners_from(draw.seed, [e.user_id for e in entries], draw.winners_wanted))
+    for entry in entries:
+        entry.won = entry.user_id in chosen
+    draw.state, draw.drawn_at = DrawState.DRAWN, utcnow()
+    await session.commit()
+    await _grant_prizes(session, ctx, draw, sorted(chosen))
+    out = await draw_out(session, draw)
+    data = {"room_id": draw.room_id, "broadcast": True, "system": True, "draw": out.model_dump(mode="json")}
+    await ctx.bus.publish(Event("draw.drawn", data))
+    return draw
+
+
+async def _grant_prizes(session: AsyncSession, ctx: AppContext, draw: Draw, winners: list[int]) -> None:
+    if draw.prize_product_id is not None:
+        product = await catalog.get_product(session, draw.prize_product_id)
+        for user_id in winners:
+            await orders.give_free(session, ctx, user_id, product, draw.room_id)
+    elif draw.prize_coupon_id is not None:
+        for user_id in winners:
+            session.add(CouponClaim(coupon_id=draw.prize_coupon_id, user_id=user_id))
+            try:
+                await session.commit()
+            except IntegrityError:
+                await session.rollback()  # the winner already held this coupon
+
+
+async def draw_due(session: AsyncSession, ctx: AppContext) -> int:
+    """Draw every open draw whose time is up (the sweeper calls this)."""
+    due = list(
+        await session.scalars(select(Draw).where(Draw.state == DrawState.OPEN, Draw.closes_at <= utcnow()).limit(20))
+    )
+    for draw in due:
+        await run_draw(session, ctx, draw)
+    return len(due)
+
+
+async def enter_by_comment(session: AsyncSession, ctx: AppContext, room_id: int, user: User, text: str) -> bool:
+    """A chat line that carries an open keyword draw's keyword enters its author."""
+    draws = await session.scalars(
+        select(Draw).where(
+            Draw.room_id == room_id, Draw.state == DrawState.OPEN, Draw.condition == DrawCondition.KEYWORD
+        )
+    )
+    entered = False
+    for draw in list(draws):
+        if draw.keyword and draw.keyword.casefold() in text.casefold():
+            try:
+                await enter(session, ctx, user, draw, text)
+                entered = True
+            except (Conflict, PermissionDenied):
+                pass
+    return entered

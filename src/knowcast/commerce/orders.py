@@ -1,0 +1,387 @@
+"""The only code that creates orders and moves them through their states.
+
+Every state change is one conditional UPDATE (``WHERE state = <expected>``), so a payment arriving while
+the sweeper expires the same order cannot both win: exactly one of them sees its row change.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from knowcast.accounts.models import Role, User
+from knowcast.bus import Event
+from knowcast.catalog import service as catalog
+from knowcast.catalog.kinds import DIGITAL, ProductKind
+from knowcast.catalog.models import Product
+from knowcast.commerce import counters, coupons, entitlements
+from knowcast.commerce.models import Order, OrderItem, OutboxMessage, Payment
+from knowcast.commerce.promotions import FlashSale
+from knowcast.commerce.schemas import ItemIn, ItemOut, OrderCreate, OrderOut
+from knowcast.commerce.states import OrderState, check_transition
+from knowcast.context import AppContext
+from knowcast.db.types import utcnow
+from knowcast.errors import Conflict, NotFound, ValidationFailed
+
+SINGLE_UNIT = frozenset({ProductKind.CONSULTATION, ProductKind.MEMBERSHIP, ProductKind.TICKET, ProductKind.REPLAY})
+
+
+@dataclass(frozen=True)
+class Line:
+    product: Product
+    item: ItemIn
+
+
+async def get_order(session: AsyncSession, order_id: int) -> Order:
+    order = await session.get(Order, order_id)
+    if order is None:
+        raise NotFound("no such order", code="order.not_found")
+    return order
+
+
+async def get_order_for(session: AsyncSession, user: User, order_id: int) -> Order:
+    """The buyer's own order, or one sold by a host they are; anyone else gets not-found (no leak)."""
+    order = await session.get(Order, order_id)
+    if order is None or not (order.user_id == user.id or order.host_id == user.id or user.role is Role.OWNER):
+        raise NotFound("no such order", code="order.not_found")
+    return order
+
+
+async def items_of(session: AsyncSession, order_id: int) -> list[OrderItem]:
+    return list(await session.scalars(select(OrderItem).where(OrderItem.order_id == order_id)))
+
+
+async def order_out(session: AsyncSession, order: Order, buyer: str | None = None) -> OrderOut:
+    payment = await session.scalar(
+        select(Payment).where(Payment.order_id == order.id).order_by(Payment.id.desc()).limit(1)
+    )
+    items = [
+        ItemOut(
+            product_id=i.product_id,
+            kind=i.kind,
+            title=i.title,
+            quantity=i.quantity,
+            unit_price=i.unit_price,
+            slot_id=i.slot_id,
+        )
+        for i in await items_of(session, order.id)
+    ]
+    return OrderOut(
+        id=order.id,
+        state=order.state,
+        source=order.source,
+        room_id=order.room_id,
+        currency=order.currency,
+        subtotal=order.subtotal,
+        discount=order.discount,
+        total=order.total,
+        coupon_id=order.coupon_id,
+        flash_sale_id=order.flash_sale_id,
+        items=items,
+        reserved_until=order.reserved_until,
+        created_at=order.created_at,
+        paid_at=order.paid_at,
+        checkout_url=payment.checkout_url if payment and order.state is OrderState.PENDING else None,
+        buyer=buyer,
+        refund_due=bool(payment and payment.refund_due),
+    )
+
+
+async def by_idempotency_key(session: AsyncSession, user_id: int, key: str) -> Order | None:
+    found: Order | None = await session.scalar(
+        select(Order).where(Order.user_id == user_id, Order.idempotency_key == key)
+    )
+    return found
+
+
+# ---- creating ---------------------------------------------------------------------------------------------
+
+
+async def _lines(session: AsyncSession, data: OrderCreate) -> list[Line]:
+    lines = []
+    for item in data.items:
+        product = await session.get(Product, item.product_id)
+        if product is None or not product.is_active:
+            raise NotFound("no such product", code="product.not_found", fields={"product_id": str(item.product_id)})
+        if product.kind in SINGLE_UNIT and item.quantity != 1:
+            raise ValidationFailed(f"a {product.kind.value} is bought one at a time", code="order.one_per_item")
+        if product.kind is ProductKind.CONSULTATION and item.slot_id is None:
+            raise ValidationFailed("choose a time slot", code="order.slot_required", fields={"slot_id": "required"})
+        lines.append(Line(product, item))
+    if len({line.product.host_id for line in lines}) > 1 or len({line.product.currency for line in lines}) > 1:
+        raise ValidationFailed("one order holds one host's products in one currency", code="order.mixed")
+    return lines
+
+
+async def create_order(session: AsyncSession, ctx: AppContext, user: User, data: OrderCreate) -> Order:
+    """Reserve stock (until ``reserved_until``) and create a pending order. The same idempotency key gives
+    back the order it created the first time."""
+    if data.idempotency_key:
+        existing = await by_idempotency_key(session, user.id, data.idempotency_key)
+        if existing is not None:
+            return existing
+    lines = await _lines(session, data)
+    subtotal = sum(line.product.price * line.item.quantity for line in lines)
+    host_id, currency = lines[0].product.host_id, lines[0].product.currency
+    coupon = None
+    if data.coupon_code:
+        products = {line.product.id: line.product.price * line.item.quantity for line in lines}
+        coupon = await coupons.check(session, user, host_id, data.coupon_code, products, currency)
+    discount = coupons.discount_for(
+        coupon, {line.product.id: line.product.price * line.item.quantity for line in lines}
+    )
+    order = Order(
+        user_id=user.id,
+        host_id=host_id,
+        room_id=data.room_id,
+        currency=currency,
+        subtotal=subtotal,
+        discount=discount,
+        total=subtotal - discount,
+        coupon_id=coupon.id if coupon else None,
+        idempotency_key=data.idempotency_key,
+        reserved_until=utcnow() + timedelta(minutes=ctx.settings.order_hold_minutes),
+    )
+    session.add(order)
+    try:
+        await session.flush()
+        await _reserve(session, order, lines)
+        if coupon is not None and not await coupons.redeem(session, coupon, user.id):
+            raise Conflict("this coupon has been used up", code="coupon.used_up")
+        await session.commit()
+    except IntegrityError as exc:  # the same idempotency key twice at once: the other request won
+        await session.rollback()
+        if data.idempotency_key and (found := await by_idempotency_key(session, user.id, data.idempotency_key)):
+            return found
+        raise Conflict("the order could not be created", code="order.conflict") from exc
+    except Exception:
+        await session.rollback()
+        raise
+    await ctx.bus.publish(_event("order.created", order))
+    return order
+
+
+async def _reserve(session: AsyncSession, order: Order, lines: list[Line]) -> None:
+    for line in lines:
+        product, quantity = line.product, line.item.quantity
+        session.add(
+            OrderItem(
+                order_id=order.id,
+                product_id=product.id,
+                kind=product.kind,
+                title=product.title,
+                quantity=quantity,
+                unit_price=product.price,
+                slot_id=line.item.slot_id,
+            )
+        )
+        if not await counters.take(
+            session, counters.product_scope(product.id), order.user_id, quantity, product.per_user_limit
+        ):
+            raise Conflict("you have reached the limit for this product", code="order.limit_reached")
+        if not await catalog.take_stock(session, product.id, quantity):
+            raise Conflict(
+                "not enough stock left", code="order.insufficient_stock", fields={"product_id": str(product.id)}
+            )
+        if line.item.slot_id is not None and not await catalog.hold_slot(
+            session, product.id, line.item.slot_id, order.id
+        ):
+            raise Conflict("that time slot is taken", code="order.slot_taken")
+
+
+def _event(name: str, order: Order, **extra: object) -> Event:
+    data: dict[str, object] = {
+        "order_id": order.id,
+        "user_id": order.user_id,
+        "host_id": order.host_id,
+        "room_id": order.room_id,
+        "total": order.total,
+        "currency": order.currency,
+        "state": order.state.value,
+        "source": order.source,
+        **extra,
+    }
+    return Event(name, data)
+
+
+# ---- moving -----------------------------------------------------------------------------------------------
+
+
+async def _move(session: AsyncSession, order: Order, expected: OrderState, target: OrderState) -> bool:
+    """One conditional UPDATE; True when this call made the move."""
+    check_transition(expected, target)
+    now = utcnow()
+    values: dict[str, object] = {"state": target, "updated_at": now}
+    if target is OrderState.PAID:
+        values["paid_at"] = now
+    elif target in (OrderState.REFUNDED, OrderState.CANCELLED, OrderState.EXPIRED):
+        values["closed_at"] = now
+    result = await session.execute(
+        update(Order)
+        .where(Order.id == order.id, Order.state == expected)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def close_unpaid(session: AsyncSession, ctx: AppContext, order: Order, target: OrderState) -> bool:
+    """Cancel or expire a pending order and give back everything it held. False when it was not pending."""
+    if not await _move(session, order, OrderState.PENDING, target):
+        await session.rollback()
+        return False
+    for item in await items_of(session, order.id):
+        await _return_units(session, order, item)
+    await catalog.release_slots(session, order.id)
+    if order.coupon_id is not None:
+        await coupons.unredeem(session, order.coupon_id, order.user_id)
+    await session.commit()
+    await session.refresh(order)
+    await ctx.bus.publish(_event(f"order.{target.value}", order))
+    await process_outbox(session, ctx)
+    return True
+
+
+async def _return_units(session: AsyncSession, order: Order, item: OrderItem) -> None:
+    if order.flash_sale_id is not None:
+        await session.execute(
+            update(FlashSale)
+            .where(FlashSale.id == order.flash_sale_id)
+            .values(stock_left=FlashSale.stock_left + item.quantity)
+            .execution_options(synchronize_session=False)
+        )
+        await counters.give_back(session, counters.sale_scope(order.flash_sale_id), order.user_id, item.quantity)
+        body = {"sale_id": order.flash_sale_id, "user_id": order.user_id, "quantity": item.quantity}
+        session.add(OutboxMessage(topic="gate.release", body=json.dumps({**body, "token": f"order:{order.id}"})))
+    elif order.source != "draw":
+        await catalog.put_back_stock(session, item.product_id, item.quantity)
+        await counters.give_back(session, counters.product_scope(item.product_id), order.user_id, item.quantity)
+
+
+async def mark_paid(session: AsyncSession, ctx: AppContext, order: Order) -> bool:
+    """Paid: grant what was bought and, for digital goods, fulfil at once. False when it was not pending."""
+    if not await _move(session, order, OrderState.PENDING, OrderState.PAID):
+        await session.rollback()
+        return False
+    items = await items_of(session, order.id)
+    await entitlements.grant_for_order(session, ctx, order, items)
+    if all(item.kind in DIGITAL for item in items):
+        await _move(session, order, OrderState.PAID, OrderState.FULFILLED)
+    await session.commit()
+    await session.refresh(order)
+    await ctx.bus.publish(_event("order.paid", order))
+    return True
+
+
+async def fulfil(session: AsyncSession, ctx: AppContext, order: Order) -> Order:
+    """The host delivered a plain item."""
+    if not await _move(session, order, OrderState.PAID, OrderState.FULFILLED):
+        await session.rollback()
+        await session.refresh(order)
+        check_transition(order.state, OrderState.FULFILLED)
+    await session.commit()
+    await session.refresh(order)
+    await ctx.bus.publish(_event("order.fulfilled", order))
+    return order
+
+
+async def mark_refunded(session: AsyncSession, ctx: AppContext, order: Order) -> bool:
+    """Money went back: revoke what was granted and free the buyer's limit. False when nothing changed."""
+    await session.refresh(order)
+    current = order.state
+    if current not in (OrderState.PAID, OrderState.FULFILLED) or not await _move(
+        session, order, current, OrderState.REFUNDED
+    ):
+        await session.rollback()
+        return False
+    await entitlements.revoke_for_order(session, order.id)
+    await catalog.release_slots(session, order.id)
+    for item in await items_of(session, order.id):
+        if order.flash_sale_id is None and order.source != "draw":
+            await counters.give_back(session, counters.product_scope(item.product_id), order.user_id, item.quantity)
+    await session.commit()
+    await session.refresh(order)
+    await ctx.bus.publish(_event("order.refunded", order))
+    return True
+
+
+async def orders_of_user(session: AsyncSession, user_id: int, limit: int = 100) -> list[Order]:
+    query = select(Order).where(Order.user_id == user_id).order_by(Order.id.desc()).limit(limit)
+    return list(await session.scalars(query))
+
+
+async def orders_of_room(session: AsyncSession, room_id: int, limit: int = 200) -> list[Order]:
+    query = select(Order).where(Order.room_id == room_id).order_by(Order.id.desc()).limit(limit)
+    return list(await session.scalars(query))
+
+
+async def expire_due(session: AsyncSession, ctx: AppContext, batch: int = 200) -> int:
+    """Expire pending orders whose reservation ran out (the sweeper calls this). Returns how many."""
+    ids = list(
+        await session.scalars(
+            select(Order.id)
+            .where(Order.state == OrderState.PENDING, Order.reserved_until < utcnow())
+            .order_by(Order.reserved_until)
+            .limit(batch)
+        )
+    )
+    done = 0
+    for order_id in ids:
+        order = await session.get(Order, order_id)
+        if order is not None and await close_unpaid(session, ctx, order, OrderState.EXPIRED):
+            done += 1
+    return done
+
+
+async def process_outbox(session: AsyncSession, ctx: AppContext) -> None:
+    """Apply committed gate releases to the flash gate (idempotent per order), then mark them done."""
+    from knowcast.commerce import flash  # the gate lives with the flash sale
+
+    rows = list(
+        await session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.topic == "gate.release", OutboxMessage.delivered_at.is_(None))
+            .limit(500)
+        )
+    )
+    for row in rows:
+        body = json.loads(row.body)
+        await flash.release_to_gate(session, ctx, body["sale_id"], body["user_id"], body["quantity"], body["token"])
+        row.delivered_at = utcnow()
+    if rows:
+        await session.commit()
+
+
+async def give_free(
+    session: AsyncSession, ctx: AppContext, user_id: int, product: Product, room_id: int | None
+) -> Order:
+    """A prize: a zero-total order outside the shop's stock, paid at once so the usual grants apply."""
+    order = Order(
+        user_id=user_id,
+        host_id=product.host_id,
+        room_id=room_id,
+        currency=product.currency,
+        subtotal=0,
+        total=0,
+        source="draw",
+    )
+    session.add(order)
+    await session.flush()
+    session.add(
+        OrderItem(
+            order_id=order.id,
+            product_id=product.id,
+            kind=product.kind,
+            title=product.title,
+            quantity=1,
+            unit_price=0,
+        )
+    )
+    await session.commit()
+    await mark_paid(session, ctx, order)
+    return order

@@ -1,0 +1,1 @@
+"""Payment providers behind one interface (base.py): the built-in sandbox and Stripe Checkout."""

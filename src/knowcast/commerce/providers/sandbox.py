@@ -1,0 +1,92 @@
+"""The built-in sandbox provider: a hosted checkout page served by Knowcast itself (pay, fail, abandon)
+that confirms through an HMAC-signed webhook delivered over real HTTP, exactly like a real provider would.
+
+Signature header: ``Knowcast-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>``.
+A signature older than ``TOLERANCE`` seconds is refused, so a captured webhook cannot be replayed later;
+within the window a replay carries an event id that was already applied and changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from knowcast.commerce.providers.base import (
+    CheckoutRequest,
+    CheckoutSession,
+    EventKind,
+    PaymentProvider,
+    ProviderEvent,
+    WebhookRejected,
+)
+
+HEADER = "knowcast-signature"
+TOLERANCE = 300
+
+
+def secret_from(secret_key: str, configured: str | None) -> str:
+    if configured:
+        return configured
+    return hmac.new(secret_key.encode(), b"sandbox-webhooks", hashlib.sha256).hexdigest()
+
+
+def sign(secret: str, body: str, timestamp: int | None = None) -> str:
+    stamp = int(time.time()) if timestamp is None else timestamp
+    mac = hmac.new(secret.encode(), f"{stamp}.{body}".encode(), hashlib.sha256).hexdigest()
+    return f"t={stamp},v1={mac}"
+
+
+def event_body(kind: EventKind, reference: str, order_id: int, amount: int) -> str:
+    event: dict[str, Any] = {
+        "id": "evt_" + secrets.token_hex(12),
+        "type": f"payment.{kind.value}",
+        "created": time.time(),
+        "data": {"reference": reference, "order_id": order_id, "amount": amount},
+    }
+    return json.dumps(event, separators=(",", ":"))
+
+
+class SandboxProvider(PaymentProvider):
+    name = "sandbox"
+
+    def __init__(self, public_url: str, secret: str) -> None:
+        self.public_url = public_url.rstrip("/")
+        self.secret = secret
+
+    async def create_checkout(self, request: CheckoutRequest) -> CheckoutSession:
+        reference = "sbx_" + secrets.token_urlsafe(18)
+        return CheckoutSession(reference=reference, url=f"{self.public_url}/sandbox/checkout/{reference}")
+
+    def verify(self, body: bytes, headers: Mapping[str, str]) -> ProviderEvent | None:
+        header = headers.get(HEADER) or ""
+        parts = dict(part.split("=", 1) for part in header.split(",") if "=" in part)
+        try:
+            stamp = int(parts.get("t", ""))
+        except ValueError:
+            raise WebhookRejected("missing or unreadable signature", code="payment.bad_signature") from None
+        expected = hmac.new(self.secret.encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(expected, parts.get("v1", "")):
+            raise WebhookRejected("the webhook signature does not match", code="payment.bad_signature")
+        if abs(time.time() - stamp) > TOLERANCE:
+            raise WebhookRejected("the webhook signature is too old", code="payment.stale_signature")
+        try:
+            event = json.loads(body)
+            data = event["data"]
+            kind = EventKind(str(event["type"]).removeprefix("payment."))
+            return ProviderEvent(
+                event_id=str(event["id"]),
+                kind=kind,
+                reference=str(data["reference"]),
+                order_id=int(data["order_id"]),
+                amount=int(data["amount"]),
+            )
+        except (ValueError, KeyError, TypeError):
+            return None
+
+    async def refund(self, reference: str, amount: int) -> None:
+        """The sandbox holds no money: a refund always succeeds."""

@@ -1,0 +1,161 @@
+"""JSON API for orders, payments, webhooks, the buyer's library and downloads."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from starlette.responses import FileResponse, JSONResponse, Response
+
+from knowcast.accounts.models import Role, User
+from knowcast.catalog import service as catalog
+from knowcast.catalog.kinds import ProductKind
+from knowcast.catalog.models import Lesson, Product
+from knowcast.catalog.schemas import CourseView
+from knowcast.catalog.views import lesson_public, product_public
+from knowcast.commerce import entitlements, orders, payments
+from knowcast.commerce.models import Entitlement
+from knowcast.commerce.providers.base import ProviderEvent
+from knowcast.commerce.runtime import runtime
+from knowcast.commerce.schemas import CheckoutOut, EntitlementOut, OrderCreate, OrderOut
+from knowcast.commerce.states import OrderState, check_transition
+from knowcast.deps import Ctx, CurrentUser, Db, Host, Id, Public
+from knowcast.errors import NotFound, PermissionDenied
+
+router = APIRouter(tags=["commerce"])
+
+
+async def signed_webhook(request: Request, provider: str, ctx: Ctx) -> tuple[str, ProviderEvent | None]:
+    """Webhooks carry no CSRF token and no session: the provider's signature is their guard."""
+    found = runtime(ctx).provider_named(provider)
+    if found is None:
+        raise NotFound("no such payment provider", code="payment.unknown_provider")
+    return found.name, found.verify(await request.body(), request.headers)
+
+
+signed_webhook.permission = "signed-webhook"  # type: ignore[attr-defined]  # read by the route-guard test
+SignedWebhook = Annotated[tuple[str, ProviderEvent | None], Depends(signed_webhook)]
+
+
+def ensure_seller(user: User, host_id: int) -> None:
+    if user.role is not Role.OWNER and user.id != host_id:
+        raise NotFound("no such order", code="order.not_found")
+
+
+@router.post("/api/v1/orders", status_code=201)
+async def create_order(data: OrderCreate, ctx: Ctx, db: Db, user: CurrentUser) -> OrderOut:
+    return await orders.order_out(db, await orders.create_order(db, ctx, user, data))
+
+
+@router.get("/api/v1/orders")
+async def my_orders(db: Db, user: CurrentUser) -> list[OrderOut]:
+    return [await orders.order_out(db, o) for o in await orders.orders_of_user(db, user.id)]
+
+
+@router.get("/api/v1/orders/{order_id}")
+async def get_order(order_id: Id, db: Db, user: CurrentUser) -> OrderOut:
+    return await orders.order_out(db, await orders.get_order_for(db, user, order_id))
+
+
+@router.post("/api/v1/orders/{order_id}/checkout")
+async def checkout(order_id: Id, ctx: Ctx, db: Db, user: CurrentUser) -> CheckoutOut:
+    order = await orders.get_order_for(db, user, order_id)
+    return await payments.start_checkout(db, ctx, user, order)
+
+
+@router.post("/api/v1/orders/{order_id}/cancel")
+async def cancel(order_id: Id, ctx: Ctx, db: Db, user: CurrentUser) -> OrderOut:
+    order = await orders.get_order_for(db, user, order_id)
+    if order.user_id != user.id:
+        raise NotFound("no such order", code="order.not_found")
+    if not await orders.close_unpaid(db, ctx, order, OrderState.CANCELLED):
+        await db.refresh(order)
+        check_transition(order.state, OrderState.CANCELLED)
+    return await orders.order_out(db, order)
+
+
+@router.post("/api/v1/orders/{order_id}/refund")
+async def refund(order_id: Id, ctx: Ctx, db: Db, host: Host) -> OrderOut:
+    order = await orders.get_order(db, order_id)
+    ensure_seller(host, order.host_id)
+    return await orders.order_out(db, await payments.refund(db, ctx, order))
+
+
+@router.post("/api/v1/orders/{order_id}/fulfil")
+async def fulfil(order_id: Id, ctx: Ctx, db: Db, host: Host) -> OrderOut:
+    order = await orders.get_order(db, order_id)
+    ensure_seller(host, order.host_id)
+    return await orders.order_out(db, await orders.fulfil(db, ctx, order))
+
+
+@router.post("/api/v1/payments/{provider}/webhook")
+async def webhook(verified: SignedWebhook, ctx: Ctx, db: Db) -> Response:
+    provider_name, event = verified
+    if event is None:
+        return JSONResponse({"result": "ignored"})
+    provider = runtime(ctx).provider_named(provider_name)
+    assert provider is not None
+    return JSONResponse({"result": await payments.apply_event(db, ctx, provider, event)})
+
+
+@router.get("/api/v1/library")
+async def library(ctx: Ctx, db: Db, user: CurrentUser) -> list[EntitlementOut]:
+    return [entitlement_out(e, p) for e, p in await entitlements.library(db, user.id)]
+
+
+def entitlement_out(ent: Entitlement, product: Product) -> EntitlementOut:
+    return EntitlementOut(
+        id=ent.id,
+        kind=ent.kind,
+        product=product_public(product),
+        order_id=ent.order_id,
+        room_id=ent.room_id,
+        slot_id=ent.slot_id,
+        starts_at=ent.starts_at,
+        ends_at=ent.ends_at,
+        active=ent.revoked_at is None,
+    )
+
+
+@router.get("/api/v1/library/files/{product_id}")
+async def download_links(product_id: Id, ctx: Ctx, db: Db, user: CurrentUser) -> list[dict[str, object]]:
+    """Fresh signed links (valid ``download_link_seconds``) to a bought file product's files."""
+    if not await entitlements.owns_product(db, user.id, product_id):
+        raise PermissionDenied("buy this first", code="library.not_owned")
+    return [
+        {"id": f.id, "filename": f.filename, "size": f.size, "url": entitlements.download_url(ctx, f.id, user.id)}
+        for f in await catalog.files_of(db, product_id)
+    ]
+
+
+@router.get("/api/v1/courses/{product_id}")
+async def course(product_id: Id, db: Db, user: CurrentUser) -> CourseView:
+    product = await catalog.get_product(db, product_id)
+    if product.kind is not ProductKind.COURSE:
+        raise NotFound("no such course", code="course.not_found")
+    if not (await entitlements.owns_product(db, user.id, product_id) or user.id == product.host_id):
+        raise PermissionDenied("buy this course first", code="library.not_owned")
+    done = await catalog.completed_lessons(db, user.id, product_id)
+    lessons = [lesson_public(lesson, lesson.id in done) for lesson in await catalog.lessons_of(db, product_id)]
+    return CourseView(product=product_public(product), lessons=lessons, completed=len(done), total=len(lessons))
+
+
+@router.post("/api/v1/lessons/{lesson_id}/complete")
+async def complete_lesson(lesson_id: Id, db: Db, user: CurrentUser) -> dict[str, bool]:
+    lesson = await db.get(Lesson, lesson_id)
+    if lesson is None or not await entitlements.owns_product(db, user.id, lesson.product_id):
+        raise NotFound("no such lesson", code="lesson.not_found")
+    await catalog.complete_lesson(db, user.id, lesson_id)
+    return {"completed": True}
+
+
+@router.get("/downloads/{file_id}", dependencies=[Public])
+async def download(file_id: Id, ctx: Ctx, db: Db, u: int = 0, e: int = 0, s: str = "") -> Response:
+    """A signed, expiring link; the signature is the guard, and the entitlement must still be active."""
+    if not entitlements.check_download(ctx, file_id, u, e, s):
+        raise PermissionDenied("this download link is invalid or has expired", code="download.link_invalid")
+    row = await catalog.get_file(db, file_id)
+    if not await entitlements.owns_product(db, u, row.product_id):
+        raise PermissionDenied("this purchase was refunded", code="download.not_owned")
+    path = catalog.files_dir(ctx) / row.stored_name
+    return FileResponse(path, media_type=row.content_type, filename=row.filename)

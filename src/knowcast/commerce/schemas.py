@@ -1,0 +1,230 @@
+"""What crosses the edge for commerce. Quantities and ids are bounded here, so absurd input never reaches
+the services."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, Field, model_validator
+
+from knowcast.catalog.kinds import ProductKind
+from knowcast.catalog.schemas import MAX_PRICE, MAX_STOCK, ProductPublic
+from knowcast.commerce.gate import Outcome
+from knowcast.commerce.promotions import CouponKind, DrawCondition, DrawState
+from knowcast.commerce.states import EntitlementKind, OrderState, PaymentState
+
+MAX_QUANTITY = 100
+Key = Field(default=None, min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+PositiveId = Field(ge=1, le=2**63 - 1)
+
+
+class ItemIn(BaseModel):
+    product_id: int = PositiveId
+    quantity: int = Field(default=1, ge=1, le=MAX_QUANTITY)
+    slot_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
+
+
+class OrderCreate(BaseModel):
+    items: list[ItemIn] = Field(min_length=1, max_length=20)
+    room_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
+    coupon_code: str | None = Field(default=None, min_length=1, max_length=32)
+    idempotency_key: str | None = Key
+
+
+class ItemOut(BaseModel):
+    product_id: int
+    kind: ProductKind
+    title: str
+    quantity: int
+    unit_price: int
+    slot_id: int | None
+
+
+class OrderOut(BaseModel):
+    id: int
+    state: OrderState
+    source: str
+    room_id: int | None
+    currency: str
+    subtotal: int
+    discount: int
+    total: int
+    coupon_id: int | None
+    flash_sale_id: int | None
+    items: list[ItemOut]
+    reserved_until: datetime | None
+    created_at: datetime
+    paid_at: datetime | None
+    checkout_url: str | None = None
+    buyer: str | None = None
+    refund_due: bool = False
+
+
+class CheckoutOut(BaseModel):
+    order_id: int
+    checkout_url: str
+
+
+class ShelfAdd(BaseModel):
+    product_id: int = PositiveId
+
+
+class PinIn(BaseModel):
+    product_id: int | None = Field(default=None, ge=1, le=2**63 - 1)  # None: unpin
+    program_time: AwareDatetime | None = None  # the stream's program date-time; default: now
+
+
+class ShelfEntry(BaseModel):
+    product: ProductPublic
+    pinned: bool
+    pin_program_time: datetime | None
+    position: int
+
+
+class FlashSaleCreate(BaseModel):
+    product_id: int = PositiveId
+    price: int = Field(ge=0, le=MAX_PRICE)
+    stock: int = Field(ge=1, le=MAX_STOCK)
+    per_user_limit: int = Field(default=1, ge=1, le=MAX_QUANTITY)
+    starts_at: AwareDatetime | None = None  # default: now
+    duration_seconds: int = Field(default=600, ge=5, le=7 * 86400)
+    program_time: AwareDatetime | None = None
+
+
+class FlashSaleOut(BaseModel):
+    id: int
+    room_id: int
+    product_id: int
+    product_title: str
+    price: int
+    list_price: int
+    currency: str
+    stock_total: int
+    stock_left: int
+    per_user_limit: int
+    starts_at: datetime
+    ends_at: datetime
+    program_time: datetime | None
+    status: Literal["scheduled", "running", "ended"]
+
+
+class AttemptIn(BaseModel):
+    quantity: int = Field(default=1, ge=1, le=MAX_QUANTITY)
+    idempotency_key: str | None = Key
+
+
+class AttemptOut(BaseModel):
+    outcome: Outcome
+    order: OrderOut | None = None
+    checkout_url: str | None = None
+
+
+class CouponCreate(BaseModel):
+    code: str = Field(min_length=3, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")
+    product_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
+    kind: CouponKind
+    value: int = Field(ge=1, le=MAX_PRICE)
+    min_spend: int = Field(default=0, ge=0, le=MAX_PRICE)
+    currency: str = Field(default="CNY", pattern=r"^[A-Z]{3}$")
+    starts_at: AwareDatetime | None = None
+    ends_at: AwareDatetime
+    total_limit: int | None = Field(default=None, ge=1, le=MAX_STOCK)
+    per_user_limit: int = Field(default=1, ge=1, le=MAX_QUANTITY)
+    claim_required: bool = False
+
+    @model_validator(mode="after")
+    def _sane(self) -> CouponCreate:
+        if self.kind is CouponKind.PERCENT and self.value > 100:
+            raise ValueError("a percent coupon takes 1 to 100 percent off")
+        if self.starts_at is not None and self.ends_at <= self.starts_at:
+            raise ValueError("ends_at must be after starts_at")
+        return self
+
+
+class CouponOut(BaseModel):
+    id: int
+    code: str
+    product_id: int | None
+    kind: CouponKind
+    value: int
+    min_spend: int
+    currency: str
+    starts_at: datetime
+    ends_at: datetime
+    total_limit: int | None
+    per_user_limit: int
+    used: int
+    claim_required: bool
+
+
+class DropCreate(BaseModel):
+    coupon_id: int = PositiveId
+    quantity: int = Field(ge=1, le=MAX_STOCK)
+    claim_seconds: int = Field(default=60, ge=5, le=86400)
+
+
+class DropOut(BaseModel):
+    id: int
+    room_id: int
+    coupon: CouponOut
+    quantity: int
+    claimed: int
+    opens_at: datetime
+    closes_at: datetime
+
+
+class DrawCreate(BaseModel):
+    title: str = Field(min_length=1, max_length=120)
+    condition: DrawCondition
+    keyword: str | None = Field(default=None, min_length=1, max_length=40)
+    prize_product_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
+    prize_coupon_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
+    winners: int = Field(ge=1, le=1000)
+    duration_seconds: int = Field(default=120, ge=5, le=86400)
+
+    @model_validator(mode="after")
+    def _sane(self) -> DrawCreate:
+        if (self.prize_product_id is None) == (self.prize_coupon_id is None):
+            raise ValueError("give exactly one prize: prize_product_id or prize_coupon_id")
+        if self.condition is DrawCondition.KEYWORD and not self.keyword:
+            raise ValueError("a keyword draw needs a keyword")
+        return self
+
+
+class DrawEnter(BaseModel):
+    keyword: str | None = Field(default=None, max_length=200)
+
+
+class DrawOut(BaseModel):
+    id: int
+    room_id: int
+    title: str
+    condition: DrawCondition
+    keyword: str | None
+    prize_product_id: int | None
+    prize_coupon_id: int | None
+    winners_wanted: int
+    state: DrawState
+    seed_hash: str
+    seed: str | None  # revealed once drawn
+    closes_at: datetime
+    entries: int
+    winner_ids: list[int]
+
+
+class EntitlementOut(BaseModel):
+    id: int
+    kind: EntitlementKind
+    product: ProductPublic
+    order_id: int | None
+    room_id: int | None
+    slot_id: int | None
+    starts_at: datetime
+    ends_at: datetime | None
+    active: bool
+
+
+class RefundOut(BaseModel):
+    order: OrderOut
+    payment_state: PaymentState | None
