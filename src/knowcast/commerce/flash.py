@@ -27,7 +27,7 @@ from knowcast.commerce.models import Order, ShelfItem
 from knowcast.commerce.promotions import FlashSale
 from knowcast.commerce.redis_gate import GateNotLoaded
 from knowcast.commerce.runtime import runtime
-from knowcast.commerce.schemas import FlashSaleCreate, FlashSaleOut
+from knowcast.commerce.schemas import FlashSaleCreate, FlashSaleOut, ItemOut, OrderOut
 from knowcast.commerce.writer import SaleInfo, Win
 from knowcast.context import AppContext
 from knowcast.db.types import utcnow
@@ -42,6 +42,35 @@ CACHE_SECONDS = 2.0
 class AttemptResult:
     outcome: Outcome
     order: Order | None = None
+    summary: OrderOut | None = None
+
+
+def summary(order: Order, info: SaleInfo, quantity: int = 1) -> OrderOut:
+    """The won order as the buyer sees it, built without another database round trip."""
+    item = ItemOut(
+        product_id=info.product_id,
+        kind=info.product_kind,
+        title=info.title,
+        quantity=quantity,
+        unit_price=info.price,
+        slot_id=None,
+    )
+    return OrderOut(
+        id=order.id,
+        state=order.state,
+        source=order.source,
+        room_id=order.room_id,
+        currency=order.currency,
+        subtotal=order.subtotal,
+        discount=order.discount,
+        total=order.total,
+        coupon_id=None,
+        flash_sale_id=order.flash_sale_id,
+        items=[item],
+        reserved_until=order.reserved_until,
+        created_at=order.created_at,
+        paid_at=order.paid_at,
+    )
 
 
 def sale_key(sale: FlashSale | SaleInfo) -> SaleKey:
@@ -228,7 +257,7 @@ async def _replayed(ctx: AppContext, user_id: int, sale_id: int, key: str) -> At
     async with ctx.db.session() as session:
         order = await orders.by_idempotency_key(session, user_id, key)
     if order is not None and order.flash_sale_id == sale_id:
-        return AttemptResult(Outcome.WON, order)
+        return AttemptResult(Outcome.WON, order, summary(order, await sale_info(ctx, sale_id)))
     return AttemptResult(Outcome.LIMIT_REACHED)
 
 
@@ -252,7 +281,9 @@ async def _confirm(ctx: AppContext, win: Win) -> AttemptResult:
         await rt.gate.undo(win.claim, stock=False, count=True)
     else:
         await rt.gate.undo(win.claim, stock=True, count=False)
-    return AttemptResult(written.outcome, written.order)
+    if written.order is None:
+        return AttemptResult(written.outcome)
+    return AttemptResult(written.outcome, written.order, summary(written.order, win.sale, win.claim.quantity))
 
 
 async def publish_stock(ctx: AppContext, sale_id: int) -> None:

@@ -19,21 +19,21 @@ from knowcast.commerce.providers.base import ProviderEvent
 from knowcast.commerce.runtime import runtime
 from knowcast.commerce.schemas import CheckoutOut, EntitlementOut, OrderCreate, OrderOut
 from knowcast.commerce.states import OrderState, check_transition
-from knowcast.deps import Ctx, CurrentUser, Db, Host, Id, Public
+from knowcast.deps import Ctx, CurrentUser, Db, Host, Id, Machine, Public
 from knowcast.errors import NotFound, PermissionDenied
 
 router = APIRouter(tags=["commerce"])
 
 
 async def signed_webhook(request: Request, provider: str, ctx: Ctx) -> tuple[str, ProviderEvent | None]:
-    """Webhooks carry no CSRF token and no session: the provider's signature is their guard."""
+    """Webhooks carry no CSRF token and no session (the route is ``Machine``): the provider's signature is
+    checked here, before the route body runs."""
     found = runtime(ctx).provider_named(provider)
     if found is None:
         raise NotFound("no such payment provider", code="payment.unknown_provider")
     return found.name, found.verify(await request.body(), request.headers)
 
 
-signed_webhook.permission = "signed-webhook"  # type: ignore[attr-defined]  # read by the route-guard test
 SignedWebhook = Annotated[tuple[str, ProviderEvent | None], Depends(signed_webhook)]
 
 
@@ -88,7 +88,7 @@ async def fulfil(order_id: Id, ctx: Ctx, db: Db, host: Host) -> OrderOut:
     return await orders.order_out(db, await orders.fulfil(db, ctx, order))
 
 
-@router.post("/api/v1/payments/{provider}/webhook")
+@router.post("/api/v1/payments/{provider}/webhook", dependencies=[Machine])
 async def webhook(verified: SignedWebhook, ctx: Ctx, db: Db) -> Response:
     provider_name, event = verified
     if event is None:
