@@ -33,3 +33,21 @@ def test_pasted_urls_pick_the_async_drivers() -> None:
     assert normalize_url("postgresql://u:p@h/db") == "postgresql+asyncpg://u:p@h/db"
     assert normalize_url("postgres://u:p@h/db") == "postgresql+asyncpg://u:p@h/db"
     assert normalize_url("sqlite:///./x.db") == "sqlite+aiosqlite:///./x.db"
+
+
+async def test_migrations_create_exactly_what_the_models_describe(tmp_path: Path) -> None:
+    """A model changed without a migration (or the reverse) shows up here as a difference."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from knowcast.db.base import Base
+    from knowcast.db.registry import load_all_models
+
+    load_all_models()
+    url = f"sqlite+aiosqlite:///{tmp_path / 'k.db'}"
+    migrate.upgrade(url)
+    db = Database(url)
+    async with db.engine.connect() as conn:
+        diff = await conn.run_sync(lambda sync: compare_metadata(MigrationContext.configure(sync), Base.metadata))
+    await db.dispose()
+    assert diff == []

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from knowcast.db.base import Base, TimestampMixin
 from knowcast.db.types import UTCDateTime, utcnow
+from knowcast.privacy.crypto import EncryptedText
 
 
 class Role(enum.StrEnum):
@@ -25,8 +26,12 @@ class User(TimestampMixin, Base):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    email: Mapped[str] = mapped_column(String(254), unique=True)
-    display_name: Mapped[str] = mapped_column(String(64))
+    # personal data is encrypted field by field; the keyed hash finds an account by its email
+    email: Mapped[str] = mapped_column(EncryptedText("users.email"))
+    email_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    phone: Mapped[str | None] = mapped_column(EncryptedText("users.phone"), default=None)
+    real_name: Mapped[str | None] = mapped_column(EncryptedText("users.real_name"), default=None)
+    display_name: Mapped[str] = mapped_column(String(64))  # the public nickname shown in rooms
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[Role] = mapped_column(
         Enum(Role, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]),
@@ -35,6 +40,7 @@ class User(TimestampMixin, Base):
     locale: Mapped[str | None] = mapped_column(String(8), default=None)
     is_active: Mapped[bool] = mapped_column(default=True)
     password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
 
 class AuthSession(Base):

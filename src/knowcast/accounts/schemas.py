@@ -39,6 +39,8 @@ class PasswordChange(BaseModel):
 class ProfileUpdate(BaseModel):
     display_name: str | None = Field(default=None, min_length=1, max_length=64)
     locale: str | None = Field(default=None, pattern=r"^(zh-CN|en)$")
+    real_name: str | None = Field(default=None, max_length=64)
+    phone: str | None = Field(default=None, pattern=r"^\+?[0-9][0-9 -]{5,19}$")
 
     _name = field_validator("display_name")(lambda v: None if v is None else _clean_name(v))
 
@@ -53,6 +55,8 @@ class UserPublic(BaseModel):
     id: int
     email: str
     display_name: str
+    real_name: str | None
+    phone: str | None
     role: Role
     locale: str | None
     created_at: datetime

@@ -17,6 +17,7 @@ from knowcast.bus import Event
 from knowcast.context import AppContext
 from knowcast.db.types import utcnow
 from knowcast.errors import Conflict, InvalidCredentials, NotFound, PermissionDenied, ValidationFailed
+from knowcast.privacy import audit, crypto
 
 
 @dataclass(frozen=True)
@@ -40,8 +41,12 @@ async def get_user(session: AsyncSession, user_id: int) -> User:
     return user
 
 
+def email_hash(email: str) -> str:
+    return crypto.cipher().lookup_hash(normalize_email(email), "email")
+
+
 async def find_by_email(session: AsyncSession, email: str) -> User | None:
-    user: User | None = await session.scalar(select(User).where(User.email == normalize_email(email)))
+    user: User | None = await session.scalar(select(User).where(User.email_hash == email_hash(email)))
     return user
 
 
@@ -57,6 +62,7 @@ async def create_user(
         raise Conflict("an account with this email exists", code="account.email_taken", fields={"email": "taken"})
     user = User(
         email=email,
+        email_hash=email_hash(email),
         display_name=data.display_name,
         password_hash=ctx.passwords.hash(data.password),
         role=role,
@@ -155,6 +161,10 @@ async def update_profile(session: AsyncSession, user: User, data: ProfileUpdate)
         user.display_name = data.display_name
     if data.locale is not None:
         user.locale = data.locale
+    if data.real_name is not None:
+        user.real_name = data.real_name.strip() or None
+    if data.phone is not None:
+        user.phone = data.phone.replace(" ", "").replace("-", "")
     await session.commit()
     return user
 
@@ -163,7 +173,62 @@ async def set_role(session: AsyncSession, ctx: AppContext, actor: User, user_id:
     user = await get_user(session, user_id)
     if user.id == actor.id and role is not Role.OWNER:
         raise Conflict("an owner cannot demote themself", code="account.self_demotion")
+    previous = user.role
     user.role = role
+    audit.record(session, actor.id, "user.role_changed", "user", user.id, before=previous.value, after=role.value)
     await session.commit()
     await ctx.bus.publish(Event("user.role_changed", {"user_id": user.id, "role": role.value, "by": actor.id}))
+    return user
+
+
+async def export_personal_data(session: AsyncSession, user: User) -> dict[str, list[dict[str, object]]]:
+    sessions = await session.scalars(select(AuthSession).where(AuthSession.user_id == user.id))
+    profile: dict[str, object] = {
+        "id": user.id,
+        "email": user.email,
+        "display_name": user.display_name,
+        "real_name": user.real_name,
+        "phone": user.phone,
+        "role": user.role.value,
+        "locale": user.locale,
+        "created_at": user.created_at.isoformat(),
+        "password_changed_at": user.password_changed_at.isoformat(),
+    }
+    devices: list[dict[str, object]] = [
+        {
+            "created_at": s.created_at.isoformat(),
+            "last_seen_at": s.last_seen_at.isoformat(),
+            "expires_at": s.expires_at.isoformat(),
+            "ip": s.ip,
+            "user_agent": s.user_agent,
+        }
+        for s in sessions
+    ]
+    return {"account": [profile], "sign_in_sessions": devices}
+
+
+async def erase_personal_data(session: AsyncSession, user: User) -> None:
+    """Anonymize the account in place: the row stays so orders keep a buyer id, but nothing identifies a person."""
+    placeholder = f"deleted-{user.id}@deleted.invalid"
+    user.email = placeholder
+    user.email_hash = email_hash(placeholder)
+    user.display_name = "已注销用户"
+    user.real_name = None
+    user.phone = None
+    user.password_hash = "!"  # noqa: S105  # matches no password
+    user.is_active = False
+    user.deleted_at = utcnow()
+    await session.execute(delete(AuthSession).where(AuthSession.user_id == user.id))
+
+
+async def disable_user(session: AsyncSession, ctx: AppContext, actor: User, user_id: int) -> User:
+    """Ban from the site: every session ends at once and sign-in is refused."""
+    user = await get_user(session, user_id)
+    if user.id == actor.id:
+        raise Conflict("an owner cannot disable themself", code="account.self_disable")
+    user.is_active = False
+    await session.execute(delete(AuthSession).where(AuthSession.user_id == user.id))
+    audit.record(session, actor.id, "user.disabled", "user", user.id)
+    await session.commit()
+    await ctx.bus.publish(Event("user.disabled", {"user_id": user.id, "by": actor.id}))
     return user

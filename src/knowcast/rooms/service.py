@@ -158,3 +158,21 @@ async def ensure_can_watch(session: AsyncSession, user: User | None, room: Room)
     if user is None:
         raise AuthenticationRequired("sign in to watch this room", code=code)
     raise PermissionDenied("this room needs a ticket or a membership", code=code)
+
+
+async def export_personal_data(session: AsyncSession, user: User) -> dict[str, list[dict[str, object]]]:
+    """Rooms the person hosted. They stay after an account is deleted: they are the shop's, not the person's."""
+    hosted = await session.scalars(select(Room).where(Room.host_id == user.id).order_by(Room.id))
+    return {
+        "rooms_hosted": [
+            {
+                "id": r.id,
+                "title": r.title,
+                "description": r.description,
+                "scheduled_at": r.scheduled_at.isoformat(),
+                "state": r.state.value,
+            }
+            for r in hosted
+        ]
+    }
+

@@ -15,6 +15,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from knowcast import csrf
 from knowcast.accounts.models import User
+from knowcast.privacy import consent
 from knowcast.settings import Settings
 from knowcast.web import i18n
 
@@ -55,6 +56,7 @@ class Pages:
             csrf_token=csrf.token_for(self.settings.secret_key, csrf.request_nonce(request)),
             user=getattr(request.state, "user", None),
             public_url=self.settings.public_url.rstrip("/"),
+            consent=consent.state(request.headers, request.cookies),
         )
         response = self.templates.TemplateResponse(request, name, context, status_code=status_code)
         response.headers["content-language"] = locale

@@ -1,4 +1,4 @@
-"""accounts and rooms
+"""accounts and rooms (personal fields encrypted, found by keyed hash)
 
 Revision ID: 0001
 Revises:
@@ -23,7 +23,10 @@ def upgrade() -> None:
     op.create_table(
         "users",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("email", sa.String(length=254), nullable=False),
+        sa.Column("email", sa.Text(), nullable=False),
+        sa.Column("email_hash", sa.String(length=64), nullable=False),
+        sa.Column("phone", sa.Text(), nullable=True),
+        sa.Column("real_name", sa.Text(), nullable=True),
         sa.Column("display_name", sa.String(length=64), nullable=False),
         sa.Column("password_hash", sa.String(length=255), nullable=False),
         sa.Column(
@@ -34,10 +37,11 @@ def upgrade() -> None:
         sa.Column("locale", sa.String(length=8), nullable=True),
         sa.Column("is_active", sa.Boolean(), nullable=False),
         sa.Column("password_changed_at", knowcast.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("deleted_at", knowcast.db.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("created_at", knowcast.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", knowcast.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
-        sa.UniqueConstraint("email", name=op.f("uq_users_email")),
+        sa.UniqueConstraint("email_hash", name=op.f("uq_users_email_hash")),
     )
     op.create_table(
         "auth_sessions",

@@ -1,0 +1,107 @@
+"""Consent changes, the personal-data export, and account deletion.
+
+Each domain that stores something about a person offers ``export_personal_data(session, user)`` and, where it
+has something to erase, ``erase_personal_data(session, user)`` in its service; this module calls them all.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import zipfile
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sqlalchemy import delete, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from knowcast.accounts import service as accounts
+from knowcast.accounts.models import User
+from knowcast.bus import Event
+from knowcast.context import AppContext
+from knowcast.db.types import utcnow
+from knowcast.errors import InvalidCredentials
+from knowcast.privacy import audit
+from knowcast.privacy.models import AuditEntry, ConsentRecord
+from knowcast.rooms import service as rooms
+
+Exporter = Callable[[AsyncSession, User], Awaitable[dict[str, list[dict[str, Any]]]]]
+Eraser = Callable[[AsyncSession, User], Awaitable[None]]
+
+
+async def export_privacy_data(session: AsyncSession, user: User) -> dict[str, list[dict[str, Any]]]:
+    consents = await session.scalars(select(ConsentRecord).where(ConsentRecord.user_id == user.id))
+    actions = await session.scalars(
+        select(AuditEntry).where(
+            or_(
+                AuditEntry.actor_id == user.id,
+                (AuditEntry.target_type == "user") & (AuditEntry.target_id == str(user.id)),
+            )
+        )
+    )
+    return {
+        "consent_records": [{"analytics": c.analytics, "source": c.source, "at": c.at.isoformat()} for c in consents],
+        "audit_log": [
+            {"at": a.at.isoformat(), "action": a.action, "target": f"{a.target_type}:{a.target_id}", "detail": a.detail}
+            for a in actions
+        ],
+    }
+
+
+async def erase_privacy_data(session: AsyncSession, user: User) -> None:
+    await session.execute(delete(ConsentRecord).where(ConsentRecord.user_id == user.id))
+
+
+EXPORTERS: tuple[Exporter, ...] = (accounts.export_personal_data, rooms.export_personal_data, export_privacy_data)
+# the account itself is anonymized last, after every other domain has let go of the person
+ERASERS: tuple[Eraser, ...] = (erase_privacy_data, accounts.erase_personal_data)
+
+
+async def record_consent(
+    session: AsyncSession, user: User | None, visitor_id: str, analytics: bool, source: str
+) -> None:
+    session.add(
+        ConsentRecord(user_id=user.id if user else None, visitor_id=visitor_id, analytics=analytics, source=source)
+    )
+    await session.commit()
+
+
+async def export_zip(session: AsyncSession, user: User) -> bytes:
+    """Everything stored about the person: one JSON file with all of it, and a CSV per table."""
+    data: dict[str, list[dict[str, Any]]] = {}
+    for exporter in EXPORTERS:
+        data.update(await exporter(session, user))
+    audit.record(session, user.id, "privacy.exported", "user", user.id, tables=sorted(data))
+    await session.commit()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        meta = {"exported_at": utcnow().isoformat(), "user_id": user.id}
+        archive.writestr("knowcast-export.json", json.dumps({"meta": meta, **data}, ensure_ascii=False, indent=1))
+        for name, rows in data.items():
+            archive.writestr(f"{name}.csv", _csv(rows))
+    return buffer.getvalue()
+
+
+def _csv(rows: list[dict[str, Any]]) -> str:
+    out = io.StringIO()
+    columns = sorted({key for row in rows for key in row})
+    writer = csv.DictWriter(out, fieldnames=columns)
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(
+            {k: json.dumps(v, ensure_ascii=False) if isinstance(v, dict | list) else v for k, v in row.items()}
+        )
+    return out.getvalue()
+
+
+async def delete_account(session: AsyncSession, ctx: AppContext, user: User, password: str) -> None:
+    """Erase or anonymize everything personal; orders and rooms stay for the books without the person."""
+    if not ctx.passwords.verify(user.password_hash, password):
+        raise InvalidCredentials("the password is wrong", fields={"password": "wrong"})
+    user_id = user.id
+    for eraser in ERASERS:
+        await eraser(session, user)
+    audit.record(session, user_id, "account.deleted", "user", user_id)
+    await session.commit()
+    await ctx.bus.publish(Event("user.deleted", {"user_id": user_id}))
