@@ -42,11 +42,12 @@ class Probe:
     video: str | None = None
     audio: str | None = None
     expects_audio: bool | None = None
+    expects_video: bool | None = None
     tags: list[bytes] = field(default_factory=list)
 
     def ready(self) -> bool:
         if self.video is None:
-            return len(self.tags) >= PROBE_TAGS * 3
+            return self.expects_video is False or len(self.tags) >= PROBE_TAGS * 3
         return self.audio is not None or self.expects_audio is False or len(self.tags) >= PROBE_TAGS
 
 
@@ -98,6 +99,7 @@ class Broadcast:
             data = flv.tag(flv.SCRIPT_TAG, 0, body)
             self.headers["meta"] = data
             self.probe.expects_audio = b"audiocodecid" in body
+            self.probe.expects_video = b"videocodecid" in body
             return data
         data = flv.tag(message.type_id, message.timestamp, body)
         if message.type_id == rtmp.VIDEO:
@@ -171,7 +173,7 @@ class Broadcast:
         self.ffmpeg = child
         await self._write_raw(flv.HEADER)
         self._run(self._watch_exit(child))
-        self._run(self._watch_segments())
+        self._run(self._monitor(child))
         return True
 
     async def _write_raw(self, data: bytes) -> None:
@@ -205,13 +207,17 @@ class Broadcast:
                     await self._write_raw(self.headers[name])
             self.need_keyframe = True
 
-    async def _watch_segments(self) -> None:
-        """The room goes live when the first segment of this session exists."""
-        store, start = self.plane.store, self.plane.store.segment_count(self.room_id)
-        while self.link is not None and not self.went_live:
-            if store.segment_count(self.room_id) > start:
+    async def _monitor(self, child: FfmpegProcess) -> None:
+        """While this ffmpeg runs: the room goes live at the first segment of the session, and a full disk
+        stops the stream (ffmpeg itself carries on writing empty segments, exit code 0, when the disk fills)."""
+        store, start, ticks = self.plane.store, self.plane.store.segment_count(self.room_id), 0
+        while self.ffmpeg is child and self.link is not None:
+            if not self.went_live and store.segment_count(self.room_id) > start:
                 self.went_live = True
                 await self.plane.segment_ready(self)
+            ticks += 1
+            if ticks % 10 == 0 and self.plane.disk_full(self.room_id):
+                self.kick("media.disk_full", "the server's media disk is full; the stream was stopped")
                 return
             await asyncio.sleep(0.1)
 

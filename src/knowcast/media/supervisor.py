@@ -24,6 +24,7 @@ from knowcast.rooms.states import RoomState
 
 log = logging.getLogger(__name__)
 MB = 1024 * 1024
+DISK_FLOOR = 256 * 1024  # below this, whatever the setting, the next segments will not fit
 RTMP_APPS = frozenset({"live"})
 
 
@@ -85,7 +86,7 @@ class MediaPlane:
 
     def disk_full(self, room_id: int) -> bool:
         try:
-            return self.store.free_bytes(room_id) < max(self.min_free_bytes, 1)
+            return self.store.free_bytes(room_id) < max(self.min_free_bytes, DISK_FLOOR)
         except OSError:
             return True
 
