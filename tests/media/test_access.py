@@ -32,7 +32,7 @@ async def test_a_ticketed_rooms_media_needs_access_or_a_signed_token(
     allowed = await room.host.client.get(url)
     assert allowed.status_code == 200
     assert "private" in allowed.headers["cache-control"]
-    segment_uri = [line for line in allowed.text.splitlines() if line and not line.startswith("#")][0]
+    segment_uri = next(line for line in allowed.text.splitlines() if line and not line.startswith("#"))
     assert re.search(r"\?t=\d+\.[0-9a-f]{32}$", segment_uri)
 
     segment = await client.get(f"/media/rooms/{room.id}/{segment_uri}")  # anonymous, but holding the token

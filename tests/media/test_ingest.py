@@ -25,7 +25,7 @@ async def test_publish_goes_live_serves_hls_and_leaves_a_replay(
     assert "no-cache" in playlist.headers["cache-control"]
     assert "#EXT-X-PROGRAM-DATE-TIME:" in playlist.text
     assert "#EXT-X-ENDLIST" not in playlist.text
-    segment_uri = [line for line in playlist.text.splitlines() if line and not line.startswith("#")][0]
+    segment_uri = next(line for line in playlist.text.splitlines() if line and not line.startswith("#"))
     segment = await client.get(f"/media/rooms/{room.id}/{segment_uri}")
     assert segment.status_code == 200
     assert segment.headers["content-type"] == "video/mp2t"

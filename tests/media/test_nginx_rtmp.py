@@ -192,7 +192,7 @@ async def test_nginx_rtmp_asks_knowcast_and_the_room_plays_from_nginx(
 
             response = await _until(playlist, "nginx to write HLS under the renamed stream")
             assert response.headers["content-type"] == "application/vnd.apple.mpegurl"
-            segment = [line for line in response.text.splitlines() if line.endswith(".ts")][0]
+            segment = next(line for line in response.text.splitlines() if line.endswith(".ts"))
             data = await client.get(playlist_url.rsplit("/", 1)[0] + "/" + segment)
             assert data.status_code == 200 and data.content[:1] == b"\x47"
         finally:

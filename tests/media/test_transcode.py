@@ -76,5 +76,5 @@ class TestLadder:
         await eventually(both_renditions, what="segments in every rendition")
         rendition = await client.get(f"/media/rooms/{room.id}/240p/live.m3u8")
         assert rendition.status_code == 200
-        segment = [line for line in rendition.text.splitlines() if line and not line.startswith("#")][0]
+        segment = next(line for line in rendition.text.splitlines() if line and not line.startswith("#"))
         assert (await client.get(f"/media/rooms/{room.id}/240p/{segment}")).status_code == 200
