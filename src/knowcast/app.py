@@ -21,11 +21,15 @@ from knowcast.context import AppContext
 from knowcast.db import migrate
 from knowcast.db.engine import Database
 from knowcast.errors import install_handlers
+from knowcast.interaction import routes as interaction_routes
+from knowcast.interaction.live import LiveInteraction
 from knowcast.media import hooks as media_hooks
 from knowcast.media import routes as media_routes
 from knowcast.media.runtime import build_media
 from knowcast.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from knowcast.observability import AccessLogMiddleware
+from knowcast.realtime import bridge as realtime_bridge
+from knowcast.realtime import routes as realtime_routes
 from knowcast.rooms import routes as room_routes
 from knowcast.settings import Settings
 from knowcast.web import pages
@@ -39,11 +43,15 @@ def build_context(settings: Settings) -> AppContext:
         settings=settings,
         db=Database(settings.database_url),
         passwords=Passwords(settings.argon2_time_cost, settings.argon2_memory_kib),
+        hub=realtime_bridge.build_hub(settings),
     )
 
 
 def create_app(settings: Settings, ctx: AppContext | None = None) -> FastAPI:
     ctx = ctx or build_context(settings)
+    realtime_bridge.connect(ctx.bus, ctx.hub)
+    LiveInteraction(ctx).install()
+    ctx.components.append(ctx.hub)
     commerce_runtime.install(ctx)
     media = build_media(ctx)
     covers_dir = settings.data_dir / "uploads" / "covers"
@@ -77,6 +85,7 @@ def create_app(settings: Settings, ctx: AppContext | None = None) -> FastAPI:
     install_handlers(app, app.state.pages.error_page)
     media_routers = (media_routes.router, media_routes.api, media_hooks.router)
     media_routers += (catalog_routes.router, commerce_routes.router, commerce_room_routes.router)
+    media_routers += (interaction_routes.router, interaction_routes.shop, realtime_routes.router)
     for router in (ops.router, account_routes.router, room_routes.router, *media_routers, pages.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

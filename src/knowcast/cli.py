@@ -60,6 +60,16 @@ def build_parser() -> argparse.ArgumentParser:
     user.add_argument("--role", choices=["owner", "host", "moderator", "viewer"], default="viewer")
     user.add_argument("--password", default=None, help="default: ask, or generate one when not on a terminal")
     user.set_defaults(run=cmd_createuser)
+
+    # each benchmark adds its parser to this group and runs from benchmarks/<name>.py in a source checkout
+    bench = sub.add_parser("bench", help="benchmarks (each prints one JSON line)").add_subparsers(title="benchmarks")
+    fanout = bench.add_parser("fanout", help="N viewers in one room over real WebSockets, R chat messages/s")
+    fanout.add_argument("--viewers", type=int, default=1000)
+    fanout.add_argument("--rate", type=float, default=20.0, help="chat messages per second into the room")
+    fanout.add_argument("--duration", type=float, default=20.0, help="seconds of sending")
+    fanout.add_argument("--loadgen-processes", type=int, default=0, help="default: about 2,500 viewers each")
+    fanout.add_argument("--redis", action="store_true", help="serve with the Redis fan-out backend")
+    fanout.set_defaults(run=run_benchmark("fanout"))
     return parser
 
 
@@ -91,12 +101,20 @@ def cmd_createuser(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
+    from knowcast.realtime.serving import UVICORN_WS_OPTIONS
+
     host, port = args.host or settings.host, args.port or settings.port
     if args.workers > 1:
         if not settings.redis_url:
             raise ConfigError("--workers above 1 needs KNOWCAST_REDIS_URL, so the processes share rooms")
         uvicorn.run(
-            "knowcast.app:app_from_env", factory=True, host=host, port=port, workers=args.workers, log_config=None
+            "knowcast.app:app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=args.workers,
+            log_config=None,
+            **UVICORN_WS_OPTIONS,
         )
         return 0
     from knowcast.app import create_app
@@ -105,7 +123,15 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     configure_logging(settings.log_level, settings.log_json)
     if settings.ingest == "auto":  # one process: the embedded RTMP gate can own the port
         settings = settings.model_copy(update={"ingest": "embedded"})
-    uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False, proxy_headers=True)
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=True,
+        **UVICORN_WS_OPTIONS,
+    )
     return 0
 
 
@@ -125,3 +151,20 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     )
     args.workers = 1
     return cmd_serve(args, settings)
+
+
+def run_benchmark(name: str) -> Command:
+    """``benchmarks/<name>.py``'s ``run(args, settings)``; benchmarks live beside src/ in a source checkout."""
+
+    def run(args: argparse.Namespace, settings: Settings) -> int:
+        import importlib
+
+        root = Path(__file__).resolve().parents[2]
+        if not (root / "benchmarks" / f"{name}.py").exists():
+            raise ConfigError(f"benchmarks/{name}.py not found: run benchmarks from a source checkout")
+        sys.path.insert(0, str(root))
+        module = importlib.import_module(f"benchmarks.{name}")
+        result: int = module.run(args, settings)
+        return result
+
+    return run

@@ -10,6 +10,7 @@ from knowcast.bus import EventBus
 from knowcast.db.engine import Database
 from knowcast.observability import Metrics
 from knowcast.ratelimit import RateLimiter
+from knowcast.realtime.hub import Hub
 from knowcast.settings import Settings
 
 if TYPE_CHECKING:
@@ -49,6 +50,7 @@ class AppContext:
     limits: Limits | None = None
     metrics: Metrics = field(default_factory=Metrics)
     components: list[Component] = field(default_factory=list)
+    hub: Hub = field(default_factory=Hub)
     commerce: CommerceRuntime | None = None  # set by knowcast.commerce.runtime.install
 
     def __post_init__(self) -> None:

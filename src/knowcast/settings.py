@@ -49,6 +49,16 @@ class Settings(BaseSettings):
     argon2_memory_kib: int = Field(default=65536, ge=8)
     log_json: bool = True
     log_level: str = "INFO"
+    # real-time plane (docs/protocol.md)
+    realtime_tick_ms: int = Field(default=200, ge=100, le=250)
+    realtime_send_buffer_bytes: int = Field(default=262_144, ge=4096)  # a viewer further behind is cut off
+    realtime_history: int = Field(default=512, ge=16)  # frames kept per room for resume
+    realtime_presence_timeout_seconds: float = Field(default=45.0, ge=1)
+    realtime_redis_prefix: str = "kc:rt"  # keys and channels of the Redis fan-out backend
+    chat_max_length: int = Field(default=200, ge=1, le=2000)
+    chat_burst: int = Field(default=3, ge=1)  # messages per chat_burst_seconds, then a mute
+    chat_burst_seconds: float = Field(default=2.0, gt=0)
+    chat_mute_seconds: int = Field(default=10, ge=1)
     # video plane (docs/media.md). ingest "auto": embedded in `knowcast serve`/`demo` with one worker, else off
     ingest: Literal["auto", "embedded", "external", "off"] = "auto"
     rtmp_host: str = "127.0.0.1"

@@ -1,0 +1,235 @@
+"""`knowcast bench fanout --viewers N --rate R --duration D`: one room, N viewers, R chat messages/s.
+
+Starts `knowcast serve` in its own process (a fresh SQLite database in a temporary folder, optionally the
+Redis fan-out backend), then load generator processes (benchmarks/fanout_loadgen.py) that connect N viewers
+over real WebSockets plus a few signed-in senders. After every viewer has joined, the senders send R
+messages per second for D seconds; each viewer must receive every message. Prints one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import math
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from knowcast.settings import Settings, load_settings
+
+VIEWERS_PER_LOADGEN = 2500
+DRAIN_SECONDS = 3.0
+
+
+def run(args: argparse.Namespace, _settings: Settings) -> int:
+    with tempfile.TemporaryDirectory(prefix="kc-fanout-") as tmp:
+        result = bench(args, Path(tmp))
+    print(json.dumps(result))
+    return 0
+
+
+def bench(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    senders = math.ceil(args.rate) + 2  # each sends at most one message a second: under the flood rule
+    port, env = _free_port(), _env(tmp, args)
+    room_id, tokens = asyncio.run(_prepare(env, senders))
+    server = _spawn([sys.executable, "-m", "knowcast", "serve", "--port", str(port)], env, tmp / "server.log")
+    try:
+        _wait_healthy(port, server)
+        baseline = _rss_mb(server.pid)
+        loadgens = _start_loadgens(args, port, room_id, tokens)
+        for proc in loadgens:
+            _expect(proc, "ready")
+        rss = _rss_mb(server.pid)
+        for proc in loadgens:
+            _say(proc, "go")
+        time.sleep(args.duration + DRAIN_SECONDS)
+        rss = max(rss, _rss_mb(server.pid))
+        reports = [_finish(proc) for proc in loadgens]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        shutil.copy(tmp / "server.log", Path(tempfile.gettempdir()) / "knowcast-fanout-server.log")
+    result = summarize(args, reports, rss)
+    per_viewer_kb = (rss - baseline) * 1024 / max(1, args.viewers)
+    closed, errors = sum(r["closed"] for r in reports), sum(r["errors"] for r in reports)
+    print(f"closed sockets {closed}, error frames {errors}", file=sys.stderr)
+    print(
+        f"server RSS {baseline:.0f} MB idle, {rss:.0f} MB with viewers: {per_viewer_kb:.1f} KB/viewer", file=sys.stderr
+    )
+    return result
+
+
+def summarize(args: argparse.Namespace, reports: list[dict[str, Any]], rss: float) -> dict[str, Any]:
+    hist: dict[int, int] = {}
+    for report in reports:
+        for ms, count in report["hist"].items():
+            hist[int(ms)] = hist.get(int(ms), 0) + count
+    sent = sum(r["sent"] for r in reports)
+    viewers = sum(r["viewers"] for r in reports)
+    delivered = sum(r["delivered"] for r in reports)
+    expected = sent * viewers
+    cpu = sum(r["cpu_s"] for r in reports)
+    wall = max(r["wall_s"] for r in reports)
+    return {
+        "viewers": viewers,
+        "rate": args.rate,
+        "sent": sent,
+        "expected": expected,
+        "delivered": delivered,
+        "loss": round(1 - delivered / expected, 6) if expected else 0.0,
+        "deliveries_per_s": round(delivered / args.duration),
+        "p50_ms": _percentile(hist, 0.50),
+        "p99_ms": _percentile(hist, 0.99),
+        "server_rss_mb": round(rss, 1),
+        "loadgen_cpu_pct": round(100 * cpu / wall, 1),
+    }
+
+
+def _percentile(hist: dict[int, int], q: float) -> int | None:
+    total = sum(hist.values())
+    if not total:
+        return None
+    seen = 0
+    for ms in sorted(hist):
+        seen += hist[ms]
+        if seen >= q * total:
+            return ms
+    return max(hist)
+
+
+def _env(tmp: Path, args: argparse.Namespace) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KNOWCAST_")}
+    env.update(
+        KNOWCAST_DATABASE_URL=f"sqlite+aiosqlite:///{tmp / 'bench.db'}",
+        KNOWCAST_DATA_DIR=str(tmp / "data"),
+        KNOWCAST_SECRET_KEY="fanout-benchmark-secret-key-0123456789",
+        KNOWCAST_LOG_LEVEL="WARNING",
+        KNOWCAST_INGEST="off",
+        KNOWCAST_ARGON2_TIME_COST="1",
+        KNOWCAST_ARGON2_MEMORY_KIB="1024",
+    )
+    if args.redis:
+        env["KNOWCAST_REDIS_URL"] = os.environ.get("KNOWCAST_REDIS_URL", "redis://127.0.0.1:6379/15")
+        env["KNOWCAST_REALTIME_REDIS_PREFIX"] = f"kc:bench:{os.getpid()}"
+    return env
+
+
+async def _prepare(env: dict[str, str], senders: int) -> tuple[int, list[str]]:
+    """A migrated database with a host, a public room and ``senders`` signed-in chatters."""
+    from knowcast.accounts import service as accounts
+    from knowcast.accounts.models import Role
+    from knowcast.accounts.schemas import SignUp
+    from knowcast.app import build_context
+    from knowcast.db import migrate
+    from knowcast.db.types import utcnow
+    from knowcast.rooms import service as rooms
+    from knowcast.rooms.schemas import RoomCreate
+
+    settings = load_settings(**{k[len("KNOWCAST_") :].lower(): v for k, v in env.items() if k.startswith("KNOWCAST_")})
+    await asyncio.to_thread(migrate.upgrade, settings.database_url)
+    ctx = build_context(settings)
+    tokens = []
+    async with ctx.db.session() as session:
+        for n in range(senders + 1):
+            data = SignUp(email=f"bench{n}@example.com", password="benchmark password", display_name=f"观众{n}")
+            user = await accounts.create_user(session, ctx, data, Role.HOST if n == 0 else Role.VIEWER)
+            if n == 0:
+                room = await rooms.create_room(
+                    session, ctx, user, RoomCreate(title="压测直播间", scheduled_at=utcnow())
+                )
+            else:
+                tokens.append((await accounts.open_session(session, ctx, user, ip=None, user_agent=None)).token)
+    await ctx.db.dispose()
+    return room.id, tokens
+
+
+def _start_loadgens(
+    args: argparse.Namespace, port: int, room_id: int, tokens: list[str]
+) -> list[subprocess.Popen[str]]:
+    count = args.loadgen_processes or max(1, math.ceil(args.viewers / VIEWERS_PER_LOADGEN))
+    shares = [args.viewers // count + (1 if i < args.viewers % count else 0) for i in range(count)]
+    script = Path(__file__).with_name("fanout_loadgen.py")
+    procs = []
+    for index, share in enumerate(shares):
+        command = [sys.executable, str(script), "--port", str(port), "--room", str(room_id), "--viewers", str(share)]
+        command += ["--rate", str(args.rate), "--duration", str(args.duration)]
+        if index == 0:
+            command += ["--senders", json.dumps(tokens)]
+        procs.append(
+            subprocess.Popen(
+                command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, preexec_fn=_raise_fd_limit
+            )
+        )
+    return procs
+
+
+def _raise_fd_limit() -> None:
+    want = 1_048_576 if os.geteuid() == 0 else resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(want, 262_144), min(want, 262_144)))
+
+
+def _spawn(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        return subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, preexec_fn=_raise_fd_limit)
+
+
+def _wait_healthy(port: int, server: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError("the server exited; see its log")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("the server did not start")
+
+
+def _expect(proc: subprocess.Popen[str], word: str) -> None:
+    assert proc.stdout is not None
+    line = proc.stdout.readline().strip()
+    if line != word:
+        raise RuntimeError(f"load generator said {line!r} instead of {word!r} (exit {proc.poll()})")
+
+
+def _say(proc: subprocess.Popen[str], word: str) -> None:
+    assert proc.stdin is not None
+    proc.stdin.write(word + "\n")
+    proc.stdin.flush()
+
+
+def _finish(proc: subprocess.Popen[str]) -> dict[str, Any]:
+    _say(proc, "stop")
+    assert proc.stdout is not None
+    report: dict[str, Any] = json.loads(proc.stdout.readline())
+    proc.terminate()
+    proc.wait(timeout=30)
+    return report
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

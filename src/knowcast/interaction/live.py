@@ -1,0 +1,91 @@
+"""Plugs the interaction domain into the hub: who a joining socket is, chat lines, what a snapshot adds,
+moderation events folded into every process's rules, and likes reported to the bus for analytics."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from knowcast.accounts.models import User
+from knowcast.bus import Event
+from knowcast.context import AppContext
+from knowcast.interaction import moderation, polls, qa
+from knowcast.interaction.chat import ChatDesk
+from knowcast.realtime.connection import Connection
+from knowcast.realtime.hub import Tappers
+from knowcast.realtime.room import LiveRoom
+from knowcast.rooms.models import Room
+
+EXTRAS_EVENTS = ("qa.", "poll.", "chat.slow_mode")
+
+
+class LiveInteraction:
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx = ctx
+        self.desk = ChatDesk(ctx)
+        self._extras: dict[int, dict[str, Any]] = {}
+        self._loading: dict[int, asyncio.Future[dict[str, Any]]] = {}
+
+    def install(self) -> None:
+        hub = self.ctx.hub
+        hub.identify = self.identify
+        hub.chat_handler = self.desk.handle
+        hub.appliers.append(self.apply)
+        hub.snapshot_providers.append(self.snapshot)
+        hub.like_listeners.append(self.likes)
+        self.ctx.bus.subscribe("chat.banned_words_changed", self._words_changed)
+
+    async def _words_changed(self, _event: Event) -> None:
+        self.desk.words.invalidate()
+
+    async def identify(self, db: AsyncSession, conn: Connection, user: User | None, room: Room) -> dict[str, Any]:
+        if user is None:
+            return {"badge": None, "can_chat": False, "can_moderate": False, "can_answer": False}
+        mine = await moderation.standing(db, user, room)
+        conn.badge, conn.can_moderate = mine.badge, mine.can_moderate
+        self.desk.learn(room.id, user.id, mine, await moderation.slow_mode(db, room.id))
+        return {
+            "badge": mine.badge,
+            "can_chat": not mine.banned,
+            "can_moderate": mine.can_moderate,
+            "can_answer": mine.can_answer or mine.can_moderate,
+            "banned": mine.banned,
+            "muted_until": mine.muted_until.isoformat() if mine.muted_until else None,
+            "is_host": user.id == room.host_id,
+        }
+
+    async def snapshot(self, room_id: int) -> dict[str, Any]:
+        """Slow mode, the open poll and the top questions, cached until an event changes them."""
+        cached = self._extras.get(room_id)
+        if cached is not None:
+            return cached
+        loading = self._loading.get(room_id)
+        if loading is None:  # a thousand viewers joining at once share one read
+            loading = self._loading[room_id] = asyncio.ensure_future(self._load(room_id))
+            loading.add_done_callback(lambda _f: self._loading.pop(room_id, None))
+        return await asyncio.shield(loading)
+
+    async def _load(self, room_id: int) -> dict[str, Any]:
+        async with self.ctx.db.session() as db:
+            poll = await polls.current(db, room_id)
+            slow_mode = await moderation.slow_mode(db, room_id)
+            extras: dict[str, Any] = {
+                "slow_mode": slow_mode,
+                "poll": poll.model_dump() if poll else None,
+                "questions": [q.model_dump() for q in await qa.top(db, room_id)],
+            }
+        self.desk.rules(room_id).slow_mode = slow_mode
+        self._extras[room_id] = extras
+        return extras
+
+    def apply(self, room: LiveRoom, name: str, data: dict[str, Any]) -> None:
+        if name.startswith(EXTRAS_EVENTS):
+            self._extras.pop(room.id, None)
+        self.desk.apply(room, name, data)
+
+    async def likes(self, room_id: int, tappers: Tappers) -> None:
+        for key, (user_id, taps) in tappers.items():
+            data = {"room_id": room_id, "user_id": user_id, "viewer": key, "count": taps}
+            await self.ctx.bus.publish(Event("likes.tapped", data))

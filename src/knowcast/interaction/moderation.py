@@ -1,0 +1,227 @@
+"""Who moderates a room, and what they do: hide lines, mute and ban, slow mode, moderators, guest experts,
+and the shop's banned words. The only code that changes these; each change is published after commit as a
+broadcast event, which every server process folds into its chat rules (interaction/chat.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from knowcast.accounts import service as accounts
+from knowcast.accounts.models import Role, User
+from knowcast.bus import Event
+from knowcast.context import AppContext
+from knowcast.db.types import utcnow
+from knowcast.errors import Conflict, NotFound, PermissionDenied
+from knowcast.interaction.models import (
+    BannedWord,
+    RoomChatSettings,
+    RoomGuest,
+    RoomModerator,
+    RoomSanction,
+    SanctionKind,
+)
+from knowcast.interaction.schemas import PersonIn, PersonOut, SanctionIn
+from knowcast.rooms.models import Room
+from knowcast.rooms.service import ensure_can_manage
+
+
+@dataclass(frozen=True)
+class Standing:
+    """One user's place in one room."""
+
+    badge: str | None  # "host", "mod", "guest" or None
+    can_moderate: bool
+    can_answer: bool
+    banned: bool
+    muted_until: datetime | None
+
+
+def is_room_host(user: User, room: Room) -> bool:
+    return user.role is Role.OWNER or user.id == room.host_id
+
+
+async def standing(session: AsyncSession, user: User, room: Room) -> Standing:
+    host = is_room_host(user, room)
+    room_mod = await session.scalar(
+        select(RoomModerator.id).where(RoomModerator.room_id == room.id, RoomModerator.user_id == user.id)
+    )
+    guest = await session.scalar(select(RoomGuest.id).where(RoomGuest.room_id == room.id, RoomGuest.user_id == user.id))
+    can_moderate = host or user.role is Role.MODERATOR or room_mod is not None
+    badge = "host" if user.id == room.host_id else "mod" if can_moderate else "guest" if guest else None
+    banned, muted_until = await sanctions_of(session, room.id, user.id)
+    return Standing(badge, can_moderate, host or guest is not None, banned, muted_until)
+
+
+async def ensure_can_moderate(session: AsyncSession, user: User, room: Room) -> Standing:
+    mine = await standing(session, user, room)
+    if not mine.can_moderate:
+        raise PermissionDenied("only this room's host and moderators can do that", code="chat.not_moderator")
+    return mine
+
+
+async def sanctions_of(session: AsyncSession, room_id: int, user_id: int) -> tuple[bool, datetime | None]:
+    now = utcnow()
+    rows = await session.scalars(
+        select(RoomSanction).where(
+            RoomSanction.room_id == room_id,
+            RoomSanction.user_id == user_id,
+            RoomSanction.lifted_at.is_(None),
+            or_(RoomSanction.until.is_(None), RoomSanction.until > now),
+        )
+    )
+    banned, muted_until = False, None
+    for row in rows:
+        if row.kind is SanctionKind.BAN:
+            banned = True
+        elif row.until is not None and (muted_until is None or row.until > muted_until):
+            muted_until = row.until
+    return banned, muted_until
+
+
+async def _publish(ctx: AppContext, event: str, room: Room, **data: Any) -> None:
+    await ctx.bus.publish(Event(event, {"room_id": room.id, "broadcast": True, **data}))
+
+
+async def hide_message(
+    session: AsyncSession, ctx: AppContext, actor: User, room: Room, message_id: str, purge_user_id: int | None
+) -> None:
+    await ensure_can_moderate(session, actor, room)
+    data: dict[str, Any] = {"message_id": message_id, "by": actor.id}
+    if purge_user_id is not None:
+        data.update(user_id=purge_user_id, purge=True)
+    await _publish(ctx, "chat.hidden", room, **data)
+
+
+async def sanction(session: AsyncSession, ctx: AppContext, actor: User, room: Room, data: SanctionIn) -> RoomSanction:
+    await ensure_can_moderate(session, actor, room)
+    target = await accounts.get_user(session, data.user_id)
+    if (await standing(session, target, room)).can_moderate:
+        raise Conflict("the host and moderators cannot be muted or banned", code="chat.cannot_sanction")
+    until = None
+    if data.kind is SanctionKind.MUTE:
+        until = utcnow() + timedelta(seconds=data.seconds or 300)
+    row = RoomSanction(
+        room_id=room.id, user_id=target.id, kind=data.kind, until=until, reason=data.reason, created_by=actor.id
+    )
+    session.add(row)
+    await session.commit()
+    name = "chat.user_banned" if data.kind is SanctionKind.BAN else "chat.user_muted"
+    await _publish(ctx, name, room, user_id=target.id, name=target.display_name, until=until and until.isoformat())
+    return row
+
+
+async def lift(
+    session: AsyncSession, ctx: AppContext, actor: User, room: Room, user_id: int, kind: SanctionKind
+) -> None:
+    await ensure_can_moderate(session, actor, room)
+    await session.execute(
+        update(RoomSanction)
+        .where(RoomSanction.room_id == room.id, RoomSanction.user_id == user_id, RoomSanction.kind == kind)
+        .where(RoomSanction.lifted_at.is_(None))
+        .values(lifted_at=utcnow())
+    )
+    await session.commit()
+    name = "chat.user_unbanned" if kind is SanctionKind.BAN else "chat.user_unmuted"
+    await _publish(ctx, name, room, user_id=user_id)
+
+
+async def slow_mode(session: AsyncSession, room_id: int) -> int:
+    settings = await session.get(RoomChatSettings, room_id)
+    return settings.slow_mode_seconds if settings else 0
+
+
+async def set_slow_mode(session: AsyncSession, ctx: AppContext, actor: User, room: Room, seconds: int) -> None:
+    await ensure_can_moderate(session, actor, room)
+    settings = await session.get(RoomChatSettings, room.id)
+    if settings is None:
+        session.add(RoomChatSettings(room_id=room.id, slow_mode_seconds=seconds))
+    else:
+        settings.slow_mode_seconds = seconds
+    await session.commit()
+    await _publish(ctx, "chat.slow_mode", room, seconds=seconds)
+
+
+# ---- per-room moderators and guest experts: the host's choice --------------------------------------------
+
+
+async def _person(session: AsyncSession, data: PersonIn) -> User:
+    user = await accounts.find_by_email(session, str(data.email))
+    if user is None:
+        raise NotFound("no account has this email", code="user.not_found", fields={"email": "unknown"})
+    return user
+
+
+async def add_moderator(session: AsyncSession, ctx: AppContext, host: User, room: Room, data: PersonIn) -> PersonOut:
+    ensure_can_manage(host, room)
+    user = await _person(session, data)
+    await _insert(session, RoomModerator(room_id=room.id, user_id=user.id), "room.already_moderator")
+    await _publish(ctx, "room.moderator_added", room, user_id=user.id, name=user.display_name)
+    return PersonOut(user_id=user.id, name=user.display_name)
+
+
+async def invite_guest(session: AsyncSession, ctx: AppContext, host: User, room: Room, data: PersonIn) -> PersonOut:
+    ensure_can_manage(host, room)
+    user = await _person(session, data)
+    await _insert(session, RoomGuest(room_id=room.id, user_id=user.id, title=data.title), "room.already_guest")
+    await _publish(ctx, "room.guest_added", room, user_id=user.id, name=user.display_name, title=data.title)
+    return PersonOut(user_id=user.id, name=user.display_name, title=data.title)
+
+
+async def _insert(session: AsyncSession, row: RoomModerator | RoomGuest, code: str) -> None:
+    session.add(row)
+    try:
+        await session.commit()
+    except IntegrityError as exc:
+        await session.rollback()
+        raise Conflict("already added", code=code) from exc
+
+
+async def remove_person(
+    session: AsyncSession, ctx: AppContext, host: User, room: Room, user_id: int, table: type[RoomModerator | RoomGuest]
+) -> None:
+    ensure_can_manage(host, room)
+    await session.execute(delete(table).where(table.room_id == room.id, table.user_id == user_id))
+    await session.commit()
+    name = "room.moderator_removed" if table is RoomModerator else "room.guest_removed"
+    await _publish(ctx, name, room, user_id=user_id)
+
+
+async def people(session: AsyncSession, room: Room, table: type[RoomModerator | RoomGuest]) -> list[PersonOut]:
+    rows = await session.execute(
+        select(table, User.display_name).join(User, User.id == table.user_id).where(table.room_id == room.id)
+    )
+    return [
+        PersonOut(user_id=getattr(row, "user_id"), name=name, title=getattr(row, "title", ""))  # noqa: B009
+        for row, name in rows.tuples()
+    ]
+
+
+# ---- the shop's banned words ---------------------------------------------------------------------------
+
+
+async def banned_words(session: AsyncSession) -> list[str]:
+    return list(await session.scalars(select(BannedWord.word).order_by(BannedWord.word)))
+
+
+async def add_banned_word(session: AsyncSession, ctx: AppContext, word: str) -> list[str]:
+    if await session.scalar(select(BannedWord.id).where(BannedWord.word == word)) is None:
+        session.add(BannedWord(word=word))
+        try:
+            await session.commit()
+        except IntegrityError:
+            await session.rollback()
+    await ctx.bus.publish(Event("chat.banned_words_changed", {}))
+    return await banned_words(session)
+
+
+async def remove_banned_word(session: AsyncSession, ctx: AppContext, word: str) -> list[str]:
+    await session.execute(delete(BannedWord).where(BannedWord.word == word))
+    await session.commit()
+    await ctx.bus.publish(Event("chat.banned_words_changed", {}))
+    return await banned_words(session)

@@ -1,0 +1,215 @@
+"""The room hub: joins, the per-room tick, presence, and delivery of sequenced frames to local sockets.
+
+Each tick (100–250 ms) every room with something new publishes ONE payload through the fan-out backend; the
+backend stamps it with the room's sequence number and likes total and hands it back to the hub of every
+process, which encodes it once into a WebSocket frame and writes those same bytes to each local viewer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from knowcast.realtime import frames, protocol
+from knowcast.realtime.connection import Connection
+from knowcast.realtime.fanout import FanoutBackend, MemoryFanout
+from knowcast.realtime.room import LiveRoom
+
+log = logging.getLogger(__name__)
+
+Applier = Callable[[LiveRoom, str, dict[str, Any]], None]
+SnapshotProvider = Callable[[int], Awaitable[dict[str, Any]]]
+Tappers = dict[str, tuple[int | None, int]]  # presence key → (user id, taps) within one tick
+LikeListener = Callable[[int, Tappers], Awaitable[None]]
+# (db session, connection, user or None, room row) → the "you" part of the welcome; may refuse by raising
+Identify = Callable[[Any, Connection, Any, Any], Awaitable[dict[str, Any]]]
+ChatHandler = Callable[[Connection, protocol.Chat], Awaitable[None]]
+PRESENCE_EVERY = 1.0
+
+
+class Hub:
+    def __init__(
+        self,
+        backend: FanoutBackend | None = None,
+        *,
+        tick_seconds: float = 0.2,
+        history: int = 512,
+        presence_timeout: float = 45.0,
+        buffer_limit: int = 262_144,
+    ) -> None:
+        self.backend = backend or MemoryFanout()
+        self.backend.bind(self.deliver)
+        self.tick_seconds = tick_seconds
+        self.history = history
+        self.presence_timeout = presence_timeout
+        self.buffer_limit = buffer_limit
+        self.rooms: dict[int, LiveRoom] = {}
+        self.appliers: list[Applier] = []
+        self.snapshot_providers: list[SnapshotProvider] = []
+        self.like_listeners: list[LikeListener] = []
+        self.identify: Identify | None = None  # set by the interaction domain
+        self.chat_handler: ChatHandler | None = None
+        self._tappers: dict[int, Tappers] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # ---- life ------------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.backend.start()
+        self._tasks = [
+            asyncio.create_task(self._every(self.tick_seconds, self.flush), name="knowcast-hub-tick"),
+            asyncio.create_task(self._every(PRESENCE_EVERY, self.update_presence), name="knowcast-hub-presence"),
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        for room in self.rooms.values():
+            for conn in list(room.conns.values()):
+                conn.write(frames.close_frame(1012, "server restarting"))
+        await self.backend.stop()
+
+    async def _every(self, seconds: float, step: Callable[[], Awaitable[None]]) -> None:
+        loop = asyncio.get_running_loop()
+        next_at = loop.time()
+        while True:
+            next_at += seconds
+            await asyncio.sleep(max(0.0, next_at - loop.time()))
+            try:
+                await step()
+            except Exception:  # a failed tick (Redis away, say) must not stop the next one
+                log.exception("hub step failed", extra={"step": step.__name__})
+            next_at = max(next_at, loop.time() - seconds)
+
+    # ---- rooms -----------------------------------------------------------------------------------------
+
+    def room(self, room_id: int) -> LiveRoom:
+        room = self.rooms.get(room_id)
+        if room is None:
+            room = self.rooms[room_id] = LiveRoom(room_id, self.history)
+        return room
+
+    async def open_room(self, room_id: int) -> LiveRoom:
+        """The room, caught up with the backend's sequence when this process first serves it."""
+        fresh = room_id not in self.rooms
+        room = self.room(room_id)
+        if fresh:
+            seq, likes = await self.backend.position(room_id)
+            if seq > room.seq:
+                room.seq, room.likes = seq, likes
+        return room
+
+    def submit_chat(self, room_id: int, line: dict[str, Any]) -> None:
+        self.room(room_id).add_chat(line)
+
+    def submit_event(self, room_id: int, name: str, data: dict[str, Any]) -> None:
+        """A priority event: it rides the next tick and is never dropped."""
+        self.room(room_id).add_event(name, data)
+
+    def add_likes(self, conn: Connection, count: int) -> None:
+        self.room(conn.room_id).pending_likes += count
+        tappers = self._tappers.setdefault(conn.room_id, {})
+        _, taps = tappers.get(conn.key, (None, 0))
+        tappers[conn.key] = (conn.user_id, taps + count)
+
+    # ---- joining ---------------------------------------------------------------------------------------
+
+    async def snapshot_extras(self, room: LiveRoom) -> dict[str, Any]:
+        """What other domains add to a snapshot, re-read if an event changed the room meanwhile."""
+        extras: dict[str, Any] = {}
+        for _attempt in range(3):
+            version = room.version
+            extras = {}
+            for provider in self.snapshot_providers:
+                extras.update(await provider(room.id))
+            if room.version == version:
+                break
+        return extras
+
+    def join(
+        self, conn: Connection, room: LiveRoom, last_seq: int | None, you: dict[str, Any], extras: dict[str, Any]
+    ) -> bool:
+        """Send the welcome (a resume or a snapshot) and start delivering; True when resumed.
+
+        Nothing here awaits, so no frame can fall between the snapshot (or the replay) and the first delta.
+        """
+        welcome: dict[str, Any] = {"type": "welcome", "v": protocol.VERSION, "room_id": room.id, "you": you}
+        missed = room.frames_after(last_seq) if last_seq is not None else None
+        if missed is not None:
+            conn.send({**welcome, "resumed": True, "seq": last_seq})
+            for frame in missed:
+                conn.write(frame)
+        else:
+            snapshot = {
+                "chat": list(room.chat),
+                "likes": room.likes,
+                "viewers": room.viewers,
+                "peak": room.peak,
+                "events": room.recent_events(),
+                **extras,
+            }
+            conn.send({**welcome, "resumed": False, "seq": room.seq, "snapshot": snapshot})
+        room.attach(conn)
+        return missed is not None
+
+    def leave(self, conn: Connection) -> None:
+        room = self.rooms.get(conn.room_id)
+        if room is not None:
+            room.detach(conn)
+
+    def heartbeat(self, conn: Connection) -> None:
+        room = self.rooms.get(conn.room_id)
+        if room is not None:
+            room.heartbeat(conn, time.monotonic())
+
+    # ---- ticks and delivery ----------------------------------------------------------------------------
+
+    async def flush(self) -> None:
+        """One tick: publish every room's batch."""
+        for room in list(self.rooms.values()):
+            batch = room.take_batch()
+            if batch is not None:
+                payload, likes = batch
+                await self.backend.publish(room.id, protocol.encode(payload), payload, likes)
+        tappers, self._tappers = self._tappers, {}
+        for room_id, who in tappers.items():
+            for listener in self.like_listeners:
+                await listener(room_id, who)
+
+    def deliver(self, room_id: int, seq: int, likes: int, body: bytes, payload: dict[str, Any] | None) -> None:
+        """A sequenced tick from the backend: fold it into the room and write it to every local viewer."""
+        room = self.room(room_id)
+        if seq <= room.seq:
+            return  # already seen (a process catching up on a room it just started serving)
+        if payload is None:
+            payload = json.loads(body)
+        data = b'{"seq":%d,"likes":%d,' % (seq, likes) + body[1:]
+        frame = frames.frame(data)
+        for event in room.apply(seq, likes, payload, frame):
+            for applier in self.appliers:
+                try:
+                    applier(room, event["name"], event["data"])
+                except Exception:
+                    log.exception("event applier failed", extra={"event": event["name"]})
+        room.broadcast(frame)
+
+    async def update_presence(self) -> None:
+        now = time.monotonic()
+        local = {
+            room.id: room.sweep(now, self.presence_timeout)
+            for room in self.rooms.values()
+            if room.conns or room.present or room.local_viewers or room.viewers
+        }
+        if not local:
+            return
+        for room_id, (total, peak) in (await self.backend.viewers(local)).items():
+            self.rooms[room_id].set_viewers(total, peak)

@@ -1,0 +1,125 @@
+"""The wire protocol, version 1 (docs/protocol.md is its reference; keep the two in step).
+
+Client frames are small JSON objects with a ``type``; they are parsed here into typed messages or refused
+with a ``protocol.*`` error code. Server frames are compact UTF-8 JSON built by ``encode``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from knowcast.errors import KnowcastError, PayloadTooLarge, RateLimited, ValidationFailed
+
+VERSION = 1
+MAX_CLIENT_FRAME = 4096  # bytes of one client text frame
+MAX_LIKES_PER_FRAME = 100  # taps a client may report in one "like" frame
+MAX_ID_LENGTH = 64  # cid and visitor ids
+
+
+@dataclass(frozen=True, slots=True)
+class Join:
+    last_seq: int | None = None
+    visitor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Chat:
+    text: str
+    cid: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Like:
+    count: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    pass
+
+
+ClientMessage = Join | Chat | Like | Heartbeat
+
+
+def malformed(message: str, code: str = "protocol.malformed") -> ValidationFailed:
+    return ValidationFailed(message, code=code)
+
+
+def parse(raw: str | bytes | None) -> ClientMessage:
+    """One client frame → a message, or a ValidationFailed/PayloadTooLarge with a ``protocol.*`` code."""
+    if raw is None or isinstance(raw, bytes):
+        raise malformed("send JSON text frames, not binary ones", "protocol.binary_unsupported")
+    if len(raw) > MAX_CLIENT_FRAME or len(raw.encode()) > MAX_CLIENT_FRAME:
+        raise PayloadTooLarge(f"a frame may hold at most {MAX_CLIENT_FRAME} bytes", code="protocol.too_large")
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise malformed("the frame is not valid JSON") from None
+    if not isinstance(data, dict) or not isinstance(data.get("type"), str):
+        raise malformed('a frame is a JSON object with a "type"')
+    kind = data["type"]
+    builder = _BUILDERS.get(kind)
+    if builder is None:
+        raise malformed(f"unknown message type {kind[:32]!r}", "protocol.unknown_type")
+    return builder(data)
+
+
+def _optional_id(data: dict[str, Any], key: str) -> str | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_ID_LENGTH:
+        raise malformed(f'"{key}" must be a string of 1 to {MAX_ID_LENGTH} characters')
+    return value
+
+
+def _join(data: dict[str, Any]) -> Join:
+    if data.get("v", VERSION) != VERSION:
+        raise malformed(f"this server speaks protocol version {VERSION}", "protocol.unsupported_version")
+    last_seq = data.get("last_seq")
+    if last_seq is not None and (not isinstance(last_seq, int) or isinstance(last_seq, bool) or last_seq < 0):
+        raise malformed('"last_seq" must be a non-negative integer')
+    return Join(last_seq=last_seq, visitor=_optional_id(data, "visitor"))
+
+
+def _chat(data: dict[str, Any]) -> Chat:
+    text = data.get("text")
+    if not isinstance(text, str):
+        raise malformed('"text" must be a string')
+    return Chat(text=text, cid=_optional_id(data, "cid"))
+
+
+def _like(data: dict[str, Any]) -> Like:
+    count = data.get("count", 1)
+    if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= MAX_LIKES_PER_FRAME:
+        raise malformed(f'"count" must be an integer from 1 to {MAX_LIKES_PER_FRAME}')
+    return Like(count=count)
+
+
+def _heartbeat(_data: dict[str, Any]) -> Heartbeat:
+    return Heartbeat()
+
+
+_BUILDERS: dict[str, Callable[[dict[str, Any]], ClientMessage]] = {
+    "join": _join,
+    "chat": _chat,
+    "like": _like,
+    "heartbeat": _heartbeat,
+}
+
+
+def encode(message: dict[str, Any]) -> bytes:
+    return json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def error_message(error: KnowcastError, message: str | None = None) -> dict[str, Any]:
+    """A KnowcastError as a server ``error`` frame (the WebSocket side of errors.py's mapping)."""
+    body: dict[str, Any] = {"type": "error", "code": error.code, "message": message or error.message}
+    if error.fields:
+        body["fields"] = error.fields
+    if isinstance(error, RateLimited):
+        body["retry_after"] = error.retry_after
+    return body

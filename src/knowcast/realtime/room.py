@@ -1,0 +1,164 @@
+"""One live room inside the hub: its sockets, its sequence of frames, and what the next tick will carry.
+
+State here is a fold over the room's frames (recent chat, likes, the latest event of each name), so every
+process that receives the same ordered frames holds the same room, and a joining viewer's snapshot is that
+state at the sequence number it is given.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from typing import Any
+
+from knowcast.realtime.connection import Connection
+
+RECENT_CHAT = 50
+CHAT_PER_TICK = 100  # more chat than this in one tick is sampled down; events are never dropped
+STICKY_NAMES = 64
+
+
+class LiveRoom:
+    def __init__(self, room_id: int, history: int = 512) -> None:
+        self.id = room_id
+        self.conns: dict[int, Connection] = {}
+        self.seq = 0
+        self.likes = 0
+        self.history: deque[tuple[int, bytes]] = deque(maxlen=history)
+        self.chat: deque[dict[str, Any]] = deque(maxlen=RECENT_CHAT)
+        self.sticky: dict[str, tuple[int, dict[str, Any]]] = {}
+        self.version = 0  # bumped whenever a frame carries events: snapshot extras may be stale
+        self.pending_chat: list[dict[str, Any]] = []
+        self.pending_events: list[dict[str, Any]] = []
+        self.pending_likes = 0
+        self.present: dict[str, float] = {}  # presence key → last heartbeat (monotonic clock)
+        self.sockets: dict[str, int] = {}  # presence key → open sockets
+        self.local_viewers = 0
+        self.viewers = 0
+        self.peak = 0
+        self.viewers_changed = False
+
+    # ---- what goes into the next tick ------------------------------------------------------------------
+
+    def add_chat(self, line: dict[str, Any]) -> None:
+        self.pending_chat.append(line)
+
+    def add_event(self, name: str, data: dict[str, Any]) -> None:
+        replaces = data.get("replaces")
+        if replaces is not None:  # e.g. live poll results: only the newest in a tick matters
+            self.pending_events = [e for e in self.pending_events if e["data"].get("replaces") != replaces]
+        self.pending_events.append({"name": name, "data": data})
+
+    def take_batch(self) -> tuple[dict[str, Any], int] | None:
+        """The tick's payload (without seq and likes total, which the sequencer stamps) and its like delta."""
+        if not (self.pending_chat or self.pending_events or self.pending_likes or self.viewers_changed):
+            return None
+        payload: dict[str, Any] = {"type": "tick"}
+        chat = self.pending_chat
+        if len(chat) > CHAT_PER_TICK:
+            payload["chat_dropped"] = len(chat) - CHAT_PER_TICK
+            chat = chat[-CHAT_PER_TICK:]
+        if chat:
+            payload["chat"] = chat
+        if self.pending_events:
+            payload["events"] = self.pending_events
+        if self.viewers_changed:
+            payload["viewers"], payload["peak"] = self.viewers, self.peak
+        likes = self.pending_likes
+        self.pending_chat, self.pending_events, self.pending_likes = [], [], 0
+        self.viewers_changed = False
+        return payload, likes
+
+    # ---- applying a sequenced frame --------------------------------------------------------------------
+
+    def apply(self, seq: int, likes: int, payload: dict[str, Any], frame: bytes) -> list[dict[str, Any]]:
+        """Fold one frame into the room; returns its events for the hub's appliers."""
+        self.seq, self.likes = seq, likes
+        self.history.append((seq, frame))
+        self.chat.extend(payload.get("chat", ()))
+        events: list[dict[str, Any]] = payload.get("events", [])
+        for index, event in enumerate(events):
+            self._apply_event(seq, index, event)
+        if events:
+            self.version += 1
+        return events
+
+    def _apply_event(self, seq: int, index: int, event: dict[str, Any]) -> None:
+        name, data = event["name"], event["data"]
+        if name == "chat.hidden":
+            self.hide(data.get("message_id"), data.get("user_id") if data.get("purge") else None)
+        if data.get("system"):
+            self.chat.append(system_line(seq, index, name, data))
+        self.sticky.pop(name, None)
+        self.sticky[name] = (seq, event)
+        if len(self.sticky) > STICKY_NAMES:
+            self.sticky.pop(next(iter(self.sticky)))
+
+    def hide(self, message_id: object, user_id: object = None) -> None:
+        kept = [line for line in self.chat if line.get("id") != message_id and line.get("user_id") != user_id]
+        if len(kept) != len(self.chat):
+            self.chat = deque(kept, maxlen=RECENT_CHAT)
+
+    def frames_after(self, seq: int) -> list[bytes] | None:
+        """Frames with a sequence number above ``seq``, or None when they are no longer all kept."""
+        if seq > self.seq:
+            return None
+        if seq == self.seq:
+            return []
+        if not self.history or self.history[0][0] > seq + 1:
+            return None
+        return [frame for number, frame in self.history if number > seq]
+
+    def recent_events(self) -> list[dict[str, Any]]:
+        return [{**event, "seq": seq} for seq, event in sorted(self.sticky.values(), key=lambda pair: pair[0])]
+
+    # ---- sockets and presence --------------------------------------------------------------------------
+
+    def attach(self, conn: Connection) -> None:
+        self.conns[conn.id] = conn
+        self.sockets[conn.key] = self.sockets.get(conn.key, 0) + 1
+        self.present[conn.key] = time.monotonic()
+
+    def detach(self, conn: Connection) -> None:
+        if self.conns.pop(conn.id, None) is None:
+            return
+        left = self.sockets.get(conn.key, 1) - 1
+        if left > 0:
+            self.sockets[conn.key] = left
+        else:
+            self.sockets.pop(conn.key, None)
+            self.present.pop(conn.key, None)
+
+    def heartbeat(self, conn: Connection, now: float) -> None:
+        conn.last_heartbeat = now
+        self.present[conn.key] = now
+
+    def sweep(self, now: float, timeout: float) -> int:
+        """Forget viewers whose last heartbeat is older than ``timeout``; returns the local count."""
+        stale = [key for key, seen in self.present.items() if now - seen > timeout]
+        for key in stale:
+            del self.present[key]
+        self.local_viewers = len(self.present)
+        return self.local_viewers
+
+    def set_viewers(self, total: int, peak: int) -> None:
+        if (total, max(peak, total)) != (self.viewers, self.peak):
+            self.viewers, self.peak = total, max(self.peak, peak, total)
+            self.viewers_changed = True
+
+    def broadcast(self, frame: bytes) -> None:
+        dead = [conn for conn in self.conns.values() if not conn.write(frame)]
+        for conn in dead:
+            self.detach(conn)
+
+
+def system_line(seq: int, index: int, name: str, data: dict[str, Any]) -> dict[str, Any]:
+    """A chat line made from a bus event marked ``system`` (someone bought, a sale started)."""
+    line: dict[str, Any] = {"id": f"s{seq}.{index}", "system": True, "event": name, "at": now_ms()}
+    if isinstance(data.get("text"), str):
+        line["text"] = data["text"]
+    return line
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
