@@ -21,6 +21,8 @@ from knowcast.context import AppContext
 from knowcast.db import migrate
 from knowcast.db.engine import Database
 from knowcast.errors import install_handlers
+from knowcast.integrations import routes as integration_routes
+from knowcast.integrations.dispatcher import WebhookDispatcher
 from knowcast.interaction import routes as interaction_routes
 from knowcast.interaction.live import LiveInteraction
 from knowcast.media import hooks as media_hooks
@@ -54,6 +56,7 @@ def create_app(settings: Settings, ctx: AppContext | None = None) -> FastAPI:
     ctx.components.append(ctx.hub)
     commerce_runtime.install(ctx)
     media = build_media(ctx)
+    WebhookDispatcher(ctx).install()
     covers_dir = settings.data_dir / "uploads" / "covers"
 
     @asynccontextmanager
@@ -86,6 +89,7 @@ def create_app(settings: Settings, ctx: AppContext | None = None) -> FastAPI:
     media_routers = (media_routes.router, media_routes.api, media_hooks.router)
     media_routers += (catalog_routes.router, commerce_routes.router, commerce_room_routes.router)
     media_routers += (interaction_routes.router, interaction_routes.shop, realtime_routes.router)
+    media_routers += (integration_routes.token_router, integration_routes.webhook_router)
     for router in (ops.router, account_routes.router, room_routes.router, *media_routers, pages.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

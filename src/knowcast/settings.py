@@ -93,6 +93,13 @@ class Settings(BaseSettings):
     flash_claim_stale_seconds: int = Field(default=30, ge=1)
     commerce_sweep_seconds: float = Field(default=2.0, gt=0)
     download_link_seconds: int = Field(default=600, ge=10)
+    # integrations (docs/integrations.md)
+    webhook_max_attempts: int = Field(default=10, ge=1, le=30)
+    webhook_backoff_seconds: float = Field(default=30.0, gt=0)  # before the 2nd attempt; doubles, with jitter
+    webhook_backoff_max_seconds: float = Field(default=21_600.0, gt=0)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    webhook_poll_seconds: float = Field(default=5.0, gt=0)  # the longest the dispatcher sleeps between checks
+    webhook_allow_private: bool | None = None  # loopback/private destinations; default: only in development
 
     @classmethod
     def settings_customise_sources(
@@ -128,6 +135,10 @@ class Settings(BaseSettings):
     @property
     def secure_cookies(self) -> bool:
         return self.public_url.startswith("https://")
+
+    @property
+    def webhook_private_allowed(self) -> bool:
+        return self.is_development if self.webhook_allow_private is None else self.webhook_allow_private
 
     @property
     def is_sqlite(self) -> bool:

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, UploadFile
+from typing import Annotated
 
+from fastapi import APIRouter, Depends, UploadFile
+
+from knowcast.accounts.models import User
+from knowcast.accounts.permissions import Permission
 from knowcast.context import AppContext
-from knowcast.deps import Ctx, Db, Host, Id, Public
+from knowcast.deps import Ctx, Db, Id, Public, require
+from knowcast.integrations.scopes import Scope
 from knowcast.rooms import service
 from knowcast.rooms.models import Room
 from knowcast.rooms.schemas import RoomCreate, RoomList, RoomPrivate, RoomPublic, RoomTransition, RoomUpdate, cover_url
 
 router = APIRouter(prefix="/api/v1/rooms", tags=["rooms"])
+# a host signed in, or an API token with the scope (docs/integrations.md)
+HostReading = Annotated[User, Depends(require(Permission.MANAGE_ROOMS, scope=Scope.ROOMS_READ))]
+HostWriting = Annotated[User, Depends(require(Permission.MANAGE_ROOMS, scope=Scope.ROOMS_WRITE))]
 
 
 def public_view(room: Room) -> RoomPublic:
@@ -44,7 +52,7 @@ async def list_rooms(db: Db) -> RoomList:
 
 
 @router.post("", status_code=201)
-async def create_room(data: RoomCreate, ctx: Ctx, db: Db, host: Host) -> RoomPrivate:
+async def create_room(data: RoomCreate, ctx: Ctx, db: Db, host: HostWriting) -> RoomPrivate:
     return private_view(await service.create_room(db, ctx, host, data), ctx)
 
 
@@ -54,30 +62,30 @@ async def get_room(room_id: Id, db: Db) -> RoomPublic:
 
 
 @router.get("/{room_id}/private")
-async def get_room_private(room_id: Id, ctx: Ctx, db: Db, host: Host) -> RoomPrivate:
+async def get_room_private(room_id: Id, ctx: Ctx, db: Db, host: HostReading) -> RoomPrivate:
     return private_view(await service.get_managed_room(db, host, room_id), ctx)
 
 
 @router.patch("/{room_id}")
-async def update_room(room_id: Id, data: RoomUpdate, ctx: Ctx, db: Db, host: Host) -> RoomPrivate:
+async def update_room(room_id: Id, data: RoomUpdate, ctx: Ctx, db: Db, host: HostWriting) -> RoomPrivate:
     room = await service.get_managed_room(db, host, room_id)
     return private_view(await service.update_room(db, ctx, room, data), ctx)
 
 
 @router.post("/{room_id}/cover")
-async def upload_cover(room_id: Id, cover: UploadFile, ctx: Ctx, db: Db, host: Host) -> RoomPrivate:
+async def upload_cover(room_id: Id, cover: UploadFile, ctx: Ctx, db: Db, host: HostWriting) -> RoomPrivate:
     room = await service.get_managed_room(db, host, room_id)
     data = await cover.read(ctx.settings.max_upload_bytes + 1)
     return private_view(await service.set_cover(db, ctx, room, data), ctx)
 
 
 @router.post("/{room_id}/transitions")
-async def transition(room_id: Id, data: RoomTransition, ctx: Ctx, db: Db, host: Host) -> RoomPrivate:
+async def transition(room_id: Id, data: RoomTransition, ctx: Ctx, db: Db, host: HostWriting) -> RoomPrivate:
     room = await service.get_managed_room(db, host, room_id)
     return private_view(await service.transition(db, ctx, room, data.to), ctx)
 
 
 @router.post("/{room_id}/stream-key")
-async def rotate_stream_key(room_id: Id, ctx: Ctx, db: Db, host: Host) -> RoomPrivate:
+async def rotate_stream_key(room_id: Id, ctx: Ctx, db: Db, host: HostWriting) -> RoomPrivate:
     room = await service.get_managed_room(db, host, room_id)
     return private_view(await service.rotate_stream_key(db, ctx, room), ctx)

@@ -1,0 +1,1 @@
+"""Integrations: API tokens with scopes (hashed at rest) and outgoing signed webhooks with a delivery log."""

@@ -1,0 +1,38 @@
+"""Which bus events an endpoint can subscribe to, and the payload each delivery carries.
+
+Other domains publish these on ``knowcast.bus`` after their commit (rooms: ``room.live`` and ``room.ended``;
+commerce: ``order.paid`` and ``order.refunded``). To offer another event, add it here and document its fields
+in docs/integrations.md.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+from typing import Any
+
+from knowcast.bus import Event
+
+PING = "webhook.ping"  # sent on demand to test an endpoint; not subscribable
+INTERNAL_KEYS = frozenset({"broadcast", "system"})  # routing hints for the real-time plane, not for receivers
+
+
+class WebhookEvent(enum.StrEnum):
+    ROOM_LIVE = "room.live"
+    ROOM_ENDED = "room.ended"
+    ORDER_PAID = "order.paid"
+    ORDER_REFUNDED = "order.refunded"
+
+
+def event_id(event: Event) -> str:
+    """A stable id for one bus event: the same event seen twice (two subscribers, two processes) maps to one."""
+    raw = json.dumps([event.name, event.at.isoformat(), event.data], sort_keys=True, default=str)
+    return "evt_" + hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+def payload(event: Event, ident: str) -> str:
+    """The JSON body sent to receivers, fixed once so that every attempt sends the same bytes."""
+    data: dict[str, Any] = {key: value for key, value in event.data.items() if key not in INTERNAL_KEYS}
+    body = {"id": ident, "type": event.name, "created_at": event.at.isoformat(), "data": data}
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"), default=str)
