@@ -21,6 +21,7 @@ from knowcast.accounts.models import Role
 from knowcast.media.ffmpeg import ffmpeg_binary
 from knowcast.media.runtime import Media
 from knowcast.settings import Settings, load_settings
+from tests.browser.conftest import artifacts, browser, new_context  # noqa: F401  (browser fixtures, shared)
 from tests.conftest import SECRET
 
 FFMPEG = ffmpeg_binary(None)

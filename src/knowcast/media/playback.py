@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from knowcast.media import access
+from knowcast.rooms.models import Room
+from knowcast.rooms.states import AccessMode, RoomState
 from knowcast.settings import Settings
+
+if TYPE_CHECKING:
+    from knowcast.media.runtime import Media
 
 
 def live_url(settings: Settings, room_id: int, public: bool) -> str:
@@ -24,3 +30,18 @@ def _ours(settings: Settings, path: str, room_id: int, public: bool) -> str:
         return path
     token = access.new_token(settings.secret_key, room_id, settings.media_url_ttl_seconds)
     return f"{path}?t={quote(token)}"
+
+
+def page_context(media: Media, room: Room, can_watch: bool) -> dict[str, str | None]:
+    """What the room page's video area starts with: the player state and, when on air, the stream URL."""
+    settings = media.settings
+    public = room.access_mode is AccessMode.PUBLIC
+    has_video = media.store.segment_count(room.id) > 0
+    on_air = room.state in (RoomState.LIVE, RoomState.RECONNECTING)
+    stream = can_watch and on_air and (has_video or settings.ingest == "external")
+    state = {RoomState.RECONNECTING: "reconnecting", RoomState.ENDED: "ended"}.get(room.state, "starting")
+    return {
+        "player_state": state,
+        "stream_url": live_url(settings, room.id, public) if stream else None,
+        "replay_url": f"/rooms/{room.id}/replay" if room.state is RoomState.ENDED and has_video else None,
+    }

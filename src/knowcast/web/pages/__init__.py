@@ -2,8 +2,8 @@
 
 from fastapi import APIRouter
 
-from knowcast.web.pages import auth, channel, seo, shop, studio
+from knowcast.web.pages import auth, channel, replay, seo, shop, studio
 
 router = APIRouter(include_in_schema=False)
-for module in (auth, channel, studio, shop, seo):
+for module in (auth, channel, replay, studio, shop, seo):
     router.include_router(module.router)

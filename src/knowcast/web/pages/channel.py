@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from knowcast.deps import Db, Id, MaybeUser, Public
 from knowcast.errors import AuthenticationRequired, KnowcastError, PermissionDenied
+from knowcast.media import playback
 from knowcast.rooms import service as rooms
 from knowcast.rooms.models import Room
 from knowcast.rooms.schemas import cover_url
@@ -42,6 +43,7 @@ async def room_page(request: Request, room_id: Id, db: Db, user: MaybeUser) -> R
         canonical=f"{base}/rooms/{room.id}",
         image=f"{base}{cover_url(room.cover_path)}" if room.cover_path else f"{base}/static/img/og-default.png",
         json_ld=broadcast_event(room, base, pages(request).settings.site_name),
+        **playback.page_context(request.app.state.media, room, can_watch=locked is None),
     )
 
 

@@ -1,19 +1,160 @@
-// The room's video: hls.js, or native HLS on Safari. The stream URL comes from the stage's data-stream-url.
+// The room's video: hls.js tuned for low delay, or native HLS on Safari, and the states a viewer sees:
+// "starting" (starting soon), "live", "reconnecting", "ended" (with a link to the replay).
+// The stage carries data-stream-url when the room is on air; bus events (room.live / room.reconnecting /
+// room.ended, forwarded by the real-time module as "knowcast:event") and a slow status poll keep it current.
 import Hls from "hls.js";
 
-export function attachStream(video, url) {
+const POLL_MS = 5000;
+const STALL_MS = 4000;
+const ENDED_GRACE_MS = 8000;
+
+export function attachStream(video, url, { live = true } = {}) {
   if (video.canPlayType("application/vnd.apple.mpegurl")) {
     video.src = url; // Safari plays HLS itself
     return null;
   }
   if (!Hls.isSupported()) return null;
-  const hls = new Hls({ lowLatencyMode: true, liveSyncDurationCount: 2, backBufferLength: 30 });
+  const tuning = live
+    ? { liveSyncDurationCount: 2, liveMaxLatencyDurationCount: 5, maxLiveSyncPlaybackRate: 1.2, backBufferLength: 30 }
+    : { backBufferLength: 90 };
+  const hls = new Hls({ lowLatencyMode: true, enableWorker: true, ...tuning });
   hls.loadSource(url);
   hls.attachMedia(video);
   return hls;
 }
 
+class Player {
+  constructor(stage) {
+    this.stage = stage;
+    this.video = stage.querySelector("video");
+    this.roomId = stage.dataset.roomId;
+    this.hls = null;
+    this.url = null;
+    this.stallTimer = null;
+    this.video.addEventListener("playing", () => this.onPlaying());
+    this.video.addEventListener("waiting", () => this.onStall());
+    this.video.addEventListener("ended", () => this.show("ended"));
+    const unmute = stage.querySelector("[data-unmute]");
+    if (unmute) {
+      unmute.addEventListener("click", () => {
+        this.video.muted = false;
+        unmute.hidden = true;
+      });
+    }
+  }
+
+  get state() {
+    return this.stage.dataset.player;
+  }
+
+  show(state) {
+    this.stage.dataset.player = state;
+    const unmute = this.stage.querySelector("[data-unmute]");
+    if (unmute) unmute.hidden = state !== "live" || !this.video.muted;
+  }
+
+  play(url) {
+    if (!url || url === this.url) return;
+    this.stop();
+    this.url = url;
+    this.hls = attachStream(this.video, url);
+    if (this.hls) {
+      this.hls.on(Hls.Events.ERROR, (_event, data) => this.onError(data));
+    }
+    this.video.play().catch(() => {}); // muted autoplay; a refusal leaves the poster and the tap-for-sound button
+  }
+
+  stop() {
+    if (this.hls) this.hls.destroy();
+    this.hls = null;
+    this.url = null;
+  }
+
+  onPlaying() {
+    clearTimeout(this.stallTimer);
+    if (this.state !== "ended") this.show("live");
+  }
+
+  onStall() {
+    clearTimeout(this.stallTimer);
+    this.stallTimer = setTimeout(() => {
+      if (this.state === "live") this.show("reconnecting");
+    }, STALL_MS);
+  }
+
+  onError(data) {
+    if (!data.fatal) return;
+    if (data.type === Hls.ErrorTypes.MEDIA_ERROR && this.hls) {
+      this.hls.recoverMediaError();
+      return;
+    }
+    const url = this.url;
+    this.stop();
+    if (this.state !== "ended") this.show("reconnecting");
+    setTimeout(() => {
+      if (!this.url && this.state !== "ended") this.play(url);
+    }, 2000);
+  }
+
+  onEvent({ name }) {
+    if (name === "room.live") this.refresh();
+    else if (name === "room.reconnecting") this.show("reconnecting");
+    else if (name === "room.ended") this.ending();
+  }
+
+  ending() {
+    // viewers are a few seconds behind the host: let the last seconds play before saying it has ended
+    const done = () => {
+      this.stop();
+      this.show("ended");
+      this.refresh();
+    };
+    if (this.state === "live" && !this.video.paused) setTimeout(done, ENDED_GRACE_MS);
+    else done();
+  }
+
+  async refresh() {
+    let status;
+    try {
+      const response = await fetch(`/api/v1/media/rooms/${this.roomId}/status`, { credentials: "same-origin" });
+      if (!response.ok) return;
+      status = await response.json();
+    } catch {
+      return; // offline for a moment: the next poll tries again
+    }
+    this.apply(status);
+  }
+
+  apply(status) {
+    const replay = this.stage.querySelector("[data-replay-link]");
+    if (replay && status.replay_url) {
+      replay.href = status.replay_url;
+      replay.hidden = false;
+    }
+    if (status.state === "ended") {
+      if (this.state !== "ended") this.ending();
+      return;
+    }
+    if (status.stream_url) {
+      this.stage.dataset.streamUrl = status.stream_url;
+      if (!this.url) this.play(status.stream_url);
+      if (status.state === "reconnecting") this.show("reconnecting");
+      else if (this.state === "starting") this.show("starting");
+    }
+  }
+
+  start() {
+    if (this.stage.dataset.streamUrl) this.play(this.stage.dataset.streamUrl);
+    document.addEventListener("knowcast:event", (event) => this.onEvent(event.detail || {}));
+    setInterval(() => {
+      if (this.state !== "ended" && !document.hidden) this.refresh();
+    }, POLL_MS);
+  }
+}
+
 export function startPlayer(stage) {
-  const video = stage.querySelector("video");
-  if (video && stage.dataset.streamUrl) attachStream(video, stage.dataset.streamUrl);
+  if (!stage.querySelector("video")) return null;
+  const player = new Player(stage);
+  player.start();
+  return player;
 }

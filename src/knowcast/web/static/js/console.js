@@ -1,4 +1,8 @@
 // The host console: the stream key is hidden until asked for and can be copied in one tap.
+import { startHealth } from "./_health.js";
+
+const health = document.querySelector("[data-testid=stream-health]");
+if (health) startHealth(health);
 const key = document.querySelector("[data-testid=stream-key]");
 if (key) {
   const secret = key.textContent;

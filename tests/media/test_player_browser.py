@@ -1,0 +1,85 @@
+"""The viewer's player in a real Chromium against a real server process with the embedded RTMP gate: the
+states "starting soon", "live" (video actually advancing), "reconnecting", "ended — watch the replay", and the
+replay page playing the recording."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.live_server import LiveServer, start_server
+from tests.media.conftest import FFMPEG
+from tests.media.test_nginx_rtmp import _make_room
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    app = start_server(tmp_path_factory.mktemp("live"), KNOWCAST_MEDIA_RECONNECT_GRACE_SECONDS="8")
+    yield app
+    app.stop()
+
+
+def _publish(server: LiveServer, key: str, sample: Path) -> subprocess.Popen[bytes]:
+    url = f"rtmp://127.0.0.1:{server.env['KNOWCAST_RTMP_PORT']}/live/{key}"
+    args = [FFMPEG, "-hide_banner", "-loglevel", "error", "-re", "-stream_loop", "-1", "-i", str(sample)]
+    return subprocess.Popen([*args, "-c", "copy", "-f", "flv", url], stdin=subprocess.DEVNULL)
+
+
+def _wait(page: Any, expression: str, timeout_ms: int = 30_000) -> None:
+    """Poll an expression with evaluate (wait_for_function evaluates strings, which our CSP forbids)."""
+    for _ in range(timeout_ms // 200):
+        if page.evaluate(expression):
+            return
+        page.wait_for_timeout(200)
+    pytest.fail(f"timed out waiting for {expression}")
+
+
+def _player_state(page: Any, state: str, timeout_ms: int = 30_000) -> None:
+    _wait(page, f"document.getElementById('stage').dataset.player === '{state}'", timeout_ms)
+
+
+def test_player_states_from_starting_to_replay(
+    server: LiveServer,
+    new_context: Any,
+    artifacts: Path,
+    sample_flv: Path,
+) -> None:
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:  # Playwright's sync API owns this thread's event loop
+        room_id, key = pool.submit(asyncio.run, _make_room(server)).result()
+    page = new_context(phone=True).new_page()
+    page.goto(f"{server.url}/rooms/{room_id}")
+    assert page.get_attribute("#stage", "data-player") == "starting"
+    assert page.is_visible("[data-testid=player-starting]")
+
+    publisher = _publish(server, key, sample_flv)
+    try:
+        _player_state(page, "live")
+        _wait(page, "document.getElementById('player').currentTime > 1")
+        assert page.is_visible("[data-testid=player-live]")
+        page.screenshot(path=str(artifacts / "live.png"))
+    finally:
+        publisher.terminate()
+        publisher.wait(10)
+
+    _player_state(page, "reconnecting")
+    assert page.is_visible("[data-testid=player-reconnecting]")
+    page.screenshot(path=str(artifacts / "reconnecting.png"))
+    _player_state(page, "ended", timeout_ms=60_000)
+    page.wait_for_selector("[data-testid=replay-link]:not([hidden])", timeout=30_000)
+    page.screenshot(path=str(artifacts / "ended.png"))
+
+    page.click("[data-testid=replay-link]")
+    page.wait_for_url(f"**/rooms/{room_id}/replay")
+    _wait(page, "document.getElementById('replay-video').currentTime > 1")
+    duration = page.evaluate("document.getElementById('replay-video').duration")
+    assert duration > 1 and duration != float("inf")  # a VOD, not a live stream
+    page.screenshot(path=str(artifacts / "replay.png"))
