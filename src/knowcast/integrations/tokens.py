@@ -98,6 +98,15 @@ async def list_tokens(session: AsyncSession, user: User) -> list[ApiToken]:
     return list(await session.scalars(query))
 
 
+async def holders(session: AsyncSession, rows: list[ApiToken]) -> dict[int, str]:
+    """The display names of the users the tokens act as."""
+    ids = {row.user_id for row in rows}
+    if not ids:
+        return {}
+    found = await session.execute(select(User.id, User.display_name).where(User.id.in_(ids)))
+    return dict(found.tuples().all())
+
+
 async def revoke_token(session: AsyncSession, ctx: AppContext, actor: User, token_id: int) -> ApiToken:
     row = await session.get(ApiToken, token_id)
     if row is None or (row.user_id != actor.id and actor.role is not Role.OWNER):

@@ -1,9 +1,10 @@
-"""Page routes, one module per area: auth (sign in/up, account), channel (home, room), studio (host), shop (checkout, library), seo."""
+"""Page routes, one module per area: auth (sign in/up, account), channel (home, room), studio (host),
+integrations (API tokens, webhooks), shop (checkout, library), seo."""
 
 from fastapi import APIRouter
 
-from knowcast.web.pages import auth, channel, replay, seo, shop, studio
+from knowcast.web.pages import auth, channel, integrations, replay, seo, shop, studio
 
 router = APIRouter(include_in_schema=False)
-for module in (auth, channel, replay, studio, shop, seo):
+for module in (auth, channel, replay, studio, integrations, shop, seo):
     router.include_router(module.router)
