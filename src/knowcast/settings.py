@@ -71,6 +71,7 @@ class Settings(BaseSettings):
     media_url_ttl_seconds: int = Field(default=3600, ge=60)
     media_playback_url: str = ""  # external mode: e.g. "https://cdn.example.com/hls/room-{room_id}/index.m3u8"
     media_hook_secret: str = ""  # external mode: the shared secret in the hook URLs
+    demo_stream_room: int | None = None  # `knowcast demo`: publish a synthetic stream into this room
     # commerce (docs/commerce.md)
     payment_provider: Literal["sandbox", "stripe"] = "sandbox"
     payment_webhook_secret: str | None = None  # sandbox HMAC key; default: derived from secret_key

@@ -8,6 +8,7 @@ from fastapi import Request
 
 from knowcast.context import AppContext
 from knowcast.media.access import RoomFactsCache
+from knowcast.media.demo import DemoStream
 from knowcast.media.ffmpeg import ffmpeg_binary
 from knowcast.media.gate import RtmpGate
 from knowcast.media.storage import MediaStore
@@ -42,6 +43,8 @@ def build_media(ctx: AppContext) -> Media:
     if settings.ingest == "embedded":
         media.gate = RtmpGate(plane, settings.rtmp_host, settings.rtmp_port)
         ctx.components.append(media.gate)
+        if settings.demo_stream_room is not None:
+            ctx.components.append(DemoStream(ctx, settings.demo_stream_room, plane.ffmpeg, media.gate))
     return media
 
 
