@@ -3,11 +3,11 @@ and nothing for an action that was rolled back."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import random
 import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,11 +33,14 @@ async def go_live(host: Any) -> int:
     return int(room["id"])
 
 
-def verify_like_the_docs(secret: str, header: str, body: bytes) -> bool:
-    """The receiver's check exactly as docs/integrations.md shows it, written out independently."""
-    parts = dict(item.split("=", 1) for item in header.split(","))
-    expected = hmac.new(secret.encode(), f"{parts['t']}.".encode() + body, hashlib.sha256).hexdigest()
-    return abs(time.time() - int(parts["t"])) < 300 and hmac.compare_digest(expected, parts["v1"])
+def docs_verify() -> Callable[[str, str, bytes], bool]:
+    """The receiver's check exactly as docs/integrations.md shows it: the first Python block, executed."""
+    text = (Path(__file__).parents[2] / "docs" / "integrations.md").read_text(encoding="utf-8")
+    snippet = text.split("### Verifying the signature", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict[str, Any] = {}
+    exec(snippet, namespace)
+    verify: Callable[[str, str, bytes], bool] = namespace["verify"]
+    return verify
 
 
 async def test_room_live_arrives_signed(make_user: Any, receiver: Receiver, ctx: AppContext) -> None:
@@ -49,7 +52,8 @@ async def test_room_live_arrives_signed(make_user: Any, receiver: Receiver, ctx:
     assert request.path == "/hooks"
     assert request.headers["content-type"] == "application/json"
     assert request.headers["knowcast-event"] == "room.live"
-    assert verify_like_the_docs(endpoint["secret"], request.headers["knowcast-signature"], request.body)
+    assert docs_verify()(endpoint["secret"], request.headers["knowcast-signature"], request.body)
+    assert not docs_verify()(endpoint["secret"], request.headers["knowcast-signature"], request.body + b" ")
     assert signing.verify(endpoint["secret"], request.headers["knowcast-signature"], request.body, int(time.time()))
     assert not signing.verify("whsec_wrong", request.headers["knowcast-signature"], request.body, int(time.time()))
     body = json.loads(request.body)
