@@ -13,6 +13,8 @@ from fastapi.staticfiles import StaticFiles
 from knowcast import __version__, ops
 from knowcast.accounts import routes as account_routes
 from knowcast.accounts.passwords import Passwords
+from knowcast.analytics import routes as analytics_routes
+from knowcast.analytics import runtime as analytics_runtime
 from knowcast.catalog import routes as catalog_routes
 from knowcast.commerce import room_routes as commerce_room_routes
 from knowcast.commerce import routes as commerce_routes
@@ -55,6 +57,7 @@ def create_app(settings: Settings, ctx: AppContext | None = None) -> FastAPI:
     LiveInteraction(ctx).install()
     ctx.components.append(ctx.hub)
     commerce_runtime.install(ctx)
+    analytics_runtime.install(ctx)
     media = build_media(ctx)
     WebhookDispatcher(ctx).install()
     covers_dir = settings.data_dir / "uploads" / "covers"
@@ -90,7 +93,8 @@ def create_app(settings: Settings, ctx: AppContext | None = None) -> FastAPI:
     media_routers += (catalog_routes.router, commerce_routes.router, commerce_room_routes.router)
     media_routers += (interaction_routes.router, interaction_routes.shop, realtime_routes.router)
     media_routers += (integration_routes.token_router, integration_routes.webhook_router)
-    for router in (ops.router, account_routes.router, room_routes.router, *media_routers, pages.router):
+    routers = (ops.router, account_routes.router, room_routes.router, *media_routers, analytics_routes.router)
+    for router in (*routers, pages.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.mount("/uploads/covers", StaticFiles(directory=covers_dir, check_dir=False), name="covers")

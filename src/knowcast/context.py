@@ -14,6 +14,7 @@ from knowcast.realtime.hub import Hub
 from knowcast.settings import Settings
 
 if TYPE_CHECKING:
+    from knowcast.analytics.runtime import AnalyticsRuntime
     from knowcast.commerce.runtime import CommerceRuntime
 
 
@@ -52,6 +53,7 @@ class AppContext:
     components: list[Component] = field(default_factory=list)
     hub: Hub = field(default_factory=Hub)
     commerce: CommerceRuntime | None = None  # set by knowcast.commerce.runtime.install
+    analytics: AnalyticsRuntime | None = None  # set by knowcast.analytics.runtime.install
 
     def __post_init__(self) -> None:
         if self.limits is None:

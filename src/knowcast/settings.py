@@ -101,6 +101,15 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
     webhook_poll_seconds: float = Field(default=5.0, gt=0)  # the longest the dispatcher sleeps between checks
     webhook_allow_private: bool | None = None  # loopback/private destinations; default: only in development
+    # analytics (docs/analytics.md; figures as docs/metrics.md defines them)
+    analytics_flush_seconds: float = Field(default=0.5, gt=0, le=10)  # the batching writer's longest wait
+    analytics_batch_size: int = Field(default=2000, ge=10, le=50_000)
+    analytics_queue_max: int = Field(default=200_000, ge=100)  # beyond this, new events are dropped and counted
+    analytics_attribution_hours: int = Field(default=24, ge=1, le=24 * 30)
+    analytics_retention_days: int = Field(default=90, ge=1)  # raw events older than this fold into daily facts
+    ga4_measurement_id: str | None = None  # set both to forward events to Google Analytics 4
+    ga4_api_secret: str | None = None
+    ga4_endpoint: str = "https://www.google-analytics.com/mp/collect"
 
     @classmethod
     def settings_customise_sources(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 def load_all_models() -> None:
     import knowcast.accounts.models
+    import knowcast.analytics.models
     import knowcast.interaction.models
     import knowcast.catalog.models
     import knowcast.commerce.models

@@ -1,0 +1,85 @@
+"""Analytics JSON API: browser intake (public), the live dashboard and everything else for the host.
+
+Host-only figures are served here to the room's host (or the owner) and are never broadcast to viewers.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Depends, Request
+from sqlalchemy import select
+
+from knowcast.accounts.models import User
+from knowcast.accounts.permissions import Permission
+from knowcast.analytics import advisor
+from knowcast.analytics import models as m
+from knowcast.analytics.channels import device_of
+from knowcast.analytics.identity import user_key
+from knowcast.analytics.intake import Visit
+from knowcast.analytics.runtime import runtime_of
+from knowcast.analytics.schemas import EventBatch, IntakeResult
+from knowcast.db.types import utcnow
+from knowcast.deps import Ctx, Db, Id, MaybeUser, Owner, Public, client_ip, require
+from knowcast.integrations.scopes import Scope
+from knowcast.privacy import consent
+from knowcast.rooms import service as rooms
+
+router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"])
+Reader = Annotated[User, Depends(require(Permission.MANAGE_ROOMS, scope=Scope.ANALYTICS_READ))]
+Host = Annotated[User, Depends(require(Permission.MANAGE_ROOMS))]
+
+
+async def visit_of(request: Request, ctx: Ctx, db: Db, user: User | None) -> Visit:
+    """The sender as METRICS.md counts them: account id if signed in and consented, else the daily pseudonym."""
+    agreed = consent.state(request.headers, request.cookies).analytics
+    agent = request.headers.get("user-agent", "")[:400]
+    user_id = user.id if user else None
+    visitor = await ctx.visitors.visitor_id(db, user_id, agreed, client_ip(request), agent)
+    key = user_key(ctx.settings.secret_key, user_id) if user_id else None
+    return Visit(visitor, key, device_of(agent), urlsplit(ctx.settings.public_url).hostname or "")
+
+
+@router.post("/events", status_code=202, dependencies=[Public])
+async def intake(request: Request, batch: EventBatch, ctx: Ctx, db: Db, user: MaybeUser) -> IntakeResult:
+    runtime = runtime_of(ctx)
+    assert runtime.intake is not None
+    return await runtime.intake.accept(await visit_of(request, ctx, db, user), batch.events)
+
+
+@router.get("/rooms/{room_id}/live")
+async def live(room_id: Id, ctx: Ctx, db: Db, user: Reader) -> dict[str, Any]:
+    """The live dashboard: every figure of docs/metrics.md so far, the advisor's current advice."""
+    await rooms.get_managed_room(db, user, room_id)
+    runtime = runtime_of(ctx)
+    board = await runtime.board(room_id)
+    now = utcnow()
+    snap = board.snapshot(now)
+    for product in snap["top_products"]:
+        info = runtime.products.get(product["product_id"] or 0, {})
+        product["title"] = info.get("title", "")
+    snap["rejected_events"] = runtime.rejected[room_id]
+    snap["attribution_hours"] = ctx.settings.analytics_attribution_hours
+    snap["advice"] = await advisor.advise(db, board, snap, now)
+    return snap
+
+
+@router.post("/advice/{advice_id}/dismiss")
+async def dismiss(advice_id: Id, db: Db, user: Host) -> dict[str, Any]:
+    row = await advisor.get_advice(db, advice_id)
+    await rooms.get_managed_room(db, user, row.room_id)
+    await advisor.dismiss(db, row)
+    return {"id": row.id, "dismissed": True}
+
+
+@router.get("/rejections")
+async def rejections(ctx: Ctx, db: Db, _owner: Owner) -> dict[str, Any]:
+    """Forged or impossible browser events dropped at intake, per room and reason (never counted)."""
+    rows = (await db.scalars(select(m.Rejection).order_by(m.Rejection.count.desc()).limit(500))).all()
+    runtime = runtime_of(ctx)
+    return {
+        "total": sum(r.count for r in rows),
+        "since_start": sum(runtime.rejected.values()),
+        "rows": [{"room_id": r.room_id or None, "reason": r.reason, "count": r.count} for r in rows],
+    }

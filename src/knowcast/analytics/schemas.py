@@ -1,0 +1,120 @@
+"""What crosses the analytics edge: browser events, the host's inputs, and a few outputs."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MAX_ID = 2**63 - 1
+Id = Field(ge=1, le=MAX_ID)
+Money = Field(ge=0, le=10**12)
+Label = Field(default="", max_length=64)
+
+
+class BrowserEvent(BaseModel):
+    """One event from a viewer's browser. Unknown fields are ignored; a kind the browser may not send (an
+    order, a payment) is not refused here but dropped and counted by the intake."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    kind: str = Field(min_length=1, max_length=32)
+    room_id: int = Id
+    view_id: str = Field(pattern=r"^[A-Za-z0-9_-]{8,40}$")
+    at: int | None = Field(default=None, ge=0, le=10**14, description="the browser's clock, ms since the epoch")
+    product_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+    watched_ms: int | None = Field(default=None, ge=0, le=3_600_000)
+    utm_source: str | None = Field(default=None, max_length=200)
+    utm_medium: str | None = Field(default=None, max_length=200)
+    utm_campaign: str | None = Field(default=None, max_length=200)
+    ref: str | None = Field(default=None, max_length=200)
+    referrer: str | None = Field(default=None, max_length=2000)
+    target: str | None = Field(default=None, max_length=32, description="where a share went")
+
+
+class EventBatch(BaseModel):
+    events: list[BrowserEvent] = Field(min_length=1, max_length=50)
+
+
+class IntakeResult(BaseModel):
+    accepted: int
+    rejected: int
+    reasons: dict[str, int]
+
+
+class CostIn(BaseModel):
+    category: Literal["ads", "host_fee", "equipment", "tools", "other"]
+    channel: str = Label
+    amount: int = Money
+    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+    note: str = Field(default="", max_length=200)
+
+
+class CostOut(BaseModel):
+    id: int
+    room_id: int
+    category: str
+    channel: str
+    amount: int
+    currency: str
+    note: str
+
+
+class ShareLinkIn(BaseModel):
+    source: str = Field(min_length=1, max_length=64)
+    medium: str = Label
+    campaign: str = Label
+
+
+class ShareLinkOut(BaseModel):
+    id: int
+    room_id: int
+    source: str
+    medium: str
+    campaign: str
+    url: str
+    qr_url: str
+
+
+class SegmentRules(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rfm: list[str] = Field(default_factory=list, max_length=11)
+    interest: str | None = Field(default=None, max_length=16)
+    min_orders: int | None = Field(default=None, ge=0, le=10**6)
+    min_streams: int | None = Field(default=None, ge=0, le=10**6)
+    min_watch_seconds: int | None = Field(default=None, ge=0, le=10**9)
+    min_ltv: int | None = Field(default=None, ge=0, le=10**12)
+    consented_only: bool = False
+
+
+class SegmentIn(BaseModel):
+    name: str = Field(min_length=1, max_length=80)
+    rules: SegmentRules
+
+
+class SegmentOut(BaseModel):
+    id: int
+    name: str
+    rules: dict[str, Any]
+    size: int
+    reachable: int  # members with an account that consented: usable as a coupon or draw audience
+
+
+class VariantIn(BaseModel):
+    key: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_-]+$")
+    weight: int = Field(default=1, ge=1, le=1000)
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+
+class ExperimentIn(BaseModel):
+    name: str = Field(min_length=1, max_length=120)
+    subject: Literal["price", "coupon", "pitch", "card"]
+    room_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+    variants: list[VariantIn] = Field(min_length=2, max_length=8)
+
+
+class PlanIn(BaseModel):
+    spend: dict[str, int] = Field(default_factory=dict, max_length=20)  # channel → ad budget (minor units)
+    interaction_rate: float | None = Field(default=None, ge=0, le=1)
+    price_change: float = Field(default=0.0, ge=-0.9, le=5.0)  # +0.1 = prices 10 % higher

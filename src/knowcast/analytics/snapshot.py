@@ -1,0 +1,118 @@
+"""The live dashboard's JSON, read from a RoomBoard. Ratios are None when their denominator is zero."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from knowcast.analytics.records import minute_of
+
+if TYPE_CHECKING:
+    from knowcast.analytics.live import RoomBoard
+
+TOP_PRODUCTS = 5
+TIMELINE_SHOWN = 60
+
+
+def ratio(num: float, den: float) -> float | None:
+    return num / den if den else None
+
+
+def funnel(board: RoomBoard) -> list[dict[str, Any]]:
+    counts = [board.uv, *(board.funnel[flag] for flag in ("saw", "clicked", "ordered", "paid"))]
+    steps = []
+    for i, (name, count) in enumerate(zip(("entered", "saw", "clicked", "ordered", "paid"), counts, strict=True)):
+        previous = counts[i - 1] if i else board.uv
+        steps.append(
+            {"step": name, "viewers": count, "of_previous": ratio(count, previous), "of_uv": ratio(count, board.uv)}
+        )
+    return steps
+
+
+def top_products(board: RoomBoard) -> list[dict[str, Any]]:
+    ranked = sorted(board.products.items(), key=lambda kv: (kv[1].gmv, kv[1].clicks, kv[1].impressions), reverse=True)
+    return [
+        {
+            "product_id": pid or None,
+            "impressions": s.impressions,
+            "clicks": s.clicks,
+            "ctr": ratio(s.clicks, s.impressions),
+            "orders": s.orders,
+            "paid": s.paid,
+            "units": s.units,
+            "gmv": s.gmv,
+        }
+        for pid, s in ranked[:TOP_PRODUCTS]
+    ]
+
+
+def channel_mix(board: RoomBoard) -> list[dict[str, Any]]:
+    ranked = sorted(board.channels.items(), key=lambda kv: kv[1].uv, reverse=True)
+    return [
+        {"channel": name or "direct", "uv": s.uv, "share": ratio(s.uv, board.uv), "buyers": s.buyers, "gmv": s.gmv}
+        for name, s in ranked
+    ]
+
+
+def timeline(board: RoomBoard, now: datetime) -> list[dict[str, Any]]:
+    last = minute_of(now)
+    rows, viewers = [], 0
+    for minute in range(last - TIMELINE_SHOWN + 1, last + 1):
+        bucket = board.minutes.get(minute)
+        if bucket is None:
+            rows.append({"t": minute * 60, "viewers": viewers if minute < last else len(board.views)})
+            rows[-1].update(chat=0, likes=0, interactions=0, orders=0, gmv=0)
+            continue
+        viewers = bucket.viewers if minute < last else max(bucket.viewers, len(board.views))
+        rows.append(
+            {
+                "t": minute * 60,
+                "viewers": viewers,
+                "chat": bucket.chat,
+                "likes": bucket.likes,
+                "interactions": bucket.interactions,
+                "orders": bucket.orders,
+                "gmv": bucket.gmv,
+            }
+        )
+    return rows
+
+
+def build(board: RoomBoard, now: datetime) -> dict[str, Any]:
+    minute = minute_of(now)
+    active_now, active_before = board.active.counts(minute)
+    inter_now, inter_before = board.interacting.counts(minute)
+    buyers = len(board.buyers)
+    return {
+        "room_id": board.room_id,
+        "at": now.isoformat(),
+        "currency": board.currency,
+        "viewers_now": len(board.views),
+        "peak": board.peak,
+        "peak_at": board.peak_at.isoformat() if board.peak_at else None,
+        "uv": board.uv,
+        "pv": board.pv,
+        "avg_watch_seconds": ratio(board.watched, board.uv),
+        "interaction_rate": ratio(board.interactors, board.uv),
+        "interaction_last5": ratio(inter_now, active_now),
+        "interaction_prev5": ratio(inter_before, active_before),
+        "active_last5": active_now,
+        "active_prev5": active_before,
+        "likes": board.likes,
+        "chat": board.chat,
+        "followers": board.followers,
+        "A": board.uv,
+        "P": ratio(buyers, board.uv),
+        "V": ratio(board.gmv, buyers),
+        "buyers": buyers,
+        "gmv": board.gmv,
+        "net_gmv": board.gmv - board.refunds,
+        "orders_paid": board.orders_paid,
+        "gpm": ratio(board.gmv * 1000, board.pv),
+        "uv_value": ratio(board.gmv, board.uv),
+        "funnel": funnel(board),
+        "top_products": top_products(board),
+        "channels": channel_mix(board),
+        "timeline": timeline(board, now),
+        "markers": board.markers[-20:],
+    }

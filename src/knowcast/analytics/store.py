@@ -1,0 +1,126 @@
+"""Where batches of analytics events go: a small base class and the SQL store (SQLite or PostgreSQL).
+
+One batch is one transaction: the raw events, the registry of rooms and products, the facts, rejections and
+detachments. A store that fails raises; the writer retries and, at worst, drops the batch and counts it. It
+never reaches a purchase or a chat message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, insert, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from knowcast.analytics import models as m
+from knowcast.analytics import records as r
+from knowcast.analytics.facts import Facts
+from knowcast.analytics.records import Record
+from knowcast.analytics.upsert import Merge, Upserts, table_of
+from knowcast.db.engine import Database
+
+EVENT_CHUNK = 1000
+ROOMS = Merge(keys=("room_id",), replace=("host_id", "state", "started_at", "ended_at", "currency"))
+PRODUCTS = Merge(keys=("product_id",), replace=("host_id", "title", "kind", "price"))
+REJECTIONS = Merge(keys=("room_id", "reason"), add=("count",), greatest=("last_at",))
+
+
+@dataclass
+class Batch:
+    records: list[Record] = field(default_factory=list)
+    rooms: dict[int, dict[str, Any]] = field(default_factory=dict)
+    products: dict[int, dict[str, Any]] = field(default_factory=dict)
+    rejections: dict[tuple[int, str], tuple[int, datetime]] = field(default_factory=dict)
+    detach: list[tuple[str, str | None, int | None]] = field(default_factory=list)  # (visitor, user key, user id)
+
+    def __len__(self) -> int:
+        return len(self.records) + len(self.rooms) + len(self.products) + len(self.rejections) + len(self.detach)
+
+
+class EventStore:
+    """Writes batches. Subclasses only do I/O."""
+
+    async def write(self, batch: Batch, kinds: Mapping[int, str]) -> None:
+        raise NotImplementedError
+
+
+class SqlStore(EventStore):
+    def __init__(self, db: Database, secret: str) -> None:
+        self.db = db
+        self.secret = secret
+
+    async def write(self, batch: Batch, kinds: Mapping[int, str]) -> None:
+        async with self.db.session() as session:
+            await self._registry(session, batch)
+            await write_records(session, batch.records, kinds)
+            await self._rejections(session, batch)
+            for visitor, user_key, user_id in batch.detach:
+                await detach(session, visitor, user_key, user_id, self.secret)
+            await session.commit()
+
+    async def _registry(self, session: AsyncSession, batch: Batch) -> None:
+        rooms = Upserts(table_of(m.AnalyticsRoom), ROOMS)
+        for room_id, info in batch.rooms.items():
+            rooms.put({"room_id": room_id, **info})
+        products = Upserts(table_of(m.AnalyticsProduct), PRODUCTS)
+        for product_id, info in batch.products.items():
+            products.put({"product_id": product_id, **info})
+        await rooms.write(session)
+        await products.write(session)
+
+    async def _rejections(self, session: AsyncSession, batch: Batch) -> None:
+        table = Upserts(table_of(m.Rejection), REJECTIONS)
+        for (room_id, reason), (count, at) in batch.rejections.items():
+            table.put({"room_id": room_id, "reason": reason, "count": count, "last_at": at})
+        await table.write(session)
+
+
+async def write_records(session: AsyncSession, records: list[Record], kinds: Mapping[int, str]) -> None:
+    """The raw events and every fact they change (no commit: the caller's transaction)."""
+    if not records:
+        return
+    rows = [rec.row() for rec in records if rec.kind != r.EXPOSURE]
+    for start in range(0, len(rows), EVENT_CHUNK):
+        await session.execute(insert(m.AnalyticsEvent), rows[start : start + EVENT_CHUNK])
+    facts = Facts(kinds)
+    for rec in records:
+        facts.add(rec)
+    for table in facts.tables():
+        await table.write(session)
+    if facts.conversions:
+        exposures = table_of(m.Exposure)
+        await session.execute(
+            update(exposures)
+            .where(exposures.c.visitor == _param("v"), exposures.c.host_id == _param("h"))
+            .where(exposures.c.first_at <= _param("at"))
+            .values(conversions=exposures.c.conversions + 1, revenue=exposures.c.revenue + _param("amount")),
+            facts.conversions,
+        )
+
+
+def _param(name: str) -> Any:
+    return bindparam(name)
+
+
+def anonymous(visitor: str, secret: str) -> str:
+    return "d:" + hashlib.sha256(f"{secret}\n{visitor}".encode()).hexdigest()[:32]
+
+
+async def detach(session: AsyncSession, visitor: str, user_key: str | None, user_id: int | None, secret: str) -> None:
+    """A deleted account's analytics: the visitor id becomes an unlinkable one; account links are cut."""
+    new = anonymous(visitor, secret)
+    for model in (m.AnalyticsEvent, m.AnalyticsView, m.RoomVisitor, m.Touch, m.Interest, m.Exposure):
+        table = table_of(model)
+        await session.execute(update(table).where(table.c.visitor == visitor).values(visitor=new))
+    events = table_of(m.AnalyticsEvent)
+    await session.execute(update(events).where(events.c.visitor == new).values(data=None))  # drops the account key
+    if user_id is not None:
+        await session.execute(update(events).where(events.c.user_id == user_id).values(user_id=None))
+    if user_key is not None:
+        views, visitors = table_of(m.AnalyticsView), table_of(m.RoomVisitor)
+        await session.execute(update(views).where(views.c.user_key == user_key).values(user_key=None))
+        await session.execute(update(visitors).where(visitors.c.buyer_key == user_key).values(buyer_key=None))
