@@ -11,6 +11,7 @@ import pytest
 
 from knowcast.accounts.models import Role
 from knowcast.analytics.runtime import AnalyticsRuntime, runtime_of
+from knowcast.bus import Event
 from knowcast.context import AppContext
 from tests.conftest import Client, Member
 
@@ -56,8 +57,19 @@ class Stage:
         assert response.status_code == 200, response.text
 
     async def flush(self) -> None:
+        await self.runtime.settle()
         while await self.runtime.flush():
             pass
+
+    async def publish(self, name: str, **data: Any) -> None:
+        """A bus event as another domain would publish it after its commit."""
+        await self.ctx.bus.publish(Event(name, {"room_id": self.room_id, **data}))
+        await self.runtime.settle()
+
+    def backdate(self, page: Browser, seconds: float) -> None:
+        """Pretend the page's last heartbeat was ``seconds`` ago (tests never sleep through 15 s beats)."""
+        track = self.runtime.intake.tracks[page.view_id]  # type: ignore[union-attr]
+        track.last_beat -= timedelta(seconds=seconds)
 
 
 async def new_room(host: Member, **fields: Any) -> int:

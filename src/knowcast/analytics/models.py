@@ -19,6 +19,7 @@ from knowcast.db.base import Base
 from knowcast.db.types import UTCDateTime, utcnow
 
 BigId = BigInteger().with_variant(Integer, "sqlite")  # SQLite's rowid alias must be INTEGER
+Json = JSON(none_as_null=True)  # None is SQL NULL, so "keep the old value" merges work
 
 
 class AnalyticsEvent(Base):
@@ -46,8 +47,8 @@ class AnalyticsEvent(Base):
     amount: Mapped[int] = mapped_column(BigInteger, default=0)
     quantity: Mapped[int] = mapped_column(Integer, default=0)
     currency: Mapped[str | None] = mapped_column(String(3), default=None)
-    variants: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
-    data: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    variants: Mapped[dict[str, Any] | None] = mapped_column(Json, default=None)
+    data: Mapped[dict[str, Any] | None] = mapped_column(Json, default=None)
 
 
 class AnalyticsRoom(Base):
@@ -107,7 +108,7 @@ class RoomVisitor(Base):
     last_at: Mapped[datetime] = mapped_column(UTCDateTime)
     channel: Mapped[str | None] = mapped_column(String(64), default=None)  # last touch in this room
     device: Mapped[str | None] = mapped_column(String(16), default=None)
-    variants: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    variants: Mapped[dict[str, Any] | None] = mapped_column(Json, default=None)
     views: Mapped[int] = mapped_column(Integer, default=0)
     watched_seconds: Mapped[float] = mapped_column(Float, default=0.0)
     saw: Mapped[int] = mapped_column(Integer, default=0)
@@ -286,5 +287,5 @@ class Advice(Base):
     numbers: Mapped[dict[str, Any]] = mapped_column(JSON)
     raised_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     dismissed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
-    outcome: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    outcome: Mapped[dict[str, Any] | None] = mapped_column(Json, default=None)
     outcome_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

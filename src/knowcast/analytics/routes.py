@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from knowcast.accounts.models import User
 from knowcast.accounts.permissions import Permission
-from knowcast.analytics import advisor
+from knowcast.analytics import advisor, report_routes
 from knowcast.analytics import models as m
 from knowcast.analytics.channels import device_of
 from knowcast.analytics.identity import user_key
@@ -29,6 +29,7 @@ from knowcast.rooms import service as rooms
 router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"])
 Reader = Annotated[User, Depends(require(Permission.MANAGE_ROOMS, scope=Scope.ANALYTICS_READ))]
 Host = Annotated[User, Depends(require(Permission.MANAGE_ROOMS))]
+router.include_router(report_routes.router)
 
 
 async def visit_of(request: Request, ctx: Ctx, db: Db, user: User | None) -> Visit:

@@ -169,6 +169,11 @@ class AnalyticsRuntime:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    async def settle(self) -> None:
+        """Wait for the small jobs in flight (order attributions)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
     # ---- reading -----------------------------------------------------------------------------------------
 
     def kinds(self) -> dict[int, str]:

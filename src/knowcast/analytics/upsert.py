@@ -35,9 +35,11 @@ class Merge:
         for col in self.add:
             into[col] = (into.get(col) or 0) + (row.get(col) or 0)
         for col in self.greatest:
-            into[col] = _pick(max, into.get(col), row.get(col))
+            if row.get(col) is not None:
+                into[col] = _pick(max, into.get(col), row[col])
         for col in self.least:
-            into[col] = _pick(min, into.get(col), row.get(col))
+            if row.get(col) is not None:
+                into[col] = _pick(min, into.get(col), row[col])
         for col in self.replace:
             if row.get(col) is not None:
                 into[col] = row[col]

@@ -1,0 +1,136 @@
+"""Reading the stored facts: a stream's totals, every stream of a host, concurrency from view sessions.
+
+Everything here reads the per-room facts (one row per visitor, minute, product), never the raw event log, so
+a report costs the size of its audience, not the number of events behind it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import case, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from knowcast.analytics import models as m
+from knowcast.analytics.records import VIEW_TIMEOUT_SECONDS
+
+V = m.RoomVisitor
+
+
+@dataclass
+class Totals:
+    uv: int = 0
+    pv: int = 0
+    watched: float = 0.0
+    saw: int = 0
+    clicked: int = 0
+    ordered: int = 0
+    paid: int = 0
+    interacted: int = 0
+    buyers: int = 0
+    gmv: int = 0
+    refunds: int = 0
+    orders_paid: int = 0
+
+    @classmethod
+    def of(cls, row: Any) -> Totals:
+        values = {f.name: row[i] or 0 for i, f in enumerate(fields(cls))}
+        return cls(**{k: float(v) if k == "watched" else int(v) for k, v in values.items()})  # type: ignore[arg-type]
+
+
+def _viewer_flag(column: Any) -> Any:
+    return func.sum(case(((V.views > 0) & (column > 0), 1), else_=0))
+
+
+TOTAL_COLUMNS = (
+    func.sum(case((V.views > 0, 1), else_=0)),
+    func.sum(V.views),
+    func.sum(V.watched_seconds),
+    _viewer_flag(V.saw),
+    _viewer_flag(V.clicked),
+    _viewer_flag(V.ordered),
+    _viewer_flag(V.paid),
+    _viewer_flag(V.interacted),
+    func.count(func.distinct(case((V.orders_paid > 0, V.buyer_key), else_=None))),
+    func.sum(V.gmv),
+    func.sum(V.refunds),
+    func.sum(V.orders_paid),
+)
+
+
+async def totals(session: AsyncSession, room_id: int) -> Totals:
+    row = (await session.execute(select(*TOTAL_COLUMNS).where(V.room_id == room_id))).one()
+    return Totals.of(row)
+
+
+async def grouped(session: AsyncSession, room_id: int, column: Any) -> list[tuple[str, Totals]]:
+    query = select(column, *TOTAL_COLUMNS).where(V.room_id == room_id).group_by(column)
+    return [(str(row[0] or ""), Totals.of(row[1:])) for row in await session.execute(query)]
+
+
+async def first_touch(session: AsyncSession, room_id: int) -> list[tuple[str, Totals]]:
+    """The same totals grouped by each visitor's first channel with the host (first-touch attribution)."""
+    T = m.Touch
+    query = (
+        select(T.first_channel, *TOTAL_COLUMNS)
+        .select_from(V)
+        .outerjoin(T, (T.host_id == V.host_id) & (T.visitor == V.visitor))
+        .where(V.room_id == room_id)
+        .group_by(T.first_channel)
+    )
+    return [(str(row[0] or ""), Totals.of(row[1:])) for row in await session.execute(query)]
+
+
+@dataclass
+class Stream:
+    room_id: int
+    started_at: datetime
+    ended_at: datetime | None
+    totals: Totals
+
+
+async def streams_of(session: AsyncSession, host_id: int, before: datetime | None = None) -> list[Stream]:
+    """Every stream of a host that went live (oldest first), with its totals, in one query."""
+    R = m.AnalyticsRoom
+    query = (
+        select(R.room_id, R.started_at, R.ended_at, *TOTAL_COLUMNS)
+        .select_from(R)
+        .outerjoin(V, V.room_id == R.room_id)
+        .where(R.host_id == host_id, R.started_at.is_not(None))
+        .group_by(R.room_id, R.started_at, R.ended_at)
+        .order_by(R.started_at)
+    )
+    if before is not None:
+        query = query.where(R.started_at < before)
+    return [Stream(row[0], row[1], row[2], Totals.of(row[3:])) for row in await session.execute(query)]
+
+
+async def concurrency(session: AsyncSession, room_id: int) -> tuple[int, datetime | None, dict[int, int]]:
+    """(peak concurrent viewers, when, the most open views in each minute up to the last change) from the view
+    sessions: a view is open from its start until it ended, or 60 s after its last heartbeat."""
+    W = m.AnalyticsView
+    query = select(W.started_at, W.ended_at, W.last_beat_at).where(W.room_id == room_id)
+    timeout = timedelta(seconds=VIEW_TIMEOUT_SECONDS)
+    points: list[tuple[float, int]] = []
+    for started, ended, last in await session.execute(query):
+        points.append((started.timestamp(), 1))
+        points.append(((ended or last + timeout).timestamp(), -1))
+    points.sort()  # at the same instant an end (-1) sorts before a start: no phantom overlap
+    open_now = peak = 0
+    peak_at: float | None = None
+    per_minute: dict[int, int] = {}
+    previous_minute = None
+    for when, step in points:
+        minute = int(when // 60)
+        if previous_minute is not None:
+            for gap in range(previous_minute + 1, minute):  # minutes with no start or end keep the count
+                per_minute[gap] = open_now
+        previous_minute = minute
+        per_minute.setdefault(minute, open_now)
+        open_now += step
+        per_minute[minute] = max(per_minute.get(minute, 0), open_now)
+        if open_now > peak:
+            peak, peak_at = open_now, when
+    return peak, (datetime.fromtimestamp(peak_at, UTC) if peak_at is not None else None), per_minute
