@@ -70,6 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
     fanout.add_argument("--loadgen-processes", type=int, default=0, help="default: about 2,500 viewers each")
     fanout.add_argument("--redis", action="store_true", help="serve with the Redis fan-out backend")
     fanout.set_defaults(run=run_benchmark("fanout"))
+    latency = bench.add_parser("latency", help="glass-to-glass video latency, CPU per stream (benchmarks/latency.py)")
+    latency.add_argument("--samples", type=int, default=150, help="video frames read in the browser")
+    latency.add_argument("--cpu-seconds", type=float, default=15.0, help="CPU measuring window per mode")
+    latency.add_argument("--chromium", default="/usr/bin/chromium")
+    latency.set_defaults(run=run_benchmark("latency"))
     return parser
 
 

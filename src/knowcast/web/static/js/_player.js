@@ -9,11 +9,12 @@ const STALL_MS = 4000;
 const ENDED_GRACE_MS = 8000;
 
 export function attachStream(video, url, { live = true } = {}) {
-  if (video.canPlayType("application/vnd.apple.mpegurl")) {
-    video.src = url; // Safari plays HLS itself
+  // hls.js wherever Media Source Extensions exist (our low-latency tuning applies); native HLS otherwise
+  // (iPhone Safari). Recent Chromium also plays HLS natively, but without this tuning.
+  if (!Hls.isSupported()) {
+    if (video.canPlayType("application/vnd.apple.mpegurl")) video.src = url;
     return null;
   }
-  if (!Hls.isSupported()) return null;
   const tuning = live
     ? { liveSyncDurationCount: 2, liveMaxLatencyDurationCount: 5, maxLiveSyncPlaybackRate: 1.2, backBufferLength: 30 }
     : { backBufferLength: 90 };
@@ -139,7 +140,6 @@ class Player {
       this.stage.dataset.streamUrl = status.stream_url;
       if (!this.url) this.play(status.stream_url);
       if (status.state === "reconnecting") this.show("reconnecting");
-      else if (this.state === "starting") this.show("starting");
     }
   }
 
@@ -155,6 +155,7 @@ class Player {
 export function startPlayer(stage) {
   if (!stage.querySelector("video")) return null;
   const player = new Player(stage);
+  stage.knowcastPlayer = player; // for the latency benchmark and for debugging from the console
   player.start();
   return player;
 }
