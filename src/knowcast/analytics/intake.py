@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from knowcast.analytics import records as r
 from knowcast.analytics.channels import channel_of, clean
+from knowcast.analytics.experiments import Running, assign
 from knowcast.analytics.records import Record
 from knowcast.analytics.runtime import AnalyticsRuntime
 from knowcast.analytics.schemas import BrowserEvent, IntakeResult
@@ -52,13 +53,28 @@ class Intake:
     def __init__(self, runtime: AnalyticsRuntime) -> None:
         self.runtime = runtime
         self.tracks: OrderedDict[str, Track] = OrderedDict()
+        self.running = Running()
+
+    async def variants(self, room_id: int, visitor: str) -> dict[str, str] | None:
+        """The visitor's variant in each running experiment of the room's host (a keyed hash: no storage)."""
+        info = self.runtime.room_info_cached(room_id)
+        if info is None:
+            return None
+        async with self.runtime.ctx.db.session() as session:
+            running = await self.running.of_host(session, info.host_id)
+        secret = self.runtime.settings.secret_key
+        chosen = {x.key: assign(secret, x, visitor)["key"] for x in running if x.room_id in (None, room_id)}
+        return chosen or None
 
     async def accept(self, visit: Visit, events: list[BrowserEvent]) -> IntakeResult:
         reasons: Counter[str] = Counter()
+        variants: dict[int, dict[str, str] | None] = {}
         for event in events:
             reason = await self._check(event, visit)
             if reason is None:
-                self._take(event, visit)
+                if event.room_id not in variants:
+                    variants[event.room_id] = await self.variants(event.room_id, visit.visitor)
+                self._take(event, visit, variants[event.room_id])
             else:
                 reasons[reason] += 1
                 self.runtime.reject(event.room_id if reason != "room.unknown" else 0, reason)
@@ -95,7 +111,7 @@ class Intake:
             return "sequence.too_fast"
         return None
 
-    def _take(self, event: BrowserEvent, visit: Visit) -> None:
+    def _take(self, event: BrowserEvent, visit: Visit, variants: dict[str, str] | None) -> None:
         now = utcnow()
         track = self.tracks.get(event.view_id)
         if event.kind == r.VIEW_START or track is None:
@@ -110,6 +126,7 @@ class Intake:
             device=visit.device,
             product_id=event.product_id,
             user_key=visit.user_key if event.kind in r.VIEW_KINDS else None,
+            variants=variants,
         )
         if event.kind == r.VIEW_START:
             rec.data = {

@@ -59,6 +59,7 @@ class Minute:
     likes: int = 0
     interactions: int = 0
     orders: int = 0
+    paid: int = 0
     gmv: int = 0
 
 
@@ -239,7 +240,9 @@ class RoomBoard:
             stats.paid += 1
             stats.units += units
             stats.gmv += amount
-        self._minute(rec.at).gmv += rec.amount
+        bucket = self._minute(rec.at)
+        bucket.gmv += rec.amount
+        bucket.paid += 1
 
     def _refund(self, rec: Record) -> None:
         self.refunds += rec.amount

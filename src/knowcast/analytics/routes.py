@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from knowcast.accounts.models import User
 from knowcast.accounts.permissions import Permission
-from knowcast.analytics import advisor, report_routes
+from knowcast.analytics import advisor, insight_routes, report_routes
 from knowcast.analytics import models as m
 from knowcast.analytics.channels import device_of
 from knowcast.analytics.identity import user_key
@@ -30,6 +30,7 @@ router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"])
 Reader = Annotated[User, Depends(require(Permission.MANAGE_ROOMS, scope=Scope.ANALYTICS_READ))]
 Host = Annotated[User, Depends(require(Permission.MANAGE_ROOMS))]
 router.include_router(report_routes.router)
+router.include_router(insight_routes.router)
 
 
 async def visit_of(request: Request, ctx: Ctx, db: Db, user: User | None) -> Visit:

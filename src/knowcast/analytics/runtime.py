@@ -179,6 +179,9 @@ class AnalyticsRuntime:
     def kinds(self) -> dict[int, str]:
         return {pid: str(p["kind"]) for pid, p in self.products.items() if p.get("kind")}
 
+    def room_info_cached(self, room_id: int) -> RoomInfo | None:
+        return self.rooms.get(room_id)
+
     async def room_info(self, room_id: int) -> RoomInfo | None:
         """What analytics knows of a room (memory, else its table); None for a room it never heard of."""
         info = self.rooms.get(room_id)

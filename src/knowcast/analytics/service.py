@@ -137,6 +137,18 @@ async def stop_experiment(session: AsyncSession, row: m.Experiment) -> m.Experim
     return row
 
 
+async def audience_user_ids(session: AsyncSession, host_id: int, segment_id: int) -> list[int]:
+    """The accounts in a saved segment, for a coupon or draw audience (commerce calls this). Only people who
+    consented to analytics are identifiable, so only they are returned."""
+    from knowcast.analytics import profiles
+
+    segment = await get_segment(session, segment_id)
+    if segment.host_id != host_id:
+        raise NotFound("no such segment", code="segment.not_found")
+    found = profiles.members(await profiles.load(session, host_id), segment.rules)
+    return sorted(p.user_id for p in found if p.user_id is not None)
+
+
 def ensure_host(row: Any, host_id: int, is_owner: bool) -> None:
     """A host sees only their own costs, links, segments and experiments (the owner sees all)."""
     if not is_owner and row.host_id != host_id:
