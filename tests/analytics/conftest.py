@@ -13,6 +13,7 @@ from knowcast.accounts.models import Role
 from knowcast.analytics.runtime import AnalyticsRuntime, runtime_of
 from knowcast.bus import Event
 from knowcast.context import AppContext
+from tests.commerce.conftest import shop, webhook_server  # noqa: F401  (commerce fixtures, reused)
 from tests.conftest import Client, Member
 
 

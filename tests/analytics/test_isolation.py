@@ -10,7 +10,7 @@ from knowcast.analytics.runtime import runtime_of
 from knowcast.analytics.store import Batch, EventStore
 from knowcast.context import AppContext
 from tests.analytics.conftest import Browser
-from tests.commerce.conftest import Shop, pay, shop, webhook_server  # noqa: F401  (fixtures)
+from tests.commerce.conftest import Shop, pay
 from tests.realtime.harness import open_viewer, serve, token_of
 
 
