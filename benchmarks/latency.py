@@ -97,9 +97,15 @@ def bench(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     result: dict[str, Any] = {"benchmark": "latency", "cores": os.cpu_count()}
     with Server(tmp / "passthrough", ffmpeg, ladder="") as server:
         result.update(glass_to_glass(server, ffmpeg, args.samples, args.chromium))
-        result["cpu_passthrough_pct"] = cpu_per_stream(server, ffmpeg, tmp, args.cpu_seconds)
+        passthrough = cpu_per_stream(server, ffmpeg, tmp, args.cpu_seconds)
+        result["cpu_passthrough_pct"], result["passthrough_speed"] = (
+            passthrough["cpu_pct"],
+            passthrough["realtime_speed"],
+        )
     with Server(tmp / "ladder", ffmpeg, ladder="720p,480p,360p") as server:
-        result["cpu_ladder_pct"] = cpu_per_stream(server, ffmpeg, tmp, args.cpu_seconds)
+        ladder = cpu_per_stream(server, ffmpeg, tmp, args.cpu_seconds)
+        result["cpu_ladder_pct"], result["ladder_speed"] = ladder["cpu_pct"], ladder["realtime_speed"]
+    result["load_average_1m"] = round(os.getloadavg()[0], 2)
     return result
 
 
@@ -249,8 +255,9 @@ def _read_frames(url: str, count: int, chromium: str) -> list[dict[str, Any]]:
     return frames
 
 
-def cpu_per_stream(server: Server, ffmpeg: str, tmp: Path, seconds: float) -> float:
-    """Percent of one core used by the server and its ffmpeg children for one published 720p stream."""
+def cpu_per_stream(server: Server, ffmpeg: str, tmp: Path, seconds: float) -> dict[str, float]:
+    """Percent of one core used by the server and its ffmpeg children for one published 720p stream, and how
+    many seconds of video it made per second (below 1.0 it cannot keep up, and the CPU figure is a floor)."""
     sample = tmp / "720p.flv"
     if not sample.exists():
         graph = demo.video_graph(width=1280, height=720, fps=30)
@@ -264,13 +271,24 @@ def cpu_per_stream(server: Server, ffmpeg: str, tmp: Path, seconds: float) -> fl
         _first_segment(server, room_id, time.monotonic())
         time.sleep(3)  # settle
         assert server.process is not None
-        before, wall = _tree_cpu(server.process.pid), time.monotonic()
+        before, media_before, wall = _tree_cpu(server.process.pid), _media_seconds(server, room_id), time.monotonic()
         time.sleep(seconds)
-        used = _tree_cpu(server.process.pid) - before
-        return round(100 * used / (time.monotonic() - wall), 1)
+        used, elapsed = _tree_cpu(server.process.pid) - before, time.monotonic() - wall
+        speed = (_media_seconds(server, room_id) - media_before) / elapsed
+        return {"cpu_pct": round(100 * used / elapsed, 1), "realtime_speed": round(speed, 2)}
     finally:
         publisher.terminate()
         publisher.wait(10)
+
+
+def _media_seconds(server: Server, room_id: int) -> float:
+    """Seconds of video made so far (one rendition; a ladder makes them all in step)."""
+    from knowcast.media.storage import MediaStore
+
+    store = MediaStore(server.folder / "media")
+    variants = store.variants(room_id)
+    parsed = store.playlist(room_id, variants[-1].name) if variants else None
+    return parsed.duration if parsed else 0.0
 
 
 def _tree_cpu(pid: int) -> float:

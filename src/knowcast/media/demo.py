@@ -17,6 +17,7 @@ from pathlib import Path
 from knowcast.context import AppContext
 from knowcast.media.gate import RtmpGate
 from knowcast.rooms.models import Room
+from knowcast.settings import Settings
 
 log = logging.getLogger(__name__)
 FONT_CANDIDATES = (
@@ -105,3 +106,9 @@ class DemoStream:
             )
             await self._process.wait()
             await asyncio.sleep(2)  # the gate not up yet, or the key rotated: try again
+
+
+def with_demo_stream(settings: Settings, room_id: int) -> Settings:
+    """Settings for `knowcast demo`: embedded ingest, and the synthetic stream publishing into ``room_id``."""
+    ingest = "embedded" if settings.ingest == "auto" else settings.ingest
+    return settings.model_copy(update={"ingest": ingest, "demo_stream_room": room_id})
