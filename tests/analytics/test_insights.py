@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -76,7 +77,7 @@ def test_mase_is_one_for_the_naive_forecast_itself() -> None:
     series = [(START + timedelta(days=7 * i), float(v)) for i, v in enumerate([5, 9, 4, 8, 10, 3, 7, 6])]
     result = forecast.backtest(series)
     values = [v for _, v in series]
-    scale = sum(abs(b - a) for a, b in zip(values, values[1:], strict=False)) / (len(values) - 1)
+    scale = sum(abs(b - a) for a, b in itertools.pairwise(values)) / (len(values) - 1)
     naive = [abs(values[t] - values[t - 1]) for t in range(forecast.MIN_STREAMS, len(values))]
     assert math.isclose(result["mase_baseline"], sum(naive) / len(naive) / scale)
 

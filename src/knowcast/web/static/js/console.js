@@ -1,8 +1,11 @@
 // The host console: the stream key is hidden until asked for and can be copied in one tap.
+import { startDashboard } from "./_dashboard.js";
 import { startHealth } from "./_health.js";
 
 const health = document.querySelector("[data-testid=stream-health]");
 if (health) startHealth(health);
+const dashboard = document.getElementById("analytics-live");
+if (dashboard) startDashboard(dashboard);
 const key = document.querySelector("[data-testid=stream-key]");
 if (key) {
   const secret = key.textContent;

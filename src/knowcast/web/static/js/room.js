@@ -1,5 +1,7 @@
 // The viewer's room page. Each area of the page is its own module; this entry only starts them.
 import { startPlayer } from "./_player.js";
+import { startTracking } from "./_track.js";
 
 const stage = document.getElementById("stage");
 if (stage) startPlayer(stage);
+if (stage) startTracking(stage);

@@ -1,0 +1,196 @@
+"""The host's analytics pages: overview, review report (复盘), channels and costs, profiles, forecasts and the
+planner, experiments. Figures come from knowcast.analytics (the only place outside it that imports it)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.responses import RedirectResponse, Response
+
+from knowcast.accounts.models import User
+from knowcast.analytics import experiments, facts_read, forecast, planner, profiles, report, service
+from knowcast.analytics.channels import share_url
+from knowcast.analytics.schemas import CostIn, ExperimentIn, PlanIn, SegmentIn, ShareLinkIn
+from knowcast.db.types import utcnow
+from knowcast.deps import Ctx, Db, Host, Id
+from knowcast.errors import KnowcastError, ValidationFailed
+from knowcast.rooms import service as rooms
+from knowcast.web.pages.forms import form_values, parse
+from knowcast.web.templating import pages_of as pages
+
+router = APIRouter(prefix="/studio")
+
+
+async def _report(ctx: Ctx, db: Db, user: User, room_id: int, model: str) -> tuple[Any, dict[str, Any]]:
+    room = await rooms.get_managed_room(db, user, room_id)
+    if ctx.analytics is not None:
+        await ctx.analytics.flush()
+    try:
+        data = await report.review(
+            db, room_id, ctx.settings.analytics_attribution_hours, "first" if model == "first" else "last"
+        )
+    except KnowcastError:
+        data = {}
+    return room, data
+
+
+@router.get("/analytics")
+async def overview(request: Request, db: Db, host: Host) -> Response:
+    streams = await facts_read.streams_of(db, host.id)
+    mine = {r.id: r for r in await rooms.rooms_of_host(db, host)}
+    rows = [(mine.get(s.room_id), s) for s in reversed(streams)]
+    return pages(request).render(request, "analytics_home.html", rows=[(r, s) for r, s in rows if r is not None])
+
+
+@router.get("/rooms/{room_id}/review")
+async def review_page(request: Request, room_id: Id, ctx: Ctx, db: Db, host: Host) -> Response:
+    model = request.query_params.get("model", "last")
+    room, data = await _report(ctx, db, host, room_id, model)
+    return pages(request).render(request, "analytics_report.html", room=room, report=data, model=model)
+
+
+@router.get("/rooms/{room_id}/channels")
+async def channels_page(request: Request, room_id: Id, ctx: Ctx, db: Db, host: Host) -> Response:
+    return await _channels(request, room_id, ctx, db, host)
+
+
+async def _channels(
+    request: Request, room_id: int, ctx: Ctx, db: Db, host: User, error: KnowcastError | None = None
+) -> Response:
+    model = request.query_params.get("model", "last")
+    room, data = await _report(ctx, db, host, room_id, model)
+    links = [
+        (link, share_url(ctx.settings.public_url, room_id, link.source, link.medium, link.campaign))
+        for link in await service.links_of(db, room_id)
+    ]
+    costs = await service.costs_of(db, room_id)
+    status = error.status_code if error else 200
+    return pages(request).render(
+        request,
+        "analytics_channels.html",
+        status,
+        room=room,
+        report=data,
+        model=model,
+        links=links,
+        costs=costs,
+        error=error,
+    )
+
+
+@router.post("/rooms/{room_id}/channels/links")
+async def add_link(request: Request, room_id: Id, ctx: Ctx, db: Db, host: Host) -> Response:
+    room = await rooms.get_managed_room(db, host, room_id)
+    try:
+        await service.add_link(db, room.host_id, room_id, parse(ShareLinkIn, await form_values(request)))
+    except KnowcastError as error:
+        return await _channels(request, room_id, ctx, db, host, error)
+    return RedirectResponse(f"/studio/rooms/{room_id}/channels", status_code=303)
+
+
+@router.post("/rooms/{room_id}/channels/costs")
+async def add_cost(request: Request, room_id: Id, ctx: Ctx, db: Db, host: Host) -> Response:
+    room = await rooms.get_managed_room(db, host, room_id)
+    values: dict[str, Any] = dict(await form_values(request))
+    try:
+        values["amount"] = _minor(values.get("amount", ""))
+        await service.add_cost(db, room.host_id, room_id, parse(CostIn, values), ctx.settings.default_currency)
+    except KnowcastError as error:
+        return await _channels(request, room_id, ctx, db, host, error)
+    return RedirectResponse(f"/studio/rooms/{room_id}/channels", status_code=303)
+
+
+def _minor(text: str) -> int:
+    """ "12.5" yuan → 1250 fen."""
+    try:
+        value = round(float(text.strip()) * 100)
+    except ValueError:
+        raise ValidationFailed(
+            "enter an amount", code="cost.amount_invalid", fields={"amount": "not a number"}
+        ) from None
+    if not 0 <= value <= 10**12:
+        raise ValidationFailed("enter an amount", code="cost.amount_invalid", fields={"amount": "out of range"})
+    return value
+
+
+@router.get("/analytics/profiles")
+async def profiles_page(request: Request, db: Db, host: Host) -> Response:
+    return await _profiles(request, db, host)
+
+
+async def _profiles(request: Request, db: Db, host: User, error: KnowcastError | None = None) -> Response:
+    found = await profiles.load(db, host.id)
+    segments = [(row, len(profiles.members(found, row.rules))) for row in await service.segments_of(db, host.id)]
+    found.sort(key=lambda p: p.ltv, reverse=True)
+    status = error.status_code if error else 200
+    return pages(request).render(
+        request,
+        "analytics_profiles.html",
+        status,
+        overview=profiles.overview(found),
+        people=found[:100],
+        segments=segments,
+        error=error,
+    )
+
+
+@router.post("/analytics/segments")
+async def add_segment(request: Request, db: Db, host: Host) -> Response:
+    values = await form_values(request)
+    rules: dict[str, Any] = {k: v for k, v in values.items() if k != "name" and v}
+    if "rfm" in rules:
+        rules["rfm"] = [rules["rfm"]]
+    rules["consented_only"] = "consented_only" in values
+    try:
+        await service.add_segment(db, host.id, parse(SegmentIn, {"name": values.get("name", ""), "rules": rules}))
+    except KnowcastError as error:
+        return await _profiles(request, db, host, error)
+    return RedirectResponse("/studio/analytics/profiles", status_code=303)
+
+
+@router.get("/analytics/forecasts")
+async def forecasts_page(request: Request, db: Db, host: Host) -> Response:
+    streams = await facts_read.streams_of(db, host.id)
+    ahead = forecast.next_stream(streams, forecast.next_weekly(streams, utcnow()))
+    query = request.query_params
+    plan_in = PlanIn()
+    error: KnowcastError | None = None
+    try:
+        spend = {query["channel"]: _minor(query.get("budget", "0"))} if query.get("channel") else {}
+        rate = float(query["interaction"]) / 100 if query.get("interaction") else None
+        change = float(query.get("price", "0") or 0) / 100
+        plan_in = parse(PlanIn, {"spend": spend, "interaction_rate": rate, "price_change": change})
+    except (KnowcastError, ValueError) as exc:
+        error = exc if isinstance(exc, KnowcastError) else ValidationFailed("enter numbers", code="plan.invalid")
+    plan = await planner.plan(db, host.id, plan_in)
+    return pages(request).render(request, "analytics_forecasts.html", ahead=ahead, plan=plan, values=query, error=error)
+
+
+@router.get("/analytics/experiments")
+async def experiments_page(request: Request, db: Db, host: Host) -> Response:
+    return await _experiments(request, db, host)
+
+
+async def _experiments(request: Request, db: Db, host: User, error: KnowcastError | None = None) -> Response:
+    found = [await experiments.analyse(db, row) for row in await service.experiments_of(db, host.id)]
+    status = error.status_code if error else 200
+    return pages(request).render(request, "analytics_experiments.html", status, experiments=found, error=error)
+
+
+@router.post("/analytics/experiments")
+async def add_experiment(request: Request, ctx: Ctx, db: Db, host: Host) -> Response:
+    values = await form_values(request)
+    keys = [k.strip() for k in values.get("variants", "").split(",") if k.strip()]
+    data = {
+        "name": values.get("name", ""),
+        "subject": values.get("subject", ""),
+        "variants": [{"key": k} for k in keys],
+    }
+    try:
+        await service.add_experiment(db, host.id, parse(ExperimentIn, data))
+    except KnowcastError as error:
+        return await _experiments(request, db, host, error)
+    if ctx.analytics is not None and ctx.analytics.intake is not None:
+        ctx.analytics.intake.running.forget(host.id)
+    return RedirectResponse("/studio/analytics/experiments", status_code=303)
