@@ -39,7 +39,7 @@ def run(args: argparse.Namespace, _settings: Settings) -> int:
 
 
 def bench(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
-    senders = math.ceil(args.rate) + 2  # each sends at most one message a second: under the flood rule
+    senders = math.ceil(args.rate * 2) + 4  # each sends one message in two seconds: far under the flood rule
     port, env = _free_port(), _env(tmp, args)
     room_id, tokens = asyncio.run(_prepare(env, senders))
     server = _spawn([sys.executable, "-m", "knowcast", "serve", "--port", str(port)], env, tmp / "server.log")
@@ -50,10 +50,12 @@ def bench(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         for proc in loadgens:
             _expect(proc, "ready")
         rss = _rss_mb(server.pid)
+        cpu0, wall0 = _cpu_s(server.pid), time.monotonic()
         for proc in loadgens:
             _say(proc, "go")
         time.sleep(args.duration + DRAIN_SECONDS)
         rss = max(rss, _rss_mb(server.pid))
+        server_cpu = 100 * (_cpu_s(server.pid) - cpu0) / (time.monotonic() - wall0)
         reports = [_finish(proc) for proc in loadgens]
     finally:
         server.terminate()
@@ -62,7 +64,7 @@ def bench(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     result = summarize(args, reports, rss)
     per_viewer_kb = (rss - baseline) * 1024 / max(1, args.viewers)
     closed, errors = sum(r["closed"] for r in reports), sum(r["errors"] for r in reports)
-    print(f"closed sockets {closed}, error frames {errors}", file=sys.stderr)
+    print(f"closed sockets {closed}, error frames {errors}, server CPU {server_cpu:.0f}%", file=sys.stderr)
     print(
         f"server RSS {baseline:.0f} MB idle, {rss:.0f} MB with viewers: {per_viewer_kb:.1f} KB/viewer", file=sys.stderr
     )
@@ -218,6 +220,11 @@ def _finish(proc: subprocess.Popen[str]) -> dict[str, Any]:
     proc.terminate()
     proc.wait(timeout=30)
     return report
+
+
+def _cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _rss_mb(pid: int) -> float:

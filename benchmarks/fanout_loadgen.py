@@ -202,7 +202,8 @@ async def main(args: argparse.Namespace) -> None:
     viewers = await connect_all(args, stats)
     tokens = json.loads(args.senders) if args.senders else []
     path = f"/api/v1/rooms/{args.room}/live"
-    senders = [await open_viewer(args.host, args.port, path, Stats(), token) for token in tokens]
+    sender_stats = Stats()
+    senders = [await open_viewer(args.host, args.port, path, sender_stats, token) for token in tokens]
     beating = asyncio.create_task(heartbeats(viewers + senders))
     reader = asyncio.StreamReader()
     await asyncio.get_running_loop().connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
@@ -214,8 +215,9 @@ async def main(args: argparse.Namespace) -> None:
     await reader.readline()  # stop
     cpu, wall = _cpu() - cpu0, time.monotonic() - wall0
     beating.cancel()
+    errors = stats.errors + sender_stats.errors
     result = {"viewers": len(viewers), "sent": sent, "delivered": stats.delivered, "closed": stats.closed,
-              "errors": stats.errors, "cpu_s": cpu, "wall_s": wall, "hist": _sparse(stats.hist)}  # fmt: skip
+              "errors": errors, "cpu_s": cpu, "wall_s": wall, "hist": _sparse(stats.hist)}  # fmt: skip
     print(json.dumps(result), flush=True)
 
 

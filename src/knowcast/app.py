@@ -91,7 +91,7 @@ def create_app(settings: Settings, ctx: AppContext | None = None) -> FastAPI:
     install_handlers(app, app.state.pages.error_page)
     media_routers = (media_routes.router, media_routes.api, media_hooks.router)
     media_routers += (catalog_routes.router, commerce_routes.router, commerce_room_routes.router)
-    media_routers += (interaction_routes.router, interaction_routes.shop, realtime_routes.router)
+    media_routers += (interaction_routes.router, interaction_routes.shop)
     media_routers += (integration_routes.token_router, integration_routes.webhook_router)
     routers = (ops.router, account_routes.router, room_routes.router, *media_routers, analytics_routes.router)
     for router in (*routers, pages.router):
@@ -106,6 +106,7 @@ def create_app(settings: Settings, ctx: AppContext | None = None) -> FastAPI:
         RequestContextMiddleware, default_locale=settings.default_locale, secure_cookies=settings.secure_cookies
     )
     app.add_middleware(AccessLogMiddleware, metrics=ctx.metrics)
+    app.add_middleware(realtime_routes.LiveSockets, ctx=ctx)  # outermost: viewers' sockets skip the stack
     return app
 
 
