@@ -125,6 +125,9 @@ async def serve(ctx: AppContext, socket: Socket, room_id: int) -> None:
         await socket.close(refused.close_code)
     except Gone:
         pass
+    except Exception:  # a bug must cost this one socket, cleanly closed, and nothing else
+        log.exception("live socket failed", extra={"room_id": room_id})
+        await socket.close(1011)
     finally:
         session.leave()
 
