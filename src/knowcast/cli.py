@@ -75,6 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
     latency.add_argument("--cpu-seconds", type=float, default=15.0, help="CPU measuring window per mode")
     latency.add_argument("--chromium", default="/usr/bin/chromium")
     latency.set_defaults(run=run_benchmark("latency"))
+    analytics = bench.add_parser("analytics", help="N events: review report and live tick (benchmarks/analytics.py)")
+    analytics.add_argument("--events", type=int, default=1_000_000)
+    analytics.add_argument("--batch", type=int, default=20_000, help="events per write transaction")
+    analytics.add_argument("--database", default=None, help="database URL (default: a fresh SQLite file)")
+    analytics.set_defaults(run=run_benchmark("analytics"))
     return parser
 
 

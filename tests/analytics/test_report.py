@@ -117,3 +117,27 @@ async def test_only_the_rooms_host_sees_its_analytics(stage: Stage, make_user: A
     assert (await viewer.client.get(path)).status_code == 403
     assert (await other.client.get(path)).status_code in (403, 404)
     assert (await other.client.get(f"/api/v1/analytics/rooms/{stage.room_id}/live")).status_code in (403, 404)
+
+
+async def test_peak_and_viewers_per_minute_come_from_view_sessions(ctx: Any) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from knowcast.analytics import facts_read
+    from knowcast.analytics.records import Record
+    from knowcast.analytics.store import write_records
+
+    t0 = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+    records = [
+        Record("view_start", 42, t0, visitor="a", view_id="view-a"),
+        Record("view_start", 42, t0 + timedelta(seconds=10), visitor="b", view_id="view-b"),
+        Record("view_end", 42, t0 + timedelta(seconds=30), visitor="a", view_id="view-a"),  # b times out at 1:10
+        Record("view_start", 42, t0 + timedelta(minutes=3), visitor="c", view_id="view-c"),
+        Record("view_end", 42, t0 + timedelta(minutes=3, seconds=5), visitor="c", view_id="view-c"),
+    ]
+    async with ctx.db.session() as session:
+        await write_records(session, records, {})
+        await session.commit()
+        peak, peak_at, per_minute = await facts_read.concurrency(session, 42)
+    base = int(t0.timestamp() // 60)
+    assert (peak, peak_at) == (2, t0 + timedelta(seconds=10))
+    assert per_minute == {base: 2, base + 1: 1, base + 2: 0, base + 3: 1}

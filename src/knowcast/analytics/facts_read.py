@@ -7,9 +7,10 @@ a report costs the size of its audience, not the number of events behind it.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -107,30 +108,42 @@ async def streams_of(session: AsyncSession, host_id: int, before: datetime | Non
     return [Stream(row[0], row[1], row[2], Totals.of(row[3:])) for row in await session.execute(query)]
 
 
+def epoch(session: AsyncSession, column: Any) -> Any:
+    """Seconds since 1970 computed by the database: reading 100,000 datetimes through the UTC column type costs
+    more than the whole rest of a report."""
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    if dialect == "sqlite":
+        return (func.julianday(column) - 2440587.5) * 86400.0
+    return func.extract("epoch", column)
+
+
 async def concurrency(session: AsyncSession, room_id: int) -> tuple[int, datetime | None, dict[int, int]]:
-    """(peak concurrent viewers, when, the most open views in each minute up to the last change) from the view
-    sessions: a view is open from its start until it ended, or 60 s after its last heartbeat."""
+    """(peak concurrent viewers, when, the most open views in each minute) from the view sessions: a view is open
+    from its start until it ended, or 60 s after its last heartbeat. A sweep over sorted start/end points (numpy:
+    a big stream has a hundred thousand views)."""
     W = m.AnalyticsView
-    query = select(W.started_at, W.ended_at, W.last_beat_at).where(W.room_id == room_id)
-    timeout = timedelta(seconds=VIEW_TIMEOUT_SECONDS)
-    points: list[tuple[float, int]] = []
-    for started, ended, last in await session.execute(query):
-        points.append((started.timestamp(), 1))
-        points.append(((ended or last + timeout).timestamp(), -1))
-    points.sort()  # at the same instant an end (-1) sorts before a start: no phantom overlap
-    open_now = peak = 0
-    peak_at: float | None = None
+    end = func.coalesce(epoch(session, W.ended_at), epoch(session, W.last_beat_at) + VIEW_TIMEOUT_SECONDS)
+    query = select(epoch(session, W.started_at), end).where(W.room_id == room_id)
+    rows = (await (await session.connection()).execute(query)).all()
+    if not rows:
+        return 0, None, {}
+    starts = np.fromiter((row[0] for row in rows), dtype=float, count=len(rows))
+    ends = np.fromiter((row[1] for row in rows), dtype=float, count=len(rows))
+    times = np.round(np.concatenate([starts, ends]), 3)  # julianday arithmetic is off by microseconds
+    steps = np.concatenate([np.ones(len(rows)), -np.ones(len(rows))])
+    order = np.lexsort((steps, times))  # at the same instant an end sorts before a start: no phantom overlap
+    times, counts = times[order], np.cumsum(steps[order])
+    best = int(np.argmax(counts))
+    minutes = np.floor(times / 60).astype(np.int64)
+    firsts = np.flatnonzero(np.r_[True, minutes[1:] != minutes[:-1]])
+    most = np.maximum.reduceat(counts, firsts)
+    carried = np.r_[0, counts[firsts[1:] - 1]]  # open when the minute began
     per_minute: dict[int, int] = {}
-    previous_minute = None
-    for when, step in points:
-        minute = int(when // 60)
-        if previous_minute is not None:
-            for gap in range(previous_minute + 1, minute):  # minutes with no start or end keep the count
-                per_minute[gap] = open_now
-        previous_minute = minute
-        per_minute.setdefault(minute, open_now)
-        open_now += step
-        per_minute[minute] = max(per_minute.get(minute, 0), open_now)
-        if open_now > peak:
-            peak, peak_at = open_now, when
-    return peak, (datetime.fromtimestamp(peak_at, UTC) if peak_at is not None else None), per_minute
+    last_count = 0
+    for index, minute in enumerate(minutes[firsts].tolist()):
+        for gap in range(max(per_minute, default=minute) + 1, minute):
+            per_minute[gap] = last_count
+        per_minute[minute] = int(max(most[index], carried[index]))
+        last_count = int(counts[firsts[index + 1] - 1]) if index + 1 < len(firsts) else int(counts[-1])
+    peak_at = datetime.fromtimestamp(float(times[best]), UTC)
+    return int(counts[best]), peak_at, per_minute

@@ -210,7 +210,8 @@ class AnalyticsRuntime:
                 query = (
                     select(m.AnalyticsEvent).where(m.AnalyticsEvent.room_id == room_id).order_by(m.AnalyticsEvent.id)
                 )
-                for row in await session.scalars(query.execution_options(yield_per=5000)):
+                rows = await session.stream_scalars(query.execution_options(yield_per=5000))
+                async for row in rows:
                     fresh.apply(Record.from_row(row, fresh.host_id))
             for rec in self.queue:
                 if rec.room_id == room_id:

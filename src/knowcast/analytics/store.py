@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import bindparam, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowcast.analytics import models as m
@@ -23,7 +23,7 @@ from knowcast.analytics.records import Record
 from knowcast.analytics.upsert import Merge, Upserts, table_of
 from knowcast.db.engine import Database
 
-EVENT_CHUNK = 1000
+EVENT_CHUNK = 5000
 ROOMS = Merge(keys=("room_id",), replace=("host_id", "state", "started_at", "ended_at", "currency"))
 PRODUCTS = Merge(keys=("product_id",), replace=("host_id", "title", "kind", "price"))
 REJECTIONS = Merge(keys=("room_id", "reason"), add=("count",), greatest=("last_at",))
@@ -84,8 +84,9 @@ async def write_records(session: AsyncSession, records: list[Record], kinds: Map
     if not records:
         return
     rows = [rec.row() for rec in records if rec.kind != r.EXPOSURE]
+    events = table_of(m.AnalyticsEvent).insert()  # Core executemany: no RETURNING of ids, ~10x the ORM's speed
     for start in range(0, len(rows), EVENT_CHUNK):
-        await session.execute(insert(m.AnalyticsEvent), rows[start : start + EVENT_CHUNK])
+        await session.execute(events, rows[start : start + EVENT_CHUNK])
     facts = Facts(kinds)
     for rec in records:
         facts.add(rec)
