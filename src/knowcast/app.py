@@ -23,6 +23,9 @@ from knowcast.context import AppContext
 from knowcast.db import migrate
 from knowcast.db.engine import Database
 from knowcast.errors import install_handlers
+from knowcast.growth import routes as growth_routes
+from knowcast.growth import runtime as growth_runtime
+from knowcast.growth.embed import EmbedFraming
 from knowcast.integrations import routes as integration_routes
 from knowcast.integrations.dispatcher import WebhookDispatcher
 from knowcast.interaction import routes as interaction_routes
@@ -58,6 +61,7 @@ def create_app(settings: Settings, ctx: AppContext | None = None) -> FastAPI:
     ctx.components.append(ctx.hub)
     commerce_runtime.install(ctx)
     analytics_runtime.install(ctx)
+    growth_runtime.install(ctx)  # after LiveInteraction: FAQ auto-replies wrap its chat handler
     media = build_media(ctx)
     WebhookDispatcher(ctx).install()
     covers_dir = settings.data_dir / "uploads" / "covers"
@@ -94,6 +98,7 @@ def create_app(settings: Settings, ctx: AppContext | None = None) -> FastAPI:
     media_routers += (interaction_routes.router, interaction_routes.shop)
     media_routers += (integration_routes.token_router, integration_routes.webhook_router)
     routers = (ops.router, account_routes.router, room_routes.router, *media_routers, analytics_routes.router)
+    routers += (growth_routes.router,)
     for router in (*routers, pages.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -105,6 +110,7 @@ def create_app(settings: Settings, ctx: AppContext | None = None) -> FastAPI:
     app.add_middleware(
         RequestContextMiddleware, default_locale=settings.default_locale, secure_cookies=settings.secure_cookies
     )
+    app.add_middleware(EmbedFraming)  # outside the security headers: embed pages drop X-Frame-Options
     app.add_middleware(AccessLogMiddleware, metrics=ctx.metrics)
     app.add_middleware(realtime_routes.LiveSockets, ctx=ctx)  # outermost: viewers' sockets skip the stack
     return app

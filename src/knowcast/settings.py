@@ -110,6 +110,21 @@ class Settings(BaseSettings):
     ga4_measurement_id: str | None = None  # set both to forward events to Google Analytics 4
     ga4_api_secret: str | None = None
     ga4_endpoint: str = "https://www.google-analytics.com/mp/collect"
+    # growth (docs/growth.md): reminders by mail, posters, FAQ auto-replies, run-of-show
+    smtp_host: str | None = None  # unset: mail is written to <data_dir>/mail/*.eml instead of being sent
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_from: str = "Knowcast <noreply@localhost>"
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_security: Literal["none", "starttls", "tls"] = "none"
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    mail_max_attempts: int = Field(default=8, ge=1, le=30)
+    mail_backoff_seconds: float = Field(default=30.0, gt=0)  # before the 2nd attempt; doubles, with jitter
+    mail_backoff_max_seconds: float = Field(default=3600.0, gt=0)
+    mail_poll_seconds: float = Field(default=5.0, gt=0)  # the longest the mail worker sleeps between checks
+    poster_font: str | None = None  # a font file with CJK glyphs; default: found with fc-match / known paths
+    faq_window_seconds: int = Field(default=300, ge=1)  # one auto-reply per viewer per question per window
+    show_tick_seconds: float = Field(default=1.0, gt=0, le=60)  # how often auto-advancing steps are checked
 
     @classmethod
     def settings_customise_sources(

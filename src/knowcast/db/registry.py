@@ -10,5 +10,6 @@ def load_all_models() -> None:
     import knowcast.catalog.models
     import knowcast.commerce.models
     import knowcast.commerce.promotions
+    import knowcast.growth.models
     import knowcast.integrations.models
     import knowcast.rooms.models  # noqa: F401

@@ -22,6 +22,7 @@ from knowcast.bus import Event
 from knowcast.context import AppContext
 from knowcast.db.types import utcnow
 from knowcast.errors import InvalidCredentials
+from knowcast.growth import service as growth
 from knowcast.privacy import audit
 from knowcast.privacy.models import AuditEntry, ConsentRecord
 from knowcast.rooms import service as rooms
@@ -53,9 +54,14 @@ async def erase_privacy_data(session: AsyncSession, user: User) -> None:
     await session.execute(delete(ConsentRecord).where(ConsentRecord.user_id == user.id))
 
 
-EXPORTERS: tuple[Exporter, ...] = (accounts.export_personal_data, rooms.export_personal_data, export_privacy_data)
+EXPORTERS: tuple[Exporter, ...] = (
+    accounts.export_personal_data,
+    rooms.export_personal_data,
+    export_privacy_data,
+    growth.export_personal_data,
+)
 # the account itself is anonymized last, after every other domain has let go of the person
-ERASERS: tuple[Eraser, ...] = (erase_privacy_data, accounts.erase_personal_data)
+ERASERS: tuple[Eraser, ...] = (erase_privacy_data, growth.erase_personal_data, accounts.erase_personal_data)
 
 
 async def record_consent(

@@ -1,0 +1,122 @@
+"""Answers matching chat lines from the FAQ, in the room, marked as automatic.
+
+It wraps the hub's chat handler (installed by the interaction domain): a line the chat desk accepted is
+matched against the room's FAQ entries in memory (re-read at most every ENTRIES_TTL seconds, or at once after
+a ``faq.changed`` event). A match is answered at most once per viewer per entry per ``faq_window_seconds``,
+by a ``faq.replied`` event that the real-time plane shows as a system line (``broadcast`` + ``system``) and
+analytics counts. The per-viewer memory is per process: a viewer is served by one process at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from knowcast.bus import Event
+from knowcast.context import AppContext
+from knowcast.errors import NotFound
+from knowcast.growth import faq
+from knowcast.realtime import protocol
+from knowcast.realtime.connection import Connection
+from knowcast.web import i18n
+
+log = logging.getLogger(__name__)
+ENTRIES_TTL = 10.0
+MEMORY_LIMIT = 50_000
+
+
+@dataclass(frozen=True)
+class Answer:
+    entry_id: int
+    keywords: tuple[str, ...]
+    text: str
+
+
+class AutoReplier:
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx = ctx
+        self.window = float(ctx.settings.faq_window_seconds)
+        self.entries: dict[int, tuple[float, list[Answer]]] = {}
+        self.answered: dict[tuple[int, int, int], float] = {}
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.label = i18n.translate(ctx.settings.default_locale, "growth.faq.auto_label")
+
+    def install(self) -> AutoReplier:
+        hub = self.ctx.hub
+        inner = hub.chat_handler
+        if inner is None:
+            log.warning("no chat handler to wrap: FAQ auto-replies are off")
+            return self
+
+        async def handle(conn: Connection, message: protocol.Chat) -> None:
+            await inner(conn, message)  # refused lines raise here and are never answered
+            await self.on_chat(conn, message.text)
+
+        hub.chat_handler = handle
+        self.ctx.bus.subscribe("faq.changed", self._changed)
+        return self
+
+    async def _changed(self, _event: Event) -> None:
+        self.entries.clear()
+
+    async def answers(self, room_id: int) -> list[Answer]:
+        cached = self.entries.get(room_id)
+        if cached is not None and time.monotonic() - cached[0] < ENTRIES_TTL:
+            return cached[1]
+        try:
+            async with self.ctx.db.session() as session:
+                rows = await faq.for_room(session, room_id)
+        except NotFound:
+            rows = []
+        answers = [Answer(r.id, tuple(r.keywords), r.answer) for r in rows]
+        self.entries[room_id] = (time.monotonic(), answers)
+        return answers
+
+    @staticmethod
+    def match(answers: list[Answer], text: str) -> Answer | None:
+        line = faq.normalize(text)
+        return next((a for a in answers if any(k in line for k in a.keywords)), None)
+
+    async def on_chat(self, conn: Connection, text: str) -> None:
+        if conn.user_id is None:
+            return
+        answer = self.match(await self.answers(conn.room_id), text)
+        if answer is None or not self.admit(conn.room_id, conn.user_id, answer.entry_id):
+            return
+        task = asyncio.create_task(self.reply(conn.room_id, conn.user_id, conn.name, answer))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    def admit(self, room_id: int, user_id: int, entry_id: int) -> bool:
+        """At most one answer per viewer per entry per window."""
+        now, key = time.monotonic(), (room_id, user_id, entry_id)
+        last = self.answered.get(key)
+        if last is not None and now - last < self.window:
+            return False
+        if len(self.answered) >= MEMORY_LIMIT:
+            self.answered = {k: t for k, t in self.answered.items() if now - t < self.window}
+        self.answered[key] = now
+        return True
+
+    async def reply(self, room_id: int, user_id: int, name: str | None, answer: Answer) -> None:
+        try:
+            async with self.ctx.db.session() as session:
+                await faq.count_reply(session, answer.entry_id)
+        except Exception:
+            log.exception("could not count an auto-reply", extra={"faq_id": answer.entry_id})
+        text = f"{self.label} @{name}: {answer.text}" if name else f"{self.label} {answer.text}"
+        data: dict[str, Any] = {
+            "room_id": room_id,
+            "broadcast": True,
+            "system": True,
+            "auto": True,
+            "faq_id": answer.entry_id,
+            "user_id": user_id,
+            "to": name,
+            "answer": answer.text,
+            "text": text,
+        }
+        await self.ctx.bus.publish(Event("faq.replied", data))
