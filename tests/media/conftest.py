@@ -22,7 +22,9 @@ from knowcast.media.ffmpeg import ffmpeg_binary
 from knowcast.media.runtime import Media
 from knowcast.settings import Settings, load_settings
 from tests.browser.conftest import artifacts, browser, new_context  # noqa: F401  (browser fixtures, shared)
-from tests.conftest import SECRET
+from tests.conftest import PASSWORD, SECRET
+from tests.live_server import SECRET as LIVE_SECRET
+from tests.live_server import LiveServer
 
 FFMPEG = ffmpeg_binary(None)
 
@@ -139,3 +141,25 @@ def make_room(make_user: Any) -> Callable[..., Awaitable[HostRoom]]:
 
 async def room_state(client: Any, room_id: int) -> str:
     return str((await client.get(f"/api/v1/rooms/{room_id}")).json()["state"])
+
+
+async def make_room_in(server: LiveServer) -> tuple[int, str, str]:
+    """A host (password PASSWORD) and a public room in a live server's database → (room id, stream key, email)."""
+    from knowcast.accounts import service as accounts
+    from knowcast.accounts.schemas import SignUp
+    from knowcast.app import build_context
+    from knowcast.db.types import utcnow
+    from knowcast.rooms import service as rooms
+    from knowcast.rooms.schemas import RoomCreate
+
+    settings = load_settings(database_url=server.database_url, data_dir=server.data_dir, secret_key=LIVE_SECRET)
+    ctx = build_context(settings)
+    email = f"host{time.monotonic_ns()}@example.com"
+    try:
+        async with ctx.db.session() as session:
+            data = SignUp(email=email, password=PASSWORD, display_name="Host")
+            host = await accounts.create_user(session, ctx, data, Role.HOST)
+            room = await rooms.create_room(session, ctx, host, RoomCreate(title="Video", scheduled_at=utcnow()))
+            return room.id, room.stream_key, email
+    finally:
+        await ctx.db.dispose()

@@ -15,16 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from knowcast.accounts import service as accounts
-from knowcast.accounts.models import Role
-from knowcast.accounts.schemas import SignUp
-from knowcast.app import build_context
-from knowcast.db.types import utcnow
-from knowcast.rooms import service as rooms
-from knowcast.rooms.schemas import RoomCreate
-from knowcast.settings import load_settings
-from tests.live_server import SECRET, LiveServer, free_port, start_server
-from tests.media.conftest import FFMPEG
+from tests.live_server import LiveServer, free_port, start_server
+from tests.media.conftest import FFMPEG, make_room_in
 from tests.services import unavailable
 
 MODULE = Path("/usr/lib/nginx/modules/ngx_rtmp_module.so")
@@ -129,19 +121,6 @@ def _wait_port(port: int, process: subprocess.Popen[bytes], root: Path) -> None:
     raise RuntimeError("nginx did not start")
 
 
-async def _make_room(app: LiveServer) -> tuple[int, str]:
-    settings = load_settings(database_url=app.database_url, data_dir=app.data_dir, secret_key=SECRET)
-    ctx = build_context(settings)
-    try:
-        async with ctx.db.session() as session:
-            data = SignUp(email=f"host{time.monotonic_ns()}@example.com", password="x" * 12, display_name="Host")
-            host = await accounts.create_user(session, ctx, data, Role.HOST)
-            room = await rooms.create_room(session, ctx, host, RoomCreate(title="nginx", scheduled_at=utcnow()))
-            return room.id, room.stream_key
-    finally:
-        await ctx.db.dispose()
-
-
 async def _publish(nginx: Nginx, key: str, sample: Path, loop: bool) -> asyncio.subprocess.Process:
     args = [FFMPEG, "-hide_banner", "-loglevel", "warning", "-re", *(["-stream_loop", "-1"] if loop else [])]
     args += ["-i", str(sample), "-c", "copy", "-f", "flv", f"rtmp://127.0.0.1:{nginx.rtmp_port}/live/{key}"]
@@ -164,7 +143,7 @@ async def test_nginx_rtmp_asks_knowcast_and_the_room_plays_from_nginx(
     server: tuple[LiveServer, Nginx], sample_flv: Path
 ) -> None:
     app, nginx = server
-    room_id, key = await _make_room(app)
+    room_id, key, _ = await make_room_in(app)
     async with httpx.AsyncClient(base_url=app.url, timeout=10) as client:
 
         async def state() -> str:

@@ -12,8 +12,7 @@ from typing import Any
 import pytest
 
 from tests.live_server import LiveServer, start_server
-from tests.media.conftest import FFMPEG
-from tests.media.test_nginx_rtmp import _make_room
+from tests.media.conftest import FFMPEG, make_room_in
 
 pytestmark = pytest.mark.browser
 
@@ -54,7 +53,7 @@ def test_player_states_from_starting_to_replay(
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(1) as pool:  # Playwright's sync API owns this thread's event loop
-        room_id, key = pool.submit(asyncio.run, _make_room(server)).result()
+        room_id, key, _ = pool.submit(asyncio.run, make_room_in(server)).result()
     page = new_context(phone=True).new_page()
     page.goto(f"{server.url}/rooms/{room_id}")
     assert page.get_attribute("#stage", "data-player") == "starting"
@@ -83,3 +82,42 @@ def test_player_states_from_starting_to_replay(
     duration = page.evaluate("document.getElementById('replay-video').duration")
     assert duration > 1 and duration != float("inf")  # a VOD, not a live stream
     page.screenshot(path=str(artifacts / "replay.png"))
+
+
+def test_the_console_shows_stream_health_while_publishing(
+    server: LiveServer, new_context: Any, artifacts: Path, sample_flv: Path
+) -> None:
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    from knowcast import csrf
+    from tests.conftest import PASSWORD
+    from tests.live_server import SECRET
+
+    with ThreadPoolExecutor(1) as pool:
+        room_id, key, email = pool.submit(asyncio.run, make_room_in(server)).result()
+    nonce = csrf.new_nonce()
+    signin = httpx.post(
+        f"{server.url}/api/v1/auth/signin",
+        json={"email": email, "password": PASSWORD},
+        cookies={csrf.COOKIE: nonce},
+        headers={"x-csrf-token": csrf.token_for(SECRET, nonce)},
+    )
+    assert signin.status_code == 200, signin.text
+    context = new_context(locale="en")
+    context.add_cookies([{"name": name, "value": value, "url": server.url} for name, value in signin.cookies.items()])
+    page = context.new_page()
+    page.goto(f"{server.url}/studio/rooms/{room_id}")
+    assert page.url.endswith(f"/studio/rooms/{room_id}")
+    assert page.get_attribute("[data-testid=stream-health]", "data-publishing") == "false"
+    publisher = _publish(server, key, sample_flv)
+    try:
+        _wait(page, "document.querySelector('[data-testid=stream-health]').dataset.publishing === 'true'")
+        _wait(page, "document.querySelector('[data-health=bitrate]').textContent.includes('kbps')")
+        assert "h264 / aac" in page.text_content("[data-health=codecs]")
+        page.screenshot(path=str(artifacts / "console.png"), full_page=True)
+    finally:
+        publisher.terminate()
+        publisher.wait(10)
