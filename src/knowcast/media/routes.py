@@ -96,22 +96,14 @@ async def variant_file(request: Request, room_id: int, variant: str, name: str, 
 
 
 @api.get("/rooms/{room_id}/status", dependencies=[Public])
-async def status(request: Request, room_id: int, ctx: Ctx, db: Db, user: MaybeUser) -> StreamStatus:
+async def status(request: Request, room_id: int, db: Db, user: MaybeUser) -> StreamStatus:
     room = await rooms.get_room(db, room_id)
     try:
         await rooms.ensure_can_watch(db, user, room)
     except (AuthenticationRequired, PermissionDenied) as error:
         return StreamStatus(room_id=room.id, state=room.state, stream_url=None, replay_url=None, locked=error.code)
-    public = room.access_mode.value == "public"
-    has_video = media_of(request).store.segment_count(room.id) > 0
-    live = room.state in (RoomState.LIVE, RoomState.RECONNECTING)
-    external = ctx.settings.ingest == "external"
-    return StreamStatus(
-        room_id=room.id,
-        state=room.state,
-        stream_url=playback.live_url(ctx.settings, room.id, public) if live and (has_video or external) else None,
-        replay_url=f"/rooms/{room.id}/replay" if room.state is RoomState.ENDED and has_video else None,
-    )
+    view = playback.page_context(media_of(request), room, can_watch=True)
+    return StreamStatus(room_id=room.id, state=room.state, stream_url=view["stream_url"], replay_url=view["replay_url"])
 
 
 @api.get("/rooms/{room_id}/health")
