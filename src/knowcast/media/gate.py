@@ -113,7 +113,7 @@ class _Connection:
         txn = values[1] if isinstance(values[1], int | float) else 0
         if name == "connect":
             props = values[2] if len(values) > 2 and isinstance(values[2], dict) else {}
-            self.app = str(props.get("app", "")).strip("/")
+            self.app = str(props.get("app", "")).split("?", 1)[0].strip("/")
             self._accept_connect(txn)
         elif name == "createStream":
             self.out.command(0, "_result", txn, None, 1)
