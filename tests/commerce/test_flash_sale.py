@@ -128,7 +128,7 @@ async def test_the_database_alone_never_oversells(shop: Shop, make_user: Any, ct
         claim = Claim(f"race-{n}", flash.sale_key(info), user_id, 1, 1)
         await start.wait()
         async with ctx.db.session() as session:
-            written = await write_win(session, Win(claim, info, 60, None, None))
+            written = await session.run_sync(write_win, Win(claim, info, 60, None, None))
             await session.commit()
         return written.outcome
 

@@ -183,10 +183,22 @@ async def sale_out(session: AsyncSession, sale: FlashSale, ctx: AppContext | Non
 
 
 async def sale_info(ctx: AppContext, sale_id: int) -> SaleInfo:
-    cache = runtime(ctx).sales
-    cached = cache.get(sale_id)
+    """The sale as the hot path needs it, from a per-process cache refreshed every CACHE_SECONDS; one load
+    at a time per sale, so a crowd arriving together makes one database read, not one each."""
+    rt = runtime(ctx)
+    cached = rt.sales.get(sale_id)
     if cached is not None and cached[0] > time.monotonic():
         return cached[1]
+    async with rt.load_locks.setdefault(-sale_id, asyncio.Lock()):
+        cached = rt.sales.get(sale_id)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        info = await _load_info(ctx, sale_id)
+    rt.sales[sale_id] = (time.monotonic() + CACHE_SECONDS, info)
+    return info
+
+
+async def _load_info(ctx: AppContext, sale_id: int) -> SaleInfo:
     async with ctx.db.session() as session:
         sale = await get_sale(session, sale_id)
         product = await session.get(Product, sale.product_id)
@@ -205,7 +217,6 @@ async def sale_info(ctx: AppContext, sale_id: int) -> SaleInfo:
             starts_at=sale.starts_at,
             ends_at=sale.ends_at,
         )
-    cache[sale_id] = (time.monotonic() + CACHE_SECONDS, info)
     return info
 
 
@@ -223,6 +234,11 @@ async def _ensure_gate(ctx: AppContext, info: SaleInfo, force: bool = False) -> 
             held = await counters.counts(session, counters.sale_scope(info.sale_id))
             ttl = int((sale.ends_at - utcnow()).total_seconds()) + 86400
             await rt.gate.load(key, sale.stock_left, held, max(ttl, 3600))
+
+
+async def warm(ctx: AppContext, sale_id: int) -> None:
+    """Load the sale and its gate ahead of the crowd (a viewer's page opening does this)."""
+    await _ensure_gate(ctx, await sale_info(ctx, sale_id))
 
 
 async def attempt(

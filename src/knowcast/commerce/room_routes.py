@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from sqlalchemy import select
 from starlette.responses import Response
 
 from knowcast.accounts.models import User
 from knowcast.commerce import coupons, draws, flash, orders, shelf
+from knowcast.commerce.buyers import CACHE, BuyerId
 from knowcast.commerce.promotions import DrawEntry, DrawState
 from knowcast.commerce.schemas import (
     AttemptIn,
@@ -26,7 +27,7 @@ from knowcast.commerce.schemas import (
     ShelfAdd,
     ShelfEntry,
 )
-from knowcast.deps import Ctx, CurrentUser, Db, Host, Id, MaybeUser, Public
+from knowcast.deps import SESSION_COOKIE, Ctx, CurrentUser, Db, Host, Id, MaybeUser, Public
 from knowcast.errors import Conflict
 from knowcast.rooms import service as rooms
 
@@ -58,18 +59,27 @@ async def pin(room_id: Id, data: PinIn, ctx: Ctx, db: Db, host: Host) -> ShelfEn
 
 
 @router.get("/rooms/{room_id}/commerce", dependencies=[Public])
-async def snapshot(room_id: Id, ctx: Ctx, db: Db, user: MaybeUser) -> dict[str, object]:
-    """What a viewer's page needs on arrival: shelf, pin, the current sale, an open drop and draw."""
+async def snapshot(request: Request, room_id: Id, ctx: Ctx, db: Db, user: MaybeUser) -> dict[str, object]:
+    """What a viewer's page needs on arrival: shelf, pin, the current sale, an open drop and draw.
+
+    A signed-in viewer's session is remembered for the flash-sale hot path (buyers.CACHE) from here on.
+    """
     await rooms.get_room(db, room_id)
+    if user is not None:
+        CACHE.put(request.cookies.get(SESSION_COOKIE, ""), user.id)
     sale = await flash.current_sale(db, room_id)
     drop = await coupons.active_drop(db, room_id)
     open_draws = [d for d in await draws.draws_of_room(db, room_id) if d.state is DrawState.OPEN]
-    return {
+    body: dict[str, object] = {
         "shelf": [e.model_dump(mode="json") for e in await shelf.shelf_of(db, room_id)],
         "sale": (await flash.sale_out(db, sale, ctx)).model_dump(mode="json") if sale else None,
         "drop": (await coupons.drop_out(db, drop)).model_dump(mode="json") if drop else None,
         "draw": (await draws.draw_out(db, open_draws[0])).model_dump(mode="json") if open_draws else None,
     }
+    if sale is not None:
+        await db.close()  # loading the gate takes connections of its own: give this one back first
+        await flash.warm(ctx, sale.id)
+    return body
 
 
 @router.post("/rooms/{room_id}/flash-sales", status_code=201)
@@ -97,12 +107,10 @@ async def stop_sale(sale_id: Id, ctx: Ctx, db: Db, host: Host) -> FlashSaleOut:
 
 
 @router.post("/flash-sales/{sale_id}/attempts")
-async def attempt(sale_id: Id, data: AttemptIn, ctx: Ctx, db: Db, user: CurrentUser) -> AttemptOut:
+async def attempt(sale_id: Id, data: AttemptIn, ctx: Ctx, user_id: BuyerId) -> AttemptOut:
     """The hot path. Losers are answered by the gate; only winners reach the database (through the batch
-    writer's own connection: this request gives its connection back first, so a crowd waiting on the gate
-    never holds the pool)."""
-    await db.close()
-    result = await flash.attempt(ctx, user.id, sale_id, data.quantity, data.idempotency_key, None)
+    writer's own connection: the request holds none while it waits)."""
+    result = await flash.attempt(ctx, user_id, sale_id, data.quantity, data.idempotency_key, None)
     return AttemptOut(outcome=result.outcome, order=result.summary)
 
 

@@ -1,6 +1,10 @@
 """Group commit for flash-sale wins: the claims the gate let through are written in batches, one transaction
 per batch, and each buyer is told "won" only after the transaction holding their order has committed.
 
+The batch logic is plain synchronous SQLAlchemy. On PostgreSQL it runs through the async session's
+``run_sync``; on SQLite it runs in a worker thread on a synchronous connection, so a whole batch costs the
+busy event loop one hand-off instead of one per statement (aiosqlite hands every statement to its thread).
+
 Within the transaction every claim is confirmed by the database itself: the per-user counter and
 ``flash_sales.stock_left`` change only by conditional UPDATEs, so the database refuses a unit the gate should
 not have let through. If a batch fails as a whole (an idempotency key used twice, say), its claims are
@@ -12,22 +16,38 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Engine, create_engine, event, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+from sqlalchemy.pool import NullPool
 
 from knowcast.catalog.kinds import ProductKind
-from knowcast.commerce import counters
+from knowcast.commerce.counters import sale_scope
 from knowcast.commerce.gate import Claim, Outcome
-from knowcast.commerce.models import Order, OrderItem
+from knowcast.commerce.models import Order, OrderItem, PurchaseCounter
 from knowcast.commerce.promotions import FlashSale
-from knowcast.db.engine import Database
+from knowcast.commerce.states import OrderState
+from knowcast.db.engine import SQLITE_BUSY_TIMEOUT_MS, Database
 from knowcast.db.types import utcnow
 
 log = logging.getLogger(__name__)
+
+
+def sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """The same per-connection settings as the app's async engine (knowcast.db.engine)."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.close()
+
+
 MAX_BATCH = 256
 
 
@@ -71,7 +91,13 @@ class FlashWriter:
     _queue: list[tuple[Win, asyncio.Future[Written]]] = field(default_factory=list)
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _task: asyncio.Task[None] | None = None
+    _sync_engine: Engine | None = None
     batches: int = 0
+
+    def __post_init__(self) -> None:
+        if self.db.dialect == "sqlite":
+            self._sync_engine = create_engine(self.db.url.replace("+aiosqlite", ""), poolclass=NullPool)
+            event.listen(self._sync_engine, "connect", sqlite_pragmas)
 
     async def submit(self, win: Win) -> Written:
         future: asyncio.Future[Written] = asyncio.get_running_loop().create_future()
@@ -87,6 +113,8 @@ class FlashWriter:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        if self._sync_engine is not None:
+            self._sync_engine.dispose()
 
     async def _run(self) -> None:
         while True:
@@ -94,43 +122,71 @@ class FlashWriter:
             self._wake.clear()
             while self._queue:
                 batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
-                await self._write(batch)
+                wins = [win for win, _ in batch]
+                self.batches += 1
+                results = await self._execute(wins)
+                for (_, future), result in zip(batch, results, strict=True):
+                    if future.done():
+                        continue
+                    if isinstance(result, BaseException):
+                        future.set_exception(result)
+                    else:
+                        future.set_result(result)
 
-    async def _write(self, batch: list[tuple[Win, asyncio.Future[Written]]]) -> None:
-        self.batches += 1
+    async def _execute(self, wins: list[Win]) -> list[Written | BaseException]:
+        if self._sync_engine is not None:
+            engine = self._sync_engine
+            return await asyncio.to_thread(lambda: write_all(lambda: Session(engine), wins))
         try:
             async with self.db.session() as session:
-                results = [await write_win(session, win) for win, _ in batch]
+                results: list[Written | BaseException] = list(await session.run_sync(write_batch, wins))
                 await session.commit()
+                return results
         except Exception:
             log.info("flash batch failed; writing its claims one by one", exc_info=True)
-            for win, future in batch:
-                await self._write_one(win, future)
-            return
-        for (_, future), result in zip(batch, results, strict=True):
-            if not future.done():
-                future.set_result(result)
+        out: list[Written | BaseException] = []
+        for win in wins:
+            try:
+                async with self.db.session() as session:
+                    out.append(await session.run_sync(write_one, win))
+            except Exception as exc:
+                out.append(exc)
+        return out
 
-    async def _write_one(self, win: Win, future: asyncio.Future[Written]) -> None:
+
+def write_all(new_session: Callable[[], Session], wins: list[Win]) -> list[Written | BaseException]:
+    """One transaction for the batch; if it fails as a whole, one transaction per claim."""
+    try:
+        with new_session() as session:
+            results: list[Written | BaseException] = list(write_batch(session, wins))
+            session.commit()
+            return results
+    except Exception:
+        log.info("flash batch failed; writing its claims one by one", exc_info=True)
+    out: list[Written | BaseException] = []
+    for win in wins:
         try:
-            async with self.db.session() as session:
-                try:
-                    result = await write_win(session, win)
-                    await session.commit()
-                except IntegrityError:
-                    await session.rollback()
-                    result = await _existing(session, win)
+            with new_session() as session:
+                out.append(write_one(session, win))
         except Exception as exc:
-            if not future.done():
-                future.set_exception(exc)
-            return
-        if not future.done():
-            future.set_result(result)
+            out.append(exc)
+    return out
 
 
-async def _existing(session: AsyncSession, win: Win) -> Written:
+def write_one(session: Session, win: Win) -> Written:
+    """One claim in its own transaction (commits); a repeated idempotency key returns the earlier order."""
+    try:
+        result = write_win(session, win)
+        session.commit()
+        return result
+    except IntegrityError:
+        session.rollback()
+        return _existing(session, win)
+
+
+def _existing(session: Session, win: Win) -> Written:
     """The idempotency key already made an order: that order is this attempt's answer."""
-    order = await session.scalar(
+    order = session.scalar(
         select(Order).where(Order.user_id == win.claim.user_id, Order.idempotency_key == win.idempotency_key)
     )
     if order is None or order.flash_sale_id != win.sale.sale_id:
@@ -138,46 +194,127 @@ async def _existing(session: AsyncSession, win: Win) -> Written:
     return Written(Outcome.WON, order, duplicate=True)
 
 
-async def write_win(session: AsyncSession, win: Win) -> Written:
+def write_batch(session: Session, wins: list[Win]) -> list[Written]:
+    """Confirm a batch in a handful of set-based statements; claim by claim when the set cannot all pass.
+
+    Per sale: one conditional UPDATE takes the batch's units at once, one conditional UPDATE adds one unit per
+    buyer under their limit (checking the row count), and the orders and their items are inserted in bulk.
+    If the database refuses any part (the gate was ahead of it, a buyer is at their limit, a buyer appears
+    twice), the batch is rolled back and written claim by claim instead, in the same transaction.
+    Does not commit.
+    """
+    by_sale: dict[int, list[Win]] = {}
+    for win in wins:
+        by_sale.setdefault(win.sale.sale_id, []).append(win)
+    written: dict[str, Written] = {}
+    for sale_wins in by_sale.values():
+        if not _write_set(session, sale_wins, written):
+            session.rollback()
+            return [write_win(session, win) for win in wins]
+    return [written[win.claim.claim_id] for win in wins]
+
+
+def _write_set(session: Session, wins: list[Win], out: dict[str, Written]) -> bool:
+    sale, users = wins[0].sale, [win.claim.user_id for win in wins]
+    if len(set(users)) != len(users) or any(win.claim.quantity != 1 for win in wins):
+        return False
+    taken = session.execute(
+        update(FlashSale)
+        .where(FlashSale.id == sale.sale_id, FlashSale.stock_left >= len(wins))
+        .values(stock_left=FlashSale.stock_left - len(wins))
+        .execution_options(synchronize_session=False)
+    )
+    if not taken.rowcount:  # type: ignore[attr-defined]
+        return False
+    if not _take_counters(session, sale_scope(sale.sale_id), users, 1, sale.per_user_limit):
+        return False
+    # executemany without RETURNING, then one SELECT for the ids: a few round trips for the whole batch
+    now = utcnow()
+    rows = [_order_row(win, now) for win in wins]
+    session.execute(insert(Order), rows)
+    claim_ids = [win.claim.claim_id for win in wins]
+    ids = dict(session.execute(select(Order.claim_id, Order.id).where(Order.claim_id.in_(claim_ids))).tuples().all())
+    session.execute(insert(OrderItem), [_item_row(ids[win.claim.claim_id], win) for win in wins])
+    for row, win in zip(rows, wins, strict=True):
+        out[win.claim.claim_id] = Written(Outcome.WON, Order(id=ids[win.claim.claim_id], **row))
+    return True
+
+
+def _take_counters(session: Session, scope: str, users: list[int], quantity: int, limit: int) -> bool:
+    """``quantity`` more for each of these distinct users, all or nothing (checked by the row count)."""
+    rows = [{"scope": scope, "user_id": user_id, "count": 0} for user_id in users]
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    session.execute(dialect.insert(PurchaseCounter).values(rows).on_conflict_do_nothing())
+    result = session.execute(
+        update(PurchaseCounter)
+        .where(
+            PurchaseCounter.scope == scope,
+            PurchaseCounter.user_id.in_(users),
+            PurchaseCounter.count + quantity <= limit,
+        )
+        .values(count=PurchaseCounter.count + quantity)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount == len(users))  # type: ignore[attr-defined]
+
+
+def _order_row(win: Win, now: datetime) -> dict[str, Any]:
+    claim, sale = win.claim, win.sale
+    total = sale.price * claim.quantity
+    return {
+        "user_id": claim.user_id,
+        "host_id": sale.host_id,
+        "room_id": win.room_id or sale.room_id,
+        "state": OrderState.PENDING,
+        "currency": sale.currency,
+        "subtotal": total,
+        "discount": 0,
+        "total": total,
+        "flash_sale_id": sale.sale_id,
+        "idempotency_key": win.idempotency_key,
+        "claim_id": claim.claim_id,
+        "source": "flash",
+        "reserved_until": now + timedelta(seconds=win.hold_seconds),
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _item_row(order_id: int, win: Win) -> dict[str, Any]:
+    sale = win.sale
+    return {
+        "order_id": order_id,
+        "product_id": sale.product_id,
+        "kind": sale.product_kind,
+        "title": sale.title,
+        "quantity": win.claim.quantity,
+        "unit_price": sale.price,
+    }
+
+
+def write_win(session: Session, win: Win) -> Written:
     """Confirm one claim in the database and write its pending order. Does not commit."""
     claim, sale = win.claim, win.sale
-    scope = counters.sale_scope(sale.sale_id)
-    if not await counters.take(session, scope, claim.user_id, claim.quantity, sale.per_user_limit):
+    if not _take_counters(session, sale_scope(sale.sale_id), [claim.user_id], claim.quantity, sale.per_user_limit):
         return Written(Outcome.LIMIT_REACHED)
-    taken = await session.execute(
+    taken = session.execute(
         update(FlashSale)
         .where(FlashSale.id == sale.sale_id, FlashSale.stock_left >= claim.quantity)
         .values(stock_left=FlashSale.stock_left - claim.quantity)
         .execution_options(synchronize_session=False)
     )
     if not taken.rowcount:  # type: ignore[attr-defined]
-        await counters.give_back(session, scope, claim.user_id, claim.quantity)
-        return Written(Outcome.SOLD_OUT)
-    total = sale.price * claim.quantity
-    order = Order(
-        user_id=claim.user_id,
-        host_id=sale.host_id,
-        room_id=win.room_id or sale.room_id,
-        currency=sale.currency,
-        subtotal=total,
-        discount=0,
-        total=total,
-        flash_sale_id=sale.sale_id,
-        idempotency_key=win.idempotency_key,
-        claim_id=claim.claim_id,
-        source="flash",
-        reserved_until=utcnow() + timedelta(seconds=win.hold_seconds),
-    )
-    session.add(order)
-    await session.flush()
-    session.add(
-        OrderItem(
-            order_id=order.id,
-            product_id=sale.product_id,
-            kind=sale.product_kind,
-            title=sale.title,
-            quantity=claim.quantity,
-            unit_price=sale.price,
+        session.execute(
+            update(PurchaseCounter)
+            .where(PurchaseCounter.scope == sale_scope(sale.sale_id), PurchaseCounter.user_id == claim.user_id)
+            .values(count=PurchaseCounter.count - claim.quantity)
+            .execution_options(synchronize_session=False)
         )
-    )
-    return Written(Outcome.WON, order)
+        return Written(Outcome.SOLD_OUT)
+    now = utcnow()
+    row = _order_row(win, now)
+    session.execute(insert(Order), [row])
+    order_id = session.scalar(select(Order.id).where(Order.claim_id == claim.claim_id))
+    assert order_id is not None
+    session.execute(insert(OrderItem), [_item_row(order_id, win)])
+    return Written(Outcome.WON, Order(id=order_id, **row))
