@@ -65,6 +65,8 @@ class LiveRoom:
         if self.viewers_changed:
             payload["viewers"], payload["peak"] = self.viewers, self.peak
         likes = self.pending_likes
+        if likes:
+            payload["likes_delta"] = likes
         self.pending_chat, self.pending_events, self.pending_likes = [], [], 0
         self.viewers_changed = False
         return payload, likes

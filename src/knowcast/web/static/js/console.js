@@ -1,4 +1,5 @@
 // The host console: the stream key is hidden until asked for and can be copied in one tap.
+import { startConsoleLive } from "./_console_live.js";
 import { startDashboard } from "./_dashboard.js";
 import { startHealth } from "./_health.js";
 
@@ -6,6 +7,8 @@ const health = document.querySelector("[data-testid=stream-health]");
 if (health) startHealth(health);
 const dashboard = document.getElementById("analytics-live");
 if (dashboard) startDashboard(dashboard);
+const livePanel = document.getElementById("live-console");
+if (livePanel) startConsoleLive(livePanel);
 const key = document.querySelector("[data-testid=stream-key]");
 if (key) {
   const secret = key.textContent;

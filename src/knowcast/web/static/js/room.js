@@ -1,7 +1,9 @@
 // The viewer's room page. Each area of the page is its own module; this entry only starts them.
 import { startPlayer } from "./_player.js";
+import { startRoomLive } from "./_room_live.js";
 import { startTracking } from "./_track.js";
 
 const stage = document.getElementById("stage");
 if (stage) startPlayer(stage);
 if (stage) startTracking(stage);
+if (stage) startRoomLive(stage);
