@@ -20,7 +20,8 @@ from knowcast.web import i18n
 
 WIDTH, HEIGHT = 750, 1334
 MARGIN = 48
-COVER_HEIGHT = 440
+COVER_HEIGHT = 400
+QR_TOP = HEIGHT - 300 - 150  # the QR code's top edge; its band starts 30 px above
 QR_SIZE = 300
 INK, MUTED, ACCENT, PAPER, SOFT = (28, 28, 30), (110, 110, 115), (255, 45, 85), (255, 255, 255), (255, 236, 240)
 TITLE_SIZE, TITLE_LINES = 52, 3
@@ -60,8 +61,10 @@ def render(spec: PosterSpec, font: fonts.FontChoice) -> bytes:
         y = _text(
             draw, font, i18n.translate(spec.locale, "growth.poster.host", name=spec.host), TEXT_SIZE, 1, y + 8, MUTED
         )
-    if spec.description:
-        _text(draw, font, spec.description, DESCRIPTION_SIZE, DESCRIPTION_LINES, y + 16, MUTED, line_gap=8)
+    room_for = (QR_TOP - 50 - (y + 16)) // (DESCRIPTION_SIZE + 8)  # lines that fit above the QR band
+    if spec.description and room_for > 0:
+        lines = min(DESCRIPTION_LINES, room_for)
+        _text(draw, font, spec.description, DESCRIPTION_SIZE, lines, y + 16, MUTED, line_gap=8)
     _qr_block(image, draw, font, spec)
     out = io.BytesIO()
     image.save(out, format="PNG", optimize=True)
@@ -99,7 +102,7 @@ def _text(
 
 
 def _qr_block(image: Image.Image, draw: ImageDraw.ImageDraw, font: fonts.FontChoice, spec: PosterSpec) -> None:
-    top = HEIGHT - QR_SIZE - 150
+    top = QR_TOP
     draw.rectangle((0, top - 30, WIDTH, HEIGHT), fill=SOFT)
     qr = qr_image(spec.url, QR_SIZE)
     image.paste(qr, ((WIDTH - QR_SIZE) // 2, top))

@@ -152,10 +152,11 @@ async def run(session: AsyncSession, ctx: AppContext, actor: User, room: Room, s
     try:
         result = await show_actions.execute(session, ctx, actor, room, step)
     except KnowcastError as error:
-        await session.rollback()
-        await _claim(
-            session, step.id, StepState.RUNNING, StepState.FAILED, error_code=error.code[:64], done_at=utcnow()
-        )
+        await session.rollback()  # this expires the step: only the id we were given is used from here
+        failed = {"error_code": error.code[:64], "done_at": utcnow()}
+        await _claim(session, step_id, StepState.RUNNING, StepState.FAILED, **failed)
+        await session.refresh(room)
+        step = await get_step(session, room, step_id)
         await session.refresh(step)
         await ctx.bus.publish(_event("show.step_failed", room, step, code=error.code))
         raise
