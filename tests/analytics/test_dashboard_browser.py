@@ -1,0 +1,61 @@
+"""In a real Chromium: a viewer watches on a phone (the room page's tracking module sends the view), and the
+host's console shows the viewer on the live dashboard without a reload; the review page draws its chart."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.browser.conftest import browser, live_server, new_context, artifacts  # noqa: F401  (fixtures)
+from tests.live_server import LiveServer, create_user
+
+pytestmark = pytest.mark.browser
+PASSWORD = "correct horse battery"
+
+
+def sign_in(page: Any, server: LiveServer, email: str) -> None:
+    page.goto(f"{server.url}/signin")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("[data-testid=signin-form] button[type=submit]")
+    page.wait_for_url(f"{server.url}/")
+    if page.locator("[data-testid=consent-allow]").count():
+        page.click("[data-testid=consent-allow]")
+        page.wait_for_selector("[data-testid=consent-banner]", state="detached")
+
+
+def test_the_console_dashboard_shows_a_viewer_live(live_server: LiveServer, new_context: Any, artifacts: Path) -> None:  # noqa: F811
+    create_user(live_server, "analytics-host@example.com", "host", PASSWORD)
+    host = new_context().new_page()
+    errors: list[str] = []
+    host.on("pageerror", lambda exc: errors.append(str(exc)))
+    sign_in(host, live_server, "analytics-host@example.com")
+    host.goto(f"{live_server.url}/studio/rooms/new")
+    host.fill("[data-testid=room-title-input]", "数据看板测试")
+    host.fill("input[name=scheduled_at]", (datetime.now() + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"))
+    host.click("[data-testid=room-form] button[type=submit]")
+    host.wait_for_selector("[data-testid=console]")
+    room_id = host.get_attribute("[data-testid=console]", "data-room-id")
+    host.click("[data-testid=to-live]")
+    host.wait_for_selector("[data-testid=analytics-live]")
+    host.wait_for_selector("strong[data-kpi=uv]:text-is('0')")  # the first poll came back
+
+    viewer = new_context(phone=True).new_page()
+    viewer.goto(f"{live_server.url}/rooms/{room_id}?utm_source=wechat")
+    viewer.wait_for_selector("[data-testid=stage]")  # the banner may ask; tracking runs either way (pseudonymous)
+
+    # the console polls; no reload: the viewer appears, with their channel
+    host.wait_for_selector("strong[data-kpi=uv]:text-is('1')")
+    host.wait_for_selector("strong[data-kpi=viewers_now]:text-is('1')")
+    assert "wechat" in host.inner_text("[data-list=channels]")
+    assert host.locator("[data-chart=timeline] canvas").count() >= 1  # uPlot drew
+    host.screenshot(path=str(artifacts / "console-dashboard.png"), full_page=True)
+
+    host.goto(f"{live_server.url}/studio/rooms/{room_id}/review")
+    host.wait_for_selector("[data-chart=report-timeline] canvas")
+    assert host.inner_text("[data-metric=uv]") == "1"
+    host.screenshot(path=str(artifacts / "review.png"), full_page=True)
+    assert errors == []
