@@ -50,7 +50,11 @@ def chat_line(page: Any, text: str) -> Any:
 def test_two_viewers_chat_and_a_hidden_line_disappears_from_both(
     live_server: LiveServer, new_context: Any, artifacts: Path
 ) -> None:
-    for email, role in (("rt-host@example.com", "host"), ("alice@example.com", "viewer"), ("bob@example.com", "viewer")):
+    for email, role in (
+        ("rt-host@example.com", "host"),
+        ("alice@example.com", "viewer"),
+        ("bob@example.com", "viewer"),
+    ):
         create_user(live_server, email, role, PASSWORD)
     host = new_context().new_page()
     sign_in(host, live_server, "rt-host@example.com")

@@ -1,0 +1,137 @@
+"""The hub's pieces on their own: protocol parsing, per-tick batching of likes, presence from heartbeats."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from knowcast.errors import KnowcastError
+from knowcast.realtime import frames, protocol
+from knowcast.realtime.connection import Connection
+from knowcast.realtime.room import CHAT_PER_TICK, LiveRoom
+
+
+class FakeTransport:
+    """Stands in for the socket: these tests are about bookkeeping, not I/O (the live tests cover the socket)."""
+
+    def __init__(self) -> None:
+        self.written: list[bytes] = []
+        self.buffered = 0
+        self.aborted = False
+
+    def write(self, data: bytes) -> None:
+        self.written.append(data)
+
+    def get_write_buffer_size(self) -> int:
+        return self.buffered
+
+    def is_closing(self) -> bool:
+        return self.aborted
+
+    def abort(self) -> None:
+        self.aborted = True
+
+
+def conn(room_id: int = 1, user_id: int | None = None) -> Connection:
+    return Connection(FakeTransport(), room_id=room_id, user_id=user_id, buffer_limit=100)
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        ("nope", "protocol.malformed"),
+        ('{"type": 3}', "protocol.malformed"),
+        ('{"type": "dance"}', "protocol.unknown_type"),
+        ('{"type": "join", "v": 2}', "protocol.unsupported_version"),
+        ('{"type": "join", "last_seq": -1}', "protocol.malformed"),
+        ('{"type": "join", "last_seq": true}', "protocol.malformed"),
+        ('{"type": "chat", "text": 5}', "protocol.malformed"),
+        ('{"type": "chat", "text": "hi", "cid": ""}', "protocol.malformed"),
+        ('{"type": "like", "count": 0}', "protocol.malformed"),
+        ("x" * 5000, "protocol.too_large"),
+        (b"\x00", "protocol.binary_unsupported"),
+    ],
+)
+def test_bad_client_frames_have_codes(raw: Any, code: str) -> None:
+    with pytest.raises(KnowcastError) as caught:
+        protocol.parse(raw)
+    assert caught.value.code == code
+
+
+def test_good_client_frames() -> None:
+    assert protocol.parse('{"type":"join","v":1,"last_seq":5}') == protocol.Join(last_seq=5)
+    assert protocol.parse('{"type":"chat","text":"你好","cid":"a1"}') == protocol.Chat("你好", "a1")
+    assert protocol.parse('{"type":"like"}') == protocol.Like(1)
+    assert protocol.parse('{"type":"heartbeat"}') == protocol.Heartbeat()
+
+
+def test_frames_encode_every_length_class() -> None:
+    for size, header in ((10, 2), (200, 4), (70_000, 10)):
+        data = frames.frame(b"x" * size)
+        assert data[0] == 0x81 and len(data) == size + header
+
+
+def test_likes_are_aggregated_into_one_tick() -> None:
+    room = LiveRoom(1)
+    for _ in range(50):
+        room.pending_likes += 2
+    batch = room.take_batch()
+    assert batch is not None and batch[1] == 100 and batch[0]["likes_delta"] == 100
+    assert room.take_batch() is None  # nothing new: no frame
+
+
+def test_chat_beyond_the_tick_cap_is_sampled_but_events_are_not() -> None:
+    room = LiveRoom(1)
+    for n in range(CHAT_PER_TICK + 30):
+        room.add_chat({"id": str(n), "text": "x"})
+    for n in range(300):
+        room.add_event("order.paid", {"n": n})
+    payload, _ = room.take_batch() or ({}, 0)
+    assert len(payload["chat"]) == CHAT_PER_TICK and payload["chat_dropped"] == 30
+    assert len(payload["events"]) == 300
+
+
+def test_presence_counts_heartbeats_not_sockets() -> None:
+    room = LiveRoom(1)
+    quiet, active = conn(user_id=1), conn(user_id=2)
+    second_tab = conn(user_id=2)
+    for c in (quiet, active, second_tab):
+        room.attach(c)
+    assert room.sweep(now=room.present[quiet.key], timeout=45) == 2  # two people, three sockets
+    later = room.present[quiet.key] + 60
+    room.heartbeat(active, later)
+    assert room.sweep(now=later, timeout=45) == 1  # the quiet socket is open but no longer counted
+    room.detach(active)
+    assert room.sweep(now=later, timeout=45) == 1  # the second tab still heartbeats for user 2
+    room.detach(second_tab)
+    assert room.sweep(now=later, timeout=45) == 0
+
+
+def test_peak_holds_the_highest_count() -> None:
+    room = LiveRoom(1)
+    room.set_viewers(5, 5)
+    room.set_viewers(3, 5)
+    assert (room.viewers, room.peak) == (3, 5)
+
+
+def test_a_slow_consumer_is_aborted_and_dropped_from_the_room() -> None:
+    room = LiveRoom(1)
+    fast, slow = conn(), conn()
+    room.attach(fast)
+    room.attach(slow)
+    slow.transport.buffered = 1000  # type: ignore[attr-defined]
+    room.broadcast(b"frame")
+    assert list(room.conns) == [fast.id] and slow.transport.aborted  # type: ignore[attr-defined]
+    assert fast.transport.written == [b"frame"]  # type: ignore[attr-defined]
+
+
+def test_resume_window() -> None:
+    room = LiveRoom(1, history=3)
+    for seq in range(1, 6):
+        room.apply(seq, 0, {"type": "tick"}, f"f{seq}".encode())
+    assert room.frames_after(5) == []
+    assert room.frames_after(3) == [b"f4", b"f5"]
+    assert room.frames_after(2) == [b"f3", b"f4", b"f5"]
+    assert room.frames_after(1) is None  # frame 2 is no longer kept: a fresh snapshot instead
+    assert room.frames_after(9) is None
