@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import browser, live_server, new_context, artifacts  # noqa: F401  (fixtures)
+from tests.browser.conftest import artifacts, browser, live_server, new_context  # noqa: F401  (fixtures)
 from tests.live_server import LiveServer, create_user
 
 pytestmark = pytest.mark.browser

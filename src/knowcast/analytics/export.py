@@ -141,7 +141,7 @@ def _funnel(
     row = (bottom - top) / len(steps)
     for i, step in enumerate(steps):
         y = top + i * row
-        width = (right - left - 300) * step["viewers"] / top_count
+        width = (right - left - 300 - 240) * step["viewers"] / top_count  # room for the figures
         draw.rectangle(
             (left + 300, y + 8, left + 300 + max(width, 2), y + row - 8), fill=ACCENT if i == len(steps) - 1 else LIGHT
         )
