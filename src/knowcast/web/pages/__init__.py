@@ -3,8 +3,8 @@ integrations (API tokens, webhooks), shop (checkout, library), seo."""
 
 from fastapi import APIRouter
 
-from knowcast.web.pages import analytics, auth, channel, integrations, replay, seo, shop, studio
+from knowcast.web.pages import analytics, auth, channel, growth, integrations, replay, seo, shop, studio
 
 router = APIRouter(include_in_schema=False)
-for module in (auth, channel, replay, studio, analytics, integrations, shop, seo):
+for module in (auth, channel, replay, studio, analytics, integrations, shop, growth, seo):
     router.include_router(module.router)

@@ -1,6 +1,7 @@
 // The host console: the stream key is hidden until asked for and can be copied in one tap.
 import { startConsoleLive } from "./_console_live.js";
 import { startDashboard } from "./_dashboard.js";
+import { startGrowthConsole } from "./_growth_console.js";
 import { startHealth } from "./_health.js";
 
 const health = document.querySelector("[data-testid=stream-health]");
@@ -25,3 +26,4 @@ if (key) {
     }
   });
 }
+startGrowthConsole();

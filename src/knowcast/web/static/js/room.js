@@ -1,4 +1,5 @@
 // The viewer's room page. Each area of the page is its own module; this entry only starts them.
+import { startGrowthRoom } from "./_growth_room.js";
 import { startPlayer } from "./_player.js";
 import { startRoomLive } from "./_room_live.js";
 import { startTracking } from "./_track.js";
@@ -7,3 +8,5 @@ const stage = document.getElementById("stage");
 if (stage) startPlayer(stage);
 if (stage) startTracking(stage);
 if (stage) startRoomLive(stage);
+const growth = document.querySelector("[data-growth-room]");
+if (growth) startGrowthRoom(growth);
