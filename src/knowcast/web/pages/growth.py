@@ -8,6 +8,8 @@ cookies over plain http as well as https, which a third-party iframe does not (d
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
@@ -41,14 +43,9 @@ async def embed_room(request: Request, room_id: Id, db: Db, user: MaybeUser) -> 
     except (AuthenticationRequired, PermissionDenied) as error:
         locked = error
     products = await shelf.shelf_of(db, room.id) if locked is None else []
+    player: dict[str, Any] = playback.page_context(request.app.state.media, room, can_watch=locked is None)
     response = pages(request).render(
-        request,
-        "growth_embed.html",
-        room=room,
-        locked=locked,
-        products=products,
-        money=money,
-        **playback.page_context(request.app.state.media, room, can_watch=locked is None),
+        request, "growth_embed.html", 200, room=room, locked=locked, products=products, money=money, **player
     )
     response.headers.update(embed.headers_for([site.origin for site in await embed.sites(db)]))
     return response
