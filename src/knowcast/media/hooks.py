@@ -16,7 +16,7 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import JSONResponse, Response
 
-from knowcast.deps import Ctx, Db
+from knowcast.deps import Ctx, Db, Machine
 from knowcast.errors import KnowcastError, NotFound, PermissionDenied
 from knowcast.media import access, service
 from knowcast.media.runtime import media_of
@@ -37,7 +37,6 @@ async def media_hook(request: Request, ctx: Ctx) -> None:
         raise PermissionDenied("wrong media hook secret", code="media.hook_secret")
 
 
-media_hook.permission = "media_hook"  # type: ignore[attr-defined]  # read by the route-guard test
 HookGuard = Depends(media_hook)
 
 
@@ -67,7 +66,7 @@ async def _stopped(request: Request, db: Db, stream: str) -> None:
 # ---- nginx-rtmp ----------------------------------------------------------------------------------------------
 
 
-@router.post("/nginx/publish", dependencies=[HookGuard])
+@router.post("/nginx/publish", dependencies=[Machine, HookGuard])
 async def nginx_publish(request: Request, db: Db) -> Response:
     form = await request.form()
     stream, key = str(form.get("name", "")), form.get("key")
@@ -77,7 +76,7 @@ async def nginx_publish(request: Request, db: Db) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/nginx/publish-done", dependencies=[HookGuard])
+@router.post("/nginx/publish-done", dependencies=[Machine, HookGuard])
 async def nginx_publish_done(request: Request, db: Db) -> Response:
     form = await request.form()
     await _stopped(request, db, str(form.get("name", "")))
@@ -87,7 +86,7 @@ async def nginx_publish_done(request: Request, db: Db) -> Response:
 # ---- SRS -----------------------------------------------------------------------------------------------------
 
 
-@router.post("/srs", dependencies=[HookGuard])
+@router.post("/srs", dependencies=[Machine, HookGuard])
 async def srs_hook(request: Request, body: SrsHook, db: Db) -> JSONResponse:
     if body.action == "on_publish":
         try:
@@ -102,7 +101,7 @@ async def srs_hook(request: Request, body: SrsHook, db: Db) -> JSONResponse:
 # ---- MediaMTX ------------------------------------------------------------------------------------------------
 
 
-@router.post("/mediamtx/auth", dependencies=[HookGuard])
+@router.post("/mediamtx/auth", dependencies=[Machine, HookGuard])
 async def mediamtx_auth(request: Request, body: MediaMtxAuth, db: Db) -> Response:
     stream = body.path.rsplit("/", 1)[-1]
     if body.action == "publish":
@@ -120,7 +119,7 @@ async def mediamtx_auth(request: Request, body: MediaMtxAuth, db: Db) -> Respons
     raise PermissionDenied("Knowcast only authorizes publishing and reading", code="media.action_refused")
 
 
-@router.post("/mediamtx/ready", dependencies=[HookGuard])
+@router.post("/mediamtx/ready", dependencies=[Machine, HookGuard])
 async def mediamtx_ready(request: Request, body: MediaMtxPath, db: Db) -> Response:
     """For ``runOnReady``; publishing already marked the room live, this confirms it after a restart."""
     room = await service.find_on_air(db, body.path.rsplit("/", 1)[-1])
@@ -129,7 +128,7 @@ async def mediamtx_ready(request: Request, body: MediaMtxPath, db: Db) -> Respon
     return Response(status_code=204)
 
 
-@router.post("/mediamtx/not-ready", dependencies=[HookGuard])
+@router.post("/mediamtx/not-ready", dependencies=[Machine, HookGuard])
 async def mediamtx_not_ready(request: Request, body: MediaMtxPath, db: Db) -> Response:
     await _stopped(request, db, body.path.rsplit("/", 1)[-1])
     return Response(status_code=204)

@@ -63,7 +63,7 @@ class Pages:
         return response
 
     async def error_page(self, request: Request, status_code: int, code: str, message: str) -> Response:
-        if code == "auth.required":  # a page that needs sign-in sends the visitor there and back
+        if status_code == 401:  # a page that needs sign-in sends the visitor there and back
             return RedirectResponse(f"/signin?next={quote(request.url.path)}", status_code=303)
         return self.render(request, "error.html", status_code, status=status_code, code=code, message=message)
 
