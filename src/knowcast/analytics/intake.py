@@ -12,6 +12,7 @@ from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from knowcast.analytics import models as m
 from knowcast.analytics import records as r
 from knowcast.analytics.channels import channel_of, clean
 from knowcast.analytics.experiments import Running, assign
@@ -95,7 +96,19 @@ class Intake:
                 return "time.stale"
         if event.kind in (r.IMPRESSION, r.CLICK) and event.product_id is None:
             return "product.missing"
+        if event.kind != r.VIEW_START and event.view_id not in self.tracks:
+            await self._recall(event.view_id)
         return self._sequence(event, visit, now)
+
+    async def _recall(self, view_id: str) -> None:
+        """A view this process has not seen: another worker (or this one before a restart) may have started
+        it. Its stored session, if any, becomes the track."""
+        async with self.runtime.ctx.db.session() as session:
+            view = await session.get(m.AnalyticsView, view_id)
+        if view is not None:
+            track = Track(view.room_id, view.visitor, view.channel or "", view.started_at, view.last_beat_at)
+            track.ended = view.ended_at is not None
+            self.tracks[view_id] = track
 
     def _sequence(self, event: BrowserEvent, visit: Visit, now: datetime) -> str | None:
         track = self.tracks.get(event.view_id)

@@ -96,6 +96,7 @@ class RoomBoard:
         self.markers: list[dict[str, Any]] = []
         self.flash: dict[int, FlashState] = {}
         self.events = 0
+        self.tail_id = 0  # the last stored event applied from the database (replay, or other processes)
 
     # ---- applying events ----------------------------------------------------------------------------------
 

@@ -49,6 +49,7 @@ class AnalyticsEvent(Base):
     currency: Mapped[str | None] = mapped_column(String(3), default=None)
     variants: Mapped[dict[str, Any] | None] = mapped_column(Json, default=None)
     data: Mapped[dict[str, Any] | None] = mapped_column(Json, default=None)
+    origin: Mapped[str | None] = mapped_column(String(16), default=None)  # the process that wrote it
 
 
 class AnalyticsRoom(Base):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import time
 from collections import Counter as Tally
 from collections import OrderedDict, deque
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client import Counter
+from prometheus_client import CollectorRegistry, Counter
 from sqlalchemy import select
 
 from knowcast.analytics import models as m
@@ -37,6 +38,7 @@ FAILED_ATTEMPTS = 3  # a batch that failed this many times in a row is dropped (
 MISSING_ROOM_SECONDS = 5.0
 ORDERS_KEPT = 50_000
 HOUSEKEEPING_SECONDS = 3600.0
+TAIL_LIMIT = 50_000
 
 
 @dataclass
@@ -58,8 +60,7 @@ class RoomInfo:
 
 
 class AnalyticsMetrics:
-    def __init__(self, ctx: AppContext) -> None:
-        registry = ctx.metrics.registry
+    def __init__(self, registry: CollectorRegistry) -> None:
         self.events = Counter("knowcast_analytics_events_total", "analytics events queued", ["kind"], registry=registry)
         self.rejected = Counter(
             "knowcast_analytics_rejected_total", "browser events refused at intake", ["reason"], registry=registry
@@ -71,11 +72,14 @@ class AnalyticsMetrics:
 
 
 class AnalyticsRuntime:
-    def __init__(self, ctx: AppContext, store: EventStore | None = None) -> None:
+    def __init__(
+        self, ctx: AppContext, store: EventStore | None = None, registry: CollectorRegistry | None = None
+    ) -> None:
         self.ctx = ctx
         self.settings = ctx.settings
-        self.store: EventStore = store or SqlStore(ctx.db, ctx.settings.secret_key)
-        self.metrics = AnalyticsMetrics(ctx)
+        self.origin = secrets.token_hex(6)  # tags this process's rows, so boards can tail the others'
+        self.store: EventStore = store or SqlStore(ctx.db, ctx.settings.secret_key, self.origin)
+        self.metrics = AnalyticsMetrics(registry or ctx.metrics.registry)
         self.queue: deque[Record] = deque()
         self.boards: dict[int, RoomBoard] = {}
         self.whole: set[int] = set()  # rooms whose every event this process has applied to its board
@@ -200,9 +204,13 @@ class AnalyticsRuntime:
         return info
 
     async def board(self, room_id: int) -> RoomBoard:
-        """The room's live board; rebuilt from the store first when this process did not see all its events."""
-        if room_id in self.whole and room_id in self.boards:
-            return self.boards[room_id]
+        """The room's live board; rebuilt from the store first when this process did not see all its events.
+        With several processes (scaled mode) it also takes the events the others stored since the last read."""
+        board = self.boards.get(room_id)
+        if board is not None and room_id in self.whole:
+            if self.settings.redis_url:
+                await self._tail(board)
+            return board
         info = await self.room_info(room_id)
         async with self.lock:
             fresh = RoomBoard(room_id, info.host_id if info else 0)
@@ -213,12 +221,28 @@ class AnalyticsRuntime:
                 rows = await session.stream_scalars(query.execution_options(yield_per=5000))
                 async for row in rows:
                     fresh.apply(Record.from_row(row, fresh.host_id))
+                    fresh.tail_id = row.id
             for rec in self.queue:
                 if rec.room_id == room_id:
                     fresh.apply(rec)
             self.boards[room_id] = fresh
             self.whole.add(room_id)
         return fresh
+
+    async def _tail(self, board: RoomBoard) -> None:
+        """Apply the room's events that other processes stored after the board's last one. (PostgreSQL can
+        commit ids out of order; an event committed late behind a newer id is missed by the live board only.)"""
+        E = m.AnalyticsEvent
+        query = (
+            select(E)
+            .where(E.room_id == board.room_id, E.id > board.tail_id, (E.origin != self.origin) | E.origin.is_(None))
+            .order_by(E.id)
+            .limit(TAIL_LIMIT)
+        )
+        async with self.ctx.db.session() as session:
+            for row in await session.scalars(query):
+                board.apply(Record.from_row(row, board.host_id))
+                board.tail_id = row.id
 
     # ---- the writer (Component) --------------------------------------------------------------------------
 

@@ -49,14 +49,15 @@ class EventStore:
 
 
 class SqlStore(EventStore):
-    def __init__(self, db: Database, secret: str) -> None:
+    def __init__(self, db: Database, secret: str, origin: str | None = None) -> None:
         self.db = db
         self.secret = secret
+        self.origin = origin
 
     async def write(self, batch: Batch, kinds: Mapping[int, str]) -> None:
         async with self.db.session() as session:
             await self._registry(session, batch)
-            await write_records(session, batch.records, kinds)
+            await write_records(session, batch.records, kinds, self.origin)
             await self._rejections(session, batch)
             for visitor, user_key, user_id in batch.detach:
                 await detach(session, visitor, user_key, user_id, self.secret)
@@ -79,11 +80,13 @@ class SqlStore(EventStore):
         await table.write(session)
 
 
-async def write_records(session: AsyncSession, records: list[Record], kinds: Mapping[int, str]) -> None:
+async def write_records(
+    session: AsyncSession, records: list[Record], kinds: Mapping[int, str], origin: str | None = None
+) -> None:
     """The raw events and every fact they change (no commit: the caller's transaction)."""
     if not records:
         return
-    rows = [rec.row() for rec in records if rec.kind != r.EXPOSURE]
+    rows = [{**rec.row(), "origin": origin} for rec in records if rec.kind != r.EXPOSURE]
     events = table_of(m.AnalyticsEvent).insert()  # Core executemany: no RETURNING of ids, ~10x the ORM's speed
     for start in range(0, len(rows), EVENT_CHUNK):
         await session.execute(events, rows[start : start + EVENT_CHUNK])
