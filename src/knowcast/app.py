@@ -23,6 +23,7 @@ from knowcast.commerce.fastpath import FlashFastPath
 from knowcast.context import AppContext
 from knowcast.db import migrate
 from knowcast.db.engine import Database
+from knowcast.demo import DemoAudience
 from knowcast.errors import install_handlers
 from knowcast.growth import routes as growth_routes
 from knowcast.growth import runtime as growth_runtime
@@ -36,6 +37,9 @@ from knowcast.media import routes as media_routes
 from knowcast.media.runtime import build_media
 from knowcast.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from knowcast.observability import AccessLogMiddleware
+from knowcast.openapi import install_openapi
+from knowcast.privacy import crypto, keyring
+from knowcast.privacy import routes as privacy_routes
 from knowcast.realtime import bridge as realtime_bridge
 from knowcast.realtime import routes as realtime_routes
 from knowcast.rooms import routes as room_routes
@@ -47,6 +51,10 @@ log = logging.getLogger(__name__)
 
 
 def build_context(settings: Settings) -> AppContext:
+    ring = keyring.load(
+        settings.data_dir, settings.encryption_keys, settings.lookup_key, create=settings.is_development
+    )
+    crypto.install(ring)
     return AppContext(
         settings=settings,
         db=Database(settings.database_url),
@@ -65,6 +73,8 @@ def create_app(settings: Settings, ctx: AppContext | None = None) -> FastAPI:
     growth_runtime.install(ctx)  # after LiveInteraction: FAQ auto-replies wrap its chat handler
     media = build_media(ctx)
     WebhookDispatcher(ctx).install()
+    if settings.demo_audience and settings.demo_stream_room is not None:
+        ctx.components.append(DemoAudience(ctx, settings.demo_stream_room, viewers=settings.demo_audience))
     covers_dir = settings.data_dir / "uploads" / "covers"
 
     @asynccontextmanager
@@ -94,13 +104,26 @@ def create_app(settings: Settings, ctx: AppContext | None = None) -> FastAPI:
     app.state.media = media
     app.state.pages = Pages(settings)
     install_handlers(app, app.state.pages.error_page)
-    media_routers = (media_routes.router, media_routes.api, media_hooks.router)
-    media_routers += (catalog_routes.router, commerce_routes.router, commerce_room_routes.router)
-    media_routers += (interaction_routes.router, interaction_routes.shop)
-    media_routers += (integration_routes.token_router, integration_routes.webhook_router)
-    routers = (ops.router, account_routes.router, room_routes.router, *media_routers, analytics_routes.router)
-    routers += (growth_routes.router,)
-    for router in (*routers, pages.router):
+    install_openapi(app)
+    for router in (
+        ops.router,
+        account_routes.router,
+        room_routes.router,
+        privacy_routes.router,
+        interaction_routes.router,
+        interaction_routes.shop,
+        catalog_routes.router,
+        commerce_routes.router,
+        commerce_room_routes.router,
+        media_routes.router,
+        media_routes.api,
+        media_hooks.router,
+        integration_routes.token_router,
+        integration_routes.webhook_router,
+        analytics_routes.router,
+        growth_routes.router,
+        pages.router,
+    ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.mount("/uploads/covers", StaticFiles(directory=covers_dir, check_dir=False), name="covers")

@@ -61,6 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
     user.add_argument("--password", default=None, help="default: ask, or generate one when not on a terminal")
     user.set_defaults(run=cmd_createuser)
 
+    keys = sub.add_parser("keys", help="encryption keys for personal data").add_subparsers(title="keys commands")
+    keys.add_parser("init", help="create the key file if there is none").set_defaults(run=cmd_keys_init)
+    rotate = keys.add_parser("rotate", help="new primary key; re-encrypt every personal field under it")
+    rotate.add_argument("--retire", action="store_true", help="drop the old keys once every row is re-encrypted")
+    rotate.set_defaults(run=cmd_keys_rotate)
+
     # each benchmark adds its parser to this group and runs from benchmarks/<name>.py in a source checkout
     bench = sub.add_parser("bench", help="benchmarks (each prints one JSON line)").add_subparsers(title="benchmarks")
     fanout = bench.add_parser("fanout", help="N viewers in one room over real WebSockets, R chat messages/s")
@@ -69,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     fanout.add_argument("--duration", type=float, default=20.0, help="seconds of sending")
     fanout.add_argument("--loadgen-processes", type=int, default=0, help="default: about 2,500 viewers each")
     fanout.add_argument("--redis", action="store_true", help="serve with the Redis fan-out backend")
+    fanout.add_argument("--nice", type=int, default=0, help="scheduling priority of server and load (root: below 0)")
     fanout.set_defaults(run=run_benchmark("fanout"))
     flash = bench.add_parser("flash-sale", help="N buyers at one flash sale of S units (benchmarks/flash_sale.py)")
     flash.add_argument("--buyers", type=int, default=10_000)
@@ -79,17 +86,49 @@ def build_parser() -> argparse.ArgumentParser:
     flash.add_argument("--connections", type=int, default=256, help="concurrent keep-alive connections")
     flash.add_argument("--cold", action="store_true", help="skip the buyers' room-page visit before the sale")
     flash.set_defaults(run=run_benchmark("flash_sale"))
-    latency = bench.add_parser("latency", help="glass-to-glass video latency, CPU per stream (benchmarks/latency.py)")
-    latency.add_argument("--samples", type=int, default=150, help="video frames read in the browser")
-    latency.add_argument("--cpu-seconds", type=float, default=15.0, help="CPU measuring window per mode")
-    latency.add_argument("--chromium", default="/usr/bin/chromium")
-    latency.set_defaults(run=run_benchmark("latency"))
     analytics = bench.add_parser("analytics", help="N events: review report and live tick (benchmarks/analytics.py)")
     analytics.add_argument("--events", type=int, default=1_000_000)
     analytics.add_argument("--batch", type=int, default=20_000, help="events per write transaction")
     analytics.add_argument("--database", default=None, help="database URL (default: a fresh SQLite file)")
     analytics.set_defaults(run=run_benchmark("analytics"))
+    latency = bench.add_parser("latency", help="glass-to-glass video latency, CPU per stream (benchmarks/latency.py)")
+    latency.add_argument("--samples", type=int, default=150, help="video frames read in the browser")
+    latency.add_argument("--cpu-seconds", type=float, default=15.0, help="CPU measuring window per mode")
+    latency.add_argument("--chromium", default="/usr/bin/chromium")
+    latency.set_defaults(run=run_benchmark("latency"))
     return parser
+
+
+def cmd_keys_init(_args: argparse.Namespace, settings: Settings) -> int:
+    from knowcast.privacy import keyring
+
+    path = settings.data_dir / "keys" / "keyring.json"
+    existed = path.exists()
+    ring = keyring.load(settings.data_dir, settings.encryption_keys, settings.lookup_key, create=True)
+    print(f"key ring {'exists' if existed else 'created'} at {path} (primary key {ring.primary})")
+    return 0
+
+
+def cmd_keys_rotate(args: argparse.Namespace, settings: Settings) -> int:
+    from knowcast.db.engine import make_engine
+    from knowcast.privacy import crypto, keyring, rotation
+
+    ring = keyring.load(settings.data_dir, settings.encryption_keys, settings.lookup_key, create=False)
+    crypto.install(ring)
+
+    def progress(table: str, done: int, total: int) -> None:
+        print(f"\r  {table}: {done}/{total} rows re-encrypted", end="\n" if done == total else "", flush=True)
+
+    async def run() -> keyring.KeyRing:
+        engine = make_engine(settings.database_url)
+        try:
+            return await rotation.rotate(engine, ring, args.retire, progress)
+        finally:
+            await engine.dispose()
+
+    new = asyncio.run(run())
+    print(f"primary key is now {new.primary}; keys kept: {', '.join(sorted(new.keys))}")
+    return 0
 
 
 def cmd_db_upgrade(_args: argparse.Namespace, settings: Settings) -> int:
@@ -155,15 +194,26 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from knowcast.app import build_context
     from knowcast.db import migrate
-    from knowcast.devtools import prepare_demo
+    from knowcast.demo import Demo, prepare_demo
+    from knowcast.media.demo import with_demo_stream
+
+    async def prepare() -> Demo:
+        ctx = build_context(settings)
+        try:
+            return await prepare_demo(ctx)
+        finally:
+            await ctx.db.dispose()
 
     migrate.upgrade(settings.database_url)
-    demo = asyncio.run(prepare_demo(settings))
+    demo = asyncio.run(prepare())
     host, port = args.host or settings.host, args.port or settings.port
+    settings = with_demo_stream(settings, demo.room_id).model_copy(update={"port": port, "demo_audience": 24})
     print(
         "\n  Knowcast demo\n"
-        f"  open      http://{host}:{port}/\n"
+        f"  open      http://{host}:{port}/rooms/{demo.room_id}   (live in a few seconds)\n"
+        f"  studio    http://{host}:{port}/studio\n"
         f"  sign in   {demo.email}\n"
         f"  password  {demo.password}\n"
         f"  (kept in {demo.credentials_file})\n"

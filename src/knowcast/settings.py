@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     login_attempts_per_address: int = Field(default=20, ge=1)
     login_window_seconds: int = Field(default=300, ge=1)
     signup_per_address: int = Field(default=10, ge=1)
+    encryption_keys: str | None = None  # "kid:base64,kid2:base64"; else <data_dir>/keys/keyring.json
+    lookup_key: str | None = None
     auto_migrate: bool | None = None
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_kib: int = Field(default=65536, ge=8)
@@ -71,18 +73,8 @@ class Settings(BaseSettings):
     media_url_ttl_seconds: int = Field(default=3600, ge=60)
     media_playback_url: str = ""  # external mode: e.g. "https://cdn.example.com/hls/room-{room_id}/index.m3u8"
     media_hook_secret: str = ""  # external mode: the shared secret in the hook URLs
+    demo_audience: int = Field(default=0, ge=0, le=500)  # `knowcast demo`: simulated viewers in the demo room
     demo_stream_room: int | None = None  # `knowcast demo`: publish a synthetic stream into this room
-    # commerce (docs/commerce.md)
-    payment_provider: Literal["sandbox", "stripe"] = "sandbox"
-    payment_webhook_secret: str | None = None  # sandbox HMAC key; default: derived from secret_key
-    payment_webhook_url: str | None = None  # where the sandbox delivers webhooks; default: public_url
-    stripe_secret_key: str | None = None
-    stripe_webhook_secret: str | None = None
-    order_hold_minutes: int = Field(default=15, ge=1, le=1440)
-    flash_hold_seconds: int = Field(default=120, ge=5, le=3600)
-    flash_claim_stale_seconds: int = Field(default=30, ge=1)
-    commerce_sweep_seconds: float = Field(default=2.0, gt=0)
-    download_link_seconds: int = Field(default=600, ge=10)
     # commerce (docs/commerce.md)
     payment_provider: Literal["sandbox", "stripe"] = "sandbox"
     payment_webhook_secret: str | None = None  # sandbox HMAC key; default: derived from secret_key
