@@ -147,6 +147,10 @@ async def test_experiment_assignment_is_stable_and_conversions_are_counted(
     chosen = variants[first["assignments"][0]["variant"]]
     assert chosen["conversions"] == 1 and chosen["revenue"] == 4900
     assert result["srm"] is not None and "p" in result["srm"]
+    report = (await stage.host.client.get(f"/api/v1/analytics/rooms/{stage.room_id}/report")).json()
+    key = f"{first['assignments'][0]['experiment']}:{first['assignments'][0]['variant']}"
+    by_variant = {v["key"]: v for v in report["variants"]}
+    assert by_variant[key]["uv"] == 1 and by_variant[key]["gmv"] == 4900 and by_variant[key]["buyers"] == 1
     stopped = await stage.host.client.post(f"/api/v1/analytics/experiments/{experiment_id}/stop")
     assert stopped.json()["state"] == "stopped"
     assert (await stage.host.client.post(f"/api/v1/analytics/experiments/{experiment_id}/stop")).status_code == 409

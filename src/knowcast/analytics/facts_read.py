@@ -84,6 +84,32 @@ async def first_touch(session: AsyncSession, room_id: int) -> list[tuple[str, To
     return [(str(row[0] or ""), Totals.of(row[1:])) for row in await session.execute(query)]
 
 
+async def by_variant(session: AsyncSession, room_id: int) -> list[tuple[str, Totals]]:
+    """Totals per experiment variant ("experiment key: variant") of the room's visitors."""
+    query = select(V.variants, V.views, V.watched_seconds, V.saw, V.clicked, V.ordered, V.paid, V.interacted)
+    query = query.add_columns(V.buyer_key, V.orders_paid, V.gmv, V.refunds).where(
+        V.room_id == room_id, V.variants.is_not(None)
+    )
+    groups: dict[str, Totals] = {}
+    buyers: dict[str, set[str]] = {}
+    for variants, views, watched, *flags, buyer, orders, gmv, refunds in await session.execute(query):
+        for experiment, variant in (variants or {}).items():
+            key = f"{experiment}:{variant}"
+            t = groups.setdefault(key, Totals())
+            viewer = views > 0
+            t.uv += viewer
+            t.pv += views
+            t.watched += watched
+            for name, flag in zip(("saw", "clicked", "ordered", "paid", "interacted"), flags, strict=True):
+                setattr(t, name, getattr(t, name) + int(viewer and flag > 0))
+            if orders and buyer:
+                buyers.setdefault(key, set()).add(buyer)
+            t.gmv, t.refunds, t.orders_paid = t.gmv + gmv, t.refunds + refunds, t.orders_paid + orders
+    for key, t in groups.items():
+        t.buyers = len(buyers.get(key, ()))
+    return sorted(groups.items())
+
+
 @dataclass
 class Stream:
     room_id: int

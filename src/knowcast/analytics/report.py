@@ -202,6 +202,7 @@ async def review(session: AsyncSession, room_id: int, attribution_hours: int, mo
         "products": await products(session, room_id),
         "channels": channels(by_channel, costs),
         "devices": breakdown(await facts_read.grouped(session, room_id, m.RoomVisitor.device)),
+        "variants": breakdown(await facts_read.by_variant(session, room_id)),
         "costs": money(costs, t),
         "previous": _previous(before, now_apv),
     }
