@@ -17,6 +17,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from knowcast.settings import Settings
+from tests.browser.conftest import artifacts, browser, new_context  # noqa: F401  (browser fixtures, shared)
 from tests.live_server import free_port
 
 WHEN = (datetime.now(UTC) + timedelta(days=1)).isoformat()
