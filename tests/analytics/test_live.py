@@ -145,3 +145,21 @@ async def test_a_deleted_account_is_detached_from_analytics(stage: Stage, make_u
             select(func.count()).select_from(m.RoomVisitor).where(m.RoomVisitor.room_id == stage.room_id)
         )
         assert moved == 1  # still counted, no longer linkable
+
+
+async def test_a_process_that_restarted_learns_a_rooms_host_from_the_store(stage: Stage, make_user: Any) -> None:
+    from sqlalchemy import select
+
+    from knowcast.analytics import models as m
+
+    await stage.flush()
+    runtime = stage.runtime
+    runtime.rooms.clear()  # what a restart forgets
+    fan = await make_user()
+    await stage.publish("chat.message", user_id=fan.user.id, message_id="x1", length=2)
+    assert runtime.rooms[stage.room_id].host_id == stage.host.user.id
+    await stage.publish("chat.message", user_id=fan.user.id, message_id="x2", length=2)
+    await stage.flush()
+    async with stage.ctx.db.session() as session:
+        hosts = set(await session.scalars(select(m.RoomVisitor.host_id).where(m.RoomVisitor.room_id == stage.room_id)))
+    assert hosts == {stage.host.user.id}  # a row first written without its host gets it (greatest wins)

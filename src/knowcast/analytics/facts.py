@@ -23,7 +23,7 @@ VIEWS = Merge(
 VISITORS = Merge(
     keys=("room_id", "visitor"),
     add=("views", "watched_seconds", "interactions", "orders_paid", "gmv", "refunds"),
-    greatest=("last_at", "saw", "clicked", "ordered", "paid", "interacted", "last_order_at"),
+    greatest=("host_id", "last_at", "saw", "clicked", "ordered", "paid", "interacted", "last_order_at"),
     least=("first_at",),
     replace=("channel", "device", "variants", "buyer_key"),
 )

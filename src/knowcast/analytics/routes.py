@@ -58,9 +58,9 @@ async def live(room_id: Id, ctx: Ctx, db: Db, user: Reader) -> dict[str, Any]:
     board = await runtime.board(room_id)
     now = utcnow()
     snap = board.snapshot(now)
+    await runtime.learn_products(db, [p["product_id"] for p in snap["top_products"] if p["product_id"]])
     for product in snap["top_products"]:
-        info = runtime.products.get(product["product_id"] or 0, {})
-        product["title"] = info.get("title", "")
+        product["title"] = runtime.products.get(product["product_id"] or 0, {}).get("title", "")
     snap["rejected_events"] = runtime.rejected[room_id]
     snap["attribution_hours"] = ctx.settings.analytics_attribution_hours
     snap["advice"] = await advisor.advise(db, board, snap, now)

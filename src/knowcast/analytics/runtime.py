@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowcast.analytics import models as m
 from knowcast.analytics.live import RoomBoard
@@ -179,6 +180,20 @@ class AnalyticsRuntime:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     # ---- reading -----------------------------------------------------------------------------------------
+
+    async def learn_products(self, session: AsyncSession, product_ids: list[int]) -> None:
+        """Titles and kinds of products this process has not seen on a shelf since it started."""
+        missing = [pid for pid in product_ids if pid not in self.products]
+        if missing:
+            for row in await session.scalars(
+                select(m.AnalyticsProduct).where(m.AnalyticsProduct.product_id.in_(missing))
+            ):
+                self.products[row.product_id] = {
+                    "host_id": row.host_id,
+                    "title": row.title,
+                    "kind": row.kind,
+                    "price": row.price,
+                }
 
     def kinds(self) -> dict[int, str]:
         return {pid: str(p["kind"]) for pid, p in self.products.items() if p.get("kind")}

@@ -52,6 +52,12 @@ class Subscriber:
         seen = board.user_seen(key) if board else None
         return (seen[0] if seen else stand_in(key)), key
 
+    def learn(self, room_id: int) -> None:
+        """A room this process has not heard of since it started: load it in the background, so the next
+        events carry its host (profiles and touches are per host)."""
+        if room_id not in self.runtime.rooms:
+            self.runtime.spawn(self.runtime.room_info(room_id))
+
     async def room(self, event: Event) -> None:
         data = event.data
         state = None if event.name == "room.created" else event.name.split(".", 1)[1]
@@ -74,6 +80,7 @@ class Subscriber:
             user_id = data["question"].get("user_id")
         fallback = f"l:{str(data.get('viewer') or '')[:30]}" if data.get("viewer") else ""
         visitor, _key = self.visitor_of(room_id, user_id if isinstance(user_id, int) else None, fallback)
+        self.learn(room_id)
         kind = INTERACTION_EVENTS[event.name]
         count = data.get("count") if kind == r.LIKE else 0
         self.runtime.offer(Record(kind, room_id, event.at, visitor=visitor, quantity=int(count or 0)))
@@ -82,6 +89,7 @@ class Subscriber:
         data = event.data
         room_id = data.get("room_id")
         if isinstance(room_id, int):
+            self.learn(room_id)
             self.runtime.offer(Record(r.MARKER, room_id, event.at, data=marker_of(event.name, data)))
             if event.name == "shelf.pinned" and isinstance(data.get("product"), dict):
                 self.runtime.note_product(data["product"])
