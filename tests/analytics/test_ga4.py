@@ -74,3 +74,14 @@ async def test_a_dead_ga4_endpoint_loses_events_but_blocks_nothing() -> None:
         await asyncio.sleep(0.01)
     await forwarder.stop()
     assert forwarder.failed == 1
+
+
+def test_the_forwarder_is_installed_only_when_the_shop_configures_it(settings: Any) -> None:
+    from knowcast.app import create_app
+
+    plain = create_app(settings)
+    assert plain.state.ctx.analytics.forwarder is None
+    configured = settings.model_copy(update={"ga4_measurement_id": "G-1", "ga4_api_secret": "s"})
+    app = create_app(configured)
+    forwarder = app.state.ctx.analytics.forwarder
+    assert isinstance(forwarder, Ga4Forwarder) and forwarder in app.state.ctx.components
