@@ -34,6 +34,7 @@ class Receiver:
     default: int = 200
     script: deque[int] = field(default_factory=deque)
     requests: list[Received] = field(default_factory=list)
+    delay: float = 0.0  # seconds to wait before answering (a slow receiver)
     _server: uvicorn.Server | None = None
     _task: asyncio.Task[None] | None = None
 
@@ -55,6 +56,8 @@ class Receiver:
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
         self.requests.append(Received(scope["path"], headers, body))
         status = self.script.popleft() if self.script else self.default
+        if self.delay:
+            await asyncio.sleep(self.delay)
         await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", b"text/plain")]})
         await send({"type": "http.response.body", "body": f"answered {status}".encode()})
 

@@ -17,7 +17,7 @@ from knowcast.accounts.models import Role
 from knowcast.bus import Event
 from knowcast.context import AppContext
 from knowcast.integrations import queue, signing
-from knowcast.integrations.dispatcher import dispatcher_of
+from knowcast.integrations.dispatcher import WebhookDispatcher, dispatcher_of
 from knowcast.integrations.models import DeliveryStatus
 from knowcast.rooms import service as rooms
 from knowcast.rooms.states import RoomState
@@ -226,3 +226,45 @@ def test_backoff_doubles_with_jitter_and_is_capped(settings: Any) -> None:
         delays = [queue.retry_delay(attempt, s, rand) for _ in range(50)]
         assert all(ceiling / 2 <= d <= ceiling for d in delays), attempt
         assert len(set(delays)) > 1  # jittered
+
+
+async def test_competing_dispatchers_send_each_delivery_once(
+    make_user: Any, receiver: Receiver, ctx: AppContext
+) -> None:
+    """Four dispatchers over one database (as with four worker processes) race for the same due rows."""
+    owner = await make_user(Role.OWNER)
+    for _ in range(3):
+        await new_endpoint(owner, receiver.url, "order.paid")
+    rivals = [WebhookDispatcher(ctx) for _ in range(3)]
+    for rival in rivals:
+        await rival.start()
+    try:
+        for n in range(10):
+            await ctx.bus.publish(Event("order.paid", {"order_id": n, "total": 100, "currency": "CNY"}))
+        for rival in rivals:
+            rival.wake()
+        await eventually(lambda: _done(ctx, 30), "all thirty deliveries succeed")
+    finally:
+        for rival in rivals:
+            await rival.stop()
+    rows = await deliveries(ctx)
+    assert len(rows) == 30 and {row.attempts for row in rows} == {1}
+    sent = [(r.headers["knowcast-delivery"], r.headers["knowcast-event-id"]) for r in receiver.requests]
+    assert len(sent) == 30 and len(set(sent)) == 30
+    assert {int(d) for d, _ in sent} == {row.id for row in rows}
+
+
+async def _done(ctx: AppContext, n: int) -> bool:
+    rows = await deliveries(ctx)
+    return len(rows) == n and all(row.status is DeliveryStatus.SUCCEEDED for row in rows)
+
+
+async def test_a_receiver_that_hangs_times_out(make_user: Any, receiver: Receiver, ctx: AppContext) -> None:
+    ctx.settings.webhook_timeout_seconds = 0.3
+    owner = await make_user(Role.OWNER)
+    endpoint = await new_endpoint(owner, receiver.url, "room.live")
+    receiver.delay = 3.0
+    await owner.client.post(f"/api/v1/webhooks/{endpoint['id']}/ping")  # a ping is tried once
+    await eventually(lambda: _status(ctx, DeliveryStatus.FAILED), "the slow attempt fails")
+    [row] = await deliveries(ctx)
+    assert row.last_error == "timed out" and row.last_status_code is None
