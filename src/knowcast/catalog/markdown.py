@@ -40,5 +40,11 @@ def render(source: str) -> str:
 def plain(source: str, limit: int = 160) -> str:
     """A one-line text summary, for cards and meta tags."""
     tokens: list[Any] = _parser().parse(source[:MAX_SOURCE])
-    words = " ".join(t.content for t in tokens if t.type == "inline")
+    words = " ".join(
+        child.content
+        for token in tokens
+        if token.type == "inline"
+        for child in token.children or []
+        if child.type in ("text", "code_inline")
+    )
     return " ".join(words.split())[:limit]

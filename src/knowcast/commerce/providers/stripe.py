@@ -78,26 +78,7 @@ class StripeProvider(PaymentProvider):
             raise WebhookRejected("the Stripe signature does not match", code="payment.bad_signature") from exc
         except ValueError:
             return None
-        kind = KINDS.get(str(event["type"]))
-        if kind is None:
-            return None
-        obj = event["data"]["object"]
-        if event["type"] == "checkout.session.completed" and obj.get("payment_status") not in (
-            "paid",
-            "no_payment_required",
-        ):
-            return None  # an async method (bank transfer) pays later: wait for async_payment_succeeded
-        metadata = obj.get("metadata") or {}
-        order_id = metadata.get("order_id") or obj.get("client_reference_id")
-        is_session = str(obj.get("object")) == "checkout.session"
-        amount = obj.get("amount_total") if is_session else obj.get("amount_refunded")
-        return ProviderEvent(
-            event_id=str(event["id"]),
-            kind=kind,
-            reference=str(obj["id"]) if is_session else None,
-            order_id=int(order_id) if order_id else None,
-            amount=int(amount) if amount is not None else None,
-        )
+        return _mapped(event.to_dict())
 
     async def refund(self, reference: str, amount: int) -> None:
         if self.client is None:
@@ -106,3 +87,25 @@ class StripeProvider(PaymentProvider):
         session = await asyncio.to_thread(client.v1.checkout.sessions.retrieve, reference)
         params: dict[str, Any] = {"payment_intent": str(session.payment_intent), "amount": amount}
         await asyncio.to_thread(client.v1.refunds.create, params)  # type: ignore[arg-type]
+
+
+def _mapped(event: dict[str, Any]) -> ProviderEvent | None:
+    """A verified Stripe event, reduced to what the order needs (None for events we do not act on)."""
+    kind = KINDS.get(str(event.get("type")))
+    if kind is None:
+        return None
+    obj = event["data"]["object"]
+    paid = obj.get("payment_status") in ("paid", "no_payment_required")
+    if event["type"] == "checkout.session.completed" and not paid:
+        return None  # an async method (bank transfer) pays later: wait for async_payment_succeeded
+    metadata = obj.get("metadata") or {}
+    order_id = metadata.get("order_id") or obj.get("client_reference_id")
+    is_session = str(obj.get("object")) == "checkout.session"
+    amount = obj.get("amount_total") if is_session else obj.get("amount_refunded")
+    return ProviderEvent(
+        event_id=str(event["id"]),
+        kind=kind,
+        reference=str(obj["id"]) if is_session else None,
+        order_id=int(order_id) if order_id else None,
+        amount=int(amount) if amount is not None else None,
+    )
