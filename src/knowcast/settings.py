@@ -93,6 +93,7 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
     webhook_poll_seconds: float = Field(default=5.0, gt=0)  # the longest the dispatcher sleeps between checks
     webhook_allow_private: bool | None = None  # loopback/private destinations; default: only in development
+    webhook_log_days: int = Field(default=30, ge=1)  # finished deliveries older than this are deleted
     # analytics (docs/analytics.md; figures as docs/metrics.md defines them)
     analytics_flush_seconds: float = Field(default=0.5, gt=0, le=10)  # the batching writer's longest wait
     analytics_batch_size: int = Field(default=2000, ge=10, le=50_000)

@@ -7,6 +7,7 @@ import json
 import random
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from sqlalchemy import event
 from knowcast.accounts.models import Role
 from knowcast.bus import Event
 from knowcast.context import AppContext
+from knowcast.db.types import utcnow
 from knowcast.integrations import queue, signing
 from knowcast.integrations.dispatcher import WebhookDispatcher, dispatcher_of
 from knowcast.integrations.models import DeliveryStatus
@@ -268,3 +270,19 @@ async def test_a_receiver_that_hangs_times_out(make_user: Any, receiver: Receive
     await eventually(lambda: _status(ctx, DeliveryStatus.FAILED), "the slow attempt fails")
     [row] = await deliveries(ctx)
     assert row.last_error == "timed out" and row.last_status_code is None
+
+
+async def test_old_finished_deliveries_are_purged_pending_ones_kept(make_user: Any, ctx: AppContext) -> None:
+    owner = await make_user(Role.OWNER)
+    endpoint = await new_endpoint(owner, "https://hooks.example.com/h", "order.paid")
+    await owner.client.patch(f"/api/v1/webhooks/{endpoint['id']}", json={"is_active": False})  # nothing is sent
+    old = utcnow() - timedelta(days=40)
+    statuses = (DeliveryStatus.SUCCEEDED, DeliveryStatus.FAILED, DeliveryStatus.PENDING, DeliveryStatus.SUCCEEDED)
+    async with ctx.db.session() as session:
+        for n, status in enumerate(statuses):
+            row = queue.new_delivery(endpoint["id"], f"evt_{n}", "order.paid", "{}", 3)
+            row.status, row.created_at = status, old if n < 3 else utcnow()
+            session.add(row)
+        await session.commit()
+        assert await queue.purge(session, utcnow() - timedelta(days=30)) == 2
+    assert [row.event_id for row in await deliveries(ctx)] == ["evt_2", "evt_3"]

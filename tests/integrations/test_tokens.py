@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from typing import Any
 
@@ -220,3 +221,13 @@ def test_room_routes_name_their_scopes(app: Any) -> None:
         ("POST", "/api/v1/rooms/{room_id}/transitions"): "rooms:write",
         ("POST", "/api/v1/rooms/{room_id}/stream-key"): "rooms:write",
     }
+
+
+async def test_tokens_never_reach_the_logs(make_user: Any, bearer: Any, caplog: Any) -> None:
+    caplog.set_level(logging.DEBUG)
+    host = await make_user(Role.HOST)
+    token = (await new_token(host, "rooms:write"))["token"]
+    assert (await bearer(token).post("/api/v1/rooms", json=ROOM)).status_code == 201
+    assert (await bearer(token + "x").post("/api/v1/rooms", json=ROOM)).status_code == 401
+    assert caplog.records  # the access log did run
+    assert all(token[10:] not in repr(record.__dict__) for record in caplog.records)

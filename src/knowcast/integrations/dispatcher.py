@@ -13,7 +13,7 @@ import logging
 import random
 import time
 from contextlib import suppress
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import httpx
 
@@ -28,6 +28,7 @@ from knowcast.integrations.urls import resolves_private
 
 log = logging.getLogger(__name__)
 BATCH = 20
+PURGE_EVERY = timedelta(hours=1)
 
 
 class WebhookDispatcher:
@@ -39,6 +40,7 @@ class WebhookDispatcher:
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._rand = random.Random()
+        self._purged_at: datetime | None = None
 
     def install(self) -> WebhookDispatcher:
         """Subscribe to the webhook events and join the app's components."""
@@ -80,6 +82,7 @@ class WebhookDispatcher:
             try:
                 if await self.run_once() == BATCH:
                     continue  # more may be due right away
+                await self._purge_now_and_then()
                 delay = await self._idle_seconds()
             except Exception:
                 log.exception("webhook dispatcher pass failed")
@@ -87,6 +90,15 @@ class WebhookDispatcher:
             with suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=delay)
             self._wake.clear()
+
+    async def _purge_now_and_then(self) -> None:
+        """Drop finished deliveries older than ``webhook_log_days``, at most once per PURGE_EVERY."""
+        now = utcnow()
+        if self._purged_at is not None and now - self._purged_at < PURGE_EVERY:
+            return
+        self._purged_at = now
+        async with self.ctx.db.session() as session:
+            await queue.purge(session, now - timedelta(days=self.settings.webhook_log_days))
 
     async def _idle_seconds(self) -> float:
         async with self.ctx.db.session() as session:

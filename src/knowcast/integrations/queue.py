@@ -11,7 +11,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Select, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -184,3 +184,15 @@ async def next_due(session: AsyncSession) -> datetime | None:
         .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
         .where(WebhookDelivery.status == DeliveryStatus.PENDING, WebhookEndpoint.is_active.is_(True))
     )
+
+
+async def purge(session: AsyncSession, older_than: datetime) -> int:
+    """Delete finished deliveries (succeeded or failed) created before ``older_than``; the number deleted.
+    Pending ones stay, however old: they are still owed to a receiver."""
+    result = await session.execute(
+        delete(WebhookDelivery)
+        .where(WebhookDelivery.status != DeliveryStatus.PENDING, WebhookDelivery.created_at < older_than)
+        .execution_options(synchronize_session=False)
+    )
+    await session.commit()
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
