@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import FileResponse, Response
 
-from knowcast.deps import Ctx, Db, Host, MaybeUser, Public, optional_user
+from knowcast.deps import Ctx, Db, Host, Id, MaybeUser, Public, optional_user
 from knowcast.errors import AuthenticationRequired, NotFound, PermissionDenied
 from knowcast.media import access, playback, playlist
 from knowcast.media.access import RoomFacts
@@ -73,17 +73,17 @@ async def _render(request: Request, db: Db, room_id: int, variant: str | None, k
 
 
 @router.get("/media/rooms/{room_id}/live.m3u8", dependencies=[Public])
-async def live_playlist(request: Request, room_id: int, db: Db) -> Response:
+async def live_playlist(request: Request, room_id: Id, db: Db) -> Response:
     return await _render(request, db, room_id, None, "live")
 
 
 @router.get("/media/rooms/{room_id}/vod.m3u8", dependencies=[Public])
-async def vod_playlist(request: Request, room_id: int, db: Db) -> Response:
+async def vod_playlist(request: Request, room_id: Id, db: Db) -> Response:
     return await _render(request, db, room_id, None, "vod")
 
 
 @router.get("/media/rooms/{room_id}/{variant}/{name}", dependencies=[Public])
-async def variant_file(request: Request, room_id: int, variant: str, name: str, db: Db) -> Response:
+async def variant_file(request: Request, room_id: Id, variant: str, name: str, db: Db) -> Response:
     if name in ("live.m3u8", "vod.m3u8"):
         return await _render(request, db, room_id, variant, name.split(".")[0])
     facts = await _allowed(request, db, room_id)
@@ -96,7 +96,7 @@ async def variant_file(request: Request, room_id: int, variant: str, name: str, 
 
 
 @api.get("/rooms/{room_id}/status", dependencies=[Public])
-async def status(request: Request, room_id: int, db: Db, user: MaybeUser) -> StreamStatus:
+async def status(request: Request, room_id: Id, db: Db, user: MaybeUser) -> StreamStatus:
     room = await rooms.get_room(db, room_id)
     try:
         await rooms.ensure_can_watch(db, user, room)
@@ -107,13 +107,13 @@ async def status(request: Request, room_id: int, db: Db, user: MaybeUser) -> Str
 
 
 @api.get("/rooms/{room_id}/health")
-async def health(request: Request, room_id: int, db: Db, host: Host) -> HealthReport:
+async def health(request: Request, room_id: Id, db: Db, host: Host) -> HealthReport:
     await rooms.get_managed_room(db, host, room_id)
     return media_of(request).plane.health(room_id)
 
 
 @api.get("/rooms/{room_id}/replay", dependencies=[Public])
-async def replay(request: Request, room_id: int, ctx: Ctx, db: Db, user: MaybeUser) -> Replay:
+async def replay(request: Request, room_id: Id, ctx: Ctx, db: Db, user: MaybeUser) -> Replay:
     room = await rooms.get_room(db, room_id)
     await rooms.ensure_can_watch(db, user, room)
     media = media_of(request)
