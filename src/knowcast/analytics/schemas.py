@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 MAX_ID = 2**63 - 1
 Id = Field(ge=1, le=MAX_ID)
@@ -79,7 +79,7 @@ class ShareLinkOut(BaseModel):
 class SegmentRules(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    rfm: list[str] = Field(default_factory=list, max_length=11)
+    rfm: list[Annotated[str, StringConstraints(max_length=32)]] = Field(default_factory=list, max_length=11)
     interest: str | None = Field(default=None, max_length=16)
     min_orders: int | None = Field(default=None, ge=0, le=10**6)
     min_streams: int | None = Field(default=None, ge=0, le=10**6)
@@ -115,6 +115,8 @@ class ExperimentIn(BaseModel):
 
 
 class PlanIn(BaseModel):
-    spend: dict[str, int] = Field(default_factory=dict, max_length=20)  # channel → ad budget (minor units)
+    spend: dict[
+        Annotated[str, StringConstraints(min_length=1, max_length=64)], Annotated[int, Field(ge=0, le=10**12)]
+    ] = Field(default_factory=dict, max_length=20)  # channel → ad budget (minor units)
     interaction_rate: float | None = Field(default=None, ge=0, le=1)
     price_change: float = Field(default=0.0, ge=-0.9, le=5.0)  # +0.1 = prices 10 % higher
