@@ -163,3 +163,19 @@ async def test_a_process_that_restarted_learns_a_rooms_host_from_the_store(stage
     async with stage.ctx.db.session() as session:
         hosts = set(await session.scalars(select(m.RoomVisitor.host_id).where(m.RoomVisitor.room_id == stage.room_id)))
     assert hosts == {stage.host.user.id}  # a row first written without its host gets it (greatest wins)
+
+
+async def test_follows_during_the_stream_and_run_of_show_steps_reach_the_dashboard(
+    stage: Stage, make_user: Any
+) -> None:
+    fan = await make_user()
+    await stage.publish("host.followed", user_id=fan.user.id, host_id=stage.host.user.id, followers=1)
+    await stage.ctx.bus.publish(
+        __import__("knowcast.bus", fromlist=["Event"]).Event(
+            "host.followed", {"user_id": 1, "host_id": 1, "room_id": None}
+        )
+    )
+    await stage.publish("show.step_done", step_id=1, title="开场介绍", kind="talk")
+    live = await stage.live()
+    assert live["followers"] == 1  # the follow outside any room is not this stream's
+    assert {"type": "step", "label": "开场介绍"}.items() <= live["markers"][-1].items()

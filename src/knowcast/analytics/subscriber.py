@@ -24,7 +24,7 @@ INTERACTION_EVENTS = {
     "qa.asked": r.QUESTION,
     "poll.voted": r.VOTE,  # wanted from interaction: {"room_id", "poll_id", "user_id"}
     "draw.entered": r.DRAW_ENTRY,  # wanted from commerce: {"room_id", "draw_id", "user_id"}
-    "host.followed": r.FOLLOW,  # wanted from accounts: {"host_id", "user_id", "room_id"}
+    "host.followed": r.FOLLOW,  # growth: {"host_id", "user_id", "room_id"} (room_id None: not during a stream)
     "coupon.claimed": r.COUPON_CLAIMED,  # user_id wanted in the event
 }
 MARKER_EVENTS = (
@@ -35,6 +35,7 @@ MARKER_EVENTS = (
     "draw.opened",
     "draw.drawn",
     "poll.opened",
+    "show.step_done",  # growth's run-of-show (直播脚本)
 )
 
 
@@ -125,6 +126,8 @@ def marker_of(name: str, data: dict[str, Any]) -> dict[str, Any]:
         drop = data.get("drop") or {}
         coupon = drop.get("coupon") or {}
         return {"type": "coupon", "label": str(coupon.get("code") or coupon.get("name") or "")[:60]}
+    if name == "show.step_done":
+        return {"type": "step", "label": str(data.get("title", ""))[:60]}
     if name.startswith("draw."):
         draw = data.get("draw") or {}
         return {"type": "draw" if name == "draw.opened" else "draw_drawn", "label": str(draw.get("title", ""))[:60]}
