@@ -62,6 +62,8 @@ async def enqueue(session: AsyncSession, event: Event, settings: Settings) -> in
     """Write one pending delivery for each active endpoint subscribed to ``event``; the number written.
     An event already queued for an endpoint (seen twice) is not queued again."""
     endpoints = [e for e in await session.scalars(_active_endpoints()) if event.name in e.events]
+    if not endpoints:
+        return 0
     ident = event_id(event)
     done = set(
         await session.scalars(
