@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowcast.accounts.models import User
 from knowcast.bus import Event
-from knowcast.commerce import counters
+from knowcast.commerce import announce, counters
 from knowcast.commerce.promotions import Coupon, CouponClaim, CouponDrop, CouponKind
 from knowcast.commerce.schemas import CouponCreate, CouponOut, DropCreate, DropOut
 from knowcast.context import AppContext
@@ -157,7 +157,13 @@ async def start_drop(session: AsyncSession, ctx: AppContext, host: User, room_id
     await ctx.bus.publish(
         Event(
             "coupon.drop_started",
-            {"room_id": room_id, "broadcast": True, "system": True, "drop": out.model_dump(mode="json")},
+            {
+                "room_id": room_id,
+                "broadcast": True,
+                "system": True,
+                "text": announce.line(ctx, "drop", count=data.quantity),
+                "drop": out.model_dump(mode="json"),
+            },
         )
     )
     return drop

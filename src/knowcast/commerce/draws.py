@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from knowcast.accounts.models import User
 from knowcast.bus import Event
 from knowcast.catalog import service as catalog
-from knowcast.commerce import coupons, entitlements, orders
+from knowcast.commerce import announce, coupons, entitlements, orders
 from knowcast.commerce.promotions import CouponClaim, Draw, DrawCondition, DrawEntry, DrawState
 from knowcast.commerce.schemas import DrawCreate, DrawOut
 from knowcast.context import AppContext
@@ -81,7 +81,14 @@ async def open_draw(session: AsyncSession, ctx: AppContext, host: User, room: Ro
     out = await draw_out(session, draw)
     await ctx.bus.publish(
         Event(
-            "draw.opened", {"room_id": room.id, "broadcast": True, "system": True, "draw": out.model_dump(mode="json")}
+            "draw.opened",
+            {
+                "room_id": room.id,
+                "broadcast": True,
+                "system": True,
+                "text": announce.line(ctx, "draw_opened", title=draw.title),
+                "draw": out.model_dump(mode="json"),
+            },
         )
     )
     return draw
@@ -133,7 +140,14 @@ async def run_draw(session: AsyncSession, ctx: AppContext, draw: Draw) -> Draw:
     await session.commit()
     await _grant_prizes(session, ctx, draw, sorted(chosen))
     out = await draw_out(session, draw)
-    data = {"room_id": draw.room_id, "broadcast": True, "system": True, "draw": out.model_dump(mode="json")}
+    text = announce.line(ctx, "draw_drawn", title=draw.title, count=len(out.winner_ids))
+    data = {
+        "room_id": draw.room_id,
+        "broadcast": True,
+        "system": True,
+        "text": text,
+        "draw": out.model_dump(mode="json"),
+    }
     await ctx.bus.publish(Event("draw.drawn", data))
     return draw
 

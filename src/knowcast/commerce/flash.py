@@ -21,7 +21,7 @@ from knowcast.accounts.models import User
 from knowcast.bus import Event
 from knowcast.catalog import service as catalog
 from knowcast.catalog.models import Product
-from knowcast.commerce import counters, orders
+from knowcast.commerce import announce, counters, orders
 from knowcast.commerce.gate import Claim, Outcome, SaleKey
 from knowcast.commerce.models import Order, ShelfItem
 from knowcast.commerce.promotions import FlashSale
@@ -119,7 +119,15 @@ async def create_sale(session: AsyncSession, ctx: AppContext, room: Room, data: 
     await ctx.bus.publish(
         Event(
             "flash.scheduled",
-            {"room_id": room.id, "broadcast": True, "system": True, "sale": out.model_dump(mode="json")},
+            {
+                "room_id": room.id,
+                "broadcast": True,
+                "system": True,
+                "text": announce.line(
+                    ctx, "flash", title=out.product_title, price=announce.yuan(out.price), stock=out.stock_total
+                ),
+                "sale": out.model_dump(mode="json"),
+            },
         )
     )
     return sale
@@ -311,7 +319,8 @@ async def publish_stock(ctx: AppContext, sale_id: int) -> None:
     data = {"room_id": info.room_id, "broadcast": True, "sale_id": sale_id, "stock_left": max(0, left)}
     await ctx.bus.publish(Event("flash.stock", data))
     if left <= 0:
-        await ctx.bus.publish(Event("flash.sold_out", {**data, "system": True}))
+        text = announce.line(ctx, "sold_out", title=info.title)
+        await ctx.bus.publish(Event("flash.sold_out", {**data, "system": True, "text": text}))
 
 
 # ---- upkeep (the sweeper) ----------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from knowcast.bus import Event
 from knowcast.catalog import service as catalog
 from knowcast.catalog.kinds import DIGITAL, ProductKind
 from knowcast.catalog.models import Product
-from knowcast.commerce import counters, coupons, entitlements
+from knowcast.commerce import announce, counters, coupons, entitlements
 from knowcast.commerce.models import Order, OrderItem, OutboxMessage, Payment
 from knowcast.commerce.promotions import FlashSale
 from knowcast.commerce.schemas import ItemIn, ItemOut, OrderCreate, OrderOut
@@ -274,8 +274,19 @@ async def mark_paid(session: AsyncSession, ctx: AppContext, order: Order) -> boo
         await _move(session, order, OrderState.PAID, OrderState.FULFILLED)
     await session.commit()
     await session.refresh(order)
-    await ctx.bus.publish(_event("order.paid", order))
+    await ctx.bus.publish(_event("order.paid", order, **await _bought_line(session, ctx, order, items)))
     return True
+
+
+async def _bought_line(
+    session: AsyncSession, ctx: AppContext, order: Order, items: list[OrderItem]
+) -> dict[str, object]:
+    """A paid order from a room is shown in that room: "小李 买了《理财课》" (the public nickname only)."""
+    if order.room_id is None or order.source == "draw":
+        return {}
+    buyer = await session.get(User, order.user_id)
+    name = buyer.display_name if buyer else "?"
+    return {"broadcast": True, "system": True, "text": announce.line(ctx, "bought", name=name, title=items[0].title)}
 
 
 async def fulfil(session: AsyncSession, ctx: AppContext, order: Order) -> Order:

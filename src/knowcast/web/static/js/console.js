@@ -1,5 +1,6 @@
 // The host console: the stream key is hidden until asked for and can be copied in one tap.
 import { startConsoleLive } from "./_console_live.js";
+import { startConsoleShop } from "./_console_shop.js";
 import { startDashboard } from "./_dashboard.js";
 import { startGrowthConsole } from "./_growth_console.js";
 import { startHealth } from "./_health.js";
@@ -27,3 +28,5 @@ if (key) {
   });
 }
 startGrowthConsole();
+const shopConsole = document.getElementById("shop-console");
+if (shopConsole) startConsoleShop(shopConsole);

@@ -2,6 +2,7 @@
 import { startGrowthRoom } from "./_growth_room.js";
 import { startPlayer } from "./_player.js";
 import { startRoomLive } from "./_room_live.js";
+import { startShop } from "./_shop.js";
 import { startTracking } from "./_track.js";
 
 const stage = document.getElementById("stage");
@@ -10,3 +11,5 @@ if (stage) startTracking(stage);
 if (stage) startRoomLive(stage);
 const growth = document.querySelector("[data-growth-room]");
 if (growth) startGrowthRoom(growth);
+const shop = document.querySelector("[data-shop]");
+if (shop) startShop(shop);

@@ -1,0 +1,345 @@
+// The viewer's shop inside the room (commerce plane, docs/commerce.md): shelf sheet, pinned card, flash-sale
+// countdown and stock, buy now → hosted checkout → back to the room, coupon drops, lucky draws.
+// Live updates arrive as `knowcast:event` CustomEvents (names in docs/protocol.md, "Commerce events").
+import { api } from "./_api.js";
+
+const SYMBOLS = { CNY: "¥", USD: "$", EUR: "€", JPY: "¥", GBP: "£", HKD: "HK$" };
+
+export function money(amount, currency = "CNY") {
+  const symbol = SYMBOLS[currency] || `${currency} `;
+  if (currency === "JPY") return `${symbol}${amount}`;
+  return `${symbol}${Math.floor(amount / 100)}.${String(amount % 100).padStart(2, "0")}`;
+}
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (key === "class") node.className = value;
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else if (value !== undefined && value !== null) node.setAttribute(key, value);
+  }
+  for (const child of children) if (child !== null && child !== undefined) node.append(child);
+  return node;
+}
+
+// replaceChildren, leaving out the parts that are not there (null, undefined, "")
+function fill(node, ...children) {
+  node.replaceChildren(...children.filter((child) => child !== null && child !== undefined && child !== ""));
+}
+
+function key() {
+  return `web-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
+}
+
+function clock(ms) {
+  const s = Math.max(0, Math.ceil(ms / 1000));
+  const m = Math.floor(s / 60);
+  return `${String(m).padStart(2, "0")}:${String(s % 60).padStart(2, "0")}`;
+}
+
+// The pin carries the stream's program date-time: show it when this viewer's video gets there. The player
+// may expose the playing position's program date (window.knowcast.player.programDate()); without it, at once.
+function playerProgramDate() {
+  const player = window.knowcast && window.knowcast.player;
+  const date = player && typeof player.programDate === "function" ? player.programDate() : null;
+  return date instanceof Date && !Number.isNaN(date.getTime()) ? date : null;
+}
+
+export function startShop(root) {
+  const roomId = root.dataset.roomId;
+  const t = JSON.parse(root.dataset.strings || "{}");
+  const signedIn = root.dataset.signedIn === "1";
+  const $ = (id) => root.querySelector(`#${id}`);
+  const state = { shelf: [], sale: null, drop: null, draw: null, pinTimer: null };
+
+  function toast(text, link) {
+    const box = $("shop-toast");
+    fill(box, text, link ? el("a", { href: link.href, "data-testid": "toast-link" }, link.text) : "");
+    box.hidden = false;
+    clearTimeout(box._timer);
+    box._timer = setTimeout(() => (box.hidden = true), 8000);
+  }
+
+  function needSignIn() {
+    if (signedIn) return false;
+    window.location.href = `/signin?next=${encodeURIComponent(window.location.pathname)}`;
+    return true;
+  }
+
+  async function checkout(orderId) {
+    const { checkout_url: url } = await api("POST", `/api/v1/orders/${orderId}/checkout`);
+    window.location.href = url;
+  }
+
+  async function buy(product) {
+    if (needSignIn()) return;
+    try {
+      const body = { items: [{ product_id: product.id, quantity: 1 }], room_id: Number(roomId), idempotency_key: key() };
+      const order = await api("POST", "/api/v1/orders", body);
+      await checkout(order.id);
+    } catch (err) {
+      toast(err.message || t.error);
+    }
+  }
+
+  function price(product) {
+    return el(
+      "span",
+      { class: "price" },
+      el("b", {}, money(product.price, product.currency)),
+      product.list_price ? el("s", { title: t.list_price }, money(product.list_price, product.currency)) : null,
+    );
+  }
+
+  function productSheet(product) {
+    const description = el("div", { class: "description" });
+    description.innerHTML = product.description_html; // rendered safely on the server (html disabled)
+    openSheet(
+      el(
+        "div",
+        { class: "product-sheet", "data-testid": "product-sheet" },
+        product.cover_url ? el("img", { src: product.cover_url, alt: "", class: "cover" }) : null,
+        el("h3", {}, product.title),
+        price(product),
+        description,
+        el("button", { type: "button", class: "button", "data-testid": "buy-now", onclick: () => buy(product) }, t.buy),
+      ),
+    );
+  }
+
+  function shelfSheet() {
+    const items = state.shelf.map((entry) =>
+      el(
+        "li",
+        { class: entry.pinned ? "pinned" : "", "data-testid": "shelf-item", "data-product-id": entry.product.id },
+        el("button", { type: "button", class: "link", onclick: () => productSheet(entry.product) }, entry.product.title),
+        price(entry.product),
+      ),
+    );
+    openSheet(items.length ? el("ul", { class: "shelf-list" }, ...items) : el("p", { class: "muted" }, t.empty));
+  }
+
+  function openSheet(content) {
+    $("shop-sheet-content").replaceChildren(content);
+    $("shop-sheet").hidden = false;
+  }
+
+  function renderPin(entry) {
+    const card = $("pinned-card");
+    clearTimeout(state.pinTimer);
+    if (!entry) {
+      card.hidden = true;
+      return;
+    }
+    const show = () => {
+      const product = entry.product;
+      card.replaceChildren(
+        el("span", { class: "tag" }, t.now_explaining),
+        el("button", { type: "button", class: "link title", "data-testid": "pinned-title", onclick: () => productSheet(product) }, product.title),
+        price(product),
+        el("button", { type: "button", class: "button small", "data-testid": "pinned-buy", onclick: () => buy(product) }, t.buy),
+      );
+      card.dataset.productId = product.id;
+      card.hidden = false;
+    };
+    const playing = playerProgramDate();
+    const at = entry.program_time ? new Date(entry.program_time) : null;
+    if (playing && at && at > playing) state.pinTimer = setTimeout(show, Math.min(at - playing, 60000));
+    else show();
+  }
+
+  // ---- flash sale ---------------------------------------------------------------------------------------
+  function renderSale() {
+    const sale = state.sale;
+    const banner = $("flash-banner");
+    if (!sale) {
+      banner.hidden = true;
+      return;
+    }
+    const now = Date.now();
+    const starts = new Date(sale.starts_at).getTime();
+    const ends = new Date(sale.ends_at).getTime();
+    const running = now >= starts && now < ends;
+    const countdown = now < starts ? `${t.starts_in} ${clock(starts - now)}` : running ? `${t.ends_in} ${clock(ends - now)}` : t.ended;
+    const soldOut = sale.stock_left <= 0;
+    const button = el(
+      "button",
+      { type: "button", class: "button grab", "data-testid": "flash-grab", disabled: running && !soldOut && !sale.result ? null : "" },
+      sale.result ? t[sale.result] : soldOut ? t.sold_out : t.grab,
+    );
+    button.addEventListener("click", grab);
+    fill(
+      banner,
+      el("span", { class: "tag" }, t.flash),
+      el("span", { class: "title" }, sale.product_title),
+      el("b", { class: "price" }, money(sale.price, sale.currency)),
+      el("s", {}, money(sale.list_price, sale.currency)),
+      el("span", { class: "stock", "data-testid": "flash-stock" }, `${t.left} ${Math.max(0, sale.stock_left)}`),
+      el("span", { class: "countdown", "data-testid": "flash-countdown" }, countdown),
+      button,
+      sale.order ? el("button", { type: "button", class: "button small", "data-testid": "flash-pay", onclick: () => checkout(sale.order.id) }, t.pay) : null,
+    );
+    banner.hidden = now >= ends && !sale.order;
+  }
+
+  async function grab() {
+    if (needSignIn() || !state.sale) return;
+    const sale = state.sale;
+    sale.key ||= key();
+    try {
+      const answer = await api("POST", `/api/v1/flash-sales/${sale.id}/attempts`, { quantity: 1, idempotency_key: sale.key });
+      sale.result = answer.outcome;
+      if (answer.order) sale.order = answer.order;
+      renderSale();
+      if (answer.outcome === "won") toast(t.won);
+    } catch (err) {
+      toast(err.message || t.error);
+    }
+  }
+
+  // ---- coupon drops and draws -----------------------------------------------------------------------------
+  function renderDrop() {
+    const drop = state.drop;
+    const card = $("drop-card");
+    if (!drop || Date.now() >= new Date(drop.closes_at).getTime()) {
+      card.hidden = true;
+      return;
+    }
+    const coupon = drop.coupon;
+    const off = coupon.kind === "percent" ? `${coupon.value}% ${t.percent_off}` : `${money(coupon.value, coupon.currency)} ${t.off}`;
+    const left = Math.max(0, drop.quantity - drop.claimed);
+    const button = el(
+      "button",
+      { type: "button", class: "button small", "data-testid": "coupon-claim", disabled: drop.mine || left === 0 ? "" : null },
+      drop.mine ? t.claimed : left === 0 ? t.gone : t.claim,
+    );
+    button.addEventListener("click", async () => {
+      if (needSignIn()) return;
+      try {
+        await api("POST", `/api/v1/coupon-drops/${drop.id}/claim`);
+        drop.mine = true;
+        toast(`${t.claimed}: ${coupon.code}`);
+      } catch (err) {
+        toast(err.message || t.error);
+      }
+      renderDrop();
+    });
+    fill(
+      card,
+      el("span", { class: "tag" }, t.coupon),
+      el("b", {}, off),
+      el("span", { class: "countdown" }, clock(new Date(drop.closes_at).getTime() - Date.now())),
+      el("span", { class: "muted", "data-testid": "coupon-left" }, `${left}`),
+      button,
+    );
+    card.hidden = false;
+  }
+
+  function renderDraw() {
+    const draw = state.draw;
+    const card = $("draw-card");
+    if (!draw) {
+      card.hidden = true;
+      return;
+    }
+    const parts = [el("span", { class: "tag" }, t.draw), el("b", {}, draw.title)];
+    if (draw.state === "drawn") {
+      parts.push(el("span", { "data-testid": "draw-winners" }, `${t.winners}: ${draw.winner_names || draw.winner_ids.join(", ")}`));
+    } else {
+      const input = draw.condition === "keyword" ? el("input", { placeholder: t.keyword, maxlength: "40", "data-testid": "draw-keyword" }) : null;
+      const enter = el("button", { type: "button", class: "button small", "data-testid": "draw-enter", disabled: draw.entered ? "" : null }, draw.entered ? t.entered : t.enter);
+      enter.addEventListener("click", async () => {
+        if (needSignIn()) return;
+        try {
+          await api("POST", `/api/v1/draws/${draw.id}/entries`, { keyword: input ? input.value : null });
+          draw.entered = true;
+        } catch (err) {
+          toast(err.message || t.error);
+        }
+        renderDraw();
+      });
+      parts.push(input, enter, el("small", { class: "muted seed", title: t.seed_hash }, `#${draw.seed_hash.slice(0, 12)}`));
+    }
+    card.replaceChildren(...parts.filter(Boolean));
+    card.hidden = false;
+  }
+
+  // ---- data ------------------------------------------------------------------------------------------------
+  async function load() {
+    const snap = await api("GET", `/api/v1/rooms/${roomId}/commerce`);
+    state.shelf = snap.shelf;
+    state.sale = snap.sale;
+    state.drop = snap.drop;
+    state.draw = snap.draw;
+    const pinned = state.shelf.find((entry) => entry.pinned);
+    renderPin(pinned ? { product: pinned.product, program_time: pinned.pin_program_time } : null);
+    renderSale();
+    renderDrop();
+    renderDraw();
+  }
+
+  function onEvent({ detail }) {
+    const { name, data } = detail || {};
+    if (!name || !data || String(data.room_id) !== String(roomId)) return;
+    if (name === "shelf.updated") state.shelf = data.items;
+    else if (name === "shelf.pinned") renderPin({ product: data.product, program_time: data.program_time });
+    else if (name === "shelf.unpinned") renderPin(null);
+    else if (name === "flash.scheduled") state.sale = data.sale;
+    else if (name === "flash.stock" && state.sale && state.sale.id === data.sale_id) state.sale.stock_left = data.stock_left;
+    else if (name === "flash.sold_out" && state.sale && state.sale.id === data.sale_id) state.sale.stock_left = 0;
+    else if (name === "flash.ended" && state.sale && state.sale.id === data.sale_id) state.sale.ends_at = new Date().toISOString();
+    else if (name === "coupon.drop_started") state.drop = data.drop;
+    else if (name === "coupon.claimed" && state.drop && state.drop.id === data.drop_id) state.drop.claimed = state.drop.quantity - data.left;
+    else if (name === "draw.opened" || name === "draw.drawn") state.draw = data.draw;
+    renderSale();
+    renderDrop();
+    renderDraw();
+  }
+
+  // back from the hosted checkout: wait for the webhook to mark the order paid, then point to the library
+  async function followReturn() {
+    const orderId = new URLSearchParams(window.location.search).get("order");
+    if (!orderId || !signedIn) return;
+    toast(t.waiting_payment);
+    for (let i = 0; i < 60; i += 1) {
+      try {
+        const order = await api("GET", `/api/v1/orders/${orderId}`);
+        if (order.state === "paid" || order.state === "fulfilled") {
+          toast(t.paid, { href: "/library", text: t.library });
+          if (state.sale && state.sale.order && state.sale.order.id === order.id) state.sale.order = null;
+          renderSale();
+          return;
+        }
+        if (order.state !== "pending") return;
+      } catch {
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  }
+
+  $("shelf-button").addEventListener("click", shelfSheet);
+  $("shop-sheet").addEventListener("click", (event) => {
+    if (event.target === $("shop-sheet") || event.target.closest("[data-close]")) $("shop-sheet").hidden = true;
+  });
+  document.addEventListener("knowcast:event", onEvent);
+  let ticks = 0;
+  setInterval(async () => {
+    ticks += 1;
+    const sale = state.sale;
+    const running = sale && Date.now() >= new Date(sale.starts_at).getTime() && Date.now() < new Date(sale.ends_at).getTime();
+    if (running && ticks % 3 === 0) {
+      try {
+        // a slow poll keeps "N left" right even when the live connection is down
+        const fresh = await api("GET", `/api/v1/flash-sales/${sale.id}`);
+        sale.stock_left = fresh.stock_left;
+      } catch {
+        // keep the last known value
+      }
+    }
+    renderSale();
+    renderDrop();
+  }, 1000);
+  load().catch(() => {});
+  followReturn();
+}

@@ -1,0 +1,72 @@
+"""In a real Chromium against a real server process, at phone width: the host creates a course, pins it and
+starts a flash sale from the console; a viewer grabs one in the room, pays on the sandbox's hosted checkout
+(whose signed webhook reaches the server over HTTP), comes back to the room and finds the course in their
+library."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.test_realtime_browser import PASSWORD, answer_consent, create_room, sign_in
+from tests.live_server import LiveServer, create_user
+
+pytestmark = pytest.mark.browser
+
+
+def test_a_viewer_buys_the_pinned_product_in_a_flash_sale(
+    live_server: LiveServer, new_context: Any, artifacts: Path
+) -> None:
+    create_user(live_server, "shop-host@example.com", "host", PASSWORD)
+    create_user(live_server, "buyer@example.com", "viewer", PASSWORD)
+    host = new_context().new_page()
+    sign_in(host, live_server, "shop-host@example.com")
+    room_id = create_room(host, live_server)
+
+    panel = host.locator("[data-testid=console-shelf]")
+    panel.locator("[data-testid=product-form] input[name=title]").fill("30 天理财入门课")
+    panel.locator("[data-testid=product-form] select[name=kind]").select_option("course")
+    panel.locator("[data-testid=product-form] input[name=price]").fill("199")
+    panel.locator("[data-testid=product-form] textarea[name=description]").fill("**十节课**讲清预算与指数基金")
+    panel.locator("[data-testid=product-create]").click()
+    item = panel.locator("[data-testid=console-shelf-item]", has_text="30 天理财入门课")
+    item.locator("[data-testid=pin]").click()
+    expect(panel.locator("[data-testid=console-shelf-item].pinned")).to_have_count(1)
+    panel.locator("summary", has_text="秒杀").click()
+    flash = panel.locator("[data-testid=flash-form]")
+    flash.locator("input[name=price]").fill("9.9")
+    flash.locator("input[name=stock]").fill("5")
+    flash.locator("[data-testid=flash-create]").click()
+    expect(panel.locator("[data-testid=console-sale]")).to_have_count(1)
+    host.screenshot(path=str(artifacts / "console.png"), full_page=True)
+
+    viewer = new_context(phone=True).new_page()
+    sign_in(viewer, live_server, "buyer@example.com")
+    viewer.goto(f"{live_server.url}/rooms/{room_id}")
+    answer_consent(viewer)
+    expect(viewer.locator("[data-testid=pinned-title]")).to_have_text("30 天理财入门课")
+    expect(viewer.locator("[data-testid=flash-stock]")).to_contain_text("5")
+    expect(viewer.locator("[data-testid=flash-countdown]")).to_contain_text(":")
+    viewer.screenshot(path=str(artifacts / "room-before.png"))
+    viewer.locator("[data-testid=flash-grab]").click()
+    expect(viewer.locator("[data-testid=flash-grab]")).to_have_text("抢到了！请尽快支付")
+    expect(viewer.locator("[data-testid=flash-stock]")).to_contain_text("4")
+    viewer.locator("[data-testid=flash-pay]").click()
+
+    viewer.wait_for_selector("[data-testid=sandbox-checkout]")
+    expect(viewer.locator("[data-testid=checkout-total]")).to_have_text("¥9.90")
+    viewer.screenshot(path=str(artifacts / "checkout.png"))
+    viewer.locator("[data-testid=sandbox-pay]").click()
+    viewer.wait_for_url(f"{live_server.url}/rooms/{room_id}?order=*")
+    link = viewer.locator("[data-testid=toast-link]")
+    expect(link).to_be_visible(timeout=20_000)
+    viewer.screenshot(path=str(artifacts / "room-paid.png"))
+    link.click()
+    viewer.wait_for_selector("[data-testid=library]")
+    owned = viewer.locator("[data-testid=owned-item]", has_text="30 天理财入门课")
+    expect(owned).to_have_count(1)
+    expect(owned.locator("[data-testid=course-progress]")).to_contain_text("0")
+    viewer.screenshot(path=str(artifacts / "library.png"), full_page=True)
