@@ -228,6 +228,8 @@ class AnalyticsRuntime:
             return board
         info = await self.room_info(room_id)
         async with self.lock:
+            if room_id in self.whole and room_id in self.boards:  # another reader rebuilt it meanwhile
+                return self.boards[room_id]
             fresh = RoomBoard(room_id, info.host_id if info else 0)
             async with self.ctx.db.session() as session:
                 query = (
