@@ -119,6 +119,13 @@ async def test_refund_revokes_course_and_download(
     assert "book.pdf" in page.text and "E-book" in page.text
     refunded = await shop.host.client.post(f"/api/v1/orders/{order['id']}/refund")
     assert refunded.json()["state"] == "refunded"
+    async with ctx.db.session() as session:
+        from sqlalchemy import select
+
+        from knowcast.privacy.models import AuditEntry
+
+        entry = await session.scalar(select(AuditEntry).where(AuditEntry.action == "order.refunded"))
+    assert entry is not None and entry.actor_id == shop.host.user.id and entry.target_id == str(order["id"])
     assert (await client.get(url, headers=as_json)).json()["error"]["code"] == "download.not_owned"
     assert (await buyer.client.get("/api/v1/library")).json() == []
     again = await shop.host.client.post(f"/api/v1/orders/{order['id']}/refund")

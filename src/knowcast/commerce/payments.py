@@ -26,6 +26,7 @@ from knowcast.commerce.states import OWNED, RANK, OrderState, PaymentState
 from knowcast.context import AppContext
 from knowcast.db.types import utcnow
 from knowcast.errors import Conflict, NotFound
+from knowcast.privacy import audit
 
 log = logging.getLogger(__name__)
 STATE_FOR = {
@@ -171,17 +172,18 @@ async def _refunded(session: AsyncSession, ctx: AppContext, payment: Payment, or
     return "refunded"
 
 
-async def refund(session: AsyncSession, ctx: AppContext, order: Order) -> Order:
-    """The host refunds a paid order: the provider returns the money, entitlements are revoked."""
+async def refund(session: AsyncSession, ctx: AppContext, order: Order, actor_id: int | None = None) -> Order:
+    """The host refunds a paid order: the provider returns the money, entitlements are revoked (and it is audited)."""
     await session.refresh(order)
     if order.state not in (OrderState.PAID, OrderState.FULFILLED):
         raise Conflict(f"a {order.state.value} order cannot be refunded", code="order.illegal_transition")
+    audit.record(session, actor_id, "order.refunded", "order", order.id, total=order.total, currency=order.currency)
     payment = await latest_payment(session, order.id)
     if payment is not None and payment.state is PaymentState.SUCCEEDED:
         provider = runtime(ctx).provider_named(payment.provider) or runtime(ctx).provider
         await provider.refund(payment.reference, payment.amount)
         payment.state = PaymentState.REFUNDED
-        await session.commit()
+    await session.commit()
     await orders.mark_refunded(session, ctx, order)
     return order
 

@@ -78,7 +78,7 @@ async def cancel(order_id: Id, ctx: Ctx, db: Db, user: CurrentUser) -> OrderOut:
 async def refund(order_id: Id, ctx: Ctx, db: Db, host: Host) -> OrderOut:
     order = await orders.get_order(db, order_id)
     ensure_seller(host, order.host_id)
-    return await orders.order_out(db, await payments.refund(db, ctx, order))
+    return await orders.order_out(db, await payments.refund(db, ctx, order, actor_id=host.id))
 
 
 @router.post("/api/v1/orders/{order_id}/fulfil")

@@ -48,7 +48,7 @@ class Pages:
             return str(user.locale)
         return str(getattr(request.state, "locale", self.settings.default_locale))
 
-    def render(self, request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    def render(self, request: Request, name: str, status_code: int = 200, /, **context: Any) -> HTMLResponse:
         locale = self.locale_for(request)
         context.update(
             locale=locale,
