@@ -38,7 +38,7 @@ from knowcast.media.runtime import build_media
 from knowcast.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from knowcast.observability import AccessLogMiddleware
 from knowcast.openapi import install_openapi
-from knowcast.privacy import crypto, keyring
+from knowcast.privacy import audit_events, crypto, keyring
 from knowcast.privacy import routes as privacy_routes
 from knowcast.realtime import bridge as realtime_bridge
 from knowcast.realtime import routes as realtime_routes
@@ -73,6 +73,7 @@ def create_app(settings: Settings, ctx: AppContext | None = None) -> FastAPI:
     growth_runtime.install(ctx)  # after LiveInteraction: FAQ auto-replies wrap its chat handler
     media = build_media(ctx)
     WebhookDispatcher(ctx).install()
+    audit_events.subscribe(ctx.bus, ctx.db)
     if settings.demo_audience and settings.demo_stream_room is not None:
         ctx.components.append(DemoAudience(ctx, settings.demo_stream_room, viewers=settings.demo_audience))
     covers_dir = settings.data_dir / "uploads" / "covers"
