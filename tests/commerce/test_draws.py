@@ -70,3 +70,27 @@ def test_winners_follow_from_the_seed_alone() -> None:
     assert winners_from("other", [1, 3, 5, 7, 9], 5) == sorted(
         [1, 3, 5, 7, 9], key=lambda u: hashlib.sha256(f"other:{u}".encode()).hexdigest()
     )
+
+
+async def test_a_chat_line_with_the_keyword_enters_its_author(shop: Shop, make_user: Any, ctx: Any) -> None:
+    """The chat plane's ``chat.message`` event, published here by hand with the line's text."""
+    from knowcast.bus import Event
+
+    prize = await shop.product(kind="file", title="奖品", price=100)
+    draw = (
+        await shop.host.client.post(
+            f"/api/v1/rooms/{shop.room_id}/draws",
+            json={
+                "title": "口令抽奖",
+                "condition": "keyword",
+                "keyword": "加油",
+                "prize_product_id": prize["id"],
+                "winners": 1,
+            },
+        )
+    ).json()
+    viewer = await make_user(Role.VIEWER)
+    data = {"room_id": shop.room_id, "user_id": viewer.user.id, "message_id": "m1", "text": "主播加油！"}
+    await ctx.bus.publish(Event("chat.message", data))
+    await ctx.bus.publish(Event("chat.message", {**data, "text": "hello"}))
+    assert (await viewer.client.get(f"/api/v1/draws/{draw['id']}")).json()["entries"] == 1

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from knowcast.bus import Event
 from knowcast.commerce.gate import FlashGate, MemoryGate
 from knowcast.commerce.providers.base import PaymentProvider
 from knowcast.commerce.providers.sandbox import SandboxProvider, secret_from
@@ -44,6 +45,18 @@ class CommerceRuntime:
         if name == self.provider.name:
             return self.provider
         return self.sandbox if name == "sandbox" and self.ctx.settings.is_development else None
+
+    async def on_chat(self, event: Event) -> None:
+        """A chat line carrying an open keyword draw's keyword enters its author (needs ``text`` in the event)."""
+        from knowcast.accounts import service as accounts
+        from knowcast.commerce import draws
+
+        text, room_id, user_id = event.data.get("text"), event.data.get("room_id"), event.data.get("user_id")
+        if not isinstance(text, str) or not isinstance(room_id, int) or not isinstance(user_id, int):
+            return
+        async with self.ctx.db.session() as session:
+            user = await accounts.get_user(session, user_id)
+            await draws.enter_by_comment(session, self.ctx, room_id, user, text)
 
     def note_sold(self, sale_id: int) -> None:
         self.dirty.add(sale_id)
@@ -121,6 +134,7 @@ def install(ctx: AppContext) -> CommerceRuntime:
     )
     ctx.commerce = rt
     ctx.components.append(rt)
+    ctx.bus.subscribe("chat.message", rt.on_chat)
     return rt
 
 
