@@ -17,6 +17,7 @@ import base64
 import json
 import os
 import resource
+import socket
 import sys
 import time
 from typing import Any
@@ -34,12 +35,17 @@ class Stats:
         self.counting = False
         self.closed = 0
         self.errors = 0
+        self.codes: dict[str, int] = {}
+        self.inbound = [0] * (HIST_MS + 1)
 
     def times_in(self, seq: int, payload: bytes) -> list[float]:
         times = self.frames.get(seq)
         if times is None:
             data = json.loads(payload)
-            times = [float(line["cid"][1:]) for line in data.get("chat", ()) if line.get("cid", "").startswith("b")]
+            chat = [line for line in data.get("chat", ()) if line.get("cid", "").startswith("b")]
+            times = [float(line["cid"][1:]) for line in chat]
+            for line, sent in zip(chat, times, strict=True):  # sender → server, once per line
+                self.inbound[min(HIST_MS, max(0, int(line["at"] - sent * 1000)))] += 1
             self.frames[seq] = times
             if len(self.frames) > 4096:
                 for old in sorted(self.frames)[:2048]:
@@ -70,6 +76,9 @@ class Viewer(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        sock = transport.get_extra_info("socket")
+        if sock is not None:  # small frames go out at once (no Nagle wait for an ACK)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.transport.write(self.request)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -142,6 +151,8 @@ class Viewer(asyncio.Protocol):
                 self.joined.set_exception(ConnectionError(str(message)))
         elif payload.startswith(b'{"type":"error"'):
             self.stats.errors += 1
+            code = json.loads(payload).get("code", "?")
+            self.stats.codes[code] = self.stats.codes.get(code, 0) + 1
 
 
 async def open_viewer(host: str, port: int, path: str, stats: Stats, cookie: str | None = None) -> Viewer:
@@ -216,9 +227,23 @@ async def main(args: argparse.Namespace) -> None:
     cpu, wall = _cpu() - cpu0, time.monotonic() - wall0
     beating.cancel()
     errors = stats.errors + sender_stats.errors
+    if errors:
+        print(json.dumps({**stats.codes, **sender_stats.codes}), file=sys.stderr)
+    if stats.counting and sum(stats.inbound):
+        spread = "/".join(str(_pct(stats.inbound, q)) for q in (0.1, 0.5, 0.9, 0.99))
+        print(f"sender→server p10/p50/p90/p99 ms: {spread}", file=sys.stderr)
     result = {"viewers": len(viewers), "sent": sent, "delivered": stats.delivered, "closed": stats.closed,
               "errors": errors, "cpu_s": cpu, "wall_s": wall, "hist": _sparse(stats.hist)}  # fmt: skip
     print(json.dumps(result), flush=True)
+
+
+def _pct(hist: list[int], q: float) -> int:
+    total, seen = sum(hist), 0
+    for ms, count in enumerate(hist):
+        seen += count
+        if seen >= q * total:
+            return ms
+    return HIST_MS
 
 
 def _cpu() -> float:

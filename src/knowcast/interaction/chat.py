@@ -8,7 +8,9 @@ mute that the sender is told about.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import logging
 import re
 import secrets
 import time
@@ -27,6 +29,7 @@ from knowcast.realtime.connection import Connection
 from knowcast.realtime.room import LiveRoom, now_ms
 
 WORDS_TTL = 10.0
+log = logging.getLogger(__name__)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
 
@@ -40,23 +43,39 @@ class RoomRules:
 
 
 class WordFilter:
-    """The shop's banned words, re-read from the database at most every WORDS_TTL seconds."""
+    """The shop's banned words, re-read from the database at most every WORDS_TTL seconds.
+
+    A chat line never waits for the database: past the TTL the line is checked against the words in hand
+    while a fresh read runs in the background (only the very first line in a process waits for the read)."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
         self.pattern: re.Pattern[str] | None = None
-        self.loaded_at = -WORDS_TTL
+        self.loaded_at: float | None = None
+        self._reading: asyncio.Task[None] | None = None
 
     def invalidate(self) -> None:
-        self.loaded_at = -WORDS_TTL
+        """The list changed in this process: the next line waits for the new list."""
+        self.loaded_at = None
 
     async def pattern_now(self) -> re.Pattern[str] | None:
-        if time.monotonic() - self.loaded_at >= WORDS_TTL:
-            async with self.db.session() as session:
-                words = await moderation.banned_words(session)
-            self.pattern = re.compile("|".join(re.escape(w) for w in words), re.IGNORECASE) if words else None
-            self.loaded_at = time.monotonic()
+        if self.loaded_at is None:
+            await self._read()
+        elif time.monotonic() - self.loaded_at >= WORDS_TTL and self._reading is None:
+            self._reading = asyncio.create_task(self._read())
+            self._reading.add_done_callback(self._read_done)
         return self.pattern
+
+    def _read_done(self, task: asyncio.Task[None]) -> None:
+        self._reading = None
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("cannot re-read the banned words; keeping the old list", exc_info=task.exception())
+
+    async def _read(self) -> None:
+        async with self.db.session() as session:
+            words = await moderation.banned_words(session)
+        self.pattern = re.compile("|".join(re.escape(w) for w in words), re.IGNORECASE) if words else None
+        self.loaded_at = time.monotonic()
 
 
 class ChatDesk:
