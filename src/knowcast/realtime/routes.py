@@ -28,6 +28,7 @@ from knowcast.errors import AuthenticationRequired, KnowcastError, NotFound, Per
 from knowcast.realtime import frames, protocol
 from knowcast.realtime.connection import Connection
 from knowcast.rooms import service as rooms
+from knowcast.rooms.states import AccessMode
 from knowcast.web import i18n
 
 log = logging.getLogger(__name__)
@@ -44,13 +45,37 @@ class LiveSockets:
     def __init__(self, app: ASGIApp, ctx: AppContext) -> None:
         self.app = app
         self.ctx = ctx
+        self.public_rooms = PublicRooms()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         match = PATH.fullmatch(scope["path"]) if scope["type"] == "websocket" else None
         if match is None:
             await self.app(scope, receive, send)
             return
-        await serve(self.ctx, Socket(scope, receive, send), int(match[1]))
+        await serve(self.ctx, Socket(scope, receive, send), int(match[1]), self.public_rooms)
+
+
+class PublicRooms:
+    """Public rooms remembered for a few seconds, so that a crowd of anonymous viewers arriving together (a
+    stream starting, a link shared) costs one database read, not one each. A room made private takes up to
+    TTL seconds to stop admitting anonymous viewers here."""
+
+    TTL = 5.0
+
+    def __init__(self) -> None:
+        self._rooms: dict[int, tuple[float, Any]] = {}
+
+    def get(self, room_id: int) -> Any | None:
+        found = self._rooms.get(room_id)
+        if found is None or time.monotonic() - found[0] > self.TTL:
+            return None
+        return found[1]
+
+    def put(self, room: Any) -> None:
+        if room.access_mode is AccessMode.PUBLIC:
+            if len(self._rooms) > 1000:
+                self._rooms.clear()
+            self._rooms[room.id] = (time.monotonic(), room)
 
 
 class Refused(Exception):
@@ -103,7 +128,7 @@ class Socket:
             log.debug("close after disconnect", exc_info=True)
 
 
-async def serve(ctx: AppContext, socket: Socket, room_id: int) -> None:
+async def serve(ctx: AppContext, socket: Socket, room_id: int, public_rooms: PublicRooms) -> None:
     try:
         await socket.receive()  # websocket.connect
     except Gone:
@@ -117,7 +142,7 @@ async def serve(ctx: AppContext, socket: Socket, room_id: int) -> None:
         log.error("the live endpoint needs uvicorn (it writes frames to the socket itself)")
         await socket.close(1011)
         return
-    session = Session(socket, ctx, room_id)
+    session = Session(socket, ctx, room_id, public_rooms)
     try:
         conn = await session.open(transport)
         await session.converse(conn)
@@ -143,10 +168,11 @@ def same_origin(socket: Socket, public_url: str) -> bool:
 class Session:
     """One socket's conversation: handshake checks, join, then messages until it closes."""
 
-    __slots__ = ("bad_frames", "conn", "ctx", "locale", "room_id", "socket", "window")
+    __slots__ = ("bad_frames", "conn", "ctx", "locale", "public_rooms", "room_id", "socket", "window")
 
-    def __init__(self, socket: Socket, ctx: AppContext, room_id: int) -> None:
+    def __init__(self, socket: Socket, ctx: AppContext, room_id: int, public_rooms: PublicRooms) -> None:
         self.socket = socket
+        self.public_rooms = public_rooms
         self.ctx = ctx
         self.room_id = room_id
         cookies = socket.cookies()
@@ -159,8 +185,12 @@ class Session:
 
     async def open(self, transport: frames.Transport) -> Connection:
         """Admit, wait for the join frame, then join; no database session is held while the client is awaited."""
-        async with self.ctx.db.session() as db:
-            user, room = await self.admit(db)
+        room = None if SESSION_COOKIE in self.socket.cookies() else self.public_rooms.get(self.room_id)
+        user = None
+        if room is None:
+            async with self.ctx.db.session() as db:
+                user, room = await self.admit(db)
+            self.public_rooms.put(room)
         join = await self.wait_for_join()
         conn = Connection(
             transport,
