@@ -30,6 +30,7 @@ from knowcast.growth import runtime as growth_runtime
 from knowcast.growth.embed import EmbedFraming
 from knowcast.integrations import routes as integration_routes
 from knowcast.integrations.dispatcher import WebhookDispatcher
+from knowcast.interaction import pages as interaction_pages
 from knowcast.interaction import routes as interaction_routes
 from knowcast.interaction.live import LiveInteraction
 from knowcast.media import hooks as media_hooks
@@ -113,6 +114,7 @@ def create_app(settings: Settings, ctx: AppContext | None = None) -> FastAPI:
         privacy_routes.router,
         interaction_routes.router,
         interaction_routes.shop,
+        interaction_pages.router,
         catalog_routes.router,
         commerce_routes.router,
         commerce_room_routes.router,
