@@ -36,6 +36,7 @@ class Stats:
         self.closed = 0
         self.errors = 0
         self.codes: dict[str, int] = {}
+        self.retries = 0
         self.inbound = [0] * (HIST_MS + 1)
 
     def times_in(self, seq: int, payload: bytes) -> list[float]:
@@ -82,7 +83,8 @@ class Viewer(asyncio.Protocol):
         self.transport.write(self.request)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.stats.closed += 1
+        if self.joined.done():
+            self.stats.closed += 1
         if not self.joined.done():
             self.joined.set_exception(ConnectionError("closed before welcome"))
 
@@ -120,6 +122,9 @@ class Viewer(asyncio.Protocol):
             opcode = buf[pos] & 0x0F
             if opcode == 0x1:
                 self.on_text(buf[pos + head : end])
+            elif opcode == 0x8 and not self.joined.done():  # closed by the server before the welcome
+                code = int.from_bytes(buf[pos + head : pos + head + 2], "big") if length >= 2 else 1005
+                self.joined.set_exception(ConnectionError(f"closed before welcome with code {code}"))
             elif opcode == 0x9:  # the server's keepalive ping: answer, or it closes the socket
                 data = buf[pos + head : end]
                 self.send(bytes((0x8A, 0x80 | len(data))) + MASK + data)
@@ -175,8 +180,15 @@ async def connect_all(args: argparse.Namespace, stats: Stats) -> list[Viewer]:
     path = f"/api/v1/rooms/{args.room}/live"
 
     async def one() -> Viewer:
-        async with gate:
-            return await open_viewer(args.host, args.port, path, stats)
+        for _attempt in range(3):  # like a browser: a refused or dropped join is tried again
+            try:
+                async with gate:
+                    return await open_viewer(args.host, args.port, path, stats)
+            except (OSError, TimeoutError) as error:  # ConnectionError is an OSError
+                stats.retries += 1
+                print(f"join failed, retrying: {error!r}"[:200], file=sys.stderr)
+                await asyncio.sleep(1)
+        return await open_viewer(args.host, args.port, path, stats)
 
     return list(await asyncio.gather(*(one() for _ in range(args.viewers))))
 
