@@ -62,6 +62,8 @@ def bench(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         server_cpu = 100 * (_cpu_s(server.pid) - cpu0) / (time.monotonic() - wall0)
         reports = [_finish(proc) for proc in loadgens]
     finally:
+        if server.poll() is not None:
+            print(f"the server process had ended (exit {server.returncode})", file=sys.stderr)
         server.terminate()
         server.wait(timeout=30)
         shutil.copy(tmp / "server.log", Path(tempfile.gettempdir()) / "knowcast-fanout-server.log")

@@ -100,7 +100,11 @@ class Viewer(asyncio.Protocol):
                 self.buf = buf
                 return
             if not buf.startswith(b"HTTP/1.1 101"):
-                raise ConnectionError(buf[:200])
+                if not self.joined.done():
+                    self.joined.set_exception(ConnectionError(f"handshake refused: {buf[:80]!r}"))
+                if self.transport is not None:
+                    self.transport.close()
+                return
             self.upgraded = True
             buf = buf[end + 4 :]
             self.send(client_frame({"type": "join", "v": 1}))
