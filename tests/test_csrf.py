@@ -72,3 +72,10 @@ async def test_token_from_no_cookie_is_refused(client_factory: object, token: st
         "/api/v1/auth/signin", json={"email": "a@example.com", "password": "x"}, headers={"x-csrf-token": token}
     )
     assert response.status_code == 403
+
+
+async def test_a_token_with_non_ascii_characters_is_refused_not_a_crash(make_user: object) -> None:
+    owner = await make_user(Role.OWNER)  # type: ignore[operator]
+    response = await owner.client.post("/api/v1/auth/signout", headers={"x-csrf-token": "tökén"})
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "auth.csrf_failed"

@@ -9,6 +9,7 @@ from knowcast.accounts.passwords import Passwords
 from knowcast.bus import EventBus
 from knowcast.db.engine import Database
 from knowcast.observability import Metrics
+from knowcast.privacy.visitors import VisitorIds
 from knowcast.ratelimit import RateLimiter
 from knowcast.realtime.hub import Hub
 from knowcast.settings import Settings
@@ -50,6 +51,7 @@ class AppContext:
     passwords: Passwords = field(default_factory=Passwords)
     limits: Limits | None = None
     metrics: Metrics = field(default_factory=Metrics)
+    visitors: VisitorIds = field(default_factory=VisitorIds)
     components: list[Component] = field(default_factory=list)
     hub: Hub = field(default_factory=Hub)
     commerce: CommerceRuntime | None = None  # set by knowcast.commerce.runtime.install

@@ -15,6 +15,7 @@ import secrets
 from starlette.requests import Request
 
 from knowcast.errors import CsrfFailed
+from knowcast.timing import same_secret
 
 COOKIE = "kc_csrf"
 HEADER = "x-csrf-token"
@@ -50,5 +51,5 @@ async def verify(request: Request, secret_key: str) -> None:
         form = await request.form()
         value = form.get(FORM_FIELD)
         sent = value if isinstance(value, str) else None
-    if not nonce or not sent or not hmac.compare_digest(sent, token_for(secret_key, nonce)):
+    if not nonce or not sent or not same_secret(sent, token_for(secret_key, nonce)):
         raise CsrfFailed("the form has expired or did not come from this site; reload the page and try again")

@@ -54,6 +54,8 @@ def new_context(browser: Any) -> Iterator[Any]:
     def make(phone: bool = False, locale: str = "zh-CN") -> Any:
         context = browser.new_context(locale=locale, **(PHONE if phone else {}))
         context.set_default_timeout(15_000)
+        # the consent banner is answered up front so it does not cover buttons; tests/privacy covers the banner
+        context.add_cookies([{"name": "kc_consent", "value": "essential", "domain": "127.0.0.1", "path": "/"}])
         contexts.append(context)
         return context
 

@@ -85,5 +85,5 @@ async def test_a_ticketed_rooms_replay_is_not_public(client: Any, make_room: Any
     room = await make_room(access_mode="ticket")
     assert (await client.get(f"/api/v1/media/rooms/{room.id}/replay")).status_code == 401
     page = await client.get(f"/rooms/{room.id}/replay")
-    assert page.status_code == 401 and "text/html" in page.headers["content-type"]
+    assert page.status_code == 303 and page.headers["location"] == f"/signin?next=/rooms/{room.id}/replay"
     assert (await room.host.client.get(f"/api/v1/media/rooms/{room.id}/replay")).json()["vod_url"] is None

@@ -20,6 +20,7 @@ from knowcast.commerce.models import Entitlement, Order, OrderItem
 from knowcast.commerce.states import EntitlementKind
 from knowcast.context import AppContext
 from knowcast.db.types import utcnow
+from knowcast.timing import same_secret
 
 KIND_FOR = {
     ProductKind.COURSE: EntitlementKind.COURSE,
@@ -167,7 +168,7 @@ def download_url(ctx: AppContext, file_id: int, user_id: int, now: float | None 
 def check_download(ctx: AppContext, file_id: int, user_id: int, expires: int, sig: str) -> bool:
     """The link is ours and unexpired (the caller also checks the entitlement is still active)."""
     expected = _signature(ctx.settings.secret_key, file_id, user_id, expires)
-    return hmac.compare_digest(expected, sig) and expires >= time.time()
+    return same_secret(sig, expected) and expires >= time.time()
 
 
 async def order_items_for_room(session: AsyncSession, user_id: int, room_id: int) -> bool:

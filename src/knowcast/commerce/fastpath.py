@@ -14,7 +14,6 @@ Anything else — another path, another method, a form body — passes through u
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
 import re
@@ -32,6 +31,7 @@ from knowcast.commerce.schemas import AttemptIn, AttemptOut
 from knowcast.context import AppContext
 from knowcast.deps import SESSION_COOKIE
 from knowcast.errors import AuthenticationRequired, CsrfFailed, KnowcastError, PayloadTooLarge, ValidationFailed
+from knowcast.timing import same_secret
 
 log = logging.getLogger(__name__)
 PATH = re.compile(r"^/api/v1/flash-sales/([1-9][0-9]{0,17})/attempts$")
@@ -80,7 +80,7 @@ class FlashFastPath:
         user_id = await self._user_id(token)
         sent = headers.get(csrf.HEADER.encode(), b"").decode("latin-1")
         nonce = cookies.get(csrf.COOKIE)
-        if not nonce or not sent or not hmac.compare_digest(sent, csrf.token_for(self.ctx.settings.secret_key, nonce)):
+        if not nonce or not sent or not same_secret(sent, csrf.token_for(self.ctx.settings.secret_key, nonce)):
             raise CsrfFailed("the form has expired or did not come from this site; reload the page and try again")
         data = _parse(await _read(receive))
         result = await flash.attempt(self.ctx, user_id, sale_id, data.quantity, data.idempotency_key, None)

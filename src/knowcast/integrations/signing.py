@@ -11,6 +11,8 @@ import hashlib
 import hmac
 import secrets
 
+from knowcast.timing import same_secret
+
 HEADER = "Knowcast-Signature"
 SECRET_PREFIX = "whsec_"  # noqa: S105  # a marker, not a secret
 DEFAULT_TOLERANCE = 300
@@ -42,4 +44,4 @@ def verify(secret: str, header: str, body: bytes, now: int, tolerance: int = DEF
         return False
     if abs(now - timestamp) > tolerance:
         return False
-    return hmac.compare_digest(parts.get("v1", ""), signature(secret, timestamp, body))
+    return same_secret(parts.get("v1", ""), signature(secret, timestamp, body))

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from knowcast.accounts.models import User
 from knowcast.rooms import service as rooms
 from knowcast.rooms.states import AccessMode, RoomState
+from knowcast.timing import same_secret
 
 ROOM_CACHE_SECONDS = 2.0
 
@@ -35,7 +36,7 @@ def token_valid(secret: str, room_id: int, token: str | None, now: float | None 
     expires, _, _sig = token.partition(".")
     if not expires.isdigit() or int(expires) < (time.time() if now is None else now):
         return False
-    return hmac.compare_digest(token, sign(secret, room_id, int(expires)))
+    return same_secret(token, sign(secret, room_id, int(expires)))
 
 
 @dataclass(frozen=True)

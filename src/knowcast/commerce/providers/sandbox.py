@@ -24,6 +24,7 @@ from knowcast.commerce.providers.base import (
     ProviderEvent,
     WebhookRejected,
 )
+from knowcast.timing import same_secret
 
 HEADER = "knowcast-signature"
 TOLERANCE = 300
@@ -70,7 +71,7 @@ class SandboxProvider(PaymentProvider):
         except ValueError:
             raise WebhookRejected("missing or unreadable signature", code="payment.bad_signature") from None
         expected = hmac.new(self.secret.encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(expected, parts.get("v1", "")):
+        if not same_secret(parts.get("v1", ""), expected):
             raise WebhookRejected("the webhook signature does not match", code="payment.bad_signature")
         if abs(time.time() - stamp) > TOLERANCE:
             raise WebhookRejected("the webhook signature is too old", code="payment.stale_signature")
