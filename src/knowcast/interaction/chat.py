@@ -122,7 +122,15 @@ class ChatDesk:
         if message.cid:
             line["cid"] = message.cid
         self.ctx.hub.submit_chat(conn.room_id, line)
-        data = {"room_id": conn.room_id, "user_id": conn.user_id, "message_id": line["id"], "length": len(text)}
+        # text and the public nickname: the replay's chat, keyword draws and FAQ replies read them
+        data = {
+            "room_id": conn.room_id,
+            "user_id": conn.user_id,
+            "message_id": line["id"],
+            "length": len(text),
+            "text": text,
+            "name": conn.name,
+        }
         await self.ctx.bus.publish(Event("chat.message", data))
 
     def check(self, conn: Connection, raw: str) -> str:
