@@ -8,8 +8,8 @@ import pytest
 
 from knowcast import csrf
 from knowcast.accounts.models import Role
-from tests.conftest import SECRET, Client
 from knowcast.deps import machine
+from tests.conftest import SECRET, Client
 from tests.routing import api_routes
 
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}

@@ -49,10 +49,21 @@ async def prepare_demo(ctx: AppContext) -> Demo:
     return Demo(email=DEMO_EMAIL, password=password, credentials_file=credentials, room_id=room.id)
 
 
+def _saved_password(credentials: Path) -> str | None:
+    return credentials.read_text(encoding="utf-8").split("\n")[1] if credentials.exists() else None
+
+
+def _save_password(credentials: Path, password: str) -> None:
+    credentials.parent.mkdir(parents=True, exist_ok=True)
+    credentials.write_text(f"{DEMO_EMAIL}\n{password}\n", encoding="utf-8")
+
+
 async def _owner(session: AsyncSession, ctx: AppContext, credentials: Path) -> tuple[User, str]:
+    """The demo owner and its password; runs once, before the server starts, so the small file I/O is fine."""
     owner = await accounts.find_by_email(session, DEMO_EMAIL)
-    if owner is not None and credentials.exists():
-        return owner, credentials.read_text(encoding="utf-8").split("\n")[1]
+    saved = _saved_password(credentials)
+    if owner is not None and saved is not None:
+        return owner, saved
     password = secrets.token_urlsafe(9)
     if owner is None:
         data = SignUp(email=DEMO_EMAIL, password=password, display_name="知识主播 Demo")
@@ -60,8 +71,7 @@ async def _owner(session: AsyncSession, ctx: AppContext, credentials: Path) -> t
     else:
         owner.password_hash = ctx.passwords.hash(password)
         await session.commit()
-    credentials.parent.mkdir(parents=True, exist_ok=True)
-    credentials.write_text(f"{DEMO_EMAIL}\n{password}\n", encoding="utf-8")
+    _save_password(credentials, password)
     return owner, password
 
 

@@ -175,4 +175,3 @@ async def export_personal_data(session: AsyncSession, user: User) -> dict[str, l
             for r in hosted
         ]
     }
-

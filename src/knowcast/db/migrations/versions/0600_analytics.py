@@ -12,7 +12,6 @@ from alembic import op
 
 import knowcast.db.types
 
-
 revision: str = "0600"
 down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = ("analytics",)
