@@ -80,10 +80,6 @@ def create_room(page: Any, title: str) -> int:
     return int(created["body"]["id"])
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="flaky in the full suite (the booked state sometimes never shows); passes alone — see the session note",
-)
 def test_reminder_mail_link_opens_the_live_room(
     server: LiveServer, smtp_server: SmtpServer, new_context: Any, artifacts: Path
 ) -> None:

@@ -18,8 +18,9 @@ async function followButton(root, button) {
   try {
     show(await api("GET", path));
   } catch {
-    return; // the host may be gone; the button stays as rendered
+    return; // the host may be gone; the button stays disabled
   }
+  button.disabled = false;
   button.addEventListener("click", async () => {
     button.disabled = true;
     try {
@@ -42,6 +43,7 @@ async function reminderButton(root, button) {
     if (count) count.textContent = fill(root.dataset.tReminders, state.reminders);
   };
   show(await api("GET", path));
+  button.disabled = false;
   button.addEventListener("click", async () => {
     button.disabled = true;
     try {
