@@ -13,6 +13,7 @@ import pytest
 import uvicorn
 
 from knowcast.accounts.models import Role
+from knowcast.bus import Event
 from knowcast.context import AppContext
 from tests.conftest import Client, Member
 from tests.live_server import free_port
@@ -55,6 +56,18 @@ async def new_room(host: Member, **fields: Any) -> int:
 async def shop(make_user: Any) -> Shop:
     host: Member = await make_user(Role.HOST)
     return Shop(host=host, room_id=await new_room(host))
+
+
+@pytest.fixture
+def seen(ctx: AppContext) -> list[Event]:
+    """Every bus event the app publishes from now on, in order."""
+    events: list[Event] = []
+
+    async def keep(event: Event) -> None:
+        events.append(event)
+
+    ctx.bus.subscribe("*", keep)
+    return events
 
 
 @pytest.fixture

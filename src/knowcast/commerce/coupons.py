@@ -169,6 +169,18 @@ async def start_drop(session: AsyncSession, ctx: AppContext, host: User, room_id
     return drop
 
 
+async def grant(session: AsyncSession, claim: CouponClaim) -> bool:
+    """Give a user a claim on a coupon (a drop's, or a draw's prize); False, rolled back, if they hold one
+    already (the unique claim row refuses a second). Flushes, does not commit."""
+    session.add(claim)
+    try:
+        await session.flush()
+    except IntegrityError:
+        await session.rollback()
+        return False
+    return True
+
+
 async def claim(session: AsyncSession, ctx: AppContext, user: User, drop_id: int) -> Coupon:
     """First come first served: one conditional UPDATE counts the claim, the unique claim row refuses a
     second claim by the same user."""
@@ -180,12 +192,8 @@ async def claim(session: AsyncSession, ctx: AppContext, user: User, drop_id: int
         raise Conflict("this coupon drop is closed", code="coupon.drop_closed")
     coupon = await session.get(Coupon, drop.coupon_id)
     assert coupon is not None
-    session.add(CouponClaim(coupon_id=coupon.id, user_id=user.id, drop_id=drop.id))
-    try:
-        await session.flush()
-    except IntegrityError as exc:
-        await session.rollback()
-        raise Conflict("you have already claimed this coupon", code="coupon.already_claimed") from exc
+    if not await grant(session, CouponClaim(coupon_id=coupon.id, user_id=user.id, drop_id=drop.id)):
+        raise Conflict("you have already claimed this coupon", code="coupon.already_claimed")
     result = await session.execute(
         update(CouponDrop)
         .where(CouponDrop.id == drop.id, CouponDrop.claimed < CouponDrop.quantity)
@@ -197,12 +205,9 @@ async def claim(session: AsyncSession, ctx: AppContext, user: User, drop_id: int
         raise Conflict("all of these coupons have been claimed", code="coupon.drop_gone")
     await session.commit()
     await session.refresh(drop)
-    await ctx.bus.publish(
-        Event(
-            "coupon.claimed",
-            {"room_id": drop.room_id, "broadcast": True, "drop_id": drop.id, "left": drop.quantity - drop.claimed},
-        )
-    )
+    common = {"room_id": drop.room_id, "drop_id": drop.id}
+    await ctx.bus.publish(Event("coupon.claimed", {**common, "coupon_id": coupon.id, "user_id": user.id}))
+    await ctx.bus.publish(Event("coupon.left", {**common, "broadcast": True, "left": drop.quantity - drop.claimed}))
     return coupon
 
 

@@ -125,6 +125,7 @@ async def enter(session: AsyncSession, ctx: AppContext, user: User, draw: Draw, 
     except IntegrityError as exc:
         await session.rollback()
         raise Conflict("you are already in this draw", code="draw.already_entered") from exc
+    await ctx.bus.publish(Event("draw.entered", {"room_id": draw.room_id, "draw_id": draw.id, "user_id": user.id}))
     return entry
 
 
@@ -159,11 +160,8 @@ async def _grant_prizes(session: AsyncSession, ctx: AppContext, draw: Draw, winn
             await orders.give_free(session, ctx, user_id, product, draw.room_id)
     elif draw.prize_coupon_id is not None:
         for user_id in winners:
-            session.add(CouponClaim(coupon_id=draw.prize_coupon_id, user_id=user_id))
-            try:
-                await session.commit()
-            except IntegrityError:
-                await session.rollback()  # the winner already held this coupon
+            if await coupons.grant(session, CouponClaim(coupon_id=draw.prize_coupon_id, user_id=user_id)):
+                await session.commit()  # else the winner already held this coupon
 
 
 async def draw_due(session: AsyncSession, ctx: AppContext) -> int:

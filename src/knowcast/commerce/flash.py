@@ -21,7 +21,7 @@ from knowcast.accounts.models import User
 from knowcast.bus import Event
 from knowcast.catalog import service as catalog
 from knowcast.catalog.models import Product
-from knowcast.commerce import announce, counters, orders
+from knowcast.commerce import announce, counters, order_events, orders, returns
 from knowcast.commerce.gate import Claim, Outcome, SaleKey
 from knowcast.commerce.models import Order, ShelfItem
 from knowcast.commerce.promotions import FlashSale
@@ -55,22 +55,7 @@ def summary(order: Order, info: SaleInfo, quantity: int = 1) -> OrderOut:
         unit_price=info.price,
         slot_id=None,
     )
-    return OrderOut(
-        id=order.id,
-        state=order.state,
-        source=order.source,
-        room_id=order.room_id,
-        currency=order.currency,
-        subtotal=order.subtotal,
-        discount=order.discount,
-        total=order.total,
-        coupon_id=None,
-        flash_sale_id=order.flash_sale_id,
-        items=[item],
-        reserved_until=order.reserved_until,
-        created_at=order.created_at,
-        paid_at=order.paid_at,
-    )
+    return orders.order_view(order, [item])
 
 
 def sale_key(sale: FlashSale | SaleInfo) -> SaleKey:
@@ -139,7 +124,29 @@ async def stop_sale(session: AsyncSession, ctx: AppContext, sale: FlashSale) -> 
         await session.commit()
     runtime(ctx).sales.pop(sale.id, None)
     await ctx.bus.publish(Event("flash.ended", {"room_id": sale.room_id, "broadcast": True, "sale_id": sale.id}))
+    await close(session, ctx, sale.id)
+    await session.refresh(sale)
     return sale
+
+
+async def close(session: AsyncSession, ctx: AppContext, sale_id: int) -> bool:
+    """An ended sale's unsold units go back to the product (returns.close_sale); its gate state is dropped.
+    False when it was closed already."""
+    sale = await session.get(FlashSale, sale_id)
+    if sale is None or await returns.close_sale(session, sale_id) is None:
+        return False
+    await runtime(ctx).gate.forget(sale_key(sale))
+    return True
+
+
+async def close_ended(session: AsyncSession, ctx: AppContext) -> int:
+    """Close every sale whose time is up (the sweeper calls this). Returns how many."""
+    due = list(
+        await session.scalars(
+            select(FlashSale.id).where(FlashSale.closed_at.is_(None), FlashSale.ends_at <= utcnow()).limit(50)
+        )
+    )
+    return sum([await close(session, ctx, sale_id) for sale_id in due])
 
 
 async def get_sale(session: AsyncSession, sale_id: int) -> FlashSale:
@@ -179,6 +186,7 @@ async def sale_out(session: AsyncSession, sale: FlashSale, ctx: AppContext | Non
         currency=sale.currency,
         stock_total=sale.stock_total,
         stock_left=max(0, left),
+        stock_returned=sale.stock_returned,
         per_user_limit=sale.per_user_limit,
         starts_at=sale.starts_at,
         ends_at=sale.ends_at,
@@ -299,6 +307,9 @@ async def _confirm(ctx: AppContext, win: Win) -> AttemptResult:
     if written.outcome is Outcome.WON and not written.duplicate:
         await rt.gate.settle(win.claim)
         rt.note_sold(win.sale.sale_id)
+        assert written.order is not None
+        line = order_events.line(win.sale.product_id, win.claim.quantity, win.sale.price)
+        await ctx.bus.publish(order_events.order_event("order.created", written.order, [line]))
     elif written.outcome is Outcome.WON:
         await rt.gate.undo(win.claim, stock=True, count=False)
     elif written.outcome is Outcome.SOLD_OUT:

@@ -6,8 +6,9 @@ Coupons, flash sales and draws live in promotions.py beside this file.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from knowcast.catalog.kinds import ProductKind
@@ -54,6 +55,8 @@ class Order(TimestampMixin, Base):
     reserved_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None, index=True)
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)  # refunded/cancelled/expired
+    # the buyer's variants in the experiments running when the order was made: {experiment key: variant key}
+    variants: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), default=None)
 
 
 class OrderItem(Base):

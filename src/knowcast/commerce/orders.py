@@ -19,9 +19,8 @@ from knowcast.bus import Event
 from knowcast.catalog import service as catalog
 from knowcast.catalog.kinds import DIGITAL, ProductKind
 from knowcast.catalog.models import Product
-from knowcast.commerce import announce, counters, coupons, entitlements
+from knowcast.commerce import announce, counters, coupons, entitlements, order_events, returns
 from knowcast.commerce.models import Order, OrderItem, OutboxMessage, Payment
-from knowcast.commerce.promotions import FlashSale
 from knowcast.commerce.schemas import ItemIn, ItemOut, OrderCreate, OrderOut
 from knowcast.commerce.states import OrderState, check_transition
 from knowcast.context import AppContext
@@ -56,21 +55,14 @@ async def items_of(session: AsyncSession, order_id: int) -> list[OrderItem]:
     return list(await session.scalars(select(OrderItem).where(OrderItem.order_id == order_id)))
 
 
-async def order_out(session: AsyncSession, order: Order, buyer: str | None = None) -> OrderOut:
-    payment = await session.scalar(
-        select(Payment).where(Payment.order_id == order.id).order_by(Payment.id.desc()).limit(1)
-    )
-    items = [
-        ItemOut(
-            product_id=i.product_id,
-            kind=i.kind,
-            title=i.title,
-            quantity=i.quantity,
-            unit_price=i.unit_price,
-            slot_id=i.slot_id,
-        )
-        for i in await items_of(session, order.id)
-    ]
+def order_view(
+    order: Order,
+    items: list[ItemOut],
+    checkout_url: str | None = None,
+    buyer: str | None = None,
+    refund_due: bool = False,
+) -> OrderOut:
+    """An order as its buyer or seller sees it, from rows already at hand (no database round trip)."""
     return OrderOut(
         id=order.id,
         state=order.state,
@@ -86,6 +78,30 @@ async def order_out(session: AsyncSession, order: Order, buyer: str | None = Non
         reserved_until=order.reserved_until,
         created_at=order.created_at,
         paid_at=order.paid_at,
+        checkout_url=checkout_url,
+        buyer=buyer,
+        refund_due=refund_due,
+    )
+
+
+async def order_out(session: AsyncSession, order: Order, buyer: str | None = None) -> OrderOut:
+    payment = await session.scalar(
+        select(Payment).where(Payment.order_id == order.id).order_by(Payment.id.desc()).limit(1)
+    )
+    items = [
+        ItemOut(
+            product_id=i.product_id,
+            kind=i.kind,
+            title=i.title,
+            quantity=i.quantity,
+            unit_price=i.unit_price,
+            slot_id=i.slot_id,
+        )
+        for i in await items_of(session, order.id)
+    ]
+    return order_view(
+        order,
+        items,
         checkout_url=payment.checkout_url if payment and order.state is OrderState.PENDING else None,
         buyer=buyer,
         refund_due=bool(payment and payment.refund_due),
@@ -162,7 +178,8 @@ async def create_order(session: AsyncSession, ctx: AppContext, user: User, data:
     except Exception:
         await session.rollback()
         raise
-    await ctx.bus.publish(_event("order.created", order))
+    lines_out = [order_events.line(line.product.id, line.item.quantity, line.product.price) for line in lines]
+    await ctx.bus.publish(order_events.order_event("order.created", order, lines_out))
     return order
 
 
@@ -194,21 +211,6 @@ async def _reserve(session: AsyncSession, order: Order, lines: list[Line]) -> No
             raise Conflict("that time slot is taken", code="order.slot_taken")
 
 
-def _event(name: str, order: Order, **extra: object) -> Event:
-    data: dict[str, object] = {
-        "order_id": order.id,
-        "user_id": order.user_id,
-        "host_id": order.host_id,
-        "room_id": order.room_id,
-        "total": order.total,
-        "currency": order.currency,
-        "state": order.state.value,
-        "source": order.source,
-        **extra,
-    }
-    return Event(name, data)
-
-
 # ---- moving -----------------------------------------------------------------------------------------------
 
 
@@ -235,32 +237,16 @@ async def close_unpaid(session: AsyncSession, ctx: AppContext, order: Order, tar
     if not await _move(session, order, OrderState.PENDING, target):
         await session.rollback()
         return False
-    for item in await items_of(session, order.id):
-        await _return_units(session, order, item)
+    items = await items_of(session, order.id)
+    await returns.give_back(session, order, items)
     await catalog.release_slots(session, order.id)
     if order.coupon_id is not None:
         await coupons.unredeem(session, order.coupon_id, order.user_id)
     await session.commit()
     await session.refresh(order)
-    await ctx.bus.publish(_event(f"order.{target.value}", order))
+    await ctx.bus.publish(order_events.order_event(f"order.{target.value}", order, order_events.lines_of(items)))
     await process_outbox(session, ctx)
     return True
-
-
-async def _return_units(session: AsyncSession, order: Order, item: OrderItem) -> None:
-    if order.flash_sale_id is not None:
-        await session.execute(
-            update(FlashSale)
-            .where(FlashSale.id == order.flash_sale_id)
-            .values(stock_left=FlashSale.stock_left + item.quantity)
-            .execution_options(synchronize_session=False)
-        )
-        await counters.give_back(session, counters.sale_scope(order.flash_sale_id), order.user_id, item.quantity)
-        body = {"sale_id": order.flash_sale_id, "user_id": order.user_id, "quantity": item.quantity}
-        session.add(OutboxMessage(topic="gate.release", body=json.dumps({**body, "token": f"order:{order.id}"})))
-    elif order.source != "draw":
-        await catalog.put_back_stock(session, item.product_id, item.quantity)
-        await counters.give_back(session, counters.product_scope(item.product_id), order.user_id, item.quantity)
 
 
 async def mark_paid(session: AsyncSession, ctx: AppContext, order: Order) -> bool:
@@ -274,19 +260,20 @@ async def mark_paid(session: AsyncSession, ctx: AppContext, order: Order) -> boo
         await _move(session, order, OrderState.PAID, OrderState.FULFILLED)
     await session.commit()
     await session.refresh(order)
-    await ctx.bus.publish(_event("order.paid", order, **await _bought_line(session, ctx, order, items)))
+    await ctx.bus.publish(order_events.order_event("order.paid", order, order_events.lines_of(items)))
+    await _announce(session, ctx, order, items)
     return True
 
 
-async def _bought_line(
-    session: AsyncSession, ctx: AppContext, order: Order, items: list[OrderItem]
-) -> dict[str, object]:
-    """A paid order from a room is shown in that room: "小李 买了《理财课》" (the public nickname only)."""
+async def _announce(session: AsyncSession, ctx: AppContext, order: Order, items: list[OrderItem]) -> None:
+    """A paid order from a room is shown in that room: "小李 买了《理财课》" (the public nickname only; the
+    order event itself, with the buyer's id, price and variants, never goes to the room)."""
     if order.room_id is None or order.source == "draw":
-        return {}
+        return
     buyer = await session.get(User, order.user_id)
-    name = buyer.display_name if buyer else "?"
-    return {"broadcast": True, "system": True, "text": announce.line(ctx, "bought", name=name, title=items[0].title)}
+    text = announce.line(ctx, "bought", name=buyer.display_name if buyer else "?", title=items[0].title)
+    data = {"room_id": order.room_id, "broadcast": True, "system": True, "text": text, "order_id": order.id}
+    await ctx.bus.publish(Event("order.announced", data))
 
 
 async def fulfil(session: AsyncSession, ctx: AppContext, order: Order) -> Order:
@@ -297,12 +284,14 @@ async def fulfil(session: AsyncSession, ctx: AppContext, order: Order) -> Order:
         check_transition(order.state, OrderState.FULFILLED)
     await session.commit()
     await session.refresh(order)
-    await ctx.bus.publish(_event("order.fulfilled", order))
+    lines = order_events.lines_of(await items_of(session, order.id))
+    await ctx.bus.publish(order_events.order_event("order.fulfilled", order, lines))
     return order
 
 
 async def mark_refunded(session: AsyncSession, ctx: AppContext, order: Order) -> bool:
-    """Money went back: revoke what was granted and free the buyer's limit. False when nothing changed."""
+    """Money went back: revoke what was granted and give back its units (see returns.py) and the buyer's
+    limit, except a plain item the host has already shipped. False when nothing changed."""
     await session.refresh(order)
     current = order.state
     if current not in (OrderState.PAID, OrderState.FULFILLED) or not await _move(
@@ -312,12 +301,13 @@ async def mark_refunded(session: AsyncSession, ctx: AppContext, order: Order) ->
         return False
     await entitlements.revoke_for_order(session, order.id)
     await catalog.release_slots(session, order.id)
-    for item in await items_of(session, order.id):
-        if order.flash_sale_id is None and order.source != "draw":
-            await counters.give_back(session, counters.product_scope(item.product_id), order.user_id, item.quantity)
+    items = await items_of(session, order.id)
+    shipped = current is OrderState.FULFILLED
+    await returns.give_back(session, order, [i for i in items if not (shipped and i.kind not in DIGITAL)])
     await session.commit()
     await session.refresh(order)
-    await ctx.bus.publish(_event("order.refunded", order))
+    await ctx.bus.publish(order_events.order_event("order.refunded", order, order_events.lines_of(items)))
+    await process_outbox(session, ctx)
     return True
 
 

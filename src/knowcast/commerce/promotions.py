@@ -47,6 +47,10 @@ class CouponClaim(Base):
     coupon_id: Mapped[int] = mapped_column(ForeignKey("coupons.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     drop_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    # a coupon-value experiment gave this claimer their own value (else the coupon's), fixed at the claim
+    value: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    experiment: Mapped[str | None] = mapped_column(String(40), default=None)
+    variant: Mapped[str | None] = mapped_column(String(40), default=None)
     claimed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -85,6 +89,10 @@ class FlashSale(Base):
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
     program_time: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # once ended, the sweeper closes the sale: its unsold units (and any that come back later) return to
+    # the product's own stock, counted in stock_returned
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None, index=True)
+    stock_returned: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class DrawCondition(enum.StrEnum):

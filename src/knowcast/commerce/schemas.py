@@ -102,6 +102,7 @@ class FlashSaleOut(BaseModel):
     currency: str
     stock_total: int
     stock_left: int
+    stock_returned: int = 0  # unsold units given back to the product once the sale closed
     per_user_limit: int
     starts_at: datetime
     ends_at: datetime

@@ -17,6 +17,7 @@ STEPS: tuple[tuple[str, Step], ...] = (
     ("expire unpaid orders", orders.expire_due),
     ("apply gate releases", orders.process_outbox),
     ("give back dead gate claims", flash.reconcile),
+    ("close ended flash sales", flash.close_ended),
     ("draw due draws", draws.draw_due),
 )
 

@@ -289,7 +289,7 @@ export function startShop(root) {
     else if (name === "flash.sold_out" && state.sale && state.sale.id === data.sale_id) state.sale.stock_left = 0;
     else if (name === "flash.ended" && state.sale && state.sale.id === data.sale_id) state.sale.ends_at = new Date().toISOString();
     else if (name === "coupon.drop_started") state.drop = data.drop;
-    else if (name === "coupon.claimed" && state.drop && state.drop.id === data.drop_id) state.drop.claimed = state.drop.quantity - data.left;
+    else if (name === "coupon.left" && state.drop && state.drop.id === data.drop_id) state.drop.claimed = state.drop.quantity - data.left;
     else if (name === "draw.opened" || name === "draw.drawn") state.draw = data.draw;
     renderSale();
     renderDrop();
