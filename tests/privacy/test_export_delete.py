@@ -6,7 +6,6 @@ import io
 import json
 import logging
 import zipfile
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +15,7 @@ from knowcast.accounts.models import Role, User
 from knowcast.observability import JsonFormatter
 from knowcast.privacy.models import AuditEntry
 from tests.conftest import PASSWORD
+from tests.privacy.stored import every_row, sqlite_files
 
 EMAIL = "private.person@example.com"
 PHONE = "13987654321"
@@ -74,25 +74,14 @@ async def test_nothing_personal_in_the_database_file_or_the_logs(
     await client.post("/api/v1/auth/signin", json={"email": EMAIL, "password": "wrong password"})
     await client.get("/api/v1/privacy/export")
     if ctx.db.dialect == "sqlite":
-        await ctx.db.dispose()  # flush the WAL into the main file as well
-        path = Path(ctx.settings.database_url.split(":///", 1)[1])
-        stored = b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
-    else:  # PostgreSQL's files are not ours to read: dump every row of every table as text instead
-        stored = await dump_all_rows(ctx)
+        stored = await sqlite_files(ctx)
+    else:  # PostgreSQL's files are not ours to read: every row of every table as text instead
+        stored = (await every_row(ctx)).encode()
     for secret in (EMAIL, PHONE, REAL_NAME):
         assert secret.encode() not in stored, secret
     logged = "\n".join(JsonFormatter().format(record) for record in caplog.records)
     for secret in (EMAIL, PHONE, REAL_NAME, PASSWORD):
         assert secret not in logged, secret
-
-
-async def dump_all_rows(ctx: Any) -> bytes:
-    from sqlalchemy import inspect, text
-
-    async with ctx.db.engine.connect() as conn:
-        tables = await conn.run_sync(lambda sync: inspect(sync).get_table_names())
-        rows = [str((await conn.execute(text(f'SELECT * FROM "{table}"'))).all()) for table in tables]
-    return "\n".join(rows).encode()
 
 
 async def test_owner_bans_a_user_and_every_session_ends(make_user: Any) -> None:

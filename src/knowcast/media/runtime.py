@@ -34,7 +34,7 @@ class Media:
 def build_media(ctx: AppContext) -> Media:
     """Create the video plane and add its Components to ``ctx.components`` (ingest "embedded"/"external")."""
     settings = ctx.settings
-    store = MediaStore(settings.data_dir / "media")
+    store = MediaStore.of_data_dir(settings.data_dir)
     plane = MediaPlane(ctx, store, ffmpeg_binary(settings.ffmpeg))
     media = Media(settings, store, plane, TimelineRecorder(store))
     ctx.bus.subscribe("*", media.timeline.on_event)

@@ -26,6 +26,7 @@ class TimelineItem(BaseModel):
     at: datetime
     kind: str  # "chat" | "system" | "chapter"
     name: str | None = None
+    user_id: int | None = None  # a chat line's author: their lines leave the replay when their account is deleted
     text: str
     data: dict[str, Any] = {}
 

@@ -28,6 +28,10 @@ class MediaStore:
         self.root = root
         self._parsed: dict[Path, tuple[int, int, MediaPlaylist]] = {}
 
+    @classmethod
+    def of_data_dir(cls, data_dir: Path) -> MediaStore:
+        return cls(data_dir / "media")
+
     def room_dir(self, room_id: int) -> Path:
         return self.root / str(room_id)
 

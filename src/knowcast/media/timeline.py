@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from knowcast.bus import Event
@@ -23,7 +25,8 @@ MAX_ITEMS = 20_000
 def item_for(event: Event) -> TimelineItem | None:
     data = event.data
     if event.name == "chat.message" and data.get("text"):
-        return TimelineItem(at=event.at, kind="chat", name=data.get("name"), text=str(data["text"]))
+        author = data.get("user_id") if isinstance(data.get("user_id"), int) else None
+        return TimelineItem(at=event.at, kind="chat", name=data.get("name"), user_id=author, text=str(data["text"]))
     if event.name.endswith(".pinned"):
         return TimelineItem(at=event.at, kind="chapter", text=_title(data), data=_plain(data))
     if data.get("system"):
@@ -56,6 +59,30 @@ class TimelineRecorder:
             with (self.store.room_dir(room_id) / FILE).open("a", encoding="utf-8") as out:
                 out.write(item.model_dump_json() + "\n")
 
+    def about(self, person: Person) -> list[tuple[int, TimelineItem]]:
+        """(room id, item) for every line by or about one account (its chat lines, "X bought Y")."""
+        found = []
+        for path in self._files():
+            room_id = int(path.parent.name)
+            found += [(room_id, item) for item in self.items(room_id) if person.in_(item)]
+        return found
+
+    def forget(self, person: Person) -> int:
+        """Rewrite every timeline without the lines by or about one account; returns how many went."""
+        removed = 0
+        for path in self._files():
+            lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+            kept = [line for line in lines if not person.in_line(line)]
+            if len(kept) != len(lines):
+                spare = path.with_suffix(".tmp")
+                spare.write_text("".join(kept), encoding="utf-8")
+                spare.replace(path)  # atomic: a reader sees the old file or the new one
+                removed += len(lines) - len(kept)
+        return removed
+
+    def _files(self) -> list[Path]:
+        return sorted(p for p in self.store.root.glob(f"*/{FILE}") if p.parent.name.isdigit())
+
     def items(self, room_id: int) -> list[TimelineItem]:
         path = self.store.room_dir(room_id) / FILE
         try:
@@ -69,3 +96,24 @@ class TimelineRecorder:
             except ValueError:
                 log.warning("skipping a bad timeline line", extra={"room_id": room_id})
         return items
+
+
+@dataclass(frozen=True)
+class Person:
+    """Who a line may be about: an account (its chat lines) and its orders (the room's "X bought Y")."""
+
+    user_id: int
+    order_ids: frozenset[int] = frozenset()
+
+    def in_(self, item: TimelineItem) -> bool:
+        return (
+            item.user_id == self.user_id
+            or item.data.get("user_id") == self.user_id
+            or item.data.get("order_id") in self.order_ids
+        )
+
+    def in_line(self, line: str) -> bool:
+        try:
+            return self.in_(TimelineItem.model_validate(json.loads(line)))
+        except ValueError:
+            return False

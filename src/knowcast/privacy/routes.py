@@ -86,8 +86,8 @@ async def consent_form(request: Request, ctx: Ctx, db: Db, user: MaybeUser) -> R
 
 
 @router.get("/api/v1/privacy/export")
-async def export(db: Db, user: CurrentUser) -> Response:
-    archive = await service.export_zip(db, user)
+async def export(ctx: Ctx, db: Db, user: CurrentUser) -> Response:
+    archive = await service.export_zip(db, ctx, user)
     name = f"knowcast-export-{user.id}.zip"
     return Response(
         archive,

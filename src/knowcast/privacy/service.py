@@ -1,7 +1,9 @@
 """Consent changes, the personal-data export, and account deletion.
 
 Each domain that stores something about a person offers ``export_personal_data(session, user)`` and, where it
-has something to erase, ``erase_personal_data(session, user)`` in its service; this module calls them all.
+has something to erase, ``erase_personal_data(session, user)`` (in its service or its own ``privacy`` module);
+this module calls them all. What lives outside the database (the replays' timelines) is read with the app
+context and erased after the deletion commits, as are the rooms on air. docs/privacy.md lists what each covers.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import zipfile
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -19,19 +22,30 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from knowcast.accounts import service as accounts
 from knowcast.accounts.models import User
 from knowcast.bus import Event
+from knowcast.catalog import privacy as catalog
+from knowcast.commerce import privacy as commerce
 from knowcast.context import AppContext
 from knowcast.db.types import utcnow
 from knowcast.errors import InvalidCredentials
+from knowcast.growth import privacy as growth_mail
 from knowcast.growth import service as growth
-from knowcast.privacy import audit
+from knowcast.integrations import privacy as integrations
+from knowcast.interaction import privacy as interaction
+from knowcast.media import privacy as media
+from knowcast.privacy import activity, audit
 from knowcast.privacy.models import AuditEntry, ConsentRecord
+from knowcast.privacy.records import Tables
 from knowcast.rooms import service as rooms
 
-Exporter = Callable[[AsyncSession, User], Awaitable[dict[str, list[dict[str, Any]]]]]
+log = logging.getLogger(__name__)
+
+Exporter = Callable[[AsyncSession, User], Awaitable[Tables]]
 Eraser = Callable[[AsyncSession, User], Awaitable[None]]
+FileExporter = Callable[[AppContext, User], Awaitable[Tables]]  # personal data kept outside the database
+Forgetter = Callable[[AppContext, int], Awaitable[None]]  # after the deletion commits: files, live rooms
 
 
-async def export_privacy_data(session: AsyncSession, user: User) -> dict[str, list[dict[str, Any]]]:
+async def export_privacy_data(session: AsyncSession, user: User) -> Tables:
     consents = await session.scalars(select(ConsentRecord).where(ConsentRecord.user_id == user.id))
     actions = await session.scalars(
         select(AuditEntry).where(
@@ -59,9 +73,26 @@ EXPORTERS: tuple[Exporter, ...] = (
     rooms.export_personal_data,
     export_privacy_data,
     growth.export_personal_data,
+    growth_mail.export_personal_data,
+    catalog.export_personal_data,
+    commerce.export_personal_data,
+    interaction.export_personal_data,
+    integrations.export_personal_data,
+    activity.export_personal_data,
 )
-# the account itself is anonymized last, after every other domain has let go of the person
-ERASERS: tuple[Eraser, ...] = (erase_privacy_data, growth.erase_personal_data, accounts.erase_personal_data)
+FILE_EXPORTERS: tuple[FileExporter, ...] = (media.export_personal_data,)
+# the account itself is anonymized last, after every other domain has let go of the person; analytics detaches
+# the account when it hears user.deleted
+ERASERS: tuple[Eraser, ...] = (
+    erase_privacy_data,
+    growth.erase_personal_data,
+    catalog.erase_personal_data,
+    commerce.erase_personal_data,
+    interaction.erase_personal_data,
+    integrations.erase_personal_data,
+    accounts.erase_personal_data,
+)
+FORGETTERS: tuple[Forgetter, ...] = (media.forget, interaction.forget_in_live_rooms)
 
 
 async def record_consent(
@@ -73,11 +104,13 @@ async def record_consent(
     await session.commit()
 
 
-async def export_zip(session: AsyncSession, user: User) -> bytes:
+async def export_zip(session: AsyncSession, ctx: AppContext, user: User) -> bytes:
     """Everything stored about the person: one JSON file with all of it, and a CSV per table."""
-    data: dict[str, list[dict[str, Any]]] = {}
+    data: Tables = {}
     for exporter in EXPORTERS:
         data.update(await exporter(session, user))
+    for file_exporter in FILE_EXPORTERS:
+        data.update(await file_exporter(ctx, user))
     audit.record(session, user.id, "privacy.exported", "user", user.id, tables=sorted(data))
     await session.commit()
     buffer = io.BytesIO()
@@ -108,6 +141,16 @@ async def delete_account(session: AsyncSession, ctx: AppContext, user: User, pas
     user_id = user.id
     for eraser in ERASERS:
         await eraser(session, user)
-    audit.record(session, user_id, "account.deleted", "user", user_id)
+    audit.record(session, user_id, "account.deleted", "user", user_id, erased_by=[_name(e) for e in ERASERS])
     await session.commit()
+    for forget in FORGETTERS:
+        try:
+            await forget(ctx, user_id)
+        except Exception:  # the deletion stands; what is left over is logged for the operator to clear
+            log.exception("forgetting a deleted account failed", extra={"step": _name(forget)})
     await ctx.bus.publish(Event("user.deleted", {"user_id": user_id}))
+
+
+def _name(step: Callable[..., object]) -> str:
+    """``commerce.privacy``: where a step lives, for the audit entry."""
+    return step.__module__.removeprefix("knowcast.")

@@ -22,6 +22,10 @@ from knowcast.privacy.models import VisitorSalt
 SALT_DAYS_KEPT = 2
 
 
+def consented_visitor(user_id: int) -> str:
+    return f"u:{user_id}"
+
+
 class VisitorIds:
     def __init__(self) -> None:
         self._salts: dict[date, str] = {}
@@ -50,7 +54,7 @@ class VisitorIds:
         self, session: AsyncSession, user_id: int | None, consented: bool, ip: str, user_agent: str
     ) -> str:
         if user_id is not None and consented:
-            return f"u:{user_id}"
+            return consented_visitor(user_id)
         return await self.pseudonymous(session, ip, user_agent)
 
 

@@ -69,6 +69,10 @@ export function startQa(live, { list, form, strings, notice }) {
     if (detail.name.startsWith("qa.") && detail.data.question) {
       questions.set(detail.data.question.id, detail.data.question);
       render();
+    } else if (detail.name === "qa.removed") {
+      // a deleted account: its questions leave the list
+      for (const [id, q] of questions) if (q.user_id === detail.data.user_id) questions.delete(id);
+      render();
     }
   });
   if (form) {

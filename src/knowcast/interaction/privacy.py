@@ -1,0 +1,113 @@
+"""Interaction's part of the personal-data export and of account deletion (privacy/service.py lists them).
+
+The database holds the person's questions, votes, room roles and the sanctions about them; their chat lines
+are not stored here but in the rooms' recent lines (the hub) and the replays' timelines (media). After the
+deletion commits, ``forget_in_live_rooms`` removes the person's recent lines and questions from every room
+that may show them, and stops a socket they still hold open from chatting there.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from knowcast.accounts.models import User
+from knowcast.bus import Event
+from knowcast.context import AppContext
+from knowcast.interaction.models import (
+    Poll,
+    PollVote,
+    Question,
+    QuestionVote,
+    RoomGuest,
+    RoomModerator,
+    RoomSanction,
+)
+from knowcast.privacy.records import Tables, row, rows
+from knowcast.rooms.models import Room
+from knowcast.rooms.states import ON_AIR
+
+
+async def export_personal_data(session: AsyncSession, user: User) -> Tables:
+    return {**await _questions_and_votes(session, user.id), **await _standing(session, user.id)}
+
+
+async def _questions_and_votes(session: AsyncSession, user_id: int) -> Tables:
+    asked = await session.scalars(select(Question).where(Question.user_id == user_id).order_by(Question.id))
+    upvoted = await session.execute(
+        select(QuestionVote.question_id, Question.room_id)
+        .join(Question, Question.id == QuestionVote.question_id)
+        .where(QuestionVote.user_id == user_id)
+        .order_by(QuestionVote.id)
+    )
+    voted = await session.execute(
+        select(PollVote, Poll).join(Poll, Poll.id == PollVote.poll_id).where(PollVote.user_id == user_id)
+    )
+    return {
+        "questions": rows(asked, "id", "room_id", "text", "votes", "answered", "answer", "created_at"),
+        "question_votes": [{"question_id": q, "room_id": r} for q, r in upvoted.tuples()],
+        "poll_votes": [
+            row(v, "poll_id", "option", room_id=p.room_id, question=p.question, answer=_option(p, v.option))
+            for v, p in voted.tuples()
+        ],
+    }
+
+
+def _option(poll: Poll, index: int) -> str | None:
+    return str(poll.options[index]) if 0 <= index < len(poll.options) else None
+
+
+async def _standing(session: AsyncSession, user_id: int) -> Tables:
+    sanctions = await session.scalars(
+        select(RoomSanction).where(RoomSanction.user_id == user_id).order_by(RoomSanction.id)
+    )
+    moderating = await session.scalars(select(RoomModerator).where(RoomModerator.user_id == user_id))
+    guesting = await session.scalars(select(RoomGuest).where(RoomGuest.user_id == user_id))
+    return {
+        "room_sanctions": rows(sanctions, "room_id", "kind", "until", "reason", "created_at", "lifted_at"),
+        "room_roles": [row(m, "room_id", "created_at", role="moderator") for m in moderating]
+        + [row(g, "room_id", "title", "created_at", role="guest") for g in guesting],
+    }
+
+
+async def erase_personal_data(session: AsyncSession, user: User) -> None:
+    """Questions, votes, room roles and sanctions about the person go; answers they gave stay with the
+    question, unsigned. Does not commit: it runs inside the deletion's transaction."""
+    mine = select(Question.id).where(Question.user_id == user.id)
+    upvoted = select(QuestionVote.question_id).where(QuestionVote.user_id == user.id)
+    await session.execute(
+        update(Question)
+        .where(Question.id.in_(upvoted))
+        .values(votes=Question.votes - 1)
+        .execution_options(synchronize_session=False)
+    )
+    await session.execute(
+        delete(QuestionVote).where((QuestionVote.user_id == user.id) | QuestionVote.question_id.in_(mine))
+    )
+    await session.execute(delete(Question).where(Question.user_id == user.id))
+    await session.execute(
+        update(Question)
+        .where(Question.answered_by == user.id)
+        .values(answered_by=None)
+        .execution_options(synchronize_session=False)
+    )
+    await session.execute(
+        update(RoomSanction)
+        .where(RoomSanction.created_by == user.id)
+        .values(created_by=None)
+        .execution_options(synchronize_session=False)
+    )
+    for model in (PollVote, RoomSanction, RoomModerator, RoomGuest):
+        await session.execute(delete(model).where(model.user_id == user.id))
+
+
+async def forget_in_live_rooms(ctx: AppContext, user_id: int) -> None:
+    """After the deletion commits: every room on air (any process) or open in this one drops the person's
+    recent chat lines and questions, and refuses further chat from a socket they left open."""
+    async with ctx.db.session() as session:
+        on_air = set(await session.scalars(select(Room.id).where(Room.state.in_(ON_AIR))))
+    for room_id in sorted(on_air | set(ctx.hub.rooms)):
+        base = {"room_id": room_id, "broadcast": True, "user_id": user_id}
+        await ctx.bus.publish(Event("chat.hidden", {**base, "message_id": None, "by": None, "purge": True}))
+        await ctx.bus.publish(Event("qa.removed", base))
+        await ctx.bus.publish(Event("chat.user_banned", {**base, "name": None, "until": None}))
