@@ -26,6 +26,7 @@ from knowcast.accounts.models import Role, User
 from knowcast.analytics.models import AnalyticsEvent, AnalyticsView
 from knowcast.analytics.runtime import runtime_of
 from knowcast.commerce.models import Entitlement, Order, OrderItem
+from knowcast.commerce.promotions import CouponClaim
 from knowcast.context import AppContext
 from knowcast.deps import SESSION_COOKIE
 from knowcast.media.playlist import Variant
@@ -102,7 +103,15 @@ async def chat_into_draw(live: LiveApp, client: Client, host: Member, room_id: i
 
 
 async def interact(client: Client, host: Member, room_id: int) -> None:
-    """A question, a poll vote and a follow: more of the person, in interaction and growth."""
+    """A coupon claimed, a question, a poll vote and a follow: more of the person, in every domain."""
+    ends = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    coupon = await host.client.post(
+        "/api/v1/coupons", json={"code": "LIHUA10", "kind": "fixed", "value": 100, "ends_at": ends}
+    )
+    drop = await host.client.post(
+        f"/api/v1/rooms/{room_id}/coupon-drops", json={"coupon_id": coupon.json()["id"], "quantity": 5}
+    )
+    assert (await client.post(f"/api/v1/coupon-drops/{drop.json()['id']}/claim")).status_code == 200
     assert (await client.post(f"/api/v1/rooms/{room_id}/questions", json={"text": QUESTION})).status_code == 201
     poll = await host.client.post(
         f"/api/v1/rooms/{room_id}/polls", json={"question": "下次讲什么？", "options": ["基金", "股票"]}
@@ -154,6 +163,7 @@ def check_export(data: dict[str, Any], archive: zipfile.ZipFile, order_id: int, 
     ]
     assert [q["text"] for q in data["questions"]] == [QUESTION]
     assert data["poll_votes"][0]["answer"] == "股票"
+    assert data["coupon_claims"][0]["code"] == "LIHUA10"
     assert data["follows"][0]["kind"] == "host"
     assert {"order_paid", "view_start"} <= {e["kind"] for e in data["analytics_events"]}
     assert data["consent_records"][0]["analytics"] is True
@@ -233,6 +243,7 @@ async def check_the_books_are_kept(ctx: AppContext, user_id: int, order_id: int)
         items = list(await session.scalars(select(OrderItem).where(OrderItem.order_id == order_id)))
         account = await session.get(User, user_id)
         owned = await session.scalar(select(func.count()).where(Entitlement.user_id == user_id))
+        claims = await session.scalar(select(func.count()).where(CouponClaim.user_id == user_id))
     assert {o.source for o in orders} == {"buy", "draw"} and all(o.idempotency_key is None for o in orders)
     assert [(i.title, i.unit_price) for i in items] == [("理财课", 9900)]
     paid = next(o for o in orders if o.id == order_id)
@@ -241,7 +252,7 @@ async def check_the_books_are_kept(ctx: AppContext, user_id: int, order_id: int)
     assert account is not None and account.deleted_at is not None and not account.is_active
     assert (account.real_name, account.phone, account.display_name) == (None, None, "已注销用户")
     assert account.email == f"deleted-{user_id}@deleted.invalid"
-    assert owned == 0
+    assert owned == 0 and claims == 0
 
 
 async def check_the_audit_log(ctx: AppContext, user_id: int) -> None:

@@ -32,6 +32,7 @@ ORDER_FIELDS = (
     "created_at",
     "paid_at",
     "closed_at",
+    "variants",
 )
 
 
@@ -78,7 +79,10 @@ async def _holdings(session: AsyncSession, user_id: int) -> Tables:
             )
             for e, t in owned.tuples()
         ],
-        "coupon_claims": [row(c, "coupon_id", "drop_id", "claimed_at", code=code) for c, code in claims.tuples()],
+        "coupon_claims": [
+            row(c, "coupon_id", "drop_id", "value", "experiment", "variant", "claimed_at", code=code)
+            for c, code in claims.tuples()
+        ],
         "purchase_limits_used": rows(counters, "scope", "count"),
     }
 
