@@ -33,6 +33,7 @@ EXPECTED: dict[str, str] = {
     "GET /api/v1/analytics/rooms/{room_id}/projection": "SFFAA",
     "GET /api/v1/analytics/rooms/{room_id}/report": "SFFAA",
     "GET /api/v1/analytics/rooms/{room_id}/report.csv": "SFFAA",
+    "GET /api/v1/analytics/rooms/{room_id}/report.pdf": "SFFAA",
     "GET /api/v1/analytics/rooms/{room_id}/report.png": "SFFAA",
     "GET /api/v1/analytics/segments": "SFFAA",
     "GET /api/v1/analytics/segments/{segment_id}/audience": "SFFAA",

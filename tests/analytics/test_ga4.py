@@ -36,6 +36,15 @@ async def receiver() -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
     await server.wait_closed()
 
 
+async def settled(forwarder: Ga4Forwarder, expected: int = 1) -> None:
+    """Until the sender has an answer for ``expected`` events (the receiver records a request before the sender
+    reads the response, so waiting on what arrived is a race)."""
+    for _ in range(500):
+        if forwarder.sent + forwarder.failed >= expected:
+            return
+        await asyncio.sleep(0.01)
+
+
 async def test_consented_purchases_reach_ga4_and_pseudonymous_visitors_do_not(receiver: Any) -> None:
     url, received = receiver
     forwarder = Ga4Forwarder(url, "G-TEST123", "s3cret", "site-secret")
@@ -44,10 +53,7 @@ async def test_consented_purchases_reach_ga4_and_pseudonymous_visitors_do_not(re
     forwarder.offer(Record("order_paid", 7, now, visitor="u:42", order_id=9, amount=19900, currency="CNY"))
     forwarder.offer(Record("view_start", 7, now, visitor="p:abcdef", channel="wechat"))  # no consent: stays here
     forwarder.offer(Record("chat", 7, now, visitor="u:42"))  # not a GA4 event
-    for _ in range(200):
-        if received:
-            break
-        await asyncio.sleep(0.01)
+    await settled(forwarder)
     await forwarder.stop()
     assert len(received) == 1
     request, body = received[0]["request"], received[0]["body"]
@@ -68,10 +74,7 @@ async def test_a_dead_ga4_endpoint_loses_events_but_blocks_nothing() -> None:
     forwarder = Ga4Forwarder("http://127.0.0.1:9/mp/collect", "G-X", "s", "k")
     await forwarder.start()
     forwarder.offer(Record("order_paid", 1, utcnow(), visitor="u:1", order_id=1, amount=100))
-    for _ in range(300):
-        if forwarder.failed:
-            break
-        await asyncio.sleep(0.01)
+    await settled(forwarder)
     await forwarder.stop()
     assert forwarder.failed == 1
 

@@ -24,7 +24,16 @@ if TYPE_CHECKING:
     from knowcast.analytics.runtime import AnalyticsRuntime
     from knowcast.analytics.subscriber import Subscriber
 
-KINDS = {"order.created": r.ORDER_CREATED, "order.paid": r.ORDER_PAID, "order.refunded": r.ORDER_REFUNDED}
+KINDS = {
+    "order.created": r.ORDER_CREATED,
+    "order.paid": r.ORDER_PAID,
+    "order.refunded": r.ORDER_REFUNDED,
+    "order.expired": r.ORDER_EXPIRED,
+    "order.cancelled": r.ORDER_CANCELLED,
+}
+FOLLOWS = {r.ORDER_REFUNDED: r.ORDER_PAID, r.ORDER_EXPIRED: r.ORDER_CREATED, r.ORDER_CANCELLED: r.ORDER_CREATED}
+KEPT = ("source", "coupon_id", "flash_sale_id", "discount", "subtotal")
+VARIANTS_KEPT = 20
 Found = tuple[int, str, str]  # room id, visitor, channel
 
 
@@ -36,8 +45,9 @@ async def attribute_order(runtime: AnalyticsRuntime, _sub: Subscriber, event: Ev
     kind = KINDS[event.name]
     key = user_key(runtime.settings.secret_key, user_id)
     host_id = int(data.get("host_id") or 0)
-    if kind == r.ORDER_REFUNDED:
-        found = runtime.orders.get(order_id) or await _paid(runtime, order_id)
+    earlier = FOLLOWS.get(kind)
+    if earlier is not None:  # a refund or an unpaid close goes where the order itself went
+        found = runtime.orders.get(order_id) or await _recorded(runtime, order_id, earlier)
     else:
         window = timedelta(hours=runtime.settings.analytics_attribution_hours)
         room_id = data.get("room_id") if isinstance(data.get("room_id"), int) else None
@@ -46,10 +56,10 @@ async def attribute_order(runtime: AnalyticsRuntime, _sub: Subscriber, event: Ev
     if found is None:
         return
     room_id, visitor, channel = found
-    if kind == r.ORDER_PAID:
+    if kind in (r.ORDER_CREATED, r.ORDER_PAID):
         runtime.note_order(order_id, room_id, visitor, channel)
     total = int(data.get("total") or 0)
-    extra = {k: data[k] for k in ("source", "coupon_id", "flash_sale_id") if data.get(k) is not None}
+    extra = {k: data[k] for k in KEPT if _plain(data.get(k))}
     items = allocate(data.get("items"), total)
     rec = Record(
         kind,
@@ -63,9 +73,18 @@ async def attribute_order(runtime: AnalyticsRuntime, _sub: Subscriber, event: Ev
         user_key=key,
         amount=total,
         currency=data.get("currency") if isinstance(data.get("currency"), str) else None,
+        variants=variants_of(data.get("variants")),
         data={**extra, "items": items} if items else extra or None,
     )
     runtime.offer(rec)
+
+
+def variants_of(value: Any) -> dict[str, str] | None:
+    """The order's {experiment key: variant key}, as commerce stamped it (bounded, strings only)."""
+    if not isinstance(value, dict):
+        return None
+    found = {str(k)[:40]: str(v)[:40] for k, v in value.items() if isinstance(k, str) and isinstance(v, str)}
+    return dict(list(found.items())[:VARIANTS_KEPT]) or None
 
 
 def _watching(
@@ -101,10 +120,11 @@ async def _viewed(
     return (int(row[0]), str(row[1]), str(row[2] or "")) if row else None
 
 
-async def _paid(runtime: AnalyticsRuntime, order_id: int) -> Found | None:
+async def _recorded(runtime: AnalyticsRuntime, order_id: int, kind: str) -> Found | None:
+    """Where an earlier event of the order (its payment, its creation) was attributed, from the stored log."""
     events = m.AnalyticsEvent
     query = select(events.room_id, events.visitor, events.channel).where(
-        events.order_id == order_id, events.kind == r.ORDER_PAID
+        events.order_id == order_id, events.kind == kind
     )
     async with runtime.ctx.db.session() as session:
         row = (await session.execute(query.limit(1))).first()
@@ -118,9 +138,9 @@ def allocate(lines: Any, total: int) -> list[dict[str, int]]:
         return []
     parsed = []
     for line in lines:
-        if isinstance(line, dict) and isinstance(line.get("product_id"), int):
-            quantity = int(line.get("quantity") or 1)
-            parsed.append((line["product_id"], quantity, int(line.get("unit_price") or 0) * quantity))
+        if isinstance(line, dict) and _whole(line.get("product_id")):
+            quantity = _count(line.get("quantity"), least=1, default=1)
+            parsed.append((line["product_id"], quantity, _count(line.get("unit_price")) * quantity))
     subtotal = sum(amount for *_, amount in parsed)
     out, left = [], total
     for i, (product_id, quantity, amount) in enumerate(parsed):
@@ -128,3 +148,16 @@ def allocate(lines: Any, total: int) -> list[dict[str, int]]:
         left -= share
         out.append({"product_id": product_id, "quantity": quantity, "amount": share})
     return out
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _count(value: Any, least: int = 0, default: int = 0) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= least else default
+
+
+def _plain(value: Any) -> bool:
+    """An int (not a bool) or a short string: what an event field may carry into the log."""
+    return _whole(value) or (isinstance(value, str) and len(value) <= 40)

@@ -1,4 +1,6 @@
-"""The review report as a CSV file (sections one after another) and as a PNG card to share (Pillow).
+"""The review report as a CSV file (sections one after another) and as a card to share, PNG or PDF (Pillow):
+headline figures, the viewers curve with sales, the funnel, the best-selling products and the run-of-show
+(planned against actual times).
 
 The card uses a CJK font when the system has one (Noto Sans CJK, WenQuanYi), so Chinese titles render; else
 Pillow's own font and English labels.
@@ -8,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,12 +49,20 @@ def to_csv(report: dict[str, Any]) -> str:
     _table(w, "timeline", report["timeline"])
     _table(w, "markers", [{k: v for k, v in mk.items() if k != "t"} for mk in report["markers"]])
     _table(w, "products", report["products"])
+    _table(w, "promotions", report.get("promotions") or [])
+    faq_rows = [{**x, "keywords": _keywords(x["keywords"])} for x in report.get("faq") or []]
+    _table(w, "faq", faq_rows)
+    _table(w, "run_of_show", report.get("run_of_show") or [])
     _table(w, "channels", report["channels"])
     change = (report.get("previous") or {}).get("change") or {}
     for name in ("terms", "shares"):
         for factor, value in (change.get(name) or {}).items():
             w.writerow(["apv_change", f"{name}.{factor}", _cell(value)])
     return out.getvalue()
+
+
+def _keywords(counts: dict[str, int]) -> str:
+    return "; ".join(f"{k}×{n}" for k, n in counts.items())
 
 
 def _table(w: Any, section: str, rows: list[dict[str, Any]]) -> None:
@@ -81,9 +91,33 @@ def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.1f}%"
 
 
+CARD_PRODUCTS = 5
+CARD_STEPS = 12
+ROW = 46
+
+
 def to_png(report: dict[str, Any], title: str, labels: Callable[[str], str]) -> bytes:
-    """A 1080×1350 card: title, six headline figures, the viewers curve with sales, the funnel."""
-    image = Image.new("RGB", (WIDTH, HEIGHT), "white")
+    return _save(card(report, title, labels), "PNG", optimize=True)
+
+
+def to_pdf(report: dict[str, Any], title: str, labels: Callable[[str], str]) -> bytes:
+    return _save(card(report, title, labels), "PDF", resolution=150.0)
+
+
+def _save(image: Image.Image, kind: str, **options: Any) -> bytes:
+    out = io.BytesIO()
+    image.save(out, kind, **options)
+    return out.getvalue()
+
+
+def card(report: dict[str, Any], title: str, labels: Callable[[str], str]) -> Image.Image:
+    """A 1080-wide card: title, six headline figures, the viewers curve with sales, the funnel, then (when the
+    stream had them) the best-selling products and the run-of-show table; it grows taller to fit them."""
+    products = report.get("products", [])[:CARD_PRODUCTS]
+    steps = report.get("run_of_show") or []
+    tables = _table_height(products) + _table_height(steps[:CARD_STEPS], more=len(steps) > CARD_STEPS)
+    height = HEIGHT + tables + (60 if tables else 0)
+    image = Image.new("RGB", (WIDTH, height), "white")
     draw = ImageDraw.Draw(image)
     s, cur = report["summary"], report.get("currency")
     draw.rectangle((0, 0, WIDTH, 12), fill=ACCENT)
@@ -105,10 +139,65 @@ def to_png(report: dict[str, Any], title: str, labels: Callable[[str], str]) -> 
         draw.text((x, y + 40), value, font=font(46), fill=INK)
     _curve(draw, report["timeline"], (60, 530, WIDTH - 60, 860), labels)
     _funnel(draw, report["funnel"], (60, 920, WIDTH - 60, HEIGHT - 80), labels)
-    draw.text((60, HEIGHT - 60), labels("report.footer"), font=font(24), fill=MUTED)
-    out = io.BytesIO()
-    image.save(out, "PNG", optimize=True)
-    return out.getvalue()
+    y = HEIGHT - 40
+    if products:
+        rows = [(_name(p), f"{p['units']:,}", f"{p['buyers']:,}", _money(p["gmv"], cur)) for p in products]
+        head = (labels("products.title"), labels("units"), labels("metric.buyers"), labels("metric.gmv"))
+        y = _grid(draw, y, head, rows)
+    if steps:
+        rows = [(_step(x), _clock(x["planned_at"]), _clock(x["actual_at"]), _delta(x)) for x in steps[:CARD_STEPS]]
+        head = (labels("show.title"), labels("show.planned"), labels("show.actual"), labels("show.delta"))
+        y = _grid(draw, y, head, rows)
+        if len(steps) > CARD_STEPS:
+            draw.text((60, y), f"+{len(steps) - CARD_STEPS}", font=font(26), fill=MUTED)
+    draw.text((60, height - 60), labels("report.footer"), font=font(24), fill=MUTED)
+    return image
+
+
+def _table_height(rows: list[Any], more: bool = False) -> int:
+    return 0 if not rows else 40 + ROW * (len(rows) + 1 + int(more))
+
+
+COLUMNS = (60, 560, 720, 880)  # the first column is wide (product or step titles), then three figures
+
+
+def _grid(draw: ImageDraw.ImageDraw, y: int, head: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> int:
+    """A small table: a heading row in grey, then the rows; returns the y below it."""
+    y += 40
+    for x, text in zip(COLUMNS, head, strict=True):
+        draw.text((x, y), text, font=font(26), fill=MUTED)
+    draw.line((60, y + ROW - 8, WIDTH - 60, y + ROW - 8), fill=(230, 230, 235), width=2)
+    for row in rows:
+        y += ROW
+        for i, (x, text) in enumerate(zip(COLUMNS, row, strict=True)):
+            draw.text((x, y), _fit(text, 22 if i == 0 else 9), font=font(28), fill=INK)
+    return y + ROW
+
+
+def _name(product: dict[str, Any]) -> str:
+    return str(product["title"] or f"#{product['product_id'] or '?'}")
+
+
+def _step(step: dict[str, Any]) -> str:
+    return f"{step['position']}. {step['title']}"
+
+
+def _fit(text: str, most: int) -> str:
+    return text if len(text) <= most else text[: most - 1] + "…"
+
+
+def _clock(value: str | None) -> str:
+    """ "2026-11-29T12:05:00+00:00" → "12:05" (UTC, as every time in the report)."""
+    return value[11:16] if value else "—"
+
+
+def _delta(step: dict[str, Any]) -> str:
+    seconds = step.get("delta_seconds")
+    if seconds is None:
+        return "—"
+    sign = "+" if seconds >= 0 else "-"
+    minutes, rest = divmod(abs(int(seconds)), 60)
+    return f"{sign}{minutes}:{rest:02d}"
 
 
 def _curve(

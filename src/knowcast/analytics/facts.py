@@ -30,11 +30,19 @@ VISITORS = Merge(
 MINUTE_COUNTS = ("views_started", "chat", "likes", "interactions", "impressions", "clicks", "orders", "paid")
 MINUTES = Merge(keys=("room_id", "minute"), add=(*MINUTE_COUNTS, "gmv", "refunds"))
 PRODUCTS = Merge(
-    keys=("room_id", "product_id"), add=("impressions", "clicks", "orders", "paid", "units", "gmv", "refunds")
+    keys=("room_id", "product_id"),
+    add=("impressions", "clicks", "orders", "paid", "units", "gmv", "refunds", "unpaid"),
 )
+PRODUCT_BUYERS = Merge(keys=("room_id", "product_id", "buyer"))
+PROMOTIONS = Merge(
+    keys=("room_id", "kind", "promotion_id"),
+    add=("claims", "orders", "paid", "units", "gmv", "discount", "refunds"),
+)
+FAQ = Merge(keys=("room_id", "faq_id", "keyword"), add=("replies",))
 TOUCHES = Merge(keys=("host_id", "visitor"), greatest=("last_at",), replace=("last_channel",))
 INTERESTS = Merge(keys=("host_id", "visitor", "kind"), add=("seen", "clicked", "bought"))
 EXPOSURES = Merge(keys=("experiment_id", "visitor"))
+CONVERSIONS = Merge(keys=("experiment_id", "visitor"), add=("conversions", "revenue"), least=("first_at",))
 FLAG_OF = {r.IMPRESSION: "saw", r.CLICK: "clicked", r.ORDER_CREATED: "ordered", r.ORDER_PAID: "paid"}
 MINUTE_OF_KIND = {
     r.VIEW_START: "views_started",
@@ -53,13 +61,30 @@ class Facts:
         self.visitors = Upserts(table_of(m.RoomVisitor), VISITORS)
         self.minutes = Upserts(table_of(m.RoomMinute), MINUTES)
         self.products = Upserts(table_of(m.RoomProduct), PRODUCTS)
+        self.buyers = Upserts(table_of(m.RoomProductBuyer), PRODUCT_BUYERS)
+        self.promotions = Upserts(table_of(m.RoomPromotion), PROMOTIONS)
+        self.faq = Upserts(table_of(m.RoomFaq), FAQ)
         self.touches = Upserts(table_of(m.Touch), TOUCHES)
         self.interests = Upserts(table_of(m.Interest), INTERESTS)
         self.exposures = Upserts(table_of(m.Exposure), EXPOSURES)
-        self.conversions: list[dict[str, Any]] = []
+        self.converted = Upserts(table_of(m.Exposure), CONVERSIONS)
+        self.conversions: list[dict[str, Any]] = []  # paid orders with no variants: every exposure of the visitor
+        self.variant_conversions: list[Record] = []  # paid orders that name their variants
 
     def tables(self) -> list[Upserts]:
-        return [self.views, self.visitors, self.minutes, self.products, self.touches, self.interests, self.exposures]
+        return [
+            self.views,
+            self.visitors,
+            self.minutes,
+            self.products,
+            self.buyers,
+            self.promotions,
+            self.faq,
+            self.touches,
+            self.interests,
+            self.exposures,
+            self.converted,
+        ]
 
     def add(self, rec: Record) -> None:
         if rec.kind == r.EXPOSURE:
@@ -71,10 +96,17 @@ class Facts:
         if rec.visitor:
             self._visitor(rec)
             self._interest(rec)
-        if rec.kind in (r.IMPRESSION, r.CLICK, *r.ORDER_KINDS):
+        if rec.kind in (r.IMPRESSION, r.CLICK, *r.ORDER_KINDS, *r.UNPAID_KINDS):
             self._product(rec)
+        if rec.kind in (*r.ORDER_KINDS, r.COUPON_CLAIMED):
+            self._promotion(rec)
+        if rec.kind == r.FAQ_REPLY:
+            self._faq(rec)
         if rec.kind == r.ORDER_PAID and rec.visitor:
-            self.conversions.append({"v": rec.visitor, "h": rec.host_id, "at": rec.at, "amount": rec.amount})
+            if rec.variants:
+                self.variant_conversions.append(rec)
+            else:
+                self.conversions.append({"v": rec.visitor, "h": rec.host_id, "at": rec.at, "amount": rec.amount})
 
     def _minute(self, rec: Record) -> None:
         row: dict[str, Any] = {"room_id": rec.room_id, "minute": minute_of(rec.at)}
@@ -125,7 +157,7 @@ class Facts:
             "last_at": rec.at,
             "channel": rec.channel or None if rec.kind == r.VIEW_START else None,
             "device": rec.device or None if rec.kind == r.VIEW_START else None,
-            "variants": rec.variants or None,
+            "variants": None if rec.kind in r.ORDER_KINDS else rec.variants or None,  # a view's, not an order's
             "buyer_key": rec.user_key if rec.kind == r.ORDER_PAID else None,
             "views": int(rec.kind == r.VIEW_START),
             "watched_seconds": rec.watched,
@@ -152,9 +184,39 @@ class Facts:
                 row["orders"] = 1
             elif rec.kind == r.ORDER_PAID:
                 row.update(paid=1, units=units, gmv=amount)
-            else:
+                buyer = rec.user_key or rec.visitor
+                if buyer:
+                    self.buyers.put({"room_id": rec.room_id, "product_id": product_id, "buyer": buyer})
+            elif rec.kind == r.ORDER_REFUNDED:
                 row["refunds"] = amount
+            else:
+                row["unpaid"] = 1
             self.products.put(row)
+
+    def _promotion(self, rec: Record) -> None:
+        data = rec.data or {}
+        if rec.kind == r.COUPON_CLAIMED:
+            self.promotions.put(_promo(rec, "coupon", data.get("coupon_id"), claims=1))
+            return
+        units = sum(u for _pid, u, _amount in items_of(rec))
+        for kind, key in (("coupon", "coupon_id"), ("flash", "flash_sale_id")):
+            if not isinstance(data.get(key), int):
+                continue
+            if rec.kind == r.ORDER_CREATED:
+                self.promotions.put(_promo(rec, kind, data[key], orders=1))
+            elif rec.kind == r.ORDER_PAID:
+                discount = int(data["discount"]) if isinstance(data.get("discount"), int) else 0
+                self.promotions.put(
+                    _promo(rec, kind, data[key], paid=1, units=units, gmv=rec.amount, discount=discount)
+                )
+            else:
+                self.promotions.put(_promo(rec, kind, data[key], refunds=rec.amount))
+
+    def _faq(self, rec: Record) -> None:
+        data = rec.data or {}
+        if isinstance(data.get("faq_id"), int):
+            keyword = str(data.get("keyword") or "")[:40]
+            self.faq.put({"room_id": rec.room_id, "faq_id": data["faq_id"], "keyword": keyword, "replies": 1})
 
     def _interest(self, rec: Record) -> None:
         if not rec.host_id or rec.kind not in (r.IMPRESSION, r.CLICK, r.ORDER_PAID):
@@ -178,3 +240,8 @@ class Facts:
         if isinstance(experiment_id, int) and isinstance(variant, str) and rec.visitor:
             row = {"experiment_id": experiment_id, "visitor": rec.visitor, "host_id": rec.host_id}
             self.exposures.put({**row, "variant": variant, "first_at": rec.at})
+
+
+def _promo(rec: Record, kind: str, promotion_id: Any, **counts: int) -> dict[str, Any]:
+    pid = promotion_id if isinstance(promotion_id, int) else 0
+    return {"room_id": rec.room_id, "kind": kind, "promotion_id": pid, **counts}

@@ -43,6 +43,8 @@ class ProductStats:
     paid: int = 0
     units: int = 0
     gmv: int = 0
+    unpaid: int = 0
+    buyers: set[str] = field(default_factory=set)
 
 
 @dataclass(slots=True)
@@ -81,6 +83,8 @@ class RoomBoard:
         self.visitors: dict[str, VisitorState] = {}
         self.keys: dict[str, tuple[str, str, datetime]] = {}  # account key → (visitor, channel, last seen)
         self.peak = self.pv = self.uv = self.likes = self.chat = self.followers = self.coupons = 0
+        self.unpaid = 0  # orders closed unpaid (expired or cancelled)
+        self.faq: dict[tuple[int, str], int] = {}  # (FAQ entry, matched keyword) → automated answers
         self.peak_at: datetime | None = None
         self.watched = 0.0
         self.interactors = 0
@@ -219,6 +223,16 @@ class RoomBoard:
     def _coupon(self, _rec: Record) -> None:
         self.coupons += 1
 
+    def _faq(self, rec: Record) -> None:
+        data = rec.data or {}
+        key = (int(data.get("faq_id") or 0), str(data.get("keyword") or ""))
+        self.faq[key] = self.faq.get(key, 0) + 1
+
+    def _order_unpaid(self, rec: Record) -> None:
+        self.unpaid += 1
+        for product_id, _units, _amount in items_of(rec):
+            self._product(product_id).unpaid += 1
+
     def _order_created(self, rec: Record) -> None:
         self._flag(rec.visitor, "ordered")
         for product_id, _units, _amount in items_of(rec):
@@ -241,6 +255,7 @@ class RoomBoard:
             stats.paid += 1
             stats.units += units
             stats.gmv += amount
+            stats.buyers.add(buyer)
         bucket = self._minute(rec.at)
         bucket.gmv += rec.amount
         bucket.paid += 1
@@ -307,5 +322,8 @@ _HANDLERS = {
     r.ORDER_CREATED: RoomBoard._order_created,
     r.ORDER_PAID: RoomBoard._order_paid,
     r.ORDER_REFUNDED: RoomBoard._refund,
+    r.ORDER_EXPIRED: RoomBoard._order_unpaid,
+    r.ORDER_CANCELLED: RoomBoard._order_unpaid,
+    r.FAQ_REPLY: RoomBoard._faq,
     r.MARKER: RoomBoard._marker,
 }

@@ -63,6 +63,7 @@ class AnalyticsRoom(Base):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     currency: Mapped[str | None] = mapped_column(String(3), default=None)
+    reminders: Mapped[int] = mapped_column(Integer, default=0)  # booked (预约) before it went live
 
 
 class AnalyticsProduct(Base):
@@ -145,6 +146,9 @@ class RoomMinute(Base):
 
 
 class RoomProduct(Base):
+    """One product in one room: card impressions and clicks, and the order lines that name it (units, the
+    paid amount allocated to the line, refunds, orders closed unpaid)."""
+
     __tablename__ = "analytics_room_products"
 
     room_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
@@ -156,6 +160,46 @@ class RoomProduct(Base):
     units: Mapped[int] = mapped_column(Integer, default=0)
     gmv: Mapped[int] = mapped_column(BigInteger, default=0)
     refunds: Mapped[int] = mapped_column(BigInteger, default=0)
+    unpaid: Mapped[int] = mapped_column(Integer, default=0)  # orders that expired or were cancelled unpaid
+
+
+class RoomProductBuyer(Base):
+    """A buyer of a product in a room (distinct buyers per product). ``buyer`` is the account's user key, as
+    in ``analytics_room_visitors.buyer_key``; a deleted account's key is replaced by an unlinkable one."""
+
+    __tablename__ = "analytics_room_product_buyers"
+
+    room_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    product_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    buyer: Mapped[str] = mapped_column(String(40), primary_key=True)
+
+
+class RoomPromotion(Base):
+    """A coupon or a flash sale in a room: claims (coupons), and the orders that used it."""
+
+    __tablename__ = "analytics_room_promotions"
+
+    room_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)  # coupon | flash
+    promotion_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # 0: unknown
+    claims: Mapped[int] = mapped_column(Integer, default=0)
+    orders: Mapped[int] = mapped_column(Integer, default=0)
+    paid: Mapped[int] = mapped_column(Integer, default=0)
+    units: Mapped[int] = mapped_column(Integer, default=0)
+    gmv: Mapped[int] = mapped_column(BigInteger, default=0)
+    discount: Mapped[int] = mapped_column(BigInteger, default=0)
+    refunds: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class RoomFaq(Base):
+    """Automated FAQ answers (growth's auto-replies) in a room, per FAQ entry and the keyword that matched."""
+
+    __tablename__ = "analytics_room_faq"
+
+    room_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    faq_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    keyword: Mapped[str] = mapped_column(String(40), primary_key=True)
+    replies: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class Touch(Base):

@@ -26,11 +26,15 @@ COUPON_CLAIMED = "coupon_claimed"
 ORDER_CREATED = "order_created"
 ORDER_PAID = "order_paid"
 ORDER_REFUNDED = "order_refunded"
+ORDER_EXPIRED = "order_expired"  # closed unpaid: the reservation ran out
+ORDER_CANCELLED = "order_cancelled"  # closed unpaid: the buyer or the shop cancelled it
+FAQ_REPLY = "faq_reply"  # an automated FAQ answer in chat (growth); not the viewer's interaction
 MARKER = "marker"
 EXPOSURE = "exposure"
 
 INTERACTIONS = frozenset({CHAT, LIKE, QUESTION, VOTE, DRAW_ENTRY, SHARE})
 ORDER_KINDS = frozenset({ORDER_CREATED, ORDER_PAID, ORDER_REFUNDED})
+UNPAID_KINDS = frozenset({ORDER_EXPIRED, ORDER_CANCELLED})
 VIEW_KINDS = frozenset({VIEW_START, HEARTBEAT, VIEW_END})
 
 VIEW_TIMEOUT_SECONDS = 60  # METRICS.md: a view ends after 60 s without a heartbeat

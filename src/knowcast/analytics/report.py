@@ -1,5 +1,6 @@
 """The review report (复盘) of one stream, from stored facts: summary, timeline with markers, funnel,
-per-product and per-channel tables with costs and ROI, and A × P × V against the previous stream.
+per-product and per-channel tables with costs and ROI, coupons and flash sales, FAQ auto-replies, the
+run-of-show as planned against as run, and A × P × V against the previous stream.
 
 Every figure follows docs/metrics.md; the attribution window in force is part of the report.
 """
@@ -10,7 +11,7 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowcast.analytics import facts_read
@@ -90,13 +91,20 @@ async def markers(session: AsyncSession, room_id: int) -> list[dict[str, Any]]:
     ]
 
 
-async def products(session: AsyncSession, room_id: int) -> list[dict[str, Any]]:
-    P, Info = m.RoomProduct, m.AnalyticsProduct
+async def products(session: AsyncSession, room_id: int, uv: int) -> list[dict[str, Any]]:
+    """Per product, from the order lines: units, GMV (the order's paid amount allocated over its lines), buyers
+    (distinct accounts with a paid order naming it) and conversion = buyers / UV; card impressions and clicks."""
+    P, Info, B = m.RoomProduct, m.AnalyticsProduct, m.RoomProductBuyer
+    buyers = (
+        select(func.count()).where(B.room_id == P.room_id, B.product_id == P.product_id).correlate(P).scalar_subquery()
+    )
     query = (
-        select(P, Info.title, Info.kind).outerjoin(Info, Info.product_id == P.product_id).where(P.room_id == room_id)
+        select(P, Info.title, Info.kind, buyers)
+        .outerjoin(Info, Info.product_id == P.product_id)
+        .where(P.room_id == room_id)
     )
     out = []
-    for row, title, kind in await session.execute(query):
+    for row, title, kind, bought in await session.execute(query):
         out.append(
             {
                 "product_id": row.product_id or None,
@@ -110,10 +118,67 @@ async def products(session: AsyncSession, room_id: int) -> list[dict[str, Any]]:
                 "units": row.units,
                 "gmv": row.gmv,
                 "refunds": row.refunds,
+                "buyers": int(bought or 0),
+                "conversion": ratio(int(bought or 0), uv),
+                "unpaid": row.unpaid,
                 "click_to_paid": ratio(row.paid, row.clicks),
             }
         )
-    return sorted(out, key=lambda x: (x["gmv"], x["clicks"]), reverse=True)
+    return sorted(out, key=lambda x: (x["gmv"], x["units"], x["clicks"]), reverse=True)
+
+
+async def promotions(session: AsyncSession, room_id: int, marks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Coupons (claims, orders that used them, GMV, discount given) and flash sales (orders, units, GMV),
+    named from the timeline's markers (the coupon's code, the sale's product)."""
+    names = {("coupon", mk.get("coupon_id")): mk.get("label") for mk in marks if mk.get("type") == "coupon"}
+    names.update({("flash", mk.get("sale_id")): mk.get("label") for mk in marks if mk.get("type") == "flash"})
+    rows = await session.scalars(select(m.RoomPromotion).where(m.RoomPromotion.room_id == room_id))
+    out = [
+        {
+            "kind": row.kind,
+            "id": row.promotion_id or None,
+            "label": names.get((row.kind, row.promotion_id)) or "",
+            "claims": row.claims,
+            "orders": row.orders,
+            "paid": row.paid,
+            "units": row.units,
+            "gmv": row.gmv,
+            "discount": row.discount,
+            "refunds": row.refunds,
+            "use_rate": ratio(row.paid, row.claims) if row.kind == "coupon" else None,
+        }
+        for row in rows
+    ]
+    return sorted(out, key=lambda x: (x["kind"], -x["gmv"], -x["claims"]))
+
+
+async def faq(session: AsyncSession, room_id: int) -> list[dict[str, Any]]:
+    """FAQ auto-replies per entry, with the keywords that matched and how often each did."""
+    entries: dict[int, dict[str, Any]] = {}
+    query = select(m.RoomFaq).where(m.RoomFaq.room_id == room_id).order_by(m.RoomFaq.replies.desc())
+    for row in await session.scalars(query):
+        entry = entries.setdefault(row.faq_id, {"faq_id": row.faq_id, "replies": 0, "keywords": {}})
+        entry["replies"] += row.replies
+        entry["keywords"][row.keyword] = row.replies
+    return sorted(entries.values(), key=lambda x: (-x["replies"], x["faq_id"]))
+
+
+async def run_of_show(session: AsyncSession, room_id: int) -> list[dict[str, Any]]:
+    """The run-of-show (直播脚本) as a table: step, planned time, actual time, delta (actual − planned)."""
+    from knowcast.growth import service as growth
+
+    return [
+        {
+            "position": step["position"],
+            "title": step["title"],
+            "kind": step["kind"],
+            "state": step["state"],
+            "planned_at": _iso(step["planned_at"]),
+            "actual_at": _iso(step["started_at"]),
+            "delta_seconds": step["delay_seconds"],
+        }
+        for step in await growth.run_of_show(session, room_id)
+    ]
 
 
 def money(costs: list[m.Cost], t: Totals) -> dict[str, Any]:
@@ -187,6 +252,9 @@ async def review(session: AsyncSession, room_id: int, attribution_hours: int, mo
     )
     before = await previous(session, room)
     now_apv = Apv(t.uv, t.buyers, t.gmv)
+    marks = await markers(session, room_id)
+    answered = await faq(session, room_id)
+    extra = {"peak": peak, "peak_at": _iso(peak_at), "reminders": room.reminders}
     return {
         "room_id": room_id,
         "host_id": room.host_id,
@@ -195,11 +263,14 @@ async def review(session: AsyncSession, room_id: int, attribution_hours: int, mo
         "ended_at": _iso(room.ended_at),
         "currency": room.currency,
         "attribution": {"model": model, "window_hours": attribution_hours},
-        "summary": {**summary(t), "peak": peak, "peak_at": _iso(peak_at)},
+        "summary": {**summary(t), **extra, "faq_replies": sum(x["replies"] for x in answered)},
         "funnel": funnel(t),
         "timeline": await timeline(session, room_id, per_minute),
-        "markers": await markers(session, room_id),
-        "products": await products(session, room_id),
+        "markers": marks,
+        "products": await products(session, room_id, t.uv),
+        "promotions": await promotions(session, room_id, marks),
+        "faq": answered,
+        "run_of_show": await run_of_show(session, room_id),
         "channels": channels(by_channel, costs),
         "devices": breakdown(await facts_read.grouped(session, room_id, m.RoomVisitor.device)),
         "variants": breakdown(await facts_read.by_variant(session, room_id)),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -44,6 +45,19 @@ async def report_csv(room_id: Id, ctx: Ctx, db: Db, user: Reader, model: ModelQu
 
 @router.get("/rooms/{room_id}/report.png")
 async def report_png(request: Request, room_id: Id, ctx: Ctx, db: Db, user: Reader) -> Response:
+    png = await _card(request, ctx, db, user, room_id, export.to_png)
+    return Response(png, media_type="image/png", headers={"cache-control": "private, max-age=60"})
+
+
+@router.get("/rooms/{room_id}/report.pdf")
+async def report_pdf(request: Request, room_id: Id, ctx: Ctx, db: Db, user: Reader) -> Response:
+    pdf = await _card(request, ctx, db, user, room_id, export.to_pdf)
+    headers = {"content-disposition": f'attachment; filename="room-{room_id}-review.pdf"'}
+    return Response(pdf, media_type="application/pdf", headers={"cache-control": "private, max-age=60", **headers})
+
+
+async def _card(request: Request, ctx: Ctx, db: Db, user: User, room_id: int, render: Callable[..., bytes]) -> bytes:
+    """The shareable card in the reader's language: their own locale, else the request's."""
     data = await room_report(ctx, db, user, room_id)
     room = await rooms.get_room(db, room_id)
     locale = getattr(request.state, "locale", ctx.settings.default_locale)
@@ -53,8 +67,7 @@ async def report_png(request: Request, room_id: Id, ctx: Ctx, db: Db, user: Read
     def label(key: str) -> str:
         return i18n.translate(locale, f"analytics.{key}")
 
-    png = export.to_png(data, room.title, label)
-    return Response(png, media_type="image/png", headers={"cache-control": "private, max-age=60"})
+    return render(data, room.title, label)
 
 
 # ---- costs ------------------------------------------------------------------------------------------------

@@ -61,6 +61,8 @@ async def live(room_id: Id, ctx: Ctx, db: Db, user: Reader) -> dict[str, Any]:
     await runtime.learn_products(db, [p["product_id"] for p in snap["top_products"] if p["product_id"]])
     for product in snap["top_products"]:
         product["title"] = runtime.products.get(product["product_id"] or 0, {}).get("title", "")
+    info = await runtime.room_info(room_id)
+    snap["reminders"] = info.reminders if info else 0
     snap["rejected_events"] = runtime.rejected[room_id]
     snap["attribution_hours"] = ctx.settings.analytics_attribution_hours
     snap["advice"] = await advisor.advise(db, board, snap, now)

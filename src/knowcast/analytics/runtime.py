@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 FAILED_ATTEMPTS = 3  # a batch that failed this many times in a row is dropped (and counted)
 MISSING_ROOM_SECONDS = 5.0
 ORDERS_KEPT = 50_000
+DROPS_KEPT = 10_000
 HOUSEKEEPING_SECONDS = 3600.0
 TAIL_LIMIT = 50_000
 
@@ -49,6 +50,7 @@ class RoomInfo:
     started_at: datetime | None = None
     ended_at: datetime | None = None
     currency: str | None = None
+    reminders: int = 0
 
     def row(self) -> dict[str, Any]:
         return {
@@ -57,6 +59,7 @@ class RoomInfo:
             "started_at": self.started_at,
             "ended_at": self.ended_at,
             "currency": self.currency,
+            "reminders": self.reminders,
         }
 
 
@@ -87,6 +90,7 @@ class AnalyticsRuntime:
         self.rooms: dict[int, RoomInfo] = {}
         self.products: dict[int, dict[str, Any]] = {}
         self.orders: OrderedDict[int, tuple[int, str, str]] = OrderedDict()  # order → (room, visitor, channel)
+        self.drops: OrderedDict[int, int] = OrderedDict()  # coupon drop → coupon (coupon.claimed names the drop)
         self.rejected: Tally[int] = Tally()  # per room since start, for the dashboard
         self.dropped = self.failures = self.written = 0
         self.lock = asyncio.Lock()  # held by a flush and by a board replay
@@ -144,6 +148,23 @@ class AnalyticsRuntime:
         info.state = state or info.state
         self._missing.pop(room_id, None)
         self._pending.rooms[room_id] = info.row()
+
+    async def note_reminders(self, room_id: int, host_id: int, count: int) -> None:
+        """Reminders booked for a room (预约), as growth counts them. Only bookings made before the room went live
+        count: a cancellation during or after the stream does not change what the audience was told."""
+        info = await self.room_info(room_id)
+        if info is None:
+            self.note_room(room_id, host_id)
+            info = self.rooms[room_id]
+        if info.state in ("live", "reconnecting", "ended"):
+            return
+        info.reminders = max(0, count)
+        self._pending.rooms[room_id] = info.row()
+
+    def note_drop(self, drop_id: int, coupon_id: int) -> None:
+        self.drops[drop_id] = coupon_id
+        while len(self.drops) > DROPS_KEPT:
+            self.drops.popitem(last=False)
 
     def note_product(self, product: dict[str, Any]) -> None:
         product_id = product.get("id")
@@ -215,7 +236,8 @@ class AnalyticsRuntime:
             while len(self._missing) > 10_000:
                 self._missing.pop(next(iter(self._missing)))
             return None
-        info = self.rooms[room_id] = RoomInfo(row.host_id, row.state, row.started_at, row.ended_at, row.currency)
+        info = RoomInfo(row.host_id, row.state, row.started_at, row.ended_at, row.currency, row.reminders)
+        self.rooms[room_id] = info
         return info
 
     async def board(self, room_id: int) -> RoomBoard:

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from knowcast.analytics.live import RoomBoard
 
 TOP_PRODUCTS = 5
+TOP_FAQ = 10
 TIMELINE_SHOWN = 60
 
 
@@ -30,6 +31,8 @@ def funnel(board: RoomBoard) -> list[dict[str, Any]]:
 
 
 def top_products(board: RoomBoard) -> list[dict[str, Any]]:
+    """The best sellers by GMV from the order lines (then clicks, impressions); conversion = the product's
+    buyers / UV (docs/metrics.md, per product)."""
     ranked = sorted(board.products.items(), key=lambda kv: (kv[1].gmv, kv[1].clicks, kv[1].impressions), reverse=True)
     return [
         {
@@ -41,9 +44,17 @@ def top_products(board: RoomBoard) -> list[dict[str, Any]]:
             "paid": s.paid,
             "units": s.units,
             "gmv": s.gmv,
+            "buyers": len(s.buyers),
+            "conversion": ratio(len(s.buyers), board.uv),
+            "unpaid": s.unpaid,
         }
         for pid, s in ranked[:TOP_PRODUCTS]
     ]
+
+
+def faq_replies(board: RoomBoard) -> list[dict[str, Any]]:
+    ranked = sorted(board.faq.items(), key=lambda kv: kv[1], reverse=True)
+    return [{"faq_id": faq_id, "keyword": keyword, "replies": n} for (faq_id, keyword), n in ranked[:TOP_FAQ]]
 
 
 def channel_mix(board: RoomBoard) -> list[dict[str, Any]]:
@@ -108,6 +119,10 @@ def build(board: RoomBoard, now: datetime) -> dict[str, Any]:
         "gmv": board.gmv,
         "net_gmv": board.gmv - board.refunds,
         "orders_paid": board.orders_paid,
+        "orders_unpaid": board.unpaid,
+        "coupons_claimed": board.coupons,
+        "faq_replies": sum(board.faq.values()),
+        "faq": faq_replies(board),
         "gpm": ratio(board.gmv * 1000, board.pv),
         "uv_value": ratio(board.gmv, board.uv),
         "funnel": funnel(board),

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowcast.analytics import models as m
@@ -24,7 +24,7 @@ from knowcast.analytics.upsert import Merge, Upserts, table_of
 from knowcast.db.engine import Database
 
 EVENT_CHUNK = 5000
-ROOMS = Merge(keys=("room_id",), replace=("host_id", "state", "started_at", "ended_at", "currency"))
+ROOMS = Merge(keys=("room_id",), replace=("host_id", "state", "started_at", "ended_at", "currency", "reminders"))
 PRODUCTS = Merge(keys=("product_id",), replace=("host_id", "title", "kind", "price"))
 REJECTIONS = Merge(keys=("room_id", "reason"), add=("count",), greatest=("last_at",))
 
@@ -93,6 +93,7 @@ async def write_records(
     facts = Facts(kinds)
     for rec in records:
         facts.add(rec)
+    await _variant_conversions(session, facts)
     for table in facts.tables():
         await table.write(session)
     if facts.conversions:
@@ -104,6 +105,24 @@ async def write_records(
             .values(conversions=exposures.c.conversions + 1, revenue=exposures.c.revenue + _param("amount")),
             facts.conversions,
         )
+
+
+async def _variant_conversions(session: AsyncSession, facts: Facts) -> None:
+    """Paid orders that name their variants ({experiment key: variant}, stamped by commerce) convert in exactly
+    those experiments, in the variant the buyer was shown, exposed or not before (an upsert)."""
+    if not facts.variant_conversions:
+        return
+    keys = {key for rec in facts.variant_conversions for key in rec.variants or {}}
+    X = m.Experiment
+    found = await session.execute(select(X.key, X.id, X.host_id).where(X.key.in_(keys)))
+    ids = {key: (experiment_id, host_id) for key, experiment_id, host_id in found}
+    for rec in facts.variant_conversions:
+        for key, variant in (rec.variants or {}).items():
+            experiment_id, host_id = ids.get(key, (None, None))
+            if experiment_id is None or (rec.host_id and host_id != rec.host_id):
+                continue
+            row = {"experiment_id": experiment_id, "visitor": rec.visitor, "host_id": host_id, "variant": variant}
+            facts.converted.put({**row, "first_at": rec.at, "conversions": 1, "revenue": rec.amount})
 
 
 def _param(name: str) -> Any:

@@ -1,5 +1,6 @@
 """Server-side analytics events, learned from the bus: rooms, shelves, chat, likes, questions, votes, draws,
-follows, coupons, orders, and the markers of the review timeline (pins, flash sales, coupon drops, draws).
+follows, coupons, orders, FAQ auto-replies, reminders, and the markers of the review timeline (pins, flash
+sales, coupon drops, draws, polls, run-of-show steps).
 
 Handlers only build a record and hand it to the runtime (no database, no waiting), so the action that
 published the event is never slowed. Orders are attributed in a small job beside it (docs/analytics.md).
@@ -22,11 +23,11 @@ INTERACTION_EVENTS = {
     "chat.message": r.CHAT,
     "likes.tapped": r.LIKE,
     "qa.asked": r.QUESTION,
-    "poll.voted": r.VOTE,  # wanted from interaction: {"room_id", "poll_id", "user_id"}
-    "draw.entered": r.DRAW_ENTRY,  # wanted from commerce: {"room_id", "draw_id", "user_id"}
+    "poll.voted": r.VOTE,  # interaction: {"room_id", "poll_id", "user_id"}
+    "draw.entered": r.DRAW_ENTRY,  # commerce: {"room_id", "draw_id", "user_id"}
     "host.followed": r.FOLLOW,  # growth: {"host_id", "user_id", "room_id"} (room_id None: not during a stream)
-    "coupon.claimed": r.COUPON_CLAIMED,  # user_id wanted in the event
 }
+ORDER_EVENTS = ("order.created", "order.paid", "order.refunded", "order.expired", "order.cancelled")
 MARKER_EVENTS = (
     "shelf.pinned",
     "flash.scheduled",
@@ -86,14 +87,52 @@ class Subscriber:
         count = data.get("count") if kind == r.LIKE else 0
         self.runtime.offer(Record(kind, room_id, event.at, visitor=visitor, quantity=int(count or 0)))
 
+    async def coupon_claimed(self, event: Event) -> None:
+        """commerce: {"room_id", "drop_id", "user_id"} (+ "coupon_id" when it sends it; else the drop's coupon,
+        learned from coupon.drop_started; 0 when neither is known)."""
+        data = event.data
+        room_id, user_id = data.get("room_id"), data.get("user_id")
+        if not isinstance(room_id, int):
+            return
+        visitor, _key = self.visitor_of(room_id, user_id if isinstance(user_id, int) else None)
+        self.learn(room_id)
+        coupon_id = data.get("coupon_id")
+        if not isinstance(coupon_id, int):
+            drop_id = data.get("drop_id")
+            coupon_id = self.runtime.drops.get(drop_id, 0) if isinstance(drop_id, int) else 0
+        self.runtime.offer(Record(r.COUPON_CLAIMED, room_id, event.at, visitor=visitor, data={"coupon_id": coupon_id}))
+
+    async def faq_replied(self, event: Event) -> None:
+        """growth's auto-reply: {"room_id", "faq_id", "user_id", "keyword"} (the keyword that matched). Counted per entry and
+        matched keyword; never an interaction of the viewer (the answer is automatic)."""
+        data = event.data
+        room_id, faq_id, user_id = data.get("room_id"), data.get("faq_id"), data.get("user_id")
+        if not isinstance(room_id, int) or not isinstance(faq_id, int):
+            return
+        visitor, _key = self.visitor_of(room_id, user_id if isinstance(user_id, int) else None)
+        self.learn(room_id)
+        keyword = str(data.get("keyword") or "")[:40]
+        rec = Record(r.FAQ_REPLY, room_id, event.at, visitor=visitor, data={"faq_id": faq_id, "keyword": keyword})
+        self.runtime.offer(rec)
+
+    async def reminders(self, event: Event) -> None:
+        """growth: {"room_id", "host_id", "user_id", "reminders"} — the room's bookings after this change."""
+        data = event.data
+        room_id, count = data.get("room_id"), data.get("reminders")
+        if isinstance(room_id, int) and isinstance(count, int):
+            self.runtime.spawn(self.runtime.note_reminders(room_id, int(data.get("host_id") or 0), count))
+
     async def marker(self, event: Event) -> None:
         data = event.data
         room_id = data.get("room_id")
         if isinstance(room_id, int):
             self.learn(room_id)
-            self.runtime.offer(Record(r.MARKER, room_id, event.at, data=marker_of(event.name, data)))
+            marker = marker_of(event.name, data)
+            self.runtime.offer(Record(r.MARKER, room_id, event.at, data=marker))
             if event.name == "shelf.pinned" and isinstance(data.get("product"), dict):
                 self.runtime.note_product(data["product"])
+            if isinstance(marker.get("drop_id"), int) and isinstance(marker.get("coupon_id"), int):
+                self.runtime.note_drop(marker["drop_id"], marker["coupon_id"])
 
     async def order(self, event: Event) -> None:
         self.runtime.spawn(attribute_order(self.runtime, self, event))
@@ -125,9 +164,14 @@ def marker_of(name: str, data: dict[str, Any]) -> dict[str, Any]:
     if name == "coupon.drop_started":
         drop = data.get("drop") or {}
         coupon = drop.get("coupon") or {}
-        return {"type": "coupon", "label": str(coupon.get("code") or coupon.get("name") or "")[:60]}
+        return {
+            "type": "coupon",
+            "label": str(coupon.get("code") or coupon.get("name") or "")[:60],
+            "drop_id": drop.get("id"),
+            "coupon_id": coupon.get("id"),
+        }
     if name == "show.step_done":
-        return {"type": "step", "label": str(data.get("title", ""))[:60]}
+        return {"type": "step", "label": str(data.get("title", ""))[:60], "delay_seconds": data.get("delay_seconds")}
     if name.startswith("draw."):
         draw = data.get("draw") or {}
         return {"type": "draw" if name == "draw.opened" else "draw_drawn", "label": str(draw.get("title", ""))[:60]}
@@ -142,9 +186,13 @@ def subscribe(bus: EventBus, runtime: AnalyticsRuntime) -> Subscriber:
     bus.subscribe("shelf.updated", sub.shelf)
     for name in INTERACTION_EVENTS:
         bus.subscribe(name, sub.interaction)
+    bus.subscribe("coupon.claimed", sub.coupon_claimed)
+    bus.subscribe("faq.replied", sub.faq_replied)
+    for name in ("reminder.booked", "reminder.cancelled"):
+        bus.subscribe(name, sub.reminders)
     for name in MARKER_EVENTS:
         bus.subscribe(name, sub.marker)
-    for name in ("order.created", "order.paid", "order.refunded"):
+    for name in ORDER_EVENTS:
         bus.subscribe(name, sub.order)
     bus.subscribe("user.deleted", sub.user_deleted)
     return sub

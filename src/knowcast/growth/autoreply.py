@@ -76,17 +76,18 @@ class AutoReplier:
         return answers
 
     @staticmethod
-    def match(answers: list[Answer], text: str) -> Answer | None:
+    def match(answers: list[Answer], text: str) -> tuple[Answer, str] | None:
+        """The first entry with a keyword in the line, and that keyword (analytics counts per keyword)."""
         line = faq.normalize(text)
-        return next((a for a in answers if any(k in line for k in a.keywords)), None)
+        return next(((a, k) for a in answers for k in a.keywords if k in line), None)
 
     async def on_chat(self, conn: Connection, text: str) -> None:
         if conn.user_id is None:
             return
-        answer = self.match(await self.answers(conn.room_id), text)
-        if answer is None or not self.admit(conn.room_id, conn.user_id, answer.entry_id):
+        found = self.match(await self.answers(conn.room_id), text)
+        if found is None or not self.admit(conn.room_id, conn.user_id, found[0].entry_id):
             return
-        task = asyncio.create_task(self.reply(conn.room_id, conn.user_id, conn.name, answer))
+        task = asyncio.create_task(self.reply(conn.room_id, conn.user_id, conn.name, *found))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
@@ -101,7 +102,7 @@ class AutoReplier:
         self.answered[key] = now
         return True
 
-    async def reply(self, room_id: int, user_id: int, name: str | None, answer: Answer) -> None:
+    async def reply(self, room_id: int, user_id: int, name: str | None, answer: Answer, keyword: str = "") -> None:
         try:
             async with self.ctx.db.session() as session:
                 await faq.count_reply(session, answer.entry_id)
@@ -114,6 +115,7 @@ class AutoReplier:
             "system": True,
             "auto": True,
             "faq_id": answer.entry_id,
+            "keyword": keyword,  # the one that matched: analytics counts replies per entry and keyword
             "user_id": user_id,
             "to": name,
             "answer": answer.text,

@@ -1,5 +1,6 @@
-"""What other domains call: followers as an audience, reminder counts for the forecast and the console, and
-the personal-data export and erasure hooks (privacy/service.py lists them)."""
+"""What other domains call: followers as an audience, reminder counts for the forecast and the console, the
+run-of-show as planned and as carried out (the review report), and the personal-data export and erasure hooks
+(privacy/service.py lists them)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,35 @@ from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowcast.accounts.models import User
-from knowcast.growth import follows, notifications, reminders
+from knowcast.growth import follows, notifications, reminders, show
 from knowcast.growth.models import Follow, FollowKind, MailJob, MailStatus, Reminder
+from knowcast.rooms.models import Room
 
 audience_user_ids = follows.audience_user_ids  # (session, host_id, include_channel=True) → [user ids]
 reminder_count = reminders.count  # (session, room_id) → bookings
+
+
+async def run_of_show(session: AsyncSession, room_id: int) -> list[dict[str, Any]]:
+    """The room's script in order: each step's position, title, kind, state, planned time, actual start and
+    delay (actual − planned, seconds; None until it ran). Empty for a room with no script."""
+    room = await session.get(Room, room_id)
+    if room is None:
+        return []
+    out = []
+    for step in await show.steps_of(session, room_id):
+        row = show.step_out(room, step)
+        out.append(
+            {
+                "position": row.position,
+                "title": row.title,
+                "kind": row.kind.value,
+                "state": row.state.value,
+                "planned_at": row.planned_at,
+                "started_at": row.started_at,
+                "delay_seconds": row.delay_seconds,
+            }
+        )
+    return out
 
 
 async def follower_count(session: AsyncSession, host_id: int) -> int:
