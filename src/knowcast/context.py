@@ -32,6 +32,7 @@ class Limits:
     signin_account: RateLimiter
     signin_address: RateLimiter
     signup_address: RateLimiter
+    orders_account: RateLimiter
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Limits:
@@ -40,6 +41,7 @@ class Limits:
             signin_account=RateLimiter(settings.login_attempts_per_account, window),
             signin_address=RateLimiter(settings.login_attempts_per_address, window),
             signup_address=RateLimiter(settings.signup_per_address, 3600),
+            orders_account=RateLimiter(settings.orders_per_minute, 60),
         )
 
 

@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     login_attempts_per_address: int = Field(default=20, ge=1)
     login_window_seconds: int = Field(default=300, ge=1)
     signup_per_address: int = Field(default=10, ge=1)
+    orders_per_minute: int = Field(default=20, ge=1)  # orders one account may create per minute (POST /orders)
     encryption_keys: str | None = None  # "kid:base64,kid2:base64"; else <data_dir>/keys/keyring.json
     lookup_key: str | None = None
     auto_migrate: bool | None = None

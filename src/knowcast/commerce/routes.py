@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
 from knowcast.accounts.models import Role, User
+from knowcast.analytics import assignment
 from knowcast.catalog import service as catalog
 from knowcast.catalog.kinds import ProductKind
 from knowcast.catalog.models import Lesson, Product
@@ -43,8 +44,11 @@ def ensure_seller(user: User, host_id: int) -> None:
 
 
 @router.post("/api/v1/orders", status_code=201)
-async def create_order(data: OrderCreate, ctx: Ctx, db: Db, user: CurrentUser) -> OrderOut:
-    return await orders.order_out(db, await orders.create_order(db, ctx, user, data))
+async def create_order(request: Request, data: OrderCreate, ctx: Ctx, db: Db, user: CurrentUser) -> OrderOut:
+    """Priced on the server; from a room, at the buyer's variant of any price experiment running there."""
+    ctx.limit.orders_account.hit(f"orders:{user.id}", code="order.rate_limited", message="too many orders")
+    visitor = await assignment.visitor_of(request, ctx, db, user) if data.room_id is not None else None
+    return await orders.order_out(db, await orders.create_order(db, ctx, user, data, visitor))
 
 
 @router.get("/api/v1/orders")
