@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
 from typing import Any
 
 import pytest
@@ -9,7 +11,8 @@ import pytest
 from knowcast.errors import KnowcastError
 from knowcast.realtime import frames, protocol
 from knowcast.realtime.connection import Connection
-from knowcast.realtime.room import CHAT_PER_TICK, LiveRoom
+from knowcast.realtime.heap import HeapKeeper
+from knowcast.realtime.room import CHAT_PER_TICK, SLICE, LiveRoom
 
 
 class FakeTransport:
@@ -121,7 +124,8 @@ def test_a_slow_consumer_is_aborted_and_dropped_from_the_room() -> None:
     room.attach(fast)
     room.attach(slow)
     slow.transport.buffered = 1000  # type: ignore[attr-defined]
-    room.broadcast(b"frame")
+    room.apply(1, 0, {"type": "tick"}, b"frame")
+    room.broadcast()
     assert list(room.conns) == [fast.id] and slow.transport.aborted  # type: ignore[attr-defined]
     assert fast.transport.written == [b"frame"]  # type: ignore[attr-defined]
 
@@ -135,3 +139,67 @@ def test_resume_window() -> None:
     assert room.frames_after(2) == [b"f3", b"f4", b"f5"]
     assert room.frames_after(1) is None  # frame 2 is no longer kept: a fresh snapshot instead
     assert room.frames_after(9) is None
+
+
+def written_seqs(c: Connection) -> list[int]:
+    """The sequence numbers a fake socket received, in order (frames here are b"f<seq>;")."""
+    data = b"".join(c.transport.written)  # type: ignore[attr-defined]
+    return [int(part[1:]) for part in data.split(b";") if part]
+
+
+def tick(room: LiveRoom) -> None:
+    seq = room.seq + 1
+    room.apply(seq, 0, {"type": "tick"}, f"f{seq};".encode())
+    room.broadcast()
+
+
+async def test_a_big_room_is_written_in_slices_and_every_viewer_gets_every_frame_once_in_order() -> None:
+    room = LiveRoom(1)
+    viewers = [conn() for _ in range(SLICE * 3 + 7)]
+    for c in viewers:
+        room.attach(c)
+    tick(room)
+    reached = [c for c in viewers if c.transport.written]  # type: ignore[attr-defined]
+    assert len(reached) == SLICE  # the rest wait for later turns of the event loop
+    await asyncio.sleep(0)
+    tick(room)  # sequenced while the first frame is still being written
+    late = conn()
+    room.attach(late)  # its welcome holds frames 1 and 2
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert all(written_seqs(c) == [1, 2] for c in viewers)
+    assert late.transport.written == []  # type: ignore[attr-defined]
+    # viewers the first pass had not reached got both frames in one write
+    assert len(viewers[-1].transport.written) == 1 and len(viewers[0].transport.written) == 2  # type: ignore[attr-defined]
+    tick(room)
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert all(written_seqs(c) == [1, 2, 3] for c in viewers) and written_seqs(late) == [3]
+
+
+def test_a_viewer_behind_what_the_room_keeps_is_cut_off_to_resume() -> None:
+    room = LiveRoom(1, history=2)
+    behind, current = conn(), conn()
+    room.attach(behind)
+    for seq in range(1, 4):  # three frames while only two are kept
+        room.apply(seq, 0, {"type": "tick"}, f"f{seq};".encode())
+    room.attach(current)
+    current.sent_seq = 2
+    room.broadcast()
+    assert behind.transport.aborted and list(room.conns) == [current.id]  # type: ignore[attr-defined]
+    assert written_seqs(current) == [3]
+
+
+def test_the_heap_keeper_freezes_after_a_join_burst_and_thaws_when_the_crowd_leaves() -> None:
+    keeper = HeapKeeper(step=10)
+    try:
+        keeper.observe(9)
+        assert gc.get_freeze_count() == 0
+        keeper.observe(10)
+        assert gc.get_freeze_count() > 0 and keeper.frozen_at == 10
+        keeper.observe(15)  # fewer new sockets than a step: nothing to do
+        assert keeper.frozen_at == 10
+        keeper.observe(5)  # half have left: their cyclic garbage is collected, what remains frozen again
+        assert keeper.frozen_at == 5 and gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()

@@ -27,6 +27,7 @@ class Connection:
         "locale",
         "name",
         "room_id",
+        "sent_seq",
         "transport",
         "user_id",
     )
@@ -53,6 +54,7 @@ class Connection:
         self.key = f"u{user_id}" if user_id is not None else f"c{self.id}"  # presence identity
         self.last_heartbeat = time.monotonic()
         self.closed = False
+        self.sent_seq = 0  # the room's frames up to this sequence number have been written to this socket
         self.extra: dict[str, Any] = {}
 
     def write(self, frame: bytes) -> bool:

@@ -18,6 +18,7 @@ from typing import Any
 from knowcast.realtime import frames, protocol
 from knowcast.realtime.connection import Connection
 from knowcast.realtime.fanout import FanoutBackend, MemoryFanout
+from knowcast.realtime.heap import HeapKeeper
 from knowcast.realtime.room import LiveRoom
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,7 @@ class Hub:
         history: int = 512,
         presence_timeout: float = 45.0,
         buffer_limit: int = 262_144,
+        gc_freeze_step: int = 1000,
     ) -> None:
         self.backend = backend or MemoryFanout()
         self.backend.bind(self.deliver)
@@ -56,6 +58,7 @@ class Hub:
         self.chat_handler: ChatHandler | None = None
         self._tappers: dict[int, Tappers] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self.heap = HeapKeeper(gc_freeze_step)
 
     # ---- life ------------------------------------------------------------------------------------------
 
@@ -74,6 +77,7 @@ class Hub:
                 await task
         self._tasks = []
         for room in self.rooms.values():
+            room.stop_writing()
             for conn in list(room.conns.values()):
                 conn.write(frames.close_frame(1012, "server restarting"))
         await self.backend.stop()
@@ -200,9 +204,10 @@ class Hub:
                     applier(room, event["name"], event["data"])
                 except Exception:
                     log.exception("event applier failed", extra={"event": event["name"]})
-        room.broadcast(frame)
+        room.broadcast()
 
     async def update_presence(self) -> None:
+        self.heap.observe(sum(len(room.conns) for room in self.rooms.values()))
         now = time.monotonic()
         local = {
             room.id: room.sweep(now, self.presence_timeout)

@@ -7,6 +7,7 @@ state at the sequence number it is given.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import deque
 from typing import Any
@@ -16,6 +17,7 @@ from knowcast.realtime.connection import Connection
 RECENT_CHAT = 50
 CHAT_PER_TICK = 100  # more chat than this in one tick is sampled down; events are never dropped
 STICKY_NAMES = 64
+SLICE = 512  # sockets written to in one turn of the event loop (a few ms), so that reads never wait long
 
 
 class LiveRoom:
@@ -37,6 +39,11 @@ class LiveRoom:
         self.viewers = 0
         self.peak = 0
         self.viewers_changed = False
+        # the pass of writes in progress: the viewers it walks, the next index, the room's seq when it began
+        self._pass: list[Connection] = []
+        self._next = 0
+        self._pass_seq = 0
+        self._writer: asyncio.Task[None] | None = None
 
     # ---- what goes into the next tick ------------------------------------------------------------------
 
@@ -117,6 +124,8 @@ class LiveRoom:
     # ---- sockets and presence --------------------------------------------------------------------------
 
     def attach(self, conn: Connection) -> None:
+        """Start delivering to ``conn``, which holds every frame up to ``self.seq`` (welcome or replay)."""
+        conn.sent_seq = self.seq
         self.conns[conn.id] = conn
         self.sockets[conn.key] = self.sockets.get(conn.key, 0) + 1
         self.present[conn.key] = time.monotonic()
@@ -148,10 +157,66 @@ class LiveRoom:
             self.viewers, self.peak = total, max(self.peak, peak, total)
             self.viewers_changed = True
 
-    def broadcast(self, frame: bytes) -> None:
-        dead = [conn for conn in self.conns.values() if not conn.write(frame)]
-        for conn in dead:
+    def broadcast(self) -> None:
+        """Bring every viewer up to the room's latest frame.
+
+        Each viewer has a cursor (``Connection.sent_seq``); a pass over the viewers writes to each the frames
+        after its cursor, in one write. The first SLICE viewers are written at once, the rest in later turns of
+        the event loop, SLICE at a time, so that a chat line or a join arriving meanwhile waits a few
+        milliseconds rather than for ten thousand writes. A frame sequenced while a pass runs needs no pass of
+        its own: the viewers not yet reached get it with the one before, and the rest in the next pass. So the
+        writes never fall behind the ticks, however long a pass takes: viewers get more per write instead.
+        """
+        if self._writer is not None:
+            return  # the running pass carries the new frame on
+        self._begin_pass()
+        self._write_slice()
+        if self._next < len(self._pass):
+            self._writer = asyncio.get_running_loop().create_task(self._write_rest(), name=f"room-{self.id}-writer")
+
+    def _begin_pass(self) -> None:
+        self._pass, self._next, self._pass_seq = list(self.conns.values()), 0, self.seq
+
+    async def _write_rest(self) -> None:
+        try:
+            while True:
+                await asyncio.sleep(0)  # let the loop read and run other work between slices
+                if self._next >= len(self._pass):
+                    if self._pass_seq == self.seq:
+                        break  # all caught up (a viewer who joined meanwhile had the latest frame in its welcome)
+                    self._begin_pass()  # frames came during the pass: its first viewers are behind
+                self._write_slice()
+        finally:
+            self._pass, self._writer = [], None
+
+    def _write_slice(self) -> None:
+        seq, start = self.seq, self._next
+        end = self._next = min(len(self._pass), start + SLICE)
+        pending: dict[int, bytes | None] = {}  # cursor → the frames after it, joined; viewers mostly share one
+        for conn in self._pass[start:end]:
+            cursor = conn.sent_seq
+            if cursor >= seq or conn.closed:
+                continue
+            if cursor not in pending:
+                pending[cursor] = self._frames_since(cursor)
+            data = pending[cursor]
+            if data is not None and conn.write(data):
+                conn.sent_seq = seq
+                continue
+            if data is None:  # so far behind that the frames it lacks are no longer kept: it must resume
+                conn.abort()
             self.detach(conn)
+
+    def _frames_since(self, cursor: int) -> bytes | None:
+        if self.history and self.history[-1][0] == cursor + 1:
+            return self.history[-1][1]
+        missed = self.frames_after(cursor)
+        return None if missed is None else b"".join(missed)
+
+    def stop_writing(self) -> None:
+        if self._writer is not None:
+            self._writer.cancel()
+        self._pass, self._writer = [], None
 
 
 def system_line(seq: int, index: int, name: str, data: dict[str, Any]) -> dict[str, Any]:
