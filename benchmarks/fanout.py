@@ -44,7 +44,8 @@ def bench(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     senders = math.ceil(args.rate * 2) + 4  # each sends one message in two seconds: far under the flood rule
     port, env = _free_port(), _env(tmp, args)
     room_id, tokens = asyncio.run(_prepare(env, senders))
-    server = _spawn([sys.executable, "-m", "knowcast", "serve", "--port", str(port)], env, tmp / "server.log")
+    probe = Path(__file__).with_name("fanout_server.py")  # `knowcast serve` with loop-lag, GC and write probes
+    server = _spawn([sys.executable, str(probe), "--port", str(port)], env, tmp / "server.log")
     try:
         _wait_healthy(port, server)
         print(f"server pid {server.pid}", file=sys.stderr, flush=True)
@@ -126,7 +127,7 @@ def _env(tmp: Path, args: argparse.Namespace) -> dict[str, str]:
         KNOWCAST_ARGON2_TIME_COST="1",
         KNOWCAST_ARGON2_MEMORY_KIB="1024",
     )
-    for passed in ("KNOWCAST_REALTIME_TICK_MS", "KNOWCAST_REALTIME_SEND_BUFFER_BYTES"):  # tuning under test
+    for passed in ("KNOWCAST_REALTIME_TICK_MS", "KNOWCAST_REALTIME_SEND_BUFFER_BYTES", "KNOWCAST_FANOUT_PROFILE"):
         if passed in os.environ:
             env[passed] = os.environ[passed]
     if args.redis:
@@ -146,7 +147,9 @@ async def _prepare(env: dict[str, str], senders: int) -> tuple[int, list[str]]:
     from knowcast.rooms import service as rooms
     from knowcast.rooms.schemas import RoomCreate
 
-    settings = load_settings(**{k[len("KNOWCAST_") :].lower(): v for k, v in env.items() if k.startswith("KNOWCAST_")})
+    settings = load_settings(
+        None, **{k[len("KNOWCAST_") :].lower(): v for k, v in env.items() if k.startswith("KNOWCAST_")}
+    )
     await asyncio.to_thread(migrate.upgrade, settings.database_url)
     ctx = build_context(settings)
     tokens = []
