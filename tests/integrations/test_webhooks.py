@@ -1,18 +1,21 @@
-"""Webhook endpoints through the API: who may manage them, URL checks with codes, secrets shown once and rolled,
-ping, the delivery log with paging and filters."""
+"""Webhook endpoints through the API: who may manage them, URL checks with codes, secrets (random per endpoint,
+stored encrypted, shown once, rolled), ping, the delivery log with paging and filters."""
 
 from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from knowcast.accounts.models import Role
 from knowcast.context import AppContext
-from knowcast.integrations import signing
-from knowcast.integrations.models import DeliveryStatus
+from knowcast.integrations import signing, webhooks
+from knowcast.integrations.models import DeliveryStatus, WebhookEndpoint
+from knowcast.privacy import crypto, rotation
 from tests.integrations.conftest import deliveries, eventually, new_endpoint, new_token
 from tests.integrations.receiver import Receiver
 from tests.integrations.test_tokens import _database_holds
@@ -30,14 +33,48 @@ async def test_only_the_owner_manages_webhooks(make_user: Any, client: Any) -> N
         assert (await member.client.get("/api/v1/webhooks/deliveries")).status_code == 403
 
 
-async def test_secret_is_shown_once_and_not_stored(make_user: Any, ctx: AppContext) -> None:
+async def test_secret_is_shown_once_random_and_stored_only_encrypted(make_user: Any, ctx: AppContext) -> None:
     owner = await make_user(Role.OWNER)
     created = await new_endpoint(owner, PUBLIC_URL, "room.live", "order.paid", "room.live")
+    other = await new_endpoint(owner, PUBLIC_URL, "room.live")
     assert created["secret"].startswith("whsec_") and created["events"] == ["room.live", "order.paid"]
+    assert created["secret"] != other["secret"] and len(created["secret"]) >= len("whsec_") + 43  # 256 bits each
     listed = (await owner.client.get("/api/v1/webhooks")).json()
     shown = (await owner.client.get(f"/api/v1/webhooks/{created['id']}")).json()
     assert "secret" not in listed[0] and "secret" not in shown
     assert await _database_holds(ctx, created["secret"][len("whsec_") :]) is False
+    async with ctx.db.engine.connect() as conn:
+        stored = (await conn.execute(text("SELECT secret FROM webhook_endpoints ORDER BY id"))).scalars().all()
+    assert all(value.startswith("kc1.") for value in stored)  # the field cipher's format, with its key id
+    async with ctx.db.session() as session:
+        row = await session.get(WebhookEndpoint, created["id"])
+        assert row is not None and webhooks.secret_of(row) == created["secret"]
+
+
+async def test_the_secret_owes_nothing_to_the_apps_secret_key(make_user: Any, ctx: AppContext) -> None:
+    """Changing KNOWCAST_SECRET_KEY used to change every endpoint's secret; now it changes none."""
+    owner = await make_user(Role.OWNER)
+    created = await new_endpoint(owner, PUBLIC_URL, "room.live")
+    ctx.settings.secret_key = "a-completely-different-secret-key-for-this-test"
+    async with ctx.db.session() as session:
+        row = await session.get(WebhookEndpoint, created["id"])
+        assert row is not None and webhooks.secret_of(row) == created["secret"]
+
+
+async def test_key_rotation_reencrypts_webhook_secrets(make_user: Any, ctx: AppContext, tmp_path: Path) -> None:
+    owner = await make_user(Role.OWNER)
+    created = await new_endpoint(owner, PUBLIC_URL, "room.live")
+    ring = crypto.cipher().ring
+    ring.path = tmp_path / "keyring.json"
+    seen: list[tuple[str, int, int]] = []
+    new = await rotation.rotate(ctx.db.engine, ring, retire=True, progress=lambda *a: seen.append(a))
+    assert ("webhook_endpoints", 1, 1) in seen
+    async with ctx.db.engine.connect() as conn:
+        stored = (await conn.execute(text("SELECT secret FROM webhook_endpoints"))).scalar_one()
+    assert crypto.FieldCipher.key_id(stored) == new.primary
+    async with ctx.db.session() as session:
+        row = await session.get(WebhookEndpoint, created["id"])
+        assert row is not None and webhooks.secret_of(row) == created["secret"]
 
 
 async def test_rolling_the_secret_signs_with_the_new_one(make_user: Any, receiver: Receiver, ctx: AppContext) -> None:

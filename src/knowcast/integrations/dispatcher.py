@@ -21,7 +21,7 @@ from knowcast import __version__
 from knowcast.bus import Event
 from knowcast.context import AppContext
 from knowcast.db.types import utcnow
-from knowcast.integrations import queue, signing
+from knowcast.integrations import queue, signing, webhooks
 from knowcast.integrations.events import WebhookEvent
 from knowcast.integrations.queue import Job, Outcome
 from knowcast.integrations.urls import resolves_private
@@ -78,6 +78,7 @@ class WebhookDispatcher:
             self._client = None
 
     async def _loop(self) -> None:
+        await self._adopt_legacy_secrets()
         while True:
             try:
                 if await self.run_once() == BATCH:
@@ -90,6 +91,16 @@ class WebhookDispatcher:
             with suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=delay)
             self._wake.clear()
+
+    async def _adopt_legacy_secrets(self) -> None:
+        try:
+            async with self.ctx.db.session() as session:
+                adopted = await webhooks.adopt_legacy_secrets(session, self.settings)
+        except Exception:  # retried at the next start; until then those endpoints' attempts fail and retry
+            log.exception("adopting webhook secrets from before migration 0401 failed")
+            return
+        if adopted:
+            log.info("webhook secrets adopted", extra={"endpoints": adopted})
 
     async def _purge_now_and_then(self) -> None:
         """Drop finished deliveries older than ``webhook_log_days``, at most once per PURGE_EVERY."""
@@ -129,8 +140,10 @@ class WebhookDispatcher:
         assert self._client is not None, "the dispatcher is not started"
         if not self.settings.webhook_private_allowed and await resolves_private(job.url):
             return Outcome(error="the URL resolves to a private or local address")
+        if job.secret is None:
+            return Outcome(error="the endpoint's signing secret is not adopted yet (the dispatcher does it at start)")
         body = job.body.encode()
-        secret = signing.endpoint_secret(self.settings.secret_key, job.secret_salt)
+        secret = job.secret
         headers = {
             "Content-Type": "application/json",
             "Knowcast-Event": job.event_name,

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from knowcast.db.base import Base, TimestampMixin
 from knowcast.db.types import UTCDateTime, utcnow
+from knowcast.privacy.crypto import EncryptedText
 
 
 class ApiToken(Base):
@@ -30,8 +31,9 @@ class ApiToken(Base):
 
 
 class WebhookEndpoint(TimestampMixin, Base):
-    """Where the shop's events are POSTed. The signing secret is derived from the app's secret key and
-    ``secret_salt``, so the database alone does not hold it (see docs/integrations.md)."""
+    """Where the shop's events are POSTed, signed with the endpoint's own random secret. The secret is stored
+    encrypted like personal data (a copy of the database alone does not give it away, and `knowcast keys
+    rotate` re-encrypts it); see docs/integrations.md."""
 
     __tablename__ = "webhook_endpoints"
 
@@ -39,7 +41,10 @@ class WebhookEndpoint(TimestampMixin, Base):
     url: Mapped[str] = mapped_column(String(2000))
     description: Mapped[str] = mapped_column(String(200), default="")
     events: Mapped[list[str]] = mapped_column(JSON, default=list)
-    secret_salt: Mapped[str] = mapped_column(String(64))
+    # None only on an endpoint made before migration 0401, until the dispatcher adopts it at start
+    secret: Mapped[str | None] = mapped_column(EncryptedText("webhook_endpoints.secret"), default=None)
+    # before 0401 the secret was HMAC(SECRET_KEY, salt); kept only until that secret is adopted into ``secret``
+    secret_salt: Mapped[str | None] = mapped_column(String(64), default=None)
     is_active: Mapped[bool] = mapped_column(default=True)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), default=None)
 

@@ -32,7 +32,7 @@ class Job:
     delivery_id: int
     endpoint_id: int
     url: str
-    secret_salt: str
+    secret: str | None  # None: an endpoint from before migration 0401 that is not adopted yet
     event_id: str
     event_name: str
     body: str
@@ -142,7 +142,7 @@ async def _jobs(session: AsyncSession, ids: list[int]) -> list[Job]:
         .order_by(WebhookDelivery.id)
     )
     return [
-        Job(d.id, e.id, e.url, e.secret_salt, d.event_id, d.event_name, d.body, d.attempts, d.max_attempts)
+        Job(d.id, e.id, e.url, e.secret, d.event_id, d.event_name, d.body, d.attempts, d.max_attempts)
         for d, e in rows.tuples()
     ]
 

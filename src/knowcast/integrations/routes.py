@@ -126,7 +126,7 @@ def endpoint_view(row: WebhookEndpoint) -> EndpointPublic:
 @webhook_router.post("", status_code=201)
 async def create_endpoint(data: EndpointCreate, ctx: Ctx, db: Db, owner: WebhookManager) -> EndpointCreated:
     endpoint = await webhooks.create_endpoint(db, ctx, owner, data)
-    secret = webhooks.secret_of(ctx, endpoint)
+    secret = webhooks.secret_of(endpoint)
     return EndpointCreated.model_validate({**endpoint_view(endpoint).model_dump(), "secret": secret})
 
 

@@ -1,7 +1,7 @@
 """Webhook signatures: ``Knowcast-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">``.
 
 The timestamp is signed with the body, so a receiver that refuses old timestamps also refuses replays.
-Secrets are derived from the app's secret key and a per-endpoint salt (the database holds only the salt).
+Each endpoint has its own random secret, kept encrypted with the personal-data keys (integrations.models).
 """
 
 from __future__ import annotations
@@ -18,11 +18,13 @@ SECRET_PREFIX = "whsec_"  # noqa: S105  # a marker, not a secret
 DEFAULT_TOLERANCE = 300
 
 
-def new_salt() -> str:
-    return secrets.token_urlsafe(32)
+def new_secret() -> str:
+    """256 random bits: owing nothing to the app's secret key, so changing that key changes no endpoint."""
+    return SECRET_PREFIX + secrets.token_urlsafe(32)
 
 
-def endpoint_secret(secret_key: str, salt: str) -> str:
+def legacy_secret(secret_key: str, salt: str) -> str:
+    """How endpoints made before migration 0401 got their secret; only to adopt those as they were."""
     digest = hmac.new(secret_key.encode(), b"webhook-secret:" + salt.encode(), hashlib.sha256).digest()
     return SECRET_PREFIX + base64.urlsafe_b64encode(digest).decode().rstrip("=")
 

@@ -18,6 +18,7 @@ from knowcast.integrations.models import DeliveryStatus, WebhookDelivery, Webhoo
 from knowcast.integrations.queue import new_delivery
 from knowcast.integrations.schemas import EndpointCreate, EndpointUpdate
 from knowcast.integrations.urls import check_url
+from knowcast.settings import Settings
 
 MAX_ENDPOINTS = 20
 MAX_PAGE = 100
@@ -31,8 +32,25 @@ class DeliveryFilter:
     limit: int = 50
 
 
-def secret_of(ctx: AppContext, endpoint: WebhookEndpoint) -> str:
-    return signing.endpoint_secret(ctx.settings.secret_key, endpoint.secret_salt)
+def secret_of(endpoint: WebhookEndpoint) -> str:
+    """The endpoint's signing secret, decrypted (shown to the owner when it is made or rolled)."""
+    assert endpoint.secret is not None, "only endpoints from before migration 0401 lack one, until adopted"
+    return endpoint.secret
+
+
+async def adopt_legacy_secrets(session: AsyncSession, settings: Settings) -> int:
+    """Endpoints made before migration 0401 keep the secret their receivers know, now stored encrypted and
+    no longer tied to SECRET_KEY; returns how many were adopted. Safe to run in every process at once."""
+    legacy = list(
+        await session.scalars(
+            select(WebhookEndpoint).where(WebhookEndpoint.secret.is_(None), WebhookEndpoint.secret_salt.is_not(None))
+        )
+    )
+    for endpoint in legacy:
+        assert endpoint.secret_salt is not None
+        endpoint.secret, endpoint.secret_salt = signing.legacy_secret(settings.secret_key, endpoint.secret_salt), None
+    await session.commit()
+    return len(legacy)
 
 
 async def _publish(ctx: AppContext, name: str, endpoint: WebhookEndpoint, actor: User) -> None:
@@ -48,7 +66,7 @@ async def create_endpoint(session: AsyncSession, ctx: AppContext, actor: User, d
         url=url,
         description=data.description.strip(),
         events=[event.value for event in data.events],
-        secret_salt=signing.new_salt(),
+        secret=signing.new_secret(),
         is_active=True,
         created_by=actor.id,
     )
@@ -92,11 +110,11 @@ async def delete_endpoint(session: AsyncSession, ctx: AppContext, actor: User, e
 
 
 async def roll_secret(session: AsyncSession, ctx: AppContext, actor: User, endpoint: WebhookEndpoint) -> str:
-    """A new signing secret, returned once; attempts from now on are signed with it."""
-    endpoint.secret_salt = signing.new_salt()
+    """A new random signing secret, returned once; attempts from now on are signed with it."""
+    endpoint.secret, endpoint.secret_salt = signing.new_secret(), None
     await session.commit()
     await _publish(ctx, "secret_rolled", endpoint, actor)
-    return secret_of(ctx, endpoint)
+    return secret_of(endpoint)
 
 
 async def ping(session: AsyncSession, ctx: AppContext, endpoint: WebhookEndpoint) -> WebhookDelivery:

@@ -96,7 +96,7 @@ async def create_endpoint(request: Request, ctx: Ctx, db: Db, owner: Owner) -> R
         endpoint = await webhooks.create_endpoint(db, ctx, owner, parse(EndpointCreate, data))
     except KnowcastError as error:
         return await _webhooks_page(request, db, error.status_code, error=error, values=values, chosen=lists["events"])
-    secret = webhooks.secret_of(ctx, endpoint)
+    secret = webhooks.secret_of(endpoint)
     return await _endpoint_page(request, db, endpoint, 201, secret=secret)
 
 
