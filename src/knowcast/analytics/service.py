@@ -4,7 +4,7 @@ The only code besides the writer that changes analytics tables."""
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,6 +14,34 @@ from knowcast.analytics.channels import clean
 from knowcast.analytics.schemas import CostIn, ExperimentIn, SegmentIn, ShareLinkIn
 from knowcast.db.types import utcnow
 from knowcast.errors import Conflict, NotFound, ValidationFailed
+
+Row = TypeVar("Row", m.Cost, m.ShareLink, m.Segment, m.Experiment)
+
+
+async def _get(session: AsyncSession, model: type[Row], row_id: int, what: str) -> Row:
+    row = await session.get(model, row_id)
+    if row is None:
+        raise NotFound(f"no such {what}", code=f"{what}.not_found")
+    return row
+
+
+async def _rows(
+    session: AsyncSession, model: type[Row], owner: Any, value: int, newest_first: bool = False
+) -> list[Row]:
+    """A room's (or a host's) rows of one kind, in the order they were made."""
+    order = model.id.desc() if newest_first else model.id
+    return list(await session.scalars(select(model).where(owner == value).order_by(order)))
+
+
+async def _save(session: AsyncSession, row: Row) -> Row:
+    session.add(row)
+    await session.commit()
+    return row
+
+
+async def _delete(session: AsyncSession, row: Row) -> None:
+    await session.delete(row)
+    await session.commit()
 
 
 async def add_cost(session: AsyncSession, host_id: int, room_id: int, data: CostIn, currency: str) -> m.Cost:
@@ -29,25 +57,19 @@ async def add_cost(session: AsyncSession, host_id: int, room_id: int, data: Cost
         currency=data.currency or currency,
         note=data.note.strip(),
     )
-    session.add(row)
-    await session.commit()
-    return row
+    return await _save(session, row)
 
 
 async def costs_of(session: AsyncSession, room_id: int) -> list[m.Cost]:
-    return list(await session.scalars(select(m.Cost).where(m.Cost.room_id == room_id).order_by(m.Cost.id)))
+    return await _rows(session, m.Cost, m.Cost.room_id, room_id)
 
 
 async def get_cost(session: AsyncSession, cost_id: int) -> m.Cost:
-    row = await session.get(m.Cost, cost_id)
-    if row is None:
-        raise NotFound("no such cost", code="cost.not_found")
-    return row
+    return await _get(session, m.Cost, cost_id, "cost")
 
 
 async def delete_cost(session: AsyncSession, row: m.Cost) -> None:
-    await session.delete(row)
-    await session.commit()
+    await _delete(session, row)
 
 
 async def add_link(session: AsyncSession, host_id: int, room_id: int, data: ShareLinkIn) -> m.ShareLink:
@@ -57,45 +79,32 @@ async def add_link(session: AsyncSession, host_id: int, room_id: int, data: Shar
     row = m.ShareLink(
         host_id=host_id, room_id=room_id, source=source, medium=clean(data.medium), campaign=clean(data.campaign)
     )
-    session.add(row)
-    await session.commit()
-    return row
+    return await _save(session, row)
 
 
 async def links_of(session: AsyncSession, room_id: int) -> list[m.ShareLink]:
-    return list(
-        await session.scalars(select(m.ShareLink).where(m.ShareLink.room_id == room_id).order_by(m.ShareLink.id))
-    )
+    return await _rows(session, m.ShareLink, m.ShareLink.room_id, room_id)
 
 
 async def get_link(session: AsyncSession, link_id: int) -> m.ShareLink:
-    row = await session.get(m.ShareLink, link_id)
-    if row is None:
-        raise NotFound("no such link", code="link.not_found")
-    return row
+    return await _get(session, m.ShareLink, link_id, "link")
 
 
 async def add_segment(session: AsyncSession, host_id: int, data: SegmentIn) -> m.Segment:
-    row = m.Segment(host_id=host_id, name=data.name.strip(), rules=data.rules.model_dump(exclude_defaults=True))
-    session.add(row)
-    await session.commit()
-    return row
+    rules = data.rules.model_dump(exclude_defaults=True)
+    return await _save(session, m.Segment(host_id=host_id, name=data.name.strip(), rules=rules))
 
 
 async def segments_of(session: AsyncSession, host_id: int) -> list[m.Segment]:
-    return list(await session.scalars(select(m.Segment).where(m.Segment.host_id == host_id).order_by(m.Segment.id)))
+    return await _rows(session, m.Segment, m.Segment.host_id, host_id)
 
 
 async def get_segment(session: AsyncSession, segment_id: int) -> m.Segment:
-    row = await session.get(m.Segment, segment_id)
-    if row is None:
-        raise NotFound("no such segment", code="segment.not_found")
-    return row
+    return await _get(session, m.Segment, segment_id, "segment")
 
 
 async def delete_segment(session: AsyncSession, row: m.Segment) -> None:
-    await session.delete(row)
-    await session.commit()
+    await _delete(session, row)
 
 
 async def add_experiment(session: AsyncSession, host_id: int, data: ExperimentIn) -> m.Experiment:
@@ -112,21 +121,15 @@ async def add_experiment(session: AsyncSession, host_id: int, data: ExperimentIn
         room_id=data.room_id,
         variants=[v.model_dump() for v in data.variants],
     )
-    session.add(row)
-    await session.commit()
-    return row
+    return await _save(session, row)
 
 
 async def experiments_of(session: AsyncSession, host_id: int) -> list[m.Experiment]:
-    query = select(m.Experiment).where(m.Experiment.host_id == host_id).order_by(m.Experiment.id.desc())
-    return list(await session.scalars(query))
+    return await _rows(session, m.Experiment, m.Experiment.host_id, host_id, newest_first=True)
 
 
 async def get_experiment(session: AsyncSession, experiment_id: int) -> m.Experiment:
-    row = await session.get(m.Experiment, experiment_id)
-    if row is None:
-        raise NotFound("no such experiment", code="experiment.not_found")
-    return row
+    return await _get(session, m.Experiment, experiment_id, "experiment")
 
 
 async def stop_experiment(session: AsyncSession, row: m.Experiment) -> m.Experiment:

@@ -103,8 +103,8 @@ class Subscriber:
         self.runtime.offer(Record(r.COUPON_CLAIMED, room_id, event.at, visitor=visitor, data={"coupon_id": coupon_id}))
 
     async def faq_replied(self, event: Event) -> None:
-        """growth's auto-reply: {"room_id", "faq_id", "user_id", "keyword"} (the keyword that matched). Counted per entry and
-        matched keyword; never an interaction of the viewer (the answer is automatic)."""
+        """growth's auto-reply: {"room_id", "faq_id", "user_id", "keyword"} (the keyword that matched). Counted
+        per entry and keyword; never an interaction of the viewer (the answer is automatic)."""
         data = event.data
         room_id, faq_id, user_id = data.get("room_id"), data.get("faq_id"), data.get("user_id")
         if not isinstance(room_id, int) or not isinstance(faq_id, int):
