@@ -1,7 +1,9 @@
 """Polls: the host opens one, each signed-in viewer votes once, results are live, the host closes it.
 
 One vote per viewer is the database's unique (poll, user) constraint, so two racing votes cannot both count.
-Results go out as ``poll.results`` events marked ``replaces``, so a tick carries only the newest count.
+Results go out as ``poll.results`` events marked ``replaces``, so a tick carries only the newest count. Each
+vote that counted is also published as ``poll.voted`` (``room_id``, ``poll_id``, ``user_id``; not broadcast):
+analytics counts it in the interaction rate.
 """
 
 from __future__ import annotations
@@ -82,6 +84,7 @@ async def vote(session: AsyncSession, ctx: AppContext, user: User, room: Room, p
     except IntegrityError as exc:
         await session.rollback()
         raise Conflict("you already voted in this poll", code="poll.already_voted") from exc
+    await ctx.bus.publish(Event("poll.voted", {"room_id": room.id, "poll_id": poll.id, "user_id": user.id}))
     out = await view(session, poll)
     await _publish(ctx, "poll.results", room, out, replaces=True)
     return out
