@@ -18,7 +18,13 @@ from tests.analytics.conftest import Browser, Stage
 START = datetime(2026, 6, 6, 12, tzinfo=UTC)  # a Saturday
 
 
-async def history(ctx: AppContext, host_id: int, sizes: list[tuple[int, int, int]], first_room: int = 9000) -> None:
+async def history(
+    ctx: AppContext,
+    host_id: int,
+    sizes: list[tuple[int, int, int]],
+    first_room: int = 9000,
+    reminders: list[int] | None = None,
+) -> None:
     """Past weekly streams of (viewers, buyers, GMV per buyer), written through the store like live ones."""
     batch = Batch()
     for i, (uv, buyers, each) in enumerate(sizes):
@@ -28,6 +34,7 @@ async def history(ctx: AppContext, host_id: int, sizes: list[tuple[int, int, int
             "state": "ended",
             "started_at": at,
             "ended_at": at + timedelta(hours=2),
+            "reminders": reminders[i] if reminders else 0,
         }
         for v in range(uv):
             visitor = f"u:{v + 1}" if v < 3 else f"p:{room}-{v}"
@@ -162,3 +169,60 @@ def test_keyed_hash_assignment_follows_the_weights() -> None:
     share = picks.count("b") / len(picks)
     assert 0.72 < share < 0.78
     assert picks == [experiments.assign("secret", row, f"p:{i}")["key"] for i in range(4000)]  # type: ignore[arg-type]
+
+
+def weekly(values: list[float]) -> list[tuple[datetime, float]]:
+    return [(START + timedelta(days=7 * i), v) for i, v in enumerate(values)]
+
+
+BOOKED = [10, 40, 5, 80, 20, 60, 15, 100, 30, 70, 10, 90]
+
+
+def test_reminders_are_a_regressor_of_viewers_when_they_backtest_better() -> None:
+    """Viewers that follow the reminders (elasticity 0.8, a little noise): the reminder model finds about 0.8,
+    backtests better than plain smoothing, and so is used; more reminders give a bigger forecast."""
+    noise = [0.05, -0.04, 0.02, -0.03, 0.04, -0.05, 0.01, 0.03, -0.02, 0.05, -0.01, 0.02]
+    viewers = [math.expm1(2 + 0.8 * math.log1p(r) + e) for r, e in zip(BOOKED, noise, strict=True)]
+    when = START + timedelta(days=7 * len(BOOKED))
+    many = forecast.forecast_series(weekly(viewers), when, BOOKED, 200)
+    few = forecast.forecast_series(weekly(viewers), when, BOOKED, 5)
+    effect = many["reminders"]
+    assert effect["used"] and abs(effect["elasticity"] - 0.8) < 0.1 and effect["history"] == 12
+    assert effect["mase_with"] < effect["mase_without"]
+    assert many["backtest"]["mase"] == effect["mase_with"]  # the backtest shown is the model's used
+    assert many["point"] > 3 * few["point"] and many["low"] <= many["point"] <= many["high"]
+    expected = math.expm1(2 + 0.8 * math.log1p(200))
+    assert 0.7 * expected < many["point"] < 1.3 * expected
+
+
+def test_without_a_reminder_history_the_forecast_is_the_plain_one() -> None:
+    viewers = weekly([40.0 + 3 * i for i in range(12)])
+    when = START + timedelta(days=84)
+    plain = forecast.forecast_series(viewers, when)
+    booked = forecast.forecast_series(viewers, when, [0] * 12, 150)
+    assert booked["reminders"]["elasticity"] == 0 and booked["reminders"]["used"] is False
+    assert booked["point"] == plain["point"] and booked["backtest"] == plain["backtest"]
+    unrelated = forecast.forecast_series(viewers, when, list(reversed(BOOKED)), 150)
+    assert unrelated["reminders"]["used"] is False  # reminders that do not move viewers are not used
+
+
+async def test_the_next_rooms_reminders_feed_the_viewer_forecast(stage: Stage, ctx: AppContext, make_user: Any) -> None:
+    noise = [0.05, -0.04, 0.02, -0.03, 0.04, -0.05, 0.01, 0.03, -0.02, 0.05, -0.01, 0.02]
+    sizes = [(round(math.expm1(2 + 0.8 * math.log1p(r) + e)), 1, 1000) for r, e in zip(BOOKED, noise, strict=True)]
+    await history(ctx, stage.host.user.id, sizes, reminders=BOOKED)
+    fans = [await make_user() for _ in range(3)]
+    for fan in fans:
+        assert (await fan.client.put(f"/api/v1/rooms/{stage.room_id}/reminder")).status_code == 200
+    await stage.runtime.settle()
+    await stage.flush()
+    body = (await stage.host.client.get("/api/v1/analytics/forecast")).json()
+    assert (body["room_id"], body["reminders"], body["title"]) == (stage.room_id, 3, "理财入门")
+    effect = body["viewers"]["reminders"]
+    assert effect["upcoming"] == 3 and effect["used"] is True and effect["history"] == 12
+    asked = (await stage.host.client.get(f"/api/v1/analytics/forecast?room_id={stage.room_id}")).json()
+    assert asked["viewers"]["point"] == body["viewers"]["point"]
+    page = (await stage.host.client.get("/studio/analytics/forecasts")).text
+    assert 'data-metric="reminders">3<' in page and 'data-testid="reminder-effect" data-used="yes"' in page
+    other = await make_user(Role.HOST)
+    assert (await other.client.get(f"/api/v1/analytics/forecast?room_id={stage.room_id}")).status_code in (403, 404)
+    assert (await stage.host.client.get("/api/v1/analytics/forecast?room_id=0")).status_code == 422

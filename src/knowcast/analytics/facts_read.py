@@ -116,22 +116,32 @@ class Stream:
     started_at: datetime
     ended_at: datetime | None
     totals: Totals
+    reminders: int = 0  # booked before it went live
 
 
 async def streams_of(session: AsyncSession, host_id: int, before: datetime | None = None) -> list[Stream]:
     """Every stream of a host that went live (oldest first), with its totals, in one query."""
     R = m.AnalyticsRoom
     query = (
-        select(R.room_id, R.started_at, R.ended_at, *TOTAL_COLUMNS)
+        select(R.room_id, R.started_at, R.ended_at, R.reminders, *TOTAL_COLUMNS)
         .select_from(R)
         .outerjoin(V, V.room_id == R.room_id)
         .where(R.host_id == host_id, R.started_at.is_not(None))
-        .group_by(R.room_id, R.started_at, R.ended_at)
+        .group_by(R.room_id, R.started_at, R.ended_at, R.reminders)
         .order_by(R.started_at)
     )
     if before is not None:
         query = query.where(R.started_at < before)
-    return [Stream(row[0], row[1], row[2], Totals.of(row[3:])) for row in await session.execute(query)]
+    return [
+        Stream(row[0], row[1], row[2], Totals.of(row[4:]), int(row[3] or 0)) for row in await session.execute(query)
+    ]
+
+
+async def upcoming(session: AsyncSession, host_id: int) -> list[tuple[int, int]]:
+    """(room id, reminders booked) of the host's rooms that have not gone live yet, newest first."""
+    R = m.AnalyticsRoom
+    query = select(R.room_id, R.reminders).where(R.host_id == host_id, R.started_at.is_(None), R.state == "scheduled")
+    return [(int(a), int(b or 0)) for a, b in await session.execute(query.order_by(R.room_id.desc()))]
 
 
 def epoch(session: AsyncSession, column: Any) -> Any:

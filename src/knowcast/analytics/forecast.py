@@ -6,6 +6,12 @@ smallest one-step in-sample error). Baseline: seasonal naive, the latest past st
 MASE divides each one's mean absolute error by the in-sample mean absolute error of the one-step naive
 forecast (Hyndman & Koehler, 2006), so < 1 beats naive. Prediction intervals come from the backtest's own
 errors in log space. With fewer than MIN_STREAMS streams there is no forecast, only a note saying so.
+
+Reminders (预约) booked for the next stream are a regressor of its viewers: log(1 + viewers) = level +
+β · log(1 + reminders), β the elasticity of viewers to reminders, estimated from the shop's own consecutive
+streams (first differences, least squares through the origin, clamped to [0, BETA_MAX]); the level is the
+smoothed remainder. The reminder model is used only when it backtests at least as well as the plain one (the
+same rolling origin, each stream's reminders being known before it went live); the page shows both MASEs.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ ALPHAS = tuple(a / 10 for a in range(1, 10))
 LEVEL = 0.8
 RECENT_MINUTES = 15
 DEFAULT_MINUTES = 120
+BETA_MAX = 1.5
 
 
 def ses(values: Sequence[float], alpha: float) -> float:
@@ -54,18 +61,40 @@ def seasonal_naive(history: Sequence[tuple[datetime, float]], when: datetime) ->
     return same_day[-1] if same_day else history[-1][1]
 
 
-def backtest(series: list[tuple[datetime, float]]) -> dict[str, Any]:
+def elasticity(logs: Sequence[float], regressor: Sequence[float]) -> float:
+    """β from consecutive streams: Σ Δy·Δx / Σ Δx² (0 when the regressor never changed), clamped."""
+    dy = [b - a for a, b in itertools.pairwise(logs)]
+    dx = [b - a for a, b in itertools.pairwise(regressor)]
+    den = sum(d * d for d in dx)
+    if not den:
+        return 0.0
+    return min(BETA_MAX, max(0.0, sum(a * b for a, b in zip(dy, dx, strict=True)) / den))
+
+
+def predict(logs: Sequence[float], regressor: Sequence[float] | None, upcoming: float | None) -> tuple[float, float]:
+    """(the next log(1 + y), β): plain smoothing, or smoothing of y − β·x plus β·x of the next stream."""
+    if regressor is None or upcoming is None:
+        return ses(logs, best_alpha(logs)), 0.0
+    beta = elasticity(logs, regressor)
+    rest = [y - beta * x for y, x in zip(logs, regressor, strict=True)]
+    return ses(rest, best_alpha(rest)) + beta * upcoming, beta
+
+
+def backtest(series: list[tuple[datetime, float]], reminders: Sequence[int] | None = None) -> dict[str, Any]:
     """Rolling-origin one-step forecasts from the MIN_STREAMS-th stream on; errors in log space kept for the
-    intervals, absolute errors in original units for MASE."""
+    intervals, absolute errors in original units for MASE. With ``reminders`` (one per stream), the reminder
+    model."""
     logs = [math.log1p(v) for _, v in series]
+    xs = [math.log1p(r) for r in reminders] if reminders is not None else None
     model_err, naive_err, log_err = [], [], []
     for t in range(MIN_STREAMS, len(series)):
-        guess = math.expm1(ses(logs[:t], best_alpha(logs[:t])))
+        centre, _beta = predict(logs[:t], xs[:t] if xs else None, xs[t] if xs else None)
+        guess = math.expm1(centre)
         base = seasonal_naive(series[:t], series[t][0])
         actual = series[t][1]
         model_err.append(abs(actual - guess))
         naive_err.append(abs(actual - base))
-        log_err.append(logs[t] - ses(logs[:t], best_alpha(logs[:t])))
+        log_err.append(logs[t] - centre)
     values = [v for _, v in series]
     scale = statistics.fmean(abs(b - a) for a, b in itertools.pairwise(values)) if len(values) > 1 else 0.0
     return {
@@ -78,13 +107,27 @@ def backtest(series: list[tuple[datetime, float]]) -> dict[str, Any]:
     }
 
 
-def forecast_series(series: list[tuple[datetime, float]], when: datetime) -> dict[str, Any]:
+def forecast_series(
+    series: list[tuple[datetime, float]],
+    when: datetime,
+    reminders: Sequence[int] | None = None,
+    upcoming: int | None = None,
+) -> dict[str, Any]:
+    """The next value with its interval and backtest; with the past streams' ``reminders`` and the next one's
+    (``upcoming``), the reminder model when it backtests no worse than the plain one."""
     n = len(series)
     if n < MIN_STREAMS:
         return {"streams": n, "enough": False, "note": "few_streams"}
     logs = [math.log1p(v) for _, v in series]
-    centre = ses(logs, best_alpha(logs))
     test = backtest(series)
+    centre, _beta = predict(logs, None, None)
+    effect: dict[str, Any] | None = None
+    if reminders is not None and upcoming is not None:
+        tested = backtest(series, reminders)
+        effect = _reminder_effect(logs, reminders, upcoming, tested["mase"], test["mase"])
+        if effect["used"]:
+            centre, _beta = predict(logs, [math.log1p(r) for r in reminders], math.log1p(upcoming))
+            test = tested
     errors = test.pop("log_errors")
     spread = statistics.stdev(errors) if len(errors) >= 2 else statistics.stdev(logs) if n >= 2 else 0.0
     spread = max(spread, 0.05) * math.sqrt(1 + 1 / n)
@@ -99,14 +142,42 @@ def forecast_series(series: list[tuple[datetime, float]], when: datetime) -> dic
         "level": LEVEL,
         "baseline": seasonal_naive(series, when),
         "backtest": test,
+        "reminders": effect,
     }
 
 
-def next_stream(streams: list[Stream], when: datetime) -> dict[str, Any]:
+def _reminder_effect(
+    logs: list[float], reminders: Sequence[int], upcoming: int, mase: float | None, mase_plain: float | None
+) -> dict[str, Any]:
+    """What the reminders say about the next stream, and whether the model that uses them is the one used."""
+    beta = elasticity(logs, [math.log1p(r) for r in reminders])
+    better = beta > 0 and (mase_plain is None or (mase is not None and mase <= mase_plain))
+    return {
+        "upcoming": upcoming,
+        "elasticity": beta,
+        "per_doubling": 2**beta,  # viewers multiply by this when reminders double
+        "history": sum(1 for r in reminders if r > 0),
+        "used": better,
+        "mase_with": mase,
+        "mase_without": mase_plain,
+    }
+
+
+def next_stream(
+    streams: list[Stream], when: datetime, upcoming_reminders: int | None = None, room_id: int | None = None
+) -> dict[str, Any]:
+    """GMV and viewers of the next stream; the viewers use the reminders booked for it when they are known."""
     ended = [s for s in streams if s.ended_at is not None]
     gmv = [(s.started_at, float(s.totals.gmv)) for s in ended]
     viewers = [(s.started_at, float(s.totals.uv)) for s in ended]
-    return {"gmv": forecast_series(gmv, when), "viewers": forecast_series(viewers, when), "when": when.isoformat()}
+    booked = [s.reminders for s in ended]
+    return {
+        "gmv": forecast_series(gmv, when),
+        "viewers": forecast_series(viewers, when, booked, upcoming_reminders),
+        "when": when.isoformat(),
+        "room_id": room_id,
+        "reminders": upcoming_reminders,
+    }
 
 
 def expected_minutes(streams: list[Stream]) -> float:

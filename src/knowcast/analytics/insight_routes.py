@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from knowcast.accounts.models import Role, User
 from knowcast.accounts.permissions import Permission
-from knowcast.analytics import advisor, experiments, facts_read, forecast, planner, profiles, service
+from knowcast.analytics import advisor, experiments, facts_read, forecast, outlook, planner, profiles, service
 from knowcast.analytics.runtime import runtime_of
 from knowcast.analytics.schemas import ExperimentIn, PlanIn, SegmentIn, SegmentOut
 from knowcast.db.types import utcnow
@@ -85,10 +85,20 @@ async def audience(segment_id: Id, db: Db, user: Host) -> dict[str, Any]:
 
 
 @router.get("/forecast")
-async def next_forecast(db: Db, user: Reader, host_id: HostQuery = None) -> dict[str, Any]:
-    streams = await facts_read.streams_of(db, host_of(user, host_id))
-    when = forecast.next_weekly(streams, utcnow())
-    return forecast.next_stream(streams, when)
+async def next_forecast(
+    db: Db,
+    user: Reader,
+    host_id: HostQuery = None,
+    room_id: Annotated[
+        int | None, Query(ge=1, le=2**63 - 1, description="a scheduled room: its time, reminders")
+    ] = None,
+) -> dict[str, Any]:
+    """The next stream's GMV and viewers (the host's next scheduled room, or ``room_id``); the viewers use the
+    reminders booked for it."""
+    if room_id is not None:
+        room = await rooms.get_managed_room(db, user, room_id)
+        return await outlook.ahead(db, room.host_id, room)
+    return await outlook.ahead(db, host_of(user, host_id))
 
 
 @router.get("/rooms/{room_id}/projection")

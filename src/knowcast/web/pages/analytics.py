@@ -9,10 +9,9 @@ from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
 from knowcast.accounts.models import User
-from knowcast.analytics import experiments, facts_read, forecast, planner, profiles, report, service
+from knowcast.analytics import experiments, facts_read, outlook, planner, profiles, report, service
 from knowcast.analytics.channels import share_url
 from knowcast.analytics.schemas import CostIn, ExperimentIn, PlanIn, SegmentIn, ShareLinkIn
-from knowcast.db.types import utcnow
 from knowcast.deps import Ctx, Db, Host, Id
 from knowcast.errors import KnowcastError, ValidationFailed
 from knowcast.rooms import service as rooms
@@ -151,8 +150,7 @@ async def add_segment(request: Request, db: Db, host: Host) -> Response:
 
 @router.get("/analytics/forecasts")
 async def forecasts_page(request: Request, db: Db, host: Host) -> Response:
-    streams = await facts_read.streams_of(db, host.id)
-    ahead = forecast.next_stream(streams, forecast.next_weekly(streams, utcnow()))
+    ahead = await outlook.ahead(db, host.id)
     query = request.query_params
     plan_in = PlanIn()
     error: KnowcastError | None = None
