@@ -146,7 +146,7 @@ def card(report: dict[str, Any], title: str, labels: Callable[[str], str]) -> Im
         y = _grid(draw, y, head, rows)
     if steps:
         rows = [(_step(x), _clock(x["planned_at"]), _clock(x["actual_at"]), _delta(x)) for x in steps[:CARD_STEPS]]
-        head = (labels("show.title"), labels("show.planned"), labels("show.actual"), labels("show.delta"))
+        head = (labels("show.short"), labels("show.planned"), labels("show.actual"), labels("show.delta"))
         y = _grid(draw, y, head, rows)
         if len(steps) > CARD_STEPS:
             draw.text((60, y), f"+{len(steps) - CARD_STEPS}", font=font(26), fill=MUTED)

@@ -153,10 +153,10 @@ async def promotions(session: AsyncSession, room_id: int, marks: list[dict[str, 
 
 
 async def faq(session: AsyncSession, room_id: int) -> list[dict[str, Any]]:
-    """FAQ auto-replies per entry, with the keywords that matched and how often each did."""
+    """FAQ auto-replies per entry, with the keywords that matched and how often each did (most first)."""
     entries: dict[int, dict[str, Any]] = {}
-    query = select(m.RoomFaq).where(m.RoomFaq.room_id == room_id).order_by(m.RoomFaq.replies.desc())
-    for row in await session.scalars(query):
+    rows = await session.scalars(select(m.RoomFaq).where(m.RoomFaq.room_id == room_id))
+    for row in sorted(rows, key=lambda x: (-x.replies, x.keyword)):  # in Python: one order on every database
         entry = entries.setdefault(row.faq_id, {"faq_id": row.faq_id, "replies": 0, "keywords": {}})
         entry["replies"] += row.replies
         entry["keywords"][row.keyword] = row.replies

@@ -24,8 +24,9 @@ function fill(panel, snap) {
     li.querySelector("b").textContent = `${count(step.viewers)} · ${pct(step.of_uv)}`;
     li.querySelector("i").style.width = `${Math.max(2, (100 * step.viewers) / top)}%`;
   }
-  list(panel, "top_products", snap.top_products, (p) => `${p.title || "#" + (p.product_id ?? "?")} · ${money(p.gmv)} · ${count(p.clicks)}↗`);
+  list(panel, "top_products", snap.top_products, (p) => `${p.title || "#" + (p.product_id ?? "?")} · ${money(p.gmv)} · ${count(p.units)}× · ${count(p.buyers)}👤 (${pct(p.conversion)}) · ${count(p.clicks)}↗`);
   list(panel, "channels", snap.channels, (c) => `${c.channel} · ${count(c.uv)} (${pct(c.share)}) · ${money(c.gmv)}`);
+  list(panel, "faq", snap.faq || [], (q) => `${q.keyword || "#" + q.faq_id} · ${count(q.replies)}`);
 }
 
 function list(panel, name, rows, text) {
