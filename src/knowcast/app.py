@@ -41,6 +41,7 @@ from knowcast.observability import AccessLogMiddleware
 from knowcast.openapi import install_openapi
 from knowcast.privacy import audit_events, crypto, keyring
 from knowcast.privacy import routes as privacy_routes
+from knowcast.privacy.janitor import PrivacyJanitor
 from knowcast.realtime import bridge as realtime_bridge
 from knowcast.realtime import routes as realtime_routes
 from knowcast.rooms import routes as room_routes
@@ -75,6 +76,7 @@ def create_app(settings: Settings, ctx: AppContext | None = None) -> FastAPI:
     media = build_media(ctx)
     WebhookDispatcher(ctx).install()
     audit_events.subscribe(ctx.bus, ctx.db)
+    PrivacyJanitor(ctx).install()
     if settings.demo_audience and settings.demo_stream_room is not None:
         ctx.components.append(DemoAudience(ctx, settings.demo_stream_room, viewers=settings.demo_audience))
     covers_dir = settings.data_dir / "uploads" / "covers"
