@@ -89,6 +89,15 @@ async def test_a_token_acts_with_its_users_current_role(make_user: Any, bearer: 
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "auth.forbidden"
 
 
+async def test_a_disabled_accounts_tokens_stop_working(make_user: Any, bearer: Any) -> None:
+    owner, host = await make_user(Role.OWNER), await make_user(Role.HOST)
+    client = bearer((await new_token(host, "rooms:write"))["token"])
+    assert (await client.post("/api/v1/rooms", json=ROOM)).status_code == 201
+    assert (await owner.client.post(f"/api/v1/users/{host.user.id}/disable")).status_code == 200
+    refused = await client.post("/api/v1/rooms", json=ROOM)
+    assert refused.status_code == 401 and refused.json()["error"]["code"] == "token.invalid"
+
+
 async def test_a_hosts_token_cannot_touch_another_hosts_room(make_user: Any, bearer: Any) -> None:
     alice, bob = await make_user(Role.HOST), await make_user(Role.HOST)
     room = (await alice.client.post("/api/v1/rooms", json=ROOM)).json()

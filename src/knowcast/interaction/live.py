@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from knowcast.accounts.models import User
 from knowcast.bus import Event
 from knowcast.context import AppContext
-from knowcast.interaction import moderation, polls, qa
+from knowcast.interaction import moderation, polls, privacy, qa
 from knowcast.interaction.chat import ChatDesk
 from knowcast.realtime.connection import Connection
 from knowcast.realtime.hub import Tappers
@@ -36,6 +36,7 @@ class LiveInteraction:
         hub.snapshot_providers.append(self.snapshot)
         hub.like_listeners.append(self.likes)
         self.ctx.bus.subscribe("chat.banned_words_changed", self._words_changed)
+        privacy.subscribe(self.ctx)
 
     async def _words_changed(self, _event: Event) -> None:
         self.desk.words.invalidate()

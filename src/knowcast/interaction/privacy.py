@@ -3,7 +3,8 @@
 The database holds the person's questions, votes, room roles and the sanctions about them; their chat lines
 are not stored here but in the rooms' recent lines (the hub) and the replays' timelines (media). After the
 deletion commits, ``forget_in_live_rooms`` removes the person's recent lines and questions from every room
-that may show them, and stops a socket they still hold open from chatting there.
+that may show them, and stops a socket they still hold open from chatting there; a site ban (user.disabled)
+does the latter too.
 """
 
 from __future__ import annotations
@@ -101,13 +102,37 @@ async def erase_personal_data(session: AsyncSession, user: User) -> None:
         await session.execute(delete(model).where(model.user_id == user.id))
 
 
-async def forget_in_live_rooms(ctx: AppContext, user_id: int) -> None:
-    """After the deletion commits: every room on air (any process) or open in this one drops the person's
-    recent chat lines and questions, and refuses further chat from a socket they left open."""
+async def _rooms_that_may_show(ctx: AppContext) -> list[int]:
+    """Rooms on air (in any process) and rooms this process's hub holds recent lines for."""
     async with ctx.db.session() as session:
         on_air = set(await session.scalars(select(Room.id).where(Room.state.in_(ON_AIR))))
-    for room_id in sorted(on_air | set(ctx.hub.rooms)):
+    return sorted(on_air | set(ctx.hub.rooms))
+
+
+async def silence_in_live_rooms(ctx: AppContext, user_id: int) -> None:
+    """A disabled (site-banned) or deleted account: a socket it still holds open can no longer chat. Every
+    process folds the room event into its chat rules, as for a ban by the room's moderators."""
+    for room_id in await _rooms_that_may_show(ctx):
+        data = {"room_id": room_id, "broadcast": True, "user_id": user_id, "name": None, "until": None}
+        await ctx.bus.publish(Event("chat.user_banned", data))
+
+
+async def forget_in_live_rooms(ctx: AppContext, user_id: int) -> None:
+    """After the deletion commits: those rooms drop the person's recent chat lines and questions, and refuse
+    further chat from a socket they left open."""
+    for room_id in await _rooms_that_may_show(ctx):
         base = {"room_id": room_id, "broadcast": True, "user_id": user_id}
         await ctx.bus.publish(Event("chat.hidden", {**base, "message_id": None, "by": None, "purge": True}))
         await ctx.bus.publish(Event("qa.removed", base))
-        await ctx.bus.publish(Event("chat.user_banned", {**base, "name": None, "until": None}))
+    await silence_in_live_rooms(ctx, user_id)
+
+
+def subscribe(ctx: AppContext) -> None:
+    """A site ban ends the account's sessions (accounts.service) and, here, its chat in open sockets."""
+
+    async def disabled(event: Event) -> None:
+        user_id = event.data.get("user_id")
+        if isinstance(user_id, int):
+            await silence_in_live_rooms(ctx, user_id)
+
+    ctx.bus.subscribe("user.disabled", disabled)
