@@ -61,7 +61,8 @@ class Probe:
             f"gc_total_ms={1000 * self.gc_total:.0f} gc_cpu_ms={1000 * self.gc_cpu:.0f} "
             f"ticks={len(writes)} write_p50={1000 * writes[len(writes) // 2]:.1f}ms "
             f"write_max={1000 * writes[-1]:.1f}ms "
-            f"cpu_per_write={1e6 * self.slice_cpu / max(1, self.slice_writes):.1f}us"
+            f"cpu_per_write={1e6 * self.slice_cpu / max(1, self.slice_writes):.1f}us "
+            f"gc_counts={gc.get_count()} gen2={len(gc.get_objects(2))} frozen={gc.get_freeze_count()}"
         )
 
 
@@ -94,6 +95,7 @@ async def watch(hub: Any) -> None:
 
 def install() -> None:
     from knowcast.realtime import room as room_module
+    from knowcast.realtime.heap import HeapKeeper
     from knowcast.realtime.hub import Hub
 
     gc.callbacks.append(PROBE.on_gc)
@@ -121,6 +123,19 @@ def install() -> None:
             for seq in [seq for seq in sequenced if seq <= self._pass_seq]:
                 PROBE.writes.append(now - sequenced.pop(seq))
 
+    full_pass = HeapKeeper._full_pass
+
+    def logged_full_pass(self: HeapKeeper, sockets: int, *, thaw: bool) -> None:
+        began, cpu = time.perf_counter(), time.thread_time()
+        full_pass(self, sockets, thaw=thaw)
+        took, cpu = 1000 * (time.perf_counter() - began), 1000 * (time.thread_time() - cpu)
+        print(
+            f"probe gc full pass sockets={sockets} thaw={thaw} {took:.0f}ms cpu={cpu:.0f}ms",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    HeapKeeper._full_pass = logged_full_pass  # type: ignore[method-assign]
     room_module.LiveRoom.broadcast = timed_broadcast  # type: ignore[method-assign]
     room_module.LiveRoom._write_slice = timed_slice  # type: ignore[method-assign]
 

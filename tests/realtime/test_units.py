@@ -190,16 +190,19 @@ def test_a_viewer_behind_what_the_room_keeps_is_cut_off_to_resume() -> None:
     assert written_seqs(current) == [3]
 
 
-def test_the_heap_keeper_freezes_after_a_join_burst_and_thaws_when_the_crowd_leaves() -> None:
-    keeper = HeapKeeper(step=10)
+def test_the_heap_keeper_freezes_while_a_crowd_is_connected_and_thaws_when_it_leaves() -> None:
+    keeper = HeapKeeper(min_sockets=10)
     try:
         keeper.observe(9)
-        assert gc.get_freeze_count() == 0
+        assert gc.get_freeze_count() == 0 and not keeper.frozen
         keeper.observe(10)
-        assert gc.get_freeze_count() > 0 and keeper.frozen_at == 10
-        keeper.observe(15)  # fewer new sockets than a step: nothing to do
-        assert keeper.frozen_at == 10
-        keeper.observe(5)  # half have left: their cyclic garbage is collected, what remains frozen again
-        assert keeper.frozen_at == 5 and gc.get_freeze_count() > 0
+        assert keeper.frozen and gc.get_freeze_count() > 0
+        survivor = [object()]  # a container that outlives a young collection
+        keeper.observe(20)
+        assert all(o is not survivor for o in gc.get_objects()) and keeper.peak == 20  # frozen: not walked
+        keeper.observe(10)  # half have left: one full pass over everything, then frozen again
+        assert keeper.frozen and keeper.peak == 10
+        keeper.observe(4)  # too few sockets to bother: the collector's defaults
+        assert not keeper.frozen and gc.get_freeze_count() == 0
     finally:
         gc.unfreeze()

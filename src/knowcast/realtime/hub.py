@@ -42,7 +42,7 @@ class Hub:
         history: int = 512,
         presence_timeout: float = 45.0,
         buffer_limit: int = 262_144,
-        gc_freeze_step: int = 1000,
+        gc_freeze_above: int = 1000,
     ) -> None:
         self.backend = backend or MemoryFanout()
         self.backend.bind(self.deliver)
@@ -58,7 +58,7 @@ class Hub:
         self.chat_handler: ChatHandler | None = None
         self._tappers: dict[int, Tappers] = {}
         self._tasks: list[asyncio.Task[None]] = []
-        self.heap = HeapKeeper(gc_freeze_step)
+        self.heap = HeapKeeper(gc_freeze_above)
 
     # ---- life ------------------------------------------------------------------------------------------
 
