@@ -7,8 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 from knowcast.accounts.models import Role
+from knowcast.context import AppContext
 from tests.analytics.conftest import Browser, Stage
 from tests.analytics.test_report import buyer_page, watch
+from tests.commerce.conftest import Shop, pay
 
 COURSE = {"id": 601, "host_id": 0, "kind": "course", "title": "理财课", "price": 9900}
 EBOOK = {"id": 602, "host_id": 0, "kind": "ebook", "title": "记账手册", "price": 2900}
@@ -92,9 +94,7 @@ async def test_per_product_sales_come_from_the_order_lines(stage: Stage, client_
     assert (sale["paid"], sale["units"], sale["gmv"], sale["claims"]) == (1, 1, 1990, 0)
 
 
-async def test_a_refund_comes_off_its_products_and_promotion(
-    stage: Stage, client_factory: Any, make_user: Any
-) -> None:
+async def test_a_refund_comes_off_its_products_and_promotion(stage: Stage, client_factory: Any, make_user: Any) -> None:
     _a, b = await shop_stream(stage, client_factory, make_user)
     flash = order(stage, 2, b.user.id, [(EBOOK, 1, 1990)], flash_sale_id=3, state="refunded")
     await stage.publish("order.refunded", **flash)
@@ -177,3 +177,31 @@ async def test_malformed_order_lines_are_read_safely(stage: Stage, make_user: An
     await stage.flush()
     again = (await stage.host.client.get(f"/api/v1/analytics/rooms/{stage.room_id}/report")).json()
     assert again["summary"]["gmv"] == 9900
+
+
+async def test_a_real_order_through_commerce_fills_the_product_table(
+    shop: Shop, make_user: Any, webhook_server: str, ctx: AppContext
+) -> None:
+    """End to end: a two-line order made and paid through commerce's API and the sandbox's signed webhook."""
+    workbook = await shop.shelved(kind="item", title="预算手册", stock=5, price=1990)
+    planner = await shop.shelved(kind="item", title="年度计划本", stock=5, price=4900)
+    stage = Stage(shop.host, shop.room_id, ctx)
+    await stage.go_live()
+    buyer, page = await buyer_page(stage, make_user)
+    await watch(stage, page, 15)
+    lines = [{"product_id": workbook["id"], "quantity": 2}, {"product_id": planner["id"], "quantity": 1}]
+    created = await buyer.client.post("/api/v1/orders", json={"items": lines, "room_id": shop.room_id})
+    assert created.status_code == 201, created.text
+    assert (await pay(buyer.client, created.json()["id"]))["state"] in ("paid", "fulfilled")
+    await stage.flush()
+    report = (await shop.host.client.get(f"/api/v1/analytics/rooms/{shop.room_id}/report")).json()
+    rows = {p["product_id"]: p for p in report["products"]}
+    assert set(rows) == {workbook["id"], planner["id"]}
+    assert (rows[workbook["id"]]["title"], rows[workbook["id"]]["units"], rows[workbook["id"]]["gmv"]) == (
+        "预算手册",
+        2,
+        3980,
+    )
+    assert (rows[planner["id"]]["units"], rows[planner["id"]]["gmv"], rows[planner["id"]]["buyers"]) == (1, 4900, 1)
+    assert report["summary"]["gmv"] == 3980 + 4900 and report["summary"]["buyers"] == 1
+    assert rows[workbook["id"]]["conversion"] == 1.0  # one viewer, who bought it

@@ -88,3 +88,38 @@ def test_the_forwarder_is_installed_only_when_the_shop_configures_it(settings: A
     app = create_app(configured)
     forwarder = app.state.ctx.analytics.forwarder
     assert isinstance(forwarder, Ga4Forwarder) and forwarder in app.state.ctx.components
+
+
+async def test_a_real_purchase_reaches_ga4_through_the_app(
+    receiver: Any, shop: Any, make_user: Any, webhook_server: str, ctx: Any
+) -> None:
+    """The app's own path: a consented viewer's view, order and payment (commerce's API and the sandbox's
+    webhook) go through the analytics runtime to the forwarder; a pseudonymous viewer's view stays here."""
+    from knowcast.accounts.models import Role
+    from knowcast.analytics.runtime import runtime_of
+    from knowcast.privacy.consent import COOKIE, GRANTED
+    from tests.analytics.conftest import Browser
+    from tests.commerce.conftest import pay
+
+    url, received = receiver
+    runtime = runtime_of(ctx)
+    forwarder = Ga4Forwarder(url, "G-SHOP", "s3cret", ctx.settings.secret_key)
+    runtime.forwarder = forwarder
+    await forwarder.start()
+    product = await shop.shelved(kind="item", stock=3, price=1990)
+    await Browser((await make_user(Role.VIEWER)).client, shop.room_id).send("view_start")  # not consented
+    buyer = await make_user(Role.VIEWER)
+    buyer.client.cookies.set(COOKIE, GRANTED)
+    await Browser(buyer.client, shop.room_id).send("view_start", utm_source="wechat")
+    body = {"items": [{"product_id": product["id"], "quantity": 1}], "room_id": shop.room_id}
+    order = (await buyer.client.post("/api/v1/orders", json=body)).json()
+    await pay(buyer.client, order["id"])
+    await runtime.settle()
+    await settled(forwarder, expected=3)
+    await forwarder.stop()
+    events = [(r["body"]["client_id"], e) for r in received for e in r["body"]["events"]]
+    assert [e["name"] for _c, e in events] == ["page_view", "begin_checkout", "purchase"]
+    assert {c for c, _e in events} == {forwarder.client_id(f"u:{buyer.user.id}")}
+    purchase = events[-1][1]["params"]
+    assert (purchase["transaction_id"], purchase["value"], purchase["currency"]) == (str(order["id"]), 19.9, "CNY")
+    assert purchase["items"] == [{"item_id": str(product["id"]), "quantity": 1}] and purchase["source"] == "wechat"

@@ -226,3 +226,77 @@ async def test_the_next_rooms_reminders_feed_the_viewer_forecast(stage: Stage, c
     other = await make_user(Role.HOST)
     assert (await other.client.get(f"/api/v1/analytics/forecast?room_id={stage.room_id}")).status_code in (403, 404)
     assert (await stage.host.client.get("/api/v1/analytics/forecast?room_id=0")).status_code == 422
+
+
+async def test_the_running_streams_projection_has_an_interval(stage: Stage, ctx: AppContext, make_user: Any) -> None:
+    """Issue 6 §6: the running stream's final GMV = so far + the last 15 minutes' pace over the minutes left."""
+    await history(ctx, stage.host.user.id, [(10, 1, 100)] * 3)  # past streams of 2 h: 120 minutes expected
+    await stage.go_live()
+    buyers = []
+    for _ in range(4):
+        buyer = await make_user(Role.VIEWER)
+        buyer.client.cookies.set("kc_consent", "analytics")
+        await Browser(buyer.client, stage.room_id).send("view_start")
+        buyers.append(buyer)
+    for n, buyer in enumerate(buyers):
+        data = {"order_id": 500 + n, "user_id": buyer.user.id, "host_id": stage.host.user.id, "total": 2500}
+        await stage.publish("order.paid", **data, currency="CNY")
+    body = (await stage.host.client.get(f"/api/v1/analytics/rooms/{stage.room_id}/projection")).json()
+    assert body["so_far"] == 10000 and body["expected_minutes"] == 120
+    assert body["orders_per_minute"] == 4 / max(1.0, min(15, body["elapsed_minutes"]))
+    assert body["low"] <= body["projected"] <= body["high"] and body["projected"] > body["so_far"]
+    remaining = 120 - body["elapsed_minutes"]
+    assert math.isclose(body["projected"], 10000 + body["orders_per_minute"] * remaining * 2500)
+
+
+async def test_the_planner_takes_price_elasticity_from_price_experiments(stage: Stage, ctx: AppContext) -> None:
+    """Issue 6 §7: with a price experiment (+20 % price: 8 % against 10 % conversion), ε = ln(0.8) / ln(1.2)."""
+    from knowcast.analytics import models as m
+
+    await history(ctx, stage.host.user.id, [(50, 5, 1000), (60, 6, 1000), (55, 5, 1000)])
+    body = {
+        "name": "涨价",
+        "subject": "price",
+        "variants": [{"key": "now"}, {"key": "up", "payload": {"price_change": 0.2}}],
+    }
+    experiment = (await stage.host.client.post("/api/v1/analytics/experiments", json=body)).json()
+    async with ctx.db.session() as session:  # 100 viewers each; 10 and 8 of them bought
+        for variant, buyers in (("now", 10), ("up", 8)):
+            for i in range(100):
+                session.add(
+                    m.Exposure(
+                        experiment_id=experiment["id"],
+                        visitor=f"p:{variant}{i}",
+                        host_id=stage.host.user.id,
+                        variant=variant,
+                        first_at=START,
+                        conversions=int(i < buyers),
+                        revenue=1000 if i < buyers else 0,
+                    )
+                )
+        await session.commit()
+    plan = (await stage.host.client.post("/api/v1/analytics/plan", json={"price_change": 0.2})).json()
+    elasticity = plan["elasticity"]
+    assert elasticity["from_experiments"] is True
+    assert math.isclose(elasticity["value"], math.log(0.8) / math.log(1.2))
+    assert math.isclose(elasticity["se"], abs(elasticity["value"]) * 0.5)  # one estimate: half of it, said so
+    assert plan["V"] == 1000 * 1.2
+
+
+def test_the_seasonal_naive_baseline_is_the_same_weekday_and_its_mase_is_computed_by_hand() -> None:
+    """Streams on Saturdays (big) and Tuesdays (small): the baseline is the latest stream on the same weekday,
+    so it follows the weekly pattern that one-step smoothing cannot; both MASEs are over the same in-sample
+    one-step naive error (Hyndman & Koehler 2006)."""
+    values = [100, 20, 110, 22, 105, 21, 115, 25]
+    days = [0, 3, 7, 10, 14, 17, 21, 24]  # START is a Saturday; +3 days a Tuesday
+    series = [(START + timedelta(days=d), float(v)) for d, v in zip(days, values, strict=True)]
+    assert forecast.seasonal_naive(series[:4], START + timedelta(days=14)) == 110  # the last Saturday
+    assert forecast.seasonal_naive(series[:1], START + timedelta(days=3)) == 100  # no Tuesday yet: previous
+    result = forecast.backtest(series)
+    naive_errors = [abs(values[t] - values[t - 2]) for t in range(forecast.MIN_STREAMS, len(values))]
+    assert naive_errors == [2, 5, 1, 10, 4]
+    scale = sum(abs(b - a) for a, b in itertools.pairwise(values)) / (len(values) - 1)
+    assert scale == 609 / 7
+    assert result["origins"] == 5 and math.isclose(result["mae_baseline"], 4.4)
+    assert math.isclose(result["mase_baseline"], 4.4 / (609 / 7))
+    assert result["mase"] > result["mase_baseline"]  # here the baseline wins, and the page shows it

@@ -100,3 +100,67 @@ async def test_bad_bodies_get_a_422_not_a_500(stage: Stage, client: Any) -> None
     assert raw.status_code == 422
     no_csrf = await client.post("/api/v1/analytics/events", json={"events": []}, headers={"x-csrf-token": "forged"})
     assert no_csrf.status_code == 403
+
+
+async def test_each_event_carries_room_visitor_channel_device_and_variants(stage: Stage, make_user: Any) -> None:
+    """Issue 6 §1: what the intake stores with a view, and that sharing, liking and asking are interactions."""
+    from sqlalchemy import select
+
+    from knowcast.analytics import models as m
+
+    body = {"name": "卡片", "subject": "card", "variants": [{"key": "plain"}, {"key": "bold"}]}
+    experiment = (await stage.host.client.post("/api/v1/analytics/experiments", json=body)).json()
+    await stage.go_live()
+    fan = await make_user(Role.VIEWER)
+    fan.client.cookies.set("kc_consent", "analytics")
+    page = Browser(fan.client, stage.room_id)  # an iPhone user agent
+    await page.send("view_start", utm_source="Douyin", utm_medium="video", utm_campaign="s11")
+    await page.send("share", target="wechat_moments")
+    await stage.publish("likes.tapped", user_id=fan.user.id, count=3)
+    asked = await fan.client.post(f"/api/v1/rooms/{stage.room_id}/questions", json={"text": "有回放吗？"})
+    assert asked.status_code == 201, asked.text
+    live = await stage.live()
+    assert (live["uv"], live["likes"], live["interaction_rate"]) == (1, 3, 1.0)
+    await stage.flush()
+    async with stage.ctx.db.session() as session:
+        rows = list(await session.scalars(select(m.AnalyticsEvent).where(m.AnalyticsEvent.room_id == stage.room_id)))
+        view = await session.get(m.AnalyticsView, page.view_id)
+        visitor = await session.get(m.RoomVisitor, (stage.room_id, f"u:{fan.user.id}"))
+    kinds = {row.kind: row for row in rows}
+    assert {"view_start", "share", "like", "question"} <= set(kinds)
+    start = kinds["view_start"]
+    assert (start.visitor, start.channel, start.device) == (f"u:{fan.user.id}", "douyin", "mobile")
+    assert start.variants is not None and set(start.variants) == {experiment["key"]}
+    assert start.variants[experiment["key"]] in ("plain", "bold")
+    assert kinds["share"].data == {"target": "wechat_moments"} and kinds["like"].quantity == 3
+    assert {kinds[k].visitor for k in ("share", "like", "question")} == {f"u:{fan.user.id}"}
+    assert view is not None and (view.medium, view.campaign) == ("video", "s11")
+    assert visitor is not None and (visitor.interactions, visitor.variants) == (3, start.variants)
+
+
+async def test_writes_are_batched_one_transaction_per_batch(stage: Stage) -> None:
+    """The writer takes up to ``analytics_batch_size`` events per transaction: 5,000 events, batches of 2,000,
+    three writes (a store that counts its calls around the real one)."""
+    from knowcast.analytics.records import Record
+    from knowcast.analytics.store import Batch, EventStore
+    from knowcast.db.types import utcnow
+
+    runtime = stage.runtime
+    real = runtime.store
+    sizes: list[int] = []
+
+    class Counting(EventStore):
+        async def write(self, batch: Batch, kinds: Any) -> None:
+            sizes.append(len(batch.records))
+            await real.write(batch, kinds)
+
+    await stage.flush()
+    runtime.store = Counting()
+    runtime.settings.analytics_batch_size = 2000
+    now = utcnow()
+    for i in range(5000):
+        runtime.offer(Record("like", stage.room_id, now, visitor=f"p:{i % 50}", quantity=1))
+    await stage.flush()
+    assert sizes == [2000, 2000, 1000]
+    live = await stage.live()
+    assert live["likes"] == 5000

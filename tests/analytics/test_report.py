@@ -141,3 +141,37 @@ async def test_peak_and_viewers_per_minute_come_from_view_sessions(ctx: Any) -> 
     base = int(t0.timestamp() // 60)
     assert (peak, peak_at) == (2, t0 + timedelta(seconds=10))
     assert per_minute == {base: 2, base + 1: 1, base + 2: 0, base + 3: 1}
+
+
+async def test_the_timeline_marks_pins_flash_sales_coupon_drops_draws_polls_and_steps(stage: Stage) -> None:
+    await stage.go_live()
+    sale = {"id": 4, "product_id": PRODUCT["id"], "product_title": "理财课", "stock_total": 10}
+    await stage.publish("shelf.pinned", product=PRODUCT)
+    await stage.publish("flash.scheduled", sale=sale)
+    await stage.publish("flash.sold_out", sale_id=4)
+    await stage.publish("coupon.drop_started", drop={"id": 2, "coupon": {"id": 9, "code": "LIVE10"}})
+    await stage.publish("draw.opened", draw={"id": 1, "title": "抽一本书"})
+    await stage.publish("draw.drawn", draw={"id": 1, "title": "抽一本书"})
+    await stage.publish("poll.opened", poll={"id": 1, "question": "下节课讲什么"})
+    await stage.publish("show.step_done", step_id=1, title="开场", delay_seconds=42)
+    await stage.transition("ended")
+    await stage.flush()
+    report = (await stage.host.client.get(f"/api/v1/analytics/rooms/{stage.room_id}/report")).json()
+    marks = [(m["type"], m.get("label")) for m in report["markers"]]
+    assert marks == [
+        ("live", None),
+        ("pin", "理财课"),
+        ("flash", "理财课"),
+        ("sold_out", None),
+        ("coupon", "LIVE10"),
+        ("draw", "抽一本书"),
+        ("draw_drawn", "抽一本书"),
+        ("poll", "下节课讲什么"),
+        ("step", "开场"),
+        ("ended", None),
+    ]
+    times = [m["t"] for m in report["markers"]]
+    assert times == sorted(times) and report["markers"][-1]["t"] - times[0] < 3600  # chart x: seconds since 1970
+    page = (await stage.host.client.get(f"/studio/rooms/{stage.room_id}/review")).text
+    for kind in ("pin", "flash", "coupon", "draw", "poll", "step"):
+        assert f'<li data-type="{kind}">' in page, kind
