@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -78,3 +79,24 @@ async def test_email_and_phone_are_not_stored_in_plaintext(make_user: Any, ctx: 
     assert member.user.email not in row.email and row.email.startswith("kc1.")
     assert "13912345678" not in row.phone
     assert len(row.email_hash) == 64 and member.user.email not in row.email_hash
+
+
+async def test_accounts_are_found_by_a_keyed_hash_of_the_email(make_user: Any, ctx: Any, client_factory: Any) -> None:
+    """The email column is ciphertext with a fresh nonce each time, so it cannot be searched; the account is
+    found by HMAC(lookup key, normalised email). Without the lookup key the hash cannot be recomputed from a
+    guessed address, and the key survives rotation of the encryption keys (it never changes)."""
+    member = await make_user()
+    email = member.user.email
+    async with ctx.db.engine.connect() as conn:
+        stored = (await conn.execute(text("SELECT email_hash FROM users WHERE id = :id"), {"id": member.user.id})).one()
+    keyed = crypto.cipher().lookup_hash(email.lower(), "email")
+    assert stored.email_hash == keyed
+    assert stored.email_hash != hashlib.sha256(email.encode()).hexdigest()  # not a plain, guessable hash
+    other_key = crypto.FieldCipher(keyring.generate()).lookup_hash(email.lower(), "email")
+    assert other_key != keyed
+    rotated = crypto.FieldCipher(crypto.cipher().ring.rotated())
+    assert rotated.lookup_hash(email.lower(), "email") == keyed  # lookups survive key rotation
+    shouted = await client_factory().post(
+        "/api/v1/auth/signin", json={"email": f"  {email.upper()} ", "password": "correct horse battery"}
+    )
+    assert shouted.status_code == 200 and shouted.json()["user"]["id"] == member.user.id

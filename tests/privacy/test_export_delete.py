@@ -1,4 +1,5 @@
-"""Export, deletion, the audit log, site bans, and personal data kept out of plaintext everywhere."""
+"""Export, deletion, the audit log, site bans, and personal data kept out of plaintext everywhere: the
+database, the logs and analytics events."""
 
 from __future__ import annotations
 
@@ -6,12 +7,15 @@ import io
 import json
 import logging
 import zipfile
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 from knowcast.accounts.models import Role, User
+from knowcast.analytics.models import AnalyticsEvent
+from knowcast.analytics.runtime import runtime_of
 from knowcast.observability import JsonFormatter
 from knowcast.privacy.models import AuditEntry
 from tests.conftest import PASSWORD
@@ -66,13 +70,44 @@ async def test_delete_erases_the_person_and_keeps_the_row(client: Any, client_fa
     assert fresh.status_code == 201
 
 
-async def test_nothing_personal_in_the_database_file_or_the_logs(
-    client: Any, ctx: Any, caplog: pytest.LogCaptureFixture
+async def visit_and_order(client: Any, make_user: Any) -> None:
+    """What puts the person into analytics: a consented view of a room, a question, an order from it."""
+    host = await make_user(Role.HOST)
+    when = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    room = (await host.client.post("/api/v1/rooms", json={"title": "隐私课", "scheduled_at": when})).json()
+    product = (await host.client.post("/api/v1/products", json={"kind": "course", "title": "课", "price": 100})).json()
+    await host.client.post(f"/api/v1/rooms/{room['id']}/shelf", json={"product_id": product["id"]})
+    events = [{"kind": "view_start", "room_id": room["id"], "view_id": "privacy-view-1"}]
+    assert (await client.post("/api/v1/analytics/events", json={"events": events})).status_code == 202
+    asked = await client.post(f"/api/v1/rooms/{room['id']}/questions", json={"text": "有回放吗？"})
+    assert asked.status_code == 201
+    body = {"items": [{"product_id": product["id"]}], "room_id": room["id"]}
+    assert (await client.post("/api/v1/orders", json=body)).status_code == 201
+
+
+async def analytics_rows(ctx: Any) -> str:
+    runtime = runtime_of(ctx)
+    await runtime.settle()
+    while await runtime.flush():
+        pass
+    async with ctx.db.session() as session:
+        rows = list(await session.scalars(select(AnalyticsEvent)))
+    columns = [column.name for column in AnalyticsEvent.__table__.columns]
+    return "\n".join(repr({c: getattr(r, c) for c in columns}) for r in rows)
+
+
+async def test_nothing_personal_in_the_database_file_the_logs_or_analytics_events(
+    client: Any, ctx: Any, make_user: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    await signed_up(client)
+    user = await signed_up(client)
     await client.post("/api/v1/auth/signin", json={"email": EMAIL, "password": "wrong password"})
+    await visit_and_order(client, make_user)
     await client.get("/api/v1/privacy/export")
+    events = await analytics_rows(ctx)
+    assert "view_start" in events and "order_created" in events and "question" in events  # they were written
+    for secret in (EMAIL, PHONE, REAL_NAME, user["display_name"], "有回放吗"):
+        assert secret not in events, secret  # counted, never described
     if ctx.db.dialect == "sqlite":
         stored = await sqlite_files(ctx)
     else:  # PostgreSQL's files are not ours to read: every row of every table as text instead
