@@ -205,3 +205,23 @@ async def test_a_real_order_through_commerce_fills_the_product_table(
     assert (rows[planner["id"]]["units"], rows[planner["id"]]["gmv"], rows[planner["id"]]["buyers"]) == (1, 4900, 1)
     assert report["summary"]["gmv"] == 3980 + 4900 and report["summary"]["buyers"] == 1
     assert rows[workbook["id"]]["conversion"] == 1.0  # one viewer, who bought it
+
+
+async def test_a_deleted_buyer_stays_one_unlinkable_buyer_of_their_products(
+    stage: Stage, client_factory: Any, make_user: Any
+) -> None:
+    from sqlalchemy import func, select
+
+    from knowcast.analytics import models as m
+    from knowcast.analytics.identity import user_key
+
+    a, _b = await shop_stream(stage, client_factory, make_user)
+    await stage.flush()
+    await stage.publish("user.deleted", user_id=a.user.id)
+    await stage.flush()
+    key = user_key(stage.ctx.settings.secret_key, a.user.id)
+    B = m.RoomProductBuyer
+    async with stage.ctx.db.session() as session:
+        assert await session.scalar(select(func.count()).select_from(B).where(B.buyer == key)) == 0
+    report = (await stage.host.client.get(f"/api/v1/analytics/rooms/{stage.room_id}/report")).json()
+    assert {p["product_id"]: p["buyers"] for p in report["products"]} == {COURSE["id"]: 1, EBOOK["id"]: 2}

@@ -147,3 +147,6 @@ async def detach(session: AsyncSession, visitor: str, user_key: str | None, user
         views, visitors = table_of(m.AnalyticsView), table_of(m.RoomVisitor)
         await session.execute(update(views).where(views.c.user_key == user_key).values(user_key=None))
         await session.execute(update(visitors).where(visitors.c.buyer_key == user_key).values(buyer_key=None))
+        buyers = table_of(m.RoomProductBuyer)  # still one buyer of each product, no longer linkable
+        unlinked = anonymous(user_key, secret)[:40]
+        await session.execute(update(buyers).where(buyers.c.buyer == user_key).values(buyer=unlinked))
