@@ -41,6 +41,7 @@ def run(args: argparse.Namespace, _settings: Settings) -> int:
 
 def bench(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     NICE["value"] = getattr(args, "nice", 0)
+    _check_fd_limit(args.viewers)
     senders = math.ceil(args.rate * 2) + 4  # each sends one message in two seconds: far under the flood rule
     port, env = _free_port(), _env(tmp, args)
     room_id, tokens = asyncio.run(_prepare(env, senders))
@@ -91,6 +92,8 @@ def summarize(args: argparse.Namespace, reports: list[dict[str, Any]], rss: floa
     wall = max(r["wall_s"] for r in reports)
     return {
         "viewers": viewers,
+        "failed_joins": sum(r["failed_joins"] for r in reports),  # viewers that could not join in 4 tries
+        "join_retries": sum(r["retries"] for r in reports),
         "rate": args.rate,
         "sent": sent,
         "expected": expected,
@@ -127,7 +130,12 @@ def _env(tmp: Path, args: argparse.Namespace) -> dict[str, str]:
         KNOWCAST_ARGON2_TIME_COST="1",
         KNOWCAST_ARGON2_MEMORY_KIB="1024",
     )
-    for passed in ("KNOWCAST_REALTIME_TICK_MS", "KNOWCAST_REALTIME_SEND_BUFFER_BYTES", "KNOWCAST_FANOUT_PROFILE"):
+    for passed in (
+        "KNOWCAST_REALTIME_TICK_MS",
+        "KNOWCAST_REALTIME_SEND_BUFFER_BYTES",
+        "KNOWCAST_FANOUT_PROFILE",
+        "KNOWCAST_FANOUT_PROFILE_JOINS",
+    ):
         if passed in os.environ:
             env[passed] = os.environ[passed]
     if args.redis:
@@ -194,9 +202,31 @@ NICE = {"value": 0}
 def _raise_fd_limit() -> None:
     if NICE["value"]:
         os.nice(NICE["value"])  # other jobs on a shared machine should not be what is measured
-    want = 1_048_576 if os.geteuid() == 0 else resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-    with contextlib.suppress(ValueError, OSError):
-        resource.setrlimit(resource.RLIMIT_NOFILE, (min(want, 262_144), min(want, 262_144)))
+    _raise_fd_limit_to_hard()
+
+
+FD_MARGIN = 256  # the senders, the database, the listening socket, logs
+
+
+def _check_fd_limit(viewers: int) -> None:
+    """One socket is one file descriptor: past the limit, the server's accept loop drops connections (libuv
+    accepts and closes them at once), which the load generator sees as resets and refusals."""
+    _raise_fd_limit_to_hard()
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if viewers + FD_MARGIN > soft:
+        raise SystemExit(
+            f"{viewers:,} viewers need more than this machine's open-file limit of {soft:,} per process "
+            f"(RLIMIT_NOFILE; the hard limit can only be raised with privileges): at most {soft - FD_MARGIN:,} here"
+        )
+
+
+def _raise_fd_limit_to_hard() -> None:
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    want = 1_048_576 if os.geteuid() == 0 else hard
+    for limit in (min(want, 262_144), hard):
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (limit, max(limit, hard)))
+            return
 
 
 def _spawn(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:

@@ -37,6 +37,7 @@ class Stats:
         self.errors = 0
         self.codes: dict[str, int] = {}
         self.retries = 0
+        self.failed_joins = 0
         self.inbound = [0] * (HIST_MS + 1)
 
     def times_in(self, seq: int, payload: bytes) -> list[float]:
@@ -74,6 +75,8 @@ class Viewer(asyncio.Protocol):
         self.upgraded = False
         self.last_seq = -1
         self.transport: asyncio.Transport | None = None
+        self.started = time.monotonic()
+        self.received = 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -85,14 +88,21 @@ class Viewer(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if self.joined.done():
             self.stats.closed += 1
-        if not self.joined.done():
-            self.joined.set_exception(ConnectionError("closed before welcome"))
+        if not self.joined.done():  # say how far it got, for diagnosis
+            stage = "after the 101" if self.upgraded else "before the 101"
+            elapsed = time.monotonic() - self.started
+            self.joined.set_exception(
+                ConnectionError(
+                    f"closed {stage}, before the welcome, after {elapsed:.1f} s, {self.received} bytes: {exc!r}"
+                )
+            )
 
     def send(self, frame: bytes) -> None:
         if self.transport is not None and not self.transport.is_closing():
             self.transport.write(frame)
 
     def data_received(self, data: bytes) -> None:
+        self.received += len(data)
         buf = self.buf + data if self.buf else data
         if not self.upgraded:
             end = buf.find(b"\r\n\r\n")
@@ -183,18 +193,19 @@ async def connect_all(args: argparse.Namespace, stats: Stats) -> list[Viewer]:
     gate = asyncio.Semaphore(args.concurrency)
     path = f"/api/v1/rooms/{args.room}/live"
 
-    async def one() -> Viewer:
-        for _attempt in range(3):  # like a browser: a refused or dropped join is tried again
+    async def one() -> Viewer | None:
+        for attempt in range(4):  # like a browser: a refused or dropped join is tried again
             try:
                 async with gate:
                     return await open_viewer(args.host, args.port, path, stats)
             except (OSError, TimeoutError) as error:  # ConnectionError is an OSError
                 stats.retries += 1
-                print(f"join failed, retrying: {error!r}"[:200], file=sys.stderr)
+                print(f"join {attempt + 1} of 4 failed: {error!r}"[:300], file=sys.stderr)
                 await asyncio.sleep(1)
-        return await open_viewer(args.host, args.port, path, stats)
+        stats.failed_joins += 1  # reported: the run goes on with the viewers that joined
+        return None
 
-    return list(await asyncio.gather(*(one() for _ in range(args.viewers))))
+    return [viewer for viewer in await asyncio.gather(*(one() for _ in range(args.viewers))) if viewer is not None]
 
 
 async def heartbeats(viewers: list[Viewer], every: float = 15.0) -> None:
@@ -248,8 +259,9 @@ async def main(args: argparse.Namespace) -> None:
     if stats.counting and sum(stats.inbound):
         spread = "/".join(str(_pct(stats.inbound, q)) for q in (0.1, 0.5, 0.9, 0.99))
         print(f"sender→server p10/p50/p90/p99 ms: {spread}", file=sys.stderr)
-    result = {"viewers": len(viewers), "sent": sent, "delivered": stats.delivered, "closed": stats.closed,
-              "errors": errors, "cpu_s": cpu, "wall_s": wall, "hist": _sparse(stats.hist)}  # fmt: skip
+    result = {"viewers": len(viewers), "failed_joins": stats.failed_joins, "retries": stats.retries, "sent": sent,
+              "delivered": stats.delivered, "closed": stats.closed, "errors": errors, "cpu_s": cpu, "wall_s": wall,
+              "hist": _sparse(stats.hist)}  # fmt: skip
     print(json.dumps(result), flush=True)
 
 

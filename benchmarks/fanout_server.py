@@ -35,6 +35,8 @@ class Probe:
         self.slice_cpu = 0.0
         self.slice_writes = 0
         self.viewers = 0
+        self.joins = 0
+        self.failed_joins: dict[str, int] = {}  # why a socket ended before its welcome
         self.cpu = time.process_time()
         self.wall = time.monotonic()
 
@@ -62,7 +64,8 @@ class Probe:
             f"ticks={len(writes)} write_p50={1000 * writes[len(writes) // 2]:.1f}ms "
             f"write_max={1000 * writes[-1]:.1f}ms "
             f"cpu_per_write={1e6 * self.slice_cpu / max(1, self.slice_writes):.1f}us "
-            f"gc_counts={gc.get_count()} gen2={len(gc.get_objects(2))} frozen={gc.get_freeze_count()}"
+            f"gc_counts={gc.get_count()} gen2={len(gc.get_objects(2))} "
+            f"joins={self.joins} failed_joins={self.failed_joins}"
         )
 
 
@@ -86,7 +89,9 @@ async def watch(hub: Any) -> None:
                 profiler.disable()
                 profiler.dump_stats(str(profile_to))
                 profile_to, profiler = None, None
-            elif profile_to and len(PROBE.writes) > 10:
+            elif profile_to and (
+                len(PROBE.writes) > 10 or (os.environ.get("KNOWCAST_FANOUT_PROFILE_JOINS") and PROBE.joins > 500)
+            ):
                 profiler = cProfile.Profile()
                 profiler.enable()
             PROBE.reset()
@@ -95,6 +100,7 @@ async def watch(hub: Any) -> None:
 
 def install() -> None:
     from knowcast.realtime import room as room_module
+    from knowcast.realtime import routes
     from knowcast.realtime.heap import HeapKeeper
     from knowcast.realtime.hub import Hub
 
@@ -123,6 +129,19 @@ def install() -> None:
             for seq in [seq for seq in sequenced if seq <= self._pass_seq]:
                 PROBE.writes.append(now - sequenced.pop(seq))
 
+    session_open = routes.Session.open
+
+    async def counted_open(self: routes.Session, transport: Any) -> Any:
+        try:
+            conn = await session_open(self, transport)
+        except BaseException as error:
+            why = f"{type(error).__name__}{getattr(error, 'close_code', '')}"
+            PROBE.failed_joins[why] = PROBE.failed_joins.get(why, 0) + 1
+            raise
+        PROBE.joins += 1
+        return conn
+
+    routes.Session.open = counted_open  # type: ignore[method-assign]
     full_pass = HeapKeeper._full_pass
 
     def logged_full_pass(self: HeapKeeper, sockets: int, *, thaw: bool) -> None:

@@ -190,7 +190,7 @@ def test_a_viewer_behind_what_the_room_keeps_is_cut_off_to_resume() -> None:
     assert written_seqs(current) == [3]
 
 
-def test_the_heap_keeper_freezes_while_a_crowd_is_connected_and_thaws_when_it_leaves() -> None:
+def test_the_heap_keeper_freezes_while_a_crowd_is_connected_and_thaws_when_it_has_gone() -> None:
     keeper = HeapKeeper(min_sockets=10)
     try:
         keeper.observe(9)
@@ -198,11 +198,10 @@ def test_the_heap_keeper_freezes_while_a_crowd_is_connected_and_thaws_when_it_le
         keeper.observe(10)
         assert keeper.frozen and gc.get_freeze_count() > 0
         survivor = [object()]  # a container that outlives a young collection
-        keeper.observe(20)
-        assert all(o is not survivor for o in gc.get_objects()) and keeper.peak == 20  # frozen: not walked
-        keeper.observe(10)  # half have left: one full pass over everything, then frozen again
-        assert keeper.frozen and keeper.peak == 10
-        keeper.observe(4)  # too few sockets to bother: the collector's defaults
+        keeper.observe(6)
+        assert all(o is not survivor for o in gc.get_objects()) and keeper.frozen  # frozen: not walked
+        keeper.observe(4)  # below half of min_sockets: one full pass over everything, then the defaults
         assert not keeper.frozen and gc.get_freeze_count() == 0
+        assert any(o is survivor for o in gc.get_objects())
     finally:
         gc.unfreeze()
