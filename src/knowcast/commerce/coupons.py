@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from knowcast.accounts.models import User
 from knowcast.bus import Event
 from knowcast.commerce import announce, counters
+from knowcast.commerce.offers import NOBODY, Viewer
 from knowcast.commerce.promotions import Coupon, CouponClaim, CouponDrop, CouponKind
 from knowcast.commerce.schemas import CouponCreate, CouponOut, DropCreate, DropOut
 from knowcast.context import AppContext
@@ -22,8 +23,10 @@ from knowcast.db.types import utcnow
 from knowcast.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 
 
-def coupon_out(coupon: Coupon) -> CouponOut:
-    return CouponOut.model_validate(coupon, from_attributes=True)
+def coupon_out(coupon: Coupon, value: int | None = None) -> CouponOut:
+    """``value``: this viewer's own value of the coupon (a coupon-value experiment), else the coupon's."""
+    out = CouponOut.model_validate(coupon, from_attributes=True)
+    return out if value is None else out.model_copy(update={"value": value})
 
 
 async def create(session: AsyncSession, host: User, data: CouponCreate) -> Coupon:
@@ -50,13 +53,14 @@ async def of_host(session: AsyncSession, host_id: int) -> list[Coupon]:
     return list(await session.scalars(select(Coupon).where(Coupon.host_id == host_id).order_by(Coupon.id.desc())))
 
 
-def discount_for(coupon: Coupon | None, amounts: dict[int, int]) -> int:
+def discount_for(coupon: Coupon | None, amounts: dict[int, int], value: int | None = None) -> int:
     """Minor units off: on the one product for a product coupon, on the whole order otherwise; never more
-    than the amount it applies to."""
+    than the amount it applies to. ``value`` replaces the coupon's (a coupon-value experiment's claim)."""
     if coupon is None:
         return 0
     base = amounts.get(coupon.product_id, 0) if coupon.product_id else sum(amounts.values())
-    off = coupon.value if coupon.kind is CouponKind.FIXED else base * coupon.value // 100
+    value = coupon.value if value is None else value
+    off = value if coupon.kind is CouponKind.FIXED else base * value // 100
     return max(0, min(off, base))
 
 
@@ -117,21 +121,39 @@ async def has_claim(session: AsyncSession, coupon_id: int, user_id: int) -> bool
     return row is not None
 
 
-async def claims_of(session: AsyncSession, user_id: int) -> list[Coupon]:
-    query = select(Coupon).join(CouponClaim, CouponClaim.coupon_id == Coupon.id).where(CouponClaim.user_id == user_id)
-    return list(await session.scalars(query.order_by(CouponClaim.id.desc())))
+async def claim_of(session: AsyncSession, coupon_id: int, user_id: int) -> CouponClaim | None:
+    query = select(CouponClaim).where(CouponClaim.coupon_id == coupon_id, CouponClaim.user_id == user_id)
+    found: CouponClaim | None = await session.scalar(query)
+    return found
+
+
+async def claims_of(session: AsyncSession, user_id: int) -> list[CouponOut]:
+    """The coupons the user holds, each at the value they claimed it with."""
+    query = (
+        select(Coupon, CouponClaim.value)
+        .join(CouponClaim, CouponClaim.coupon_id == Coupon.id)
+        .where(CouponClaim.user_id == user_id)
+        .order_by(CouponClaim.id.desc())
+    )
+    return [coupon_out(coupon, value) for coupon, value in (await session.execute(query)).tuples()]
 
 
 # ---- drops ------------------------------------------------------------------------------------------------
 
 
-async def drop_out(session: AsyncSession, drop: CouponDrop) -> DropOut:
+async def drop_out(
+    session: AsyncSession, drop: CouponDrop, viewer: Viewer = NOBODY, user_id: int | None = None
+) -> DropOut:
+    """The drop as everyone sees it, or as one viewer does: the value they claimed, else their variant's."""
     coupon = await session.get(Coupon, drop.coupon_id)
     assert coupon is not None
+    held = await claim_of(session, coupon.id, user_id) if user_id is not None else None
+    offered = viewer.coupon_value(coupon)
+    value = held.value if held is not None else offered[0] if offered else None
     return DropOut(
         id=drop.id,
         room_id=drop.room_id,
-        coupon=coupon_out(coupon),
+        coupon=coupon_out(coupon, value),
         quantity=drop.quantity,
         claimed=drop.claimed,
         opens_at=drop.opens_at,
@@ -181,18 +203,27 @@ async def grant(session: AsyncSession, claim: CouponClaim) -> bool:
     return True
 
 
-async def claim(session: AsyncSession, ctx: AppContext, user: User, drop_id: int) -> Coupon:
-    """First come first served: one conditional UPDATE counts the claim, the unique claim row refuses a
-    second claim by the same user."""
+async def get_drop(session: AsyncSession, drop_id: int) -> CouponDrop:
     drop = await session.get(CouponDrop, drop_id)
     if drop is None:
         raise NotFound("no such coupon drop", code="coupon.drop_not_found")
+    return drop
+
+
+async def claim(session: AsyncSession, ctx: AppContext, user: User, drop_id: int, viewer: Viewer = NOBODY) -> CouponOut:
+    """First come first served: one conditional UPDATE counts the claim, the unique claim row refuses a
+    second claim by the same user. A viewer in a coupon-value experiment keeps their variant's value."""
+    drop = await get_drop(session, drop_id)
     now = utcnow()
     if not drop.opens_at <= now < drop.closes_at:
         raise Conflict("this coupon drop is closed", code="coupon.drop_closed")
     coupon = await session.get(Coupon, drop.coupon_id)
     assert coupon is not None
-    if not await grant(session, CouponClaim(coupon_id=coupon.id, user_id=user.id, drop_id=drop.id)):
+    offered = viewer.coupon_value(coupon)
+    held = CouponClaim(coupon_id=coupon.id, user_id=user.id, drop_id=drop.id)
+    if offered is not None:
+        held.value, held.experiment, held.variant = offered[0], offered[1].experiment, offered[1].variant
+    if not await grant(session, held):
         raise Conflict("you have already claimed this coupon", code="coupon.already_claimed")
     result = await session.execute(
         update(CouponDrop)
@@ -208,7 +239,7 @@ async def claim(session: AsyncSession, ctx: AppContext, user: User, drop_id: int
     common = {"room_id": drop.room_id, "drop_id": drop.id}
     await ctx.bus.publish(Event("coupon.claimed", {**common, "coupon_id": coupon.id, "user_id": user.id}))
     await ctx.bus.publish(Event("coupon.left", {**common, "broadcast": True, "left": drop.quantity - drop.claimed}))
-    return coupon
+    return coupon_out(coupon, held.value)
 
 
 async def active_drop(session: AsyncSession, room_id: int) -> CouponDrop | None:

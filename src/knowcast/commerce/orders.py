@@ -7,7 +7,6 @@ the sweeper expires the same order cannot both win: exactly one of them sees its
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import select, update
@@ -17,23 +16,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from knowcast.accounts.models import Role, User
 from knowcast.bus import Event
 from knowcast.catalog import service as catalog
-from knowcast.catalog.kinds import DIGITAL, ProductKind
+from knowcast.catalog.kinds import DIGITAL
 from knowcast.catalog.models import Product
-from knowcast.commerce import announce, counters, coupons, entitlements, order_events, returns
+from knowcast.commerce import announce, counters, coupons, entitlements, offers, order_events, pricing, returns
 from knowcast.commerce.models import Order, OrderItem, OutboxMessage, Payment
-from knowcast.commerce.schemas import ItemIn, ItemOut, OrderCreate, OrderOut
+from knowcast.commerce.schemas import ItemOut, OrderCreate, OrderOut
 from knowcast.commerce.states import OrderState, check_transition
 from knowcast.context import AppContext
 from knowcast.db.types import utcnow
-from knowcast.errors import Conflict, NotFound, ValidationFailed
-
-SINGLE_UNIT = frozenset({ProductKind.CONSULTATION, ProductKind.MEMBERSHIP, ProductKind.TICKET, ProductKind.REPLAY})
-
-
-@dataclass(frozen=True)
-class Line:
-    product: Product
-    item: ItemIn
+from knowcast.errors import Conflict, NotFound
 
 
 async def get_order(session: AsyncSession, order_id: int) -> Order:
@@ -118,56 +109,40 @@ async def by_idempotency_key(session: AsyncSession, user_id: int, key: str) -> O
 # ---- creating ---------------------------------------------------------------------------------------------
 
 
-async def _lines(session: AsyncSession, data: OrderCreate) -> list[Line]:
-    lines = []
-    for item in data.items:
-        product = await session.get(Product, item.product_id)
-        if product is None or not product.is_active:
-            raise NotFound("no such product", code="product.not_found", fields={"product_id": str(item.product_id)})
-        if product.kind in SINGLE_UNIT and item.quantity != 1:
-            raise ValidationFailed(f"a {product.kind.value} is bought one at a time", code="order.one_per_item")
-        if product.kind is ProductKind.CONSULTATION and item.slot_id is None:
-            raise ValidationFailed("choose a time slot", code="order.slot_required", fields={"slot_id": "required"})
-        lines.append(Line(product, item))
-    if len({line.product.host_id for line in lines}) > 1 or len({line.product.currency for line in lines}) > 1:
-        raise ValidationFailed("one order holds one host's products in one currency", code="order.mixed")
-    return lines
-
-
-async def create_order(session: AsyncSession, ctx: AppContext, user: User, data: OrderCreate) -> Order:
-    """Reserve stock (until ``reserved_until``) and create a pending order. The same idempotency key gives
-    back the order it created the first time."""
+async def create_order(
+    session: AsyncSession,
+    ctx: AppContext,
+    user: User,
+    data: OrderCreate,
+    visitor: offers.Visitor = offers.anonymous,
+) -> Order:
+    """Reserve stock (until ``reserved_until``) and create a pending order, priced for this buyer
+    (pricing.py; ``visitor`` gives their visitor id, which picks their experiment variants). The same
+    idempotency key gives back the order it created the first time."""
     if data.idempotency_key:
         existing = await by_idempotency_key(session, user.id, data.idempotency_key)
         if existing is not None:
             return existing
-    lines = await _lines(session, data)
-    subtotal = sum(line.product.price * line.item.quantity for line in lines)
-    host_id, currency = lines[0].product.host_id, lines[0].product.currency
-    coupon = None
-    if data.coupon_code:
-        products = {line.product.id: line.product.price * line.item.quantity for line in lines}
-        coupon = await coupons.check(session, user, host_id, data.coupon_code, products, currency)
-    discount = coupons.discount_for(
-        coupon, {line.product.id: line.product.price * line.item.quantity for line in lines}
-    )
+    priced = await pricing.price_order(session, ctx, user, data, visitor)
+    first = priced.lines[0].product
     order = Order(
         user_id=user.id,
-        host_id=host_id,
+        host_id=first.host_id,
         room_id=data.room_id,
-        currency=currency,
-        subtotal=subtotal,
-        discount=discount,
-        total=subtotal - discount,
-        coupon_id=coupon.id if coupon else None,
+        currency=first.currency,
+        subtotal=priced.subtotal,
+        discount=priced.discount,
+        total=priced.subtotal - priced.discount,
+        coupon_id=priced.coupon.id if priced.coupon else None,
         idempotency_key=data.idempotency_key,
         reserved_until=utcnow() + timedelta(minutes=ctx.settings.order_hold_minutes),
+        variants=priced.variants or None,
     )
     session.add(order)
     try:
         await session.flush()
-        await _reserve(session, order, lines)
-        if coupon is not None and not await coupons.redeem(session, coupon, user.id):
+        await _reserve(session, order, priced.lines)
+        if priced.coupon is not None and not await coupons.redeem(session, priced.coupon, user.id):
             raise Conflict("this coupon has been used up", code="coupon.used_up")
         await session.commit()
     except IntegrityError as exc:  # the same idempotency key twice at once: the other request won
@@ -178,12 +153,12 @@ async def create_order(session: AsyncSession, ctx: AppContext, user: User, data:
     except Exception:
         await session.rollback()
         raise
-    lines_out = [order_events.line(line.product.id, line.item.quantity, line.product.price) for line in lines]
-    await ctx.bus.publish(order_events.order_event("order.created", order, lines_out))
+    lines = [order_events.line(line.product.id, line.item.quantity, line.unit_price) for line in priced.lines]
+    await ctx.bus.publish(order_events.order_event("order.created", order, lines))
     return order
 
 
-async def _reserve(session: AsyncSession, order: Order, lines: list[Line]) -> None:
+async def _reserve(session: AsyncSession, order: Order, lines: list[pricing.Line]) -> None:
     for line in lines:
         product, quantity = line.product, line.item.quantity
         session.add(
@@ -193,7 +168,7 @@ async def _reserve(session: AsyncSession, order: Order, lines: list[Line]) -> No
                 kind=product.kind,
                 title=product.title,
                 quantity=quantity,
-                unit_price=product.price,
+                unit_price=line.unit_price,
                 slot_id=line.item.slot_id,
             )
         )

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from fastapi import APIRouter, Request
 from sqlalchemy import select
 from starlette.responses import Response
 
 from knowcast.accounts.models import User
-from knowcast.commerce import coupons, draws, flash, orders, shelf
+from knowcast.analytics import assignment
+from knowcast.commerce import coupons, draws, flash, offers, orders, program_clock, shelf
 from knowcast.commerce.buyers import CACHE, BuyerId
 from knowcast.commerce.promotions import DrawEntry, DrawState
 from knowcast.commerce.schemas import (
@@ -29,15 +32,23 @@ from knowcast.commerce.schemas import (
 )
 from knowcast.deps import SESSION_COOKIE, Ctx, CurrentUser, Db, Host, Id, MaybeUser, Public
 from knowcast.errors import Conflict
+from knowcast.media.runtime import media_of
 from knowcast.rooms import service as rooms
+from knowcast.rooms.models import Room
 
 router = APIRouter(prefix="/api/v1", tags=["commerce"])
 
 
+async def viewer_of(request: Request, ctx: Ctx, db: Db, room: Room, user: User | None) -> offers.Viewer:
+    """The caller's variants in the room's running experiments (their visitor id, computed here)."""
+    return await offers.viewer_in(ctx, db, room.host_id, room.id, partial(assignment.visitor_of, request, ctx, user))
+
+
 @router.get("/rooms/{room_id}/shelf", dependencies=[Public])
-async def get_shelf(room_id: Id, db: Db, user: MaybeUser) -> list[ShelfEntry]:
-    await rooms.get_room(db, room_id)
-    return await shelf.shelf_of(db, room_id)
+async def get_shelf(request: Request, room_id: Id, ctx: Ctx, db: Db, user: MaybeUser) -> list[ShelfEntry]:
+    """The shelf as this viewer sees it (their price, card and pitch when the host runs experiments)."""
+    viewer = await viewer_of(request, ctx, db, await rooms.get_room(db, room_id), user)
+    return [viewer.dress(entry) for entry in await shelf.shelf_of(db, room_id)]
 
 
 @router.post("/rooms/{room_id}/shelf", status_code=201)
@@ -53,28 +64,35 @@ async def remove_from_shelf(room_id: Id, product_id: Id, ctx: Ctx, db: Db, host:
 
 
 @router.post("/rooms/{room_id}/pin")
-async def pin(room_id: Id, data: PinIn, ctx: Ctx, db: Db, host: Host) -> ShelfEntry | None:
+async def pin(request: Request, room_id: Id, data: PinIn, ctx: Ctx, db: Db, host: Host) -> ShelfEntry | None:
+    """The pin carries the program time given, else the live stream's (program_clock.py), else now."""
     room = await rooms.get_managed_room(db, host, room_id)
-    return await shelf.pin(db, ctx, room, data.product_id, data.program_time)
+    program_time = data.program_time or program_clock.program_now(media_of(request).store, room.id)
+    return await shelf.pin(db, ctx, room, data.product_id, program_time)
 
 
 @router.get("/rooms/{room_id}/commerce", dependencies=[Public])
 async def snapshot(request: Request, room_id: Id, ctx: Ctx, db: Db, user: MaybeUser) -> dict[str, object]:
-    """What a viewer's page needs on arrival: shelf, pin, the current sale, an open drop and draw.
+    """What a viewer's page needs on arrival: shelf, pin, the current sale, an open drop and draw — as this
+    viewer sees them (``variants``: their experiment variants; the page reloads this when a change touches
+    what they change).
 
     A signed-in viewer's session is remembered for the flash-sale hot path (buyers.CACHE) from here on.
     """
-    await rooms.get_room(db, room_id)
+    room = await rooms.get_room(db, room_id)
     if user is not None:
         CACHE.put(request.cookies.get(SESSION_COOKIE, ""), user.id)
+    viewer = await viewer_of(request, ctx, db, room, user)
     sale = await flash.current_sale(db, room_id)
     drop = await coupons.active_drop(db, room_id)
     open_draws = [d for d in await draws.draws_of_room(db, room_id) if d.state is DrawState.OPEN]
+    user_id = user.id if user else None
     body: dict[str, object] = {
-        "shelf": [e.model_dump(mode="json") for e in await shelf.shelf_of(db, room_id)],
+        "shelf": [viewer.dress(e).model_dump(mode="json") for e in await shelf.shelf_of(db, room_id)],
         "sale": (await flash.sale_out(db, sale, ctx)).model_dump(mode="json") if sale else None,
-        "drop": (await coupons.drop_out(db, drop)).model_dump(mode="json") if drop else None,
+        "drop": (await coupons.drop_out(db, drop, viewer, user_id)).model_dump(mode="json") if drop else None,
         "draw": (await draws.draw_out(db, open_draws[0])).model_dump(mode="json") if open_draws else None,
+        "variants": viewer.variants,
     }
     if sale is not None:
         await db.close()  # loading the gate takes connections of its own: give this one back first
@@ -126,7 +144,7 @@ async def list_coupons(db: Db, host: Host) -> list[CouponOut]:
 
 @router.get("/my/coupons")
 async def my_coupons(db: Db, user: CurrentUser) -> list[CouponOut]:
-    return [coupons.coupon_out(c) for c in await coupons.claims_of(db, user.id)]
+    return await coupons.claims_of(db, user.id)
 
 
 @router.post("/rooms/{room_id}/coupon-drops", status_code=201)
@@ -136,8 +154,11 @@ async def drop_coupon(room_id: Id, data: DropCreate, ctx: Ctx, db: Db, host: Hos
 
 
 @router.post("/coupon-drops/{drop_id}/claim")
-async def claim_coupon(drop_id: Id, ctx: Ctx, db: Db, user: CurrentUser) -> CouponOut:
-    return coupons.coupon_out(await coupons.claim(db, ctx, user, drop_id))
+async def claim_coupon(request: Request, drop_id: Id, ctx: Ctx, db: Db, user: CurrentUser) -> CouponOut:
+    """The claimer's coupon-value variant (if the host runs one) fixes their value at the claim."""
+    drop = await coupons.get_drop(db, drop_id)
+    viewer = await viewer_of(request, ctx, db, await rooms.get_room(db, drop.room_id), user)
+    return await coupons.claim(db, ctx, user, drop.id, viewer)
 
 
 @router.post("/rooms/{room_id}/draws", status_code=201)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
@@ -47,7 +48,7 @@ def ensure_seller(user: User, host_id: int) -> None:
 async def create_order(request: Request, data: OrderCreate, ctx: Ctx, db: Db, user: CurrentUser) -> OrderOut:
     """Priced on the server; from a room, at the buyer's variant of any price experiment running there."""
     ctx.limit.orders_account.hit(f"orders:{user.id}", code="order.rate_limited", message="too many orders")
-    visitor = await assignment.visitor_of(request, ctx, db, user) if data.room_id is not None else None
+    visitor = partial(assignment.visitor_of, request, ctx, user)
     return await orders.order_out(db, await orders.create_order(db, ctx, user, data, visitor))
 
 

@@ -16,18 +16,19 @@ from knowcast.commerce.states import EntitlementKind, OrderState, PaymentState
 
 MAX_QUANTITY = 100
 Key = Field(default=None, min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
-PositiveId = Field(ge=1, le=2**63 - 1)
+MAX_ROW_ID = 2**31 - 1  # row ids are 32-bit integers on PostgreSQL: a larger one names no row
+PositiveId = Field(ge=1, le=MAX_ROW_ID)
 
 
 class ItemIn(BaseModel):
     product_id: int = PositiveId
     quantity: int = Field(default=1, ge=1, le=MAX_QUANTITY)
-    slot_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
+    slot_id: int | None = Field(default=None, ge=1, le=MAX_ROW_ID)
 
 
 class OrderCreate(BaseModel):
     items: list[ItemIn] = Field(min_length=1, max_length=20)
-    room_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
+    room_id: int | None = Field(default=None, ge=1, le=MAX_ROW_ID)
     coupon_code: str | None = Field(default=None, min_length=1, max_length=32)
     idempotency_key: str | None = Key
 
@@ -71,15 +72,17 @@ class ShelfAdd(BaseModel):
 
 
 class PinIn(BaseModel):
-    product_id: int | None = Field(default=None, ge=1, le=2**63 - 1)  # None: unpin
+    product_id: int | None = Field(default=None, ge=1, le=MAX_ROW_ID)  # None: unpin
     program_time: AwareDatetime | None = None  # the stream's program date-time; default: now
 
 
 class ShelfEntry(BaseModel):
-    product: ProductPublic
+    product: ProductPublic  # for a viewer in an experiment: their price and card (offers.py)
     pinned: bool
     pin_program_time: datetime | None
     position: int
+    pitch: str | None = None  # a pitch-text variant, shown on the product sheet
+    badge: str | None = None  # a product-card variant's badge
 
 
 class FlashSaleCreate(BaseModel):
@@ -123,7 +126,7 @@ class AttemptOut(BaseModel):
 
 class CouponCreate(BaseModel):
     code: str = Field(min_length=3, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")
-    product_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
+    product_id: int | None = Field(default=None, ge=1, le=MAX_ROW_ID)
     kind: CouponKind
     value: int = Field(ge=1, le=MAX_PRICE)
     min_spend: int = Field(default=0, ge=0, le=MAX_PRICE)
@@ -179,8 +182,8 @@ class DrawCreate(BaseModel):
     title: str = Field(min_length=1, max_length=120)
     condition: DrawCondition
     keyword: str | None = Field(default=None, min_length=1, max_length=40)
-    prize_product_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
-    prize_coupon_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
+    prize_product_id: int | None = Field(default=None, ge=1, le=MAX_ROW_ID)
+    prize_coupon_id: int | None = Field(default=None, ge=1, le=MAX_ROW_ID)
     winners: int = Field(ge=1, le=1000)
     duration_seconds: int = Field(default=120, ge=5, le=86400)
 

@@ -71,6 +71,20 @@ class Player {
     this.url = null;
   }
 
+  // The program date-time (HLS EXT-X-PROGRAM-DATE-TIME) of the frame on screen: hls.js's playingDate, or
+  // native HLS's start date + position (Safari). null before the first frame, or when the stream has none.
+  programDate() {
+    if (this.hls) return this.hls.playingDate || null;
+    const start = this.url && typeof this.video.getStartDate === "function" ? this.video.getStartDate() : null;
+    if (!start || Number.isNaN(start.getTime()) || start.getTime() <= 0) return null;
+    return new Date(start.getTime() + this.video.currentTime * 1000);
+  }
+
+  // A stream is attached and not over: a program date is coming (what the shop waits for before a pin)
+  get streaming() {
+    return Boolean(this.url) && this.state !== "ended";
+  }
+
   onPlaying() {
     clearTimeout(this.stallTimer);
     if (this.state !== "ended") this.show("live");
@@ -156,6 +170,8 @@ export function startPlayer(stage) {
   if (!stage.querySelector("video")) return null;
   const player = new Player(stage);
   stage.knowcastPlayer = player; // for the latency benchmark and for debugging from the console
+  window.knowcast = window.knowcast || {};
+  window.knowcast.player = { programDate: () => player.programDate(), streaming: () => player.streaming };
   player.start();
   return player;
 }

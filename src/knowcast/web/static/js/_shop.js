@@ -37,12 +37,19 @@ function clock(ms) {
   return `${String(m).padStart(2, "0")}:${String(s % 60).padStart(2, "0")}`;
 }
 
-// The pin carries the stream's program date-time: show it when this viewer's video gets there. The player
-// may expose the playing position's program date (window.knowcast.player.programDate()); without it, at once.
-function playerProgramDate() {
+// The pin carries the stream's program date-time: it shows once this viewer's own video has reached it
+// (window.knowcast.player.programDate(), set by _player.js). With no player, no program time, or no stream
+// playing, at once; a stream that gives no program date within PIN_WAIT_MS does not hold the pin back either.
+const PIN_POLL_MS = 200;
+const PIN_WAIT_MS = 10000;
+
+function pinReached(at, since) {
   const player = window.knowcast && window.knowcast.player;
-  const date = player && typeof player.programDate === "function" ? player.programDate() : null;
-  return date instanceof Date && !Number.isNaN(date.getTime()) ? date : null;
+  if (!at || Number.isNaN(at.getTime()) || !player || typeof player.programDate !== "function") return true;
+  const date = player.programDate();
+  if (date instanceof Date && !Number.isNaN(date.getTime())) return date >= at;
+  const streaming = typeof player.streaming === "function" && player.streaming();
+  return !streaming || Date.now() - since > PIN_WAIT_MS;
 }
 
 export function startShop(root) {
@@ -50,7 +57,16 @@ export function startShop(root) {
   const t = JSON.parse(root.dataset.strings || "{}");
   const signedIn = root.dataset.signedIn === "1";
   const $ = (id) => root.querySelector(`#${id}`);
-  const state = { shelf: [], sale: null, drop: null, draw: null, pinTimer: null };
+  const state = { shelf: [], sale: null, drop: null, draw: null, variants: {}, pinTimer: null, reloadTimer: null };
+
+  // A viewer in the host's experiments sees their own price, card, pitch and coupon value, which only the
+  // snapshot carries (room events are the same for everyone): reload it, spread out, when those change.
+  const personal = () => Object.keys(state.variants || {}).length > 0;
+  const mine = (product) => state.shelf.find((entry) => entry.product.id === product.id) || { product };
+  function reloadSoon() {
+    clearTimeout(state.reloadTimer);
+    state.reloadTimer = setTimeout(() => load().catch(() => {}), Math.random() * 1500);
+  }
 
   function toast(text, link) {
     const box = $("shop-toast");
@@ -91,7 +107,7 @@ export function startShop(root) {
     );
   }
 
-  function productSheet(product) {
+  function productSheet({ product, pitch, badge }) {
     const description = el("div", { class: "description" });
     description.innerHTML = product.description_html; // rendered safely on the server (html disabled)
     openSheet(
@@ -99,8 +115,9 @@ export function startShop(root) {
         "div",
         { class: "product-sheet", "data-testid": "product-sheet" },
         product.cover_url ? el("img", { src: product.cover_url, alt: "", class: "cover" }) : null,
-        el("h3", {}, product.title),
+        el("h3", {}, product.title, badge ? el("span", { class: "tag", "data-testid": "product-badge" }, badge) : null),
         price(product),
+        pitch ? el("p", { class: "pitch", "data-testid": "product-pitch" }, pitch) : null,
         description,
         el("button", { type: "button", class: "button", "data-testid": "buy-now", onclick: () => buy(product) }, t.buy),
       ),
@@ -112,7 +129,7 @@ export function startShop(root) {
       el(
         "li",
         { class: entry.pinned ? "pinned" : "", "data-testid": "shelf-item", "data-product-id": entry.product.id },
-        el("button", { type: "button", class: "link", onclick: () => productSheet(entry.product) }, entry.product.title),
+        el("button", { type: "button", class: "link", onclick: () => productSheet(entry) }, entry.product.title),
         price(entry.product),
       ),
     );
@@ -126,26 +143,34 @@ export function startShop(root) {
 
   function renderPin(entry) {
     const card = $("pinned-card");
-    clearTimeout(state.pinTimer);
+    clearInterval(state.pinTimer);
     if (!entry) {
       card.hidden = true;
       return;
     }
+    // until this viewer's video reaches the new pin, the product pinned at their moment stays on screen
     const show = () => {
       const product = entry.product;
       card.replaceChildren(
-        el("span", { class: "tag" }, t.now_explaining),
-        el("button", { type: "button", class: "link title", "data-testid": "pinned-title", onclick: () => productSheet(product) }, product.title),
+        el("span", { class: "tag" }, entry.badge || t.now_explaining),
+        el("button", { type: "button", class: "link title", "data-testid": "pinned-title", onclick: () => productSheet(entry) }, product.title),
         price(product),
         el("button", { type: "button", class: "button small", "data-testid": "pinned-buy", onclick: () => buy(product) }, t.buy),
       );
       card.dataset.productId = product.id;
       card.hidden = false;
     };
-    const playing = playerProgramDate();
     const at = entry.program_time ? new Date(entry.program_time) : null;
-    if (playing && at && at > playing) state.pinTimer = setTimeout(show, Math.min(at - playing, 60000));
-    else show();
+    const since = Date.now();
+    if (pinReached(at, since)) {
+      show();
+      return;
+    }
+    state.pinTimer = setInterval(() => {
+      if (!pinReached(at, since)) return;
+      clearInterval(state.pinTimer);
+      show();
+    }, PIN_POLL_MS);
   }
 
   // ---- flash sale ---------------------------------------------------------------------------------------
@@ -271,8 +296,9 @@ export function startShop(root) {
     state.sale = snap.sale;
     state.drop = snap.drop;
     state.draw = snap.draw;
+    state.variants = snap.variants || {};
     const pinned = state.shelf.find((entry) => entry.pinned);
-    renderPin(pinned ? { product: pinned.product, program_time: pinned.pin_program_time } : null);
+    renderPin(pinned ? { ...pinned, program_time: pinned.pin_program_time } : null);
     renderSale();
     renderDrop();
     renderDraw();
@@ -281,14 +307,21 @@ export function startShop(root) {
   function onEvent({ detail }) {
     const { name, data } = detail || {};
     if (!name || !data || String(data.room_id) !== String(roomId)) return;
-    if (name === "shelf.updated") state.shelf = data.items;
-    else if (name === "shelf.pinned") renderPin({ product: data.product, program_time: data.program_time });
-    else if (name === "shelf.unpinned") renderPin(null);
+    if (name === "shelf.updated") {
+      if (personal()) reloadSoon();
+      else state.shelf = data.items;
+    } else if (name === "shelf.pinned") {
+      renderPin({ ...mine(data.product), program_time: data.program_time });
+      if (personal() && !state.shelf.some((entry) => entry.product.id === data.product.id)) reloadSoon();
+    } else if (name === "shelf.unpinned") renderPin(null);
     else if (name === "flash.scheduled") state.sale = data.sale;
     else if (name === "flash.stock" && state.sale && state.sale.id === data.sale_id) state.sale.stock_left = data.stock_left;
     else if (name === "flash.sold_out" && state.sale && state.sale.id === data.sale_id) state.sale.stock_left = 0;
     else if (name === "flash.ended" && state.sale && state.sale.id === data.sale_id) state.sale.ends_at = new Date().toISOString();
-    else if (name === "coupon.drop_started") state.drop = data.drop;
+    else if (name === "coupon.drop_started") {
+      state.drop = data.drop;
+      if (personal()) reloadSoon();
+    }
     else if (name === "coupon.left" && state.drop && state.drop.id === data.drop_id) state.drop.claimed = state.drop.quantity - data.left;
     else if (name === "draw.opened" || name === "draw.drawn") state.draw = data.draw;
     renderSale();
