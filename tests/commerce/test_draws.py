@@ -7,6 +7,7 @@ from typing import Any
 
 from knowcast.accounts.models import Role
 from knowcast.commerce.draws import winners_from
+from knowcast.context import AppContext
 from tests.commerce.conftest import Shop
 
 
@@ -94,3 +95,27 @@ async def test_a_chat_line_with_the_keyword_enters_its_author(shop: Shop, make_u
     await ctx.bus.publish(Event("chat.message", data))
     await ctx.bus.publish(Event("chat.message", {**data, "text": "hello"}))
     assert (await viewer.client.get(f"/api/v1/draws/{draw['id']}")).json()["entries"] == 1
+
+
+async def test_a_chat_line_enters_every_open_keyword_draw_once(shop: Shop, make_user: Any, ctx: AppContext) -> None:
+    from knowcast.commerce import draws
+
+    prize = await shop.product(kind="file", title="奖品", price=100)
+    ids = []
+    for keyword in ("学习", "理财"):
+        body = {
+            "title": keyword,
+            "condition": "keyword",
+            "keyword": keyword,
+            "prize_product_id": prize["id"],
+            "winners": 1,
+        }
+        ids.append((await shop.host.client.post(f"/api/v1/rooms/{shop.room_id}/draws", json=body)).json()["id"])
+    viewer = await make_user(Role.VIEWER)
+    async with ctx.db.session() as session:
+        assert await draws.enter_by_comment(session, ctx, shop.room_id, viewer.user.id, "学习理财两不误")
+        # said again: both entries are refused (the session rolls back between them), nothing breaks
+        assert not await draws.enter_by_comment(session, ctx, shop.room_id, viewer.user.id, "还是学习理财")
+        assert not await draws.enter_by_comment(session, ctx, shop.room_id, viewer.user.id, "hello")
+    for draw_id in ids:
+        assert (await viewer.client.get(f"/api/v1/draws/{draw_id}")).json()["entries"] == 1

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from knowcast.accounts import service as accounts
 from knowcast.accounts.models import User
 from knowcast.bus import Event
 from knowcast.catalog import service as catalog
@@ -174,19 +175,21 @@ async def draw_due(session: AsyncSession, ctx: AppContext) -> int:
     return len(due)
 
 
-async def enter_by_comment(session: AsyncSession, ctx: AppContext, room_id: int, user: User, text: str) -> bool:
-    """A chat line that carries an open keyword draw's keyword enters its author."""
-    draws = await session.scalars(
-        select(Draw).where(
-            Draw.room_id == room_id, Draw.state == DrawState.OPEN, Draw.condition == DrawCondition.KEYWORD
-        )
+async def enter_by_comment(session: AsyncSession, ctx: AppContext, room_id: int, user_id: int, text: str) -> bool:
+    """A chat line that carries an open keyword draw's keyword enters its author (in every such draw)."""
+    query = select(Draw.id, Draw.keyword).where(
+        Draw.room_id == room_id, Draw.state == DrawState.OPEN, Draw.condition == DrawCondition.KEYWORD
     )
+    matching = [
+        draw_id
+        for draw_id, keyword in await session.execute(query)
+        if keyword and keyword.casefold() in text.casefold()
+    ]
     entered = False
-    for draw in list(draws):
-        if draw.keyword and draw.keyword.casefold() in text.casefold():
-            try:
-                await enter(session, ctx, user, draw, text)
-                entered = True
-            except (Conflict, PermissionDenied):
-                pass
+    for draw_id in matching:  # objects are loaded afresh for each: a refused entry rolls the session back
+        try:
+            await enter(session, ctx, await accounts.get_user(session, user_id), await get_draw(session, draw_id), text)
+            entered = True
+        except (Conflict, PermissionDenied):
+            pass
     return entered

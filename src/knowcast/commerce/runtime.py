@@ -48,15 +48,13 @@ class CommerceRuntime:
 
     async def on_chat(self, event: Event) -> None:
         """A chat line carrying an open keyword draw's keyword enters its author (needs ``text`` in the event)."""
-        from knowcast.accounts import service as accounts
         from knowcast.commerce import draws
 
         text, room_id, user_id = event.data.get("text"), event.data.get("room_id"), event.data.get("user_id")
         if not isinstance(text, str) or not isinstance(room_id, int) or not isinstance(user_id, int):
             return
         async with self.ctx.db.session() as session:
-            user = await accounts.get_user(session, user_id)
-            await draws.enter_by_comment(session, self.ctx, room_id, user, text)
+            await draws.enter_by_comment(session, self.ctx, room_id, user_id, text)
 
     def note_sold(self, sale_id: int) -> None:
         self.dirty.add(sale_id)
