@@ -34,8 +34,9 @@ async def history(
             "state": "ended",
             "started_at": at,
             "ended_at": at + timedelta(hours=2),
-            "reminders": reminders[i] if reminders else 0,
         }
+        if reminders:
+            batch.reminders[room] = reminders[i]
         for v in range(uv):
             visitor = f"u:{v + 1}" if v < 3 else f"p:{room}-{v}"
             batch.records.append(

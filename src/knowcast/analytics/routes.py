@@ -18,7 +18,7 @@ from knowcast.analytics import models as m
 from knowcast.analytics.channels import device_of
 from knowcast.analytics.identity import user_key
 from knowcast.analytics.intake import Visit
-from knowcast.analytics.runtime import runtime_of
+from knowcast.analytics.runtime import AnalyticsRuntime, runtime_of
 from knowcast.analytics.schemas import EventBatch, IntakeResult
 from knowcast.db.types import utcnow
 from knowcast.deps import Ctx, Db, Id, MaybeUser, Owner, Public, client_ip, require
@@ -61,12 +61,20 @@ async def live(room_id: Id, ctx: Ctx, db: Db, user: Reader) -> dict[str, Any]:
     await runtime.learn_products(db, [p["product_id"] for p in snap["top_products"] if p["product_id"]])
     for product in snap["top_products"]:
         product["title"] = runtime.products.get(product["product_id"] or 0, {}).get("title", "")
-    info = await runtime.room_info(room_id)
-    snap["reminders"] = info.reminders if info else 0
+    snap["reminders"] = await reminders_of(runtime, db, room_id)
     snap["rejected_events"] = runtime.rejected[room_id]
     snap["attribution_hours"] = ctx.settings.analytics_attribution_hours
     snap["advice"] = await advisor.advise(db, board, snap, now)
     return snap
+
+
+async def reminders_of(runtime: AnalyticsRuntime, db: Db, room_id: int) -> int:
+    """Bookings before the room went live: as this process learned them, else as stored (after a restart)."""
+    info = await runtime.room_info(room_id)
+    if info is not None and info.reminders is not None:
+        return info.reminders
+    row = await db.get(m.AnalyticsRoom, room_id)
+    return row.reminders if row is not None else 0
 
 
 @router.post("/advice/{advice_id}/dismiss")

@@ -50,7 +50,7 @@ class RoomInfo:
     started_at: datetime | None = None
     ended_at: datetime | None = None
     currency: str | None = None
-    reminders: int = 0
+    reminders: int | None = None  # None: not learned by this process; written on its own (Batch.reminders)
 
     def row(self) -> dict[str, Any]:
         return {
@@ -59,7 +59,6 @@ class RoomInfo:
             "started_at": self.started_at,
             "ended_at": self.ended_at,
             "currency": self.currency,
-            "reminders": self.reminders,
         }
 
 
@@ -158,8 +157,7 @@ class AnalyticsRuntime:
             info = self.rooms[room_id]
         if info.state in ("live", "reconnecting", "ended"):
             return
-        info.reminders = max(0, count)
-        self._pending.rooms[room_id] = info.row()
+        info.reminders = self._pending.reminders[room_id] = max(0, count)
 
     def note_drop(self, drop_id: int, coupon_id: int) -> None:
         self.drops[drop_id] = coupon_id
@@ -357,6 +355,7 @@ class AnalyticsRuntime:
             self._pending.rejections[key] = (old + count, at)
         self._pending.rooms = {**batch.rooms, **self._pending.rooms}
         self._pending.products = {**batch.products, **self._pending.products}
+        self._pending.reminders = {**batch.reminders, **self._pending.reminders}
         self._pending.detach = batch.detach + self._pending.detach
 
 

@@ -24,7 +24,7 @@ from knowcast.analytics.upsert import Merge, Upserts, table_of
 from knowcast.db.engine import Database
 
 EVENT_CHUNK = 5000
-ROOMS = Merge(keys=("room_id",), replace=("host_id", "state", "started_at", "ended_at", "currency", "reminders"))
+ROOMS = Merge(keys=("room_id",), replace=("host_id", "state", "started_at", "ended_at", "currency"))
 PRODUCTS = Merge(keys=("product_id",), replace=("host_id", "title", "kind", "price"))
 REJECTIONS = Merge(keys=("room_id", "reason"), add=("count",), greatest=("last_at",))
 
@@ -33,12 +33,14 @@ REJECTIONS = Merge(keys=("room_id", "reason"), add=("count",), greatest=("last_a
 class Batch:
     records: list[Record] = field(default_factory=list)
     rooms: dict[int, dict[str, Any]] = field(default_factory=dict)
+    reminders: dict[int, int] = field(default_factory=dict)  # room → bookings before it went live
     products: dict[int, dict[str, Any]] = field(default_factory=dict)
     rejections: dict[tuple[int, str], tuple[int, datetime]] = field(default_factory=dict)
     detach: list[tuple[str, str | None, int | None]] = field(default_factory=list)  # (visitor, user key, user id)
 
     def __len__(self) -> int:
-        return len(self.records) + len(self.rooms) + len(self.products) + len(self.rejections) + len(self.detach)
+        registry = len(self.rooms) + len(self.reminders) + len(self.products)
+        return len(self.records) + registry + len(self.rejections) + len(self.detach)
 
 
 class EventStore:
@@ -72,6 +74,10 @@ class SqlStore(EventStore):
             products.put({"product_id": product_id, **info})
         await rooms.write(session)
         await products.write(session)
+        if batch.reminders:  # after the rooms: their rows exist; only a count that was learned is written
+            table = table_of(m.AnalyticsRoom)
+            stmt = update(table).where(table.c.room_id == _param("r")).values(reminders=_param("n"))
+            await session.execute(stmt, [{"r": room, "n": n} for room, n in batch.reminders.items()])
 
     async def _rejections(self, session: AsyncSession, batch: Batch) -> None:
         table = Upserts(table_of(m.Rejection), REJECTIONS)
