@@ -200,7 +200,7 @@ class LiveRoom:
             if cursor not in pending:
                 pending[cursor] = self._frames_since(cursor)
             data = pending[cursor]
-            if data is not None and conn.write(data):
+            if data is not None and (not data or conn.write(data)):
                 conn.sent_seq = seq
                 continue
             if data is None:  # so far behind that the frames it lacks are no longer kept: it must resume
@@ -208,10 +208,13 @@ class LiveRoom:
             self.detach(conn)
 
     def _frames_since(self, cursor: int) -> bytes | None:
-        if self.history and self.history[-1][0] == cursor + 1:
-            return self.history[-1][1]
-        missed = self.frames_after(cursor)
-        return None if missed is None else b"".join(missed)
+        """The frames after ``cursor``, joined; None when the history no longer reaches back to it."""
+        history = self.history
+        if history and history[-1][0] == cursor + 1:
+            return history[-1][1]
+        if len(history) == history.maxlen and history[0][0] > cursor + 1:
+            return None
+        return b"".join(frame for seq, frame in history if seq > cursor)  # a gap in the sequence passes on
 
     def stop_writing(self) -> None:
         if self._writer is not None:
