@@ -1,7 +1,8 @@
 """A pin appears on a viewer's screen in step with their video, in a real Chromium playing a real ffmpeg live
 stream from a real server process: a pin made for program time T is not shown while the viewer's video is
 before T, and is shown once it reaches T. Then a pin without a time takes the stream's program clock, which the
-viewer — a few seconds behind live — reaches a moment later.
+viewer — a few seconds behind live — reaches a moment later. And a viewer in a price experiment's variant sees
+that price on the pinned card and the shelf (which follows the shelf's changes) and pays it at checkout.
 
 Everything is compared on the stream's program clock (what hls.js's ``playingDate`` reports on the page), not
 on wall-clock time; the waits are generous bounds only.
@@ -128,3 +129,58 @@ def test_a_pin_shows_when_the_viewers_video_reaches_its_program_time(
         publisher.terminate()
         publisher.wait(10)
         api.close()
+
+
+def _variant_b_for(api: httpx.Client, room_id: int, visitor: str, payload: dict[str, Any]) -> str:
+    """A price experiment in which this visitor is assigned variant B (new experiments until the hash says so)."""
+    from knowcast.analytics.experiments import bucket
+
+    for _ in range(20):
+        variants = [{"key": "A", "payload": {}}, {"key": "B", "payload": payload}]
+        body = {"name": "price", "subject": "price", "room_id": room_id, "variants": variants}
+        made = api.post("/api/v1/analytics/experiments", json=body)
+        assert made.status_code == 201, made.text
+        if bucket(SECRET, made.json()["key"], visitor) >= 0.5:  # weights 1:1, B is the upper half
+            return str(made.json()["key"])
+        api.post(f"/api/v1/analytics/experiments/{made.json()['id']}/stop")
+    raise AssertionError("the hash never picked B")
+
+
+def test_a_viewer_in_a_price_variant_sees_and_pays_it_in_the_room(
+    server: LiveServer,
+    new_context: Any,  # noqa: F811
+    artifacts: Path,  # noqa: F811
+) -> None:
+    from tests.live_server import create_user
+
+    with ThreadPoolExecutor(1) as pool:
+        room_id, _key, email = pool.submit(asyncio.run, make_room_in(server)).result()
+    host = _host_api(server, email)
+    product = _shelved(host, room_id, "理财课")
+    create_user(server, "variant-b@example.com", "viewer", PASSWORD)
+    viewer_api = _host_api(server, "variant-b@example.com")
+    viewer_id = viewer_api.get("/api/v1/auth/me").json()["user"]["id"]
+    _variant_b_for(host, room_id, f"u:{viewer_id}", {"product_id": product, "price": 990})
+
+    context = new_context(phone=True)
+    cookies = [{"name": k, "value": v, "url": server.url} for k, v in viewer_api.cookies.items()]
+    context.add_cookies([*cookies, {"name": "kc_consent", "value": "analytics", "url": server.url}])
+    page = context.new_page()
+    page.goto(f"{server.url}/rooms/{room_id}")
+    _wait(page, "document.documentElement.dataset.live === 'joined'")
+    _pin(host, room_id, product)  # no video: shown at once
+    page.wait_for_selector("[data-testid=pinned-title]")
+    assert "¥9.90" in page.text_content("[data-testid=pinned-card]")
+    _shelved(host, room_id, "预算表")  # the shelf changes: the page reloads its own prices
+    page.click("[data-testid=shelf-button]")
+    page.wait_for_selector("[data-testid=shelf-item] >> text=预算表")
+    first = page.locator("[data-testid=shelf-item]", has_text="理财课")
+    assert "¥9.90" in first.text_content()
+    page.screenshot(path=str(artifacts / "variant-b-shelf.png"))
+    page.click("[data-close]")
+    page.click("[data-testid=pinned-buy]")
+    page.wait_for_selector("[data-testid=sandbox-checkout]")
+    assert page.text_content("[data-testid=checkout-total]") == "¥9.90"
+    page.screenshot(path=str(artifacts / "variant-b-checkout.png"))
+    host.close()
+    viewer_api.close()

@@ -133,12 +133,18 @@ export function startShop(root) {
         price(entry.product),
       ),
     );
-    openSheet(items.length ? el("ul", { class: "shelf-list" }, ...items) : el("p", { class: "muted" }, t.empty));
+    openSheet(items.length ? el("ul", { class: "shelf-list" }, ...items) : el("p", { class: "muted" }, t.empty), "shelf");
   }
 
-  function openSheet(content) {
+  function openSheet(content, kind = "product") {
     $("shop-sheet-content").replaceChildren(content);
     $("shop-sheet").hidden = false;
+    $("shop-sheet").dataset.kind = kind;
+  }
+
+  // an open shelf list follows the shelf as it changes
+  function refreshShelfSheet() {
+    if (!$("shop-sheet").hidden && $("shop-sheet").dataset.kind === "shelf") shelfSheet();
   }
 
   function renderPin(entry) {
@@ -297,6 +303,7 @@ export function startShop(root) {
     state.drop = snap.drop;
     state.draw = snap.draw;
     state.variants = snap.variants || {};
+    refreshShelfSheet();
     const pinned = state.shelf.find((entry) => entry.pinned);
     renderPin(pinned ? { ...pinned, program_time: pinned.pin_program_time } : null);
     renderSale();
@@ -310,6 +317,7 @@ export function startShop(root) {
     if (name === "shelf.updated") {
       if (personal()) reloadSoon();
       else state.shelf = data.items;
+      refreshShelfSheet();
     } else if (name === "shelf.pinned") {
       renderPin({ ...mine(data.product), program_time: data.program_time });
       if (personal() && !state.shelf.some((entry) => entry.product.id === data.product.id)) reloadSoon();
