@@ -190,13 +190,23 @@ def _start_loadgens(
             command += ["--senders", json.dumps(tokens)]
         procs.append(
             subprocess.Popen(
-                command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, preexec_fn=_raise_fd_limit
+                command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, preexec_fn=_loadgen_process
             )
         )
     return procs
 
 
 NICE = {"value": 0}
+
+
+def _loadgen_process() -> None:
+    """A load generator never preempts the server when a write wakes it (SCHED_BATCH: no wakeup preemption);
+    it reads what has arrived when its turn comes. Measured: woken at the server's priority, the load
+    generators preempted the server some 13,000 times a second at 10,000 viewers."""
+    _raise_fd_limit()
+    if os.environ.get("KNOWCAST_FANOUT_LOADGEN_BATCH", "1") == "1":
+        with contextlib.suppress(OSError, AttributeError):
+            os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
 
 
 def _raise_fd_limit() -> None:
