@@ -18,12 +18,13 @@ from knowcast.accounts import service as accounts
 from knowcast.accounts.models import User
 from knowcast.accounts.permissions import Permission, has_permission
 from knowcast.context import AppContext
+from knowcast.db.types import MAX_ROW_ID
 from knowcast.errors import AuthenticationRequired, PermissionDenied
 from knowcast.integrations import tokens
 from knowcast.integrations.scopes import Scope
 
 SESSION_COOKIE = "kc_session"
-MAX_ID = 2**63 - 1
+MAX_ID = MAX_ROW_ID
 
 Id = Annotated[int, Path(ge=1, le=MAX_ID, description="a positive integer id")]
 

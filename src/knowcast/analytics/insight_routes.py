@@ -11,7 +11,7 @@ from knowcast.accounts.permissions import Permission
 from knowcast.analytics import advisor, experiments, facts_read, forecast, outlook, planner, profiles, service
 from knowcast.analytics.runtime import runtime_of
 from knowcast.analytics.schemas import ExperimentIn, PlanIn, SegmentIn, SegmentOut
-from knowcast.db.types import utcnow
+from knowcast.db.types import MAX_ROW_ID, utcnow
 from knowcast.deps import Ctx, Db, Id, MaybeUser, Public, require
 from knowcast.integrations.scopes import Scope
 from knowcast.rooms import service as rooms
@@ -19,7 +19,7 @@ from knowcast.rooms import service as rooms
 router = APIRouter(tags=["analytics"])  # mounted under /api/v1/analytics by routes.py
 Reader = Annotated[User, Depends(require(Permission.MANAGE_ROOMS, scope=Scope.ANALYTICS_READ))]
 Host = Annotated[User, Depends(require(Permission.MANAGE_ROOMS))]
-HostQuery = Annotated[int | None, Query(ge=1, le=2**63 - 1, description="owner only: whose analytics")]
+HostQuery = Annotated[int | None, Query(ge=1, le=MAX_ROW_ID, description="owner only: whose analytics")]
 
 
 def host_of(user: User, host_id: int | None) -> int:
@@ -32,7 +32,7 @@ def host_of(user: User, host_id: int | None) -> int:
 
 @router.get("/profiles")
 async def list_profiles(
-    db: Db, user: Reader, host_id: HostQuery = None, segment: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None
+    db: Db, user: Reader, host_id: HostQuery = None, segment: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None
 ) -> dict[str, Any]:
     owner = host_of(user, host_id)
     found = await profiles.load(db, owner)
@@ -90,7 +90,7 @@ async def next_forecast(
     user: Reader,
     host_id: HostQuery = None,
     room_id: Annotated[
-        int | None, Query(ge=1, le=2**63 - 1, description="a scheduled room: its time, reminders")
+        int | None, Query(ge=1, le=MAX_ROW_ID, description="a scheduled room: its time, reminders")
     ] = None,
 ) -> dict[str, Any]:
     """The next stream's GMV and viewers (the host's next scheduled room, or ``room_id``); the viewers use the

@@ -6,7 +6,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-MAX_ID = 2**63 - 1
+from knowcast.db.types import MAX_ROW_ID
+
+MAX_ID = MAX_ROW_ID
 Id = Field(ge=1, le=MAX_ID)
 Money = Field(ge=0, le=10**12)
 Label = Field(default="", max_length=64)

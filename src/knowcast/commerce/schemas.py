@@ -13,10 +13,10 @@ from knowcast.catalog.schemas import MAX_PRICE, MAX_STOCK, ProductPublic
 from knowcast.commerce.gate import Outcome
 from knowcast.commerce.promotions import CouponKind, DrawCondition, DrawState
 from knowcast.commerce.states import EntitlementKind, OrderState, PaymentState
+from knowcast.db.types import MAX_ROW_ID
 
 MAX_QUANTITY = 100
 Key = Field(default=None, min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
-MAX_ROW_ID = 2**31 - 1  # row ids are 32-bit integers on PostgreSQL: a larger one names no row
 PositiveId = Field(ge=1, le=MAX_ROW_ID)
 
 

@@ -9,6 +9,8 @@ from sqlalchemy import DateTime
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
+MAX_ROW_ID = 2**31 - 1  # row ids are INTEGER (32-bit) on PostgreSQL: a larger id names no row
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """A timezone-aware UTC datetime on every engine.

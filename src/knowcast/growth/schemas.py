@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from knowcast.db.types import MAX_ROW_ID
 from knowcast.growth.models import FollowKind, StepKind, StepState
 
 MAX_OFFSET = 24 * 3600
@@ -107,7 +108,7 @@ class ShowOut(BaseModel):
 class FaqIn(BaseModel):
     keywords: list[str] = Field(max_length=20)
     answer: str = Field(min_length=1, max_length=500)
-    room_id: int | None = Field(default=None, ge=1, le=2**63 - 1)  # None: every room of the host
+    room_id: int | None = Field(default=None, ge=1, le=MAX_ROW_ID)  # None: every room of the host
 
     @field_validator("answer")
     @classmethod
