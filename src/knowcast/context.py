@@ -9,6 +9,7 @@ from knowcast.accounts.passwords import Passwords
 from knowcast.bus import EventBus
 from knowcast.db.engine import Database
 from knowcast.observability import Metrics
+from knowcast.ports import Audiences, Experiments, PersonalExporter
 from knowcast.privacy.visitors import VisitorIds
 from knowcast.ratelimit import RateLimiter
 from knowcast.realtime.hub import Hub
@@ -58,6 +59,9 @@ class AppContext:
     hub: Hub = field(default_factory=Hub)
     commerce: CommerceRuntime | None = None  # set by knowcast.commerce.runtime.install
     analytics: AnalyticsRuntime | None = None  # set by knowcast.analytics.runtime.install
+    experiments: Experiments | None = None  # set by analytics: None runs no experiments (knowcast.ports)
+    audiences: Audiences = field(default_factory=Audiences)  # filled by growth and analytics (knowcast.ports)
+    exporters: list[PersonalExporter] = field(default_factory=list)  # export parts of domains privacy can't import
 
     def __post_init__(self) -> None:
         if self.limits is None:

@@ -140,11 +140,13 @@ async def stop_experiment(session: AsyncSession, row: m.Experiment) -> m.Experim
     return row
 
 
-async def audience_user_ids(session: AsyncSession, host_id: int, segment_id: int) -> list[int]:
-    """The accounts in a saved segment, for a coupon or draw audience (commerce calls this). Only people who
-    consented to analytics are identifiable, so only they are returned."""
+async def audience_user_ids(session: AsyncSession, host_id: int, segment_id: int | None) -> list[int]:
+    """The accounts in a saved segment, for a coupon or draw audience ("segment:<id>" in knowcast.ports).
+    Only people who consented to analytics are identifiable, so only they are returned."""
     from knowcast.analytics import profiles
 
+    if segment_id is None:
+        raise ValidationFailed("name the segment: segment:<id>", code="audience.unknown")
     segment = await get_segment(session, segment_id)
     if segment.host_id != host_id:
         raise NotFound("no such segment", code="segment.not_found")

@@ -1,6 +1,7 @@
 """What one viewer is offered in a room while the host runs experiments (A/B/n on price, coupon value, pitch
-text or product card): each from the viewer's variant — the keyed-hash assignment of
-knowcast.analytics.assignment, computed on the server from the visitor id — never from the client.
+text or product card): each from the viewer's variant — the keyed-hash assignment the experiments port
+gives (knowcast.ports, filled by analytics), computed on the server from the visitor id — never from the
+client.
 
 Variant payloads (the first variant is the control, usually ``{}``); ``product_id`` / ``coupon_id`` aim a
 variant at one product or coupon, without it the variant applies to all of the host's:
@@ -18,15 +19,18 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
+from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from knowcast.analytics.assignment import Assigned, assigned, running
+from knowcast.accounts.models import User
 from knowcast.catalog.schemas import MAX_PRICE, ProductPublic
 from knowcast.commerce.promotions import Coupon, CouponKind
 from knowcast.commerce.schemas import ShelfEntry
 from knowcast.context import AppContext
+from knowcast.ports import Assigned
 
 MAX_TEXT = 200
 Visitor = Callable[[], Awaitable[str | None]]
@@ -114,7 +118,16 @@ async def anonymous() -> str | None:
 async def viewer_in(ctx: AppContext, session: AsyncSession, host_id: int, room_id: int, visitor: Visitor) -> Viewer:
     """The viewer's variants; ``visitor`` gives their visitor id, and is only asked when the host runs
     experiments (finding it may cost a database round trip)."""
-    if not await running(ctx, session, host_id):
+    experiments = ctx.experiments
+    if experiments is None or not await experiments.any_running(session, host_id):
         return NOBODY
     found = await visitor()
-    return Viewer(tuple(await assigned(ctx, session, host_id, room_id, found))) if found else NOBODY
+    return Viewer(tuple(await experiments.assigned(session, host_id, room_id, found))) if found else NOBODY
+
+
+def visitor_of(request: Request, ctx: AppContext, user: User | None) -> Visitor:
+    """How to find the caller's visitor id, asked only when the host runs experiments."""
+    experiments = ctx.experiments
+    if experiments is None:
+        return anonymous
+    return partial(experiments.visitor_of, request, user)

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 from fastapi import APIRouter, Request
 from sqlalchemy import select
 from starlette.responses import Response
 
 from knowcast.accounts.models import User
-from knowcast.analytics import assignment
 from knowcast.commerce import coupons, draws, flash, offers, orders, program_clock, shelf
 from knowcast.commerce.buyers import CACHE, BuyerId
 from knowcast.commerce.promotions import DrawEntry, DrawState
@@ -41,7 +38,7 @@ router = APIRouter(prefix="/api/v1", tags=["commerce"])
 
 async def viewer_of(request: Request, ctx: Ctx, db: Db, room: Room, user: User | None) -> offers.Viewer:
     """The caller's variants in the room's running experiments (their visitor id, computed here)."""
-    return await offers.viewer_in(ctx, db, room.host_id, room.id, partial(assignment.visitor_of, request, ctx, user))
+    return await offers.viewer_in(ctx, db, room.host_id, room.id, offers.visitor_of(request, ctx, user))
 
 
 @router.get("/rooms/{room_id}/shelf", dependencies=[Public])

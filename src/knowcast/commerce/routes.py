@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
 from knowcast.accounts.models import Role, User
-from knowcast.analytics import assignment
 from knowcast.catalog import service as catalog
 from knowcast.catalog.kinds import ProductKind
 from knowcast.catalog.models import Lesson, Product
 from knowcast.catalog.schemas import CourseView
 from knowcast.catalog.views import lesson_public, product_public
-from knowcast.commerce import entitlements, orders, payments
+from knowcast.commerce import entitlements, offers, orders, payments
 from knowcast.commerce.models import Entitlement
 from knowcast.commerce.providers.base import ProviderEvent
 from knowcast.commerce.runtime import runtime
@@ -48,7 +46,7 @@ def ensure_seller(user: User, host_id: int) -> None:
 async def create_order(request: Request, data: OrderCreate, ctx: Ctx, db: Db, user: CurrentUser) -> OrderOut:
     """Priced on the server; from a room, at the buyer's variant of any price experiment running there."""
     ctx.limit.orders_account.hit(f"orders:{user.id}", code="order.rate_limited", message="too many orders")
-    visitor = partial(assignment.visitor_of, request, ctx, user)
+    visitor = offers.visitor_of(request, ctx, user)
     return await orders.order_out(db, await orders.create_order(db, ctx, user, data, visitor))
 
 

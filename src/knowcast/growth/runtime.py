@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from knowcast.context import AppContext
+from knowcast.growth import follows
 from knowcast.growth.autoreply import AutoReplier
 from knowcast.growth.autoshow import AutoShow
 from knowcast.growth.worker import ReminderWorker
@@ -19,8 +22,14 @@ class GrowthRuntime:
 
 
 def install(ctx: AppContext) -> GrowthRuntime:
+    ctx.audiences.register("followers", followers)
     return GrowthRuntime(
         worker=ReminderWorker(ctx).install(),
         autoshow=AutoShow(ctx).install(),
         replier=AutoReplier(ctx).install(),
     )
+
+
+async def followers(session: AsyncSession, host_id: int, ref: int | None) -> list[int]:
+    """The "followers" audience (knowcast.ports): the host's and the channel's followers."""
+    return await follows.audience_user_ids(session, host_id)

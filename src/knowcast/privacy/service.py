@@ -32,7 +32,7 @@ from knowcast.growth import service as growth
 from knowcast.integrations import privacy as integrations
 from knowcast.interaction import privacy as interaction
 from knowcast.media import privacy as media
-from knowcast.privacy import activity, audit
+from knowcast.privacy import audit
 from knowcast.privacy.models import AuditEntry, ConsentRecord
 from knowcast.privacy.records import Tables
 from knowcast.rooms import service as rooms
@@ -78,7 +78,6 @@ EXPORTERS: tuple[Exporter, ...] = (
     commerce.export_personal_data,
     interaction.export_personal_data,
     integrations.export_personal_data,
-    activity.export_personal_data,
 )
 FILE_EXPORTERS: tuple[FileExporter, ...] = (media.export_personal_data,)
 # the account itself is anonymized last, after every other domain has let go of the person; analytics detaches
@@ -107,7 +106,7 @@ async def record_consent(
 async def export_zip(session: AsyncSession, ctx: AppContext, user: User) -> bytes:
     """Everything stored about the person: one JSON file with all of it, and a CSV per table."""
     data: Tables = {}
-    for exporter in EXPORTERS:
+    for exporter in (*EXPORTERS, *ctx.exporters):
         data.update(await exporter(session, user))
     for file_exporter in FILE_EXPORTERS:
         data.update(await file_exporter(ctx, user))

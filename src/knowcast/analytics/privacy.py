@@ -3,8 +3,9 @@
 Analytics links an event to an account in two ways only: order events carry the buyer's ``user_id``, and a
 signed-in visitor who consented is counted as ``u:<id>`` (privacy.visitors). Everything else is pseudonymous
 and cannot be traced to the person, so it is not theirs to export. Heartbeats are left out: each watch
-session (``analytics_views``) already sums them. The analytics package itself is left alone: its tables are
-read here directly, and it detaches the account on its own when it hears ``user.deleted``.
+session (``analytics_views``) already sums them. Analytics hands this exporter to privacy through the context
+(knowcast.ports: nothing imports analytics), and detaches the account on its own when it hears
+``user.deleted``.
 """
 
 from __future__ import annotations
