@@ -41,21 +41,30 @@ def run(args: argparse.Namespace, _settings: Settings) -> int:
 
 def bench(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     NICE["value"] = getattr(args, "nice", 0)
-    _check_fd_limit(args.viewers)
+    workers = getattr(args, "workers", 1)
+    if workers > 1 and not args.redis:
+        raise SystemExit("--workers above 1 needs --redis: the server processes share the room through Redis")
+    _check_fd_limit(math.ceil(args.viewers / workers))
     senders = math.ceil(args.rate * 2) + 4  # each sends one message in two seconds: far under the flood rule
     port, env = _free_port(), _env(tmp, args)
     room_id, tokens = asyncio.run(_prepare(env, senders))
     probe = Path(__file__).with_name("fanout_server.py")  # `knowcast serve` with loop-lag, GC and write probes
-    server = _spawn([sys.executable, str(probe), "--port", str(port)], env, tmp / "server.log")
+    command = [sys.executable, str(probe), "--port", str(port)]
+    server = _spawn(command + (["--workers", str(workers)] if workers > 1 else []), env, tmp / "server.log")
     try:
         _wait_healthy(port, server)
         print(f"server pid {server.pid}", file=sys.stderr, flush=True)
+        if workers > 1:
+            _wait_for_workers(server.pid, workers)
         baseline = _rss_mb(server.pid)
         loadgens = _start_loadgens(args, port, room_id, tokens)
         for proc in loadgens:
             _expect(proc, "ready")
         time.sleep(SETTLE_SECONDS)  # the join storm's garbage collections finish before anything is timed
         rss = _rss_mb(server.pid)
+        if workers > 1:
+            files = [len(os.listdir(f"/proc/{pid}/fd")) for pid in _tree(server.pid)[1:]]
+            print(f"open files per worker process: {files}", file=sys.stderr, flush=True)
         cpu0, wall0 = _cpu_s(server.pid), time.monotonic()
         for proc in loadgens:
             _say(proc, "go")
@@ -280,16 +289,39 @@ def _finish(proc: subprocess.Popen[str]) -> dict[str, Any]:
     return report
 
 
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its descendants: with ``--workers`` the viewers live in uvicorn's worker processes."""
+    pids = [pid]
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        for child in task.read_text().split():
+            pids += _tree(int(child))
+    return pids
+
+
+def _wait_for_workers(pid: int, workers: int) -> None:
+    deadline = time.monotonic() + 60
+    while len(_tree(pid)) <= workers and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(3)  # each worker builds its app
+
+
 def _cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for one in _tree(pid):
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def _rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    total = 0.0
+    for one in _tree(pid):
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{one}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) / 1024
+    return total
 
 
 def _free_port() -> int:

@@ -75,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     fanout.add_argument("--duration", type=float, default=20.0, help="seconds of sending")
     fanout.add_argument("--loadgen-processes", type=int, default=0, help="default: about 2,500 viewers each")
     fanout.add_argument("--redis", action="store_true", help="serve with the Redis fan-out backend")
+    fanout.add_argument("--workers", type=int, default=1, help="server processes sharing the room (needs --redis)")
     fanout.add_argument("--nice", type=int, default=0, help="scheduling priority of server and load (root: below 0)")
     fanout.set_defaults(run=run_benchmark("fanout"))
     flash = bench.add_parser("flash-sale", help="N buyers at one flash sale of S units (benchmarks/flash_sale.py)")
