@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowcast.accounts.models import User
 from knowcast.bus import Event
-from knowcast.commerce import announce, counters
+from knowcast.commerce import announce, audience, counters
 from knowcast.commerce.offers import NOBODY, Viewer
 from knowcast.commerce.promotions import Coupon, CouponClaim, CouponDrop, CouponKind
 from knowcast.commerce.schemas import CouponCreate, CouponOut, DropCreate, DropOut
@@ -158,6 +158,7 @@ async def drop_out(
         claimed=drop.claimed,
         opens_at=drop.opens_at,
         closes_at=drop.closes_at,
+        audience=drop.audience,
     )
 
 
@@ -166,7 +167,9 @@ async def start_drop(session: AsyncSession, ctx: AppContext, host: User, room_id
     now = utcnow()
     if coupon.ends_at <= now:
         raise ValidationFailed("this coupon has expired", code="coupon.expired")
+    await audience.check_named(session, ctx, coupon.host_id, data.audience)
     drop = CouponDrop(
+        audience=data.audience,
         room_id=room_id,
         coupon_id=coupon.id,
         quantity=data.quantity,
@@ -219,6 +222,7 @@ async def claim(session: AsyncSession, ctx: AppContext, user: User, drop_id: int
         raise Conflict("this coupon drop is closed", code="coupon.drop_closed")
     coupon = await session.get(Coupon, drop.coupon_id)
     assert coupon is not None
+    await audience.ensure_member(session, ctx, coupon.host_id, drop.audience, user.id, "coupon")
     offered = viewer.coupon_value(coupon)
     held = CouponClaim(coupon_id=coupon.id, user_id=user.id, drop_id=drop.id)
     if offered is not None:

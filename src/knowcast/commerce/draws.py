@@ -16,7 +16,7 @@ from knowcast.accounts import service as accounts
 from knowcast.accounts.models import User
 from knowcast.bus import Event
 from knowcast.catalog import service as catalog
-from knowcast.commerce import announce, coupons, entitlements, orders
+from knowcast.commerce import announce, audience, coupons, entitlements, orders
 from knowcast.commerce.promotions import CouponClaim, Draw, DrawCondition, DrawEntry, DrawState
 from knowcast.commerce.schemas import DrawCreate, DrawOut
 from knowcast.context import AppContext
@@ -47,6 +47,7 @@ async def draw_out(session: AsyncSession, draw: Draw) -> DrawOut:
         title=draw.title,
         condition=draw.condition,
         keyword=draw.keyword,
+        audience=draw.audience,
         prize_product_id=draw.prize_product_id,
         prize_coupon_id=draw.prize_coupon_id,
         winners_wanted=draw.winners_wanted,
@@ -64,8 +65,10 @@ async def open_draw(session: AsyncSession, ctx: AppContext, host: User, room: Ro
         await catalog.get_managed_product(session, host, data.prize_product_id)
     if data.prize_coupon_id is not None:
         await coupons.get_managed(session, host, data.prize_coupon_id)
+    await audience.check_named(session, ctx, room.host_id, data.audience)
     seed = secrets.token_hex(32)
     draw = Draw(
+        audience=data.audience,
         room_id=room.id,
         title=data.title,
         condition=data.condition,
@@ -111,6 +114,7 @@ async def enter(session: AsyncSession, ctx: AppContext, user: User, draw: Draw, 
         raise Conflict("this draw is closed", code="draw.closed")
     room = await rooms.get_room(session, draw.room_id)
     await rooms.ensure_can_watch(session, user, room)
+    await audience.ensure_member(session, ctx, room.host_id, draw.audience, user.id, "draw")
     if draw.condition is DrawCondition.KEYWORD and (
         not keyword or (draw.keyword or "").casefold() not in keyword.casefold()
     ):

@@ -66,6 +66,7 @@ class CouponDrop(Base):
     claimed: Mapped[int] = mapped_column(Integer, default=0)
     opens_at: Mapped[datetime] = mapped_column(UTCDateTime)
     closes_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    audience: Mapped[str | None] = mapped_column(String(40), default=None)  # knowcast.ports; None: everyone
 
 
 class FlashSale(Base):
@@ -117,6 +118,7 @@ class Draw(Base):
     title: Mapped[str] = mapped_column(String(120))
     condition: Mapped[DrawCondition] = mapped_column(str_enum(DrawCondition))
     keyword: Mapped[str | None] = mapped_column(String(40), default=None)
+    audience: Mapped[str | None] = mapped_column(String(40), default=None)  # knowcast.ports; None: everyone
     prize_product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id"), default=None)
     prize_coupon_id: Mapped[int | None] = mapped_column(ForeignKey("coupons.id"), default=None)
     winners_wanted: Mapped[int] = mapped_column(Integer)

@@ -14,10 +14,13 @@ from knowcast.commerce.gate import Outcome
 from knowcast.commerce.promotions import CouponKind, DrawCondition, DrawState
 from knowcast.commerce.states import EntitlementKind, OrderState, PaymentState
 from knowcast.db.types import MAX_ROW_ID
+from knowcast.ports import AUDIENCE_PATTERN
 
 MAX_QUANTITY = 100
 Key = Field(default=None, min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
 PositiveId = Field(ge=1, le=MAX_ROW_ID)
+# who may claim a drop or enter a draw: "followers", "segment:<id>" (knowcast.ports); None: everyone watching
+Audience = Field(default=None, max_length=40, pattern=AUDIENCE_PATTERN)
 
 
 class ItemIn(BaseModel):
@@ -166,6 +169,7 @@ class DropCreate(BaseModel):
     coupon_id: int = PositiveId
     quantity: int = Field(ge=1, le=MAX_STOCK)
     claim_seconds: int = Field(default=60, ge=5, le=86400)
+    audience: str | None = Audience
 
 
 class DropOut(BaseModel):
@@ -176,6 +180,7 @@ class DropOut(BaseModel):
     claimed: int
     opens_at: datetime
     closes_at: datetime
+    audience: str | None = None
 
 
 class DrawCreate(BaseModel):
@@ -186,6 +191,7 @@ class DrawCreate(BaseModel):
     prize_coupon_id: int | None = Field(default=None, ge=1, le=MAX_ROW_ID)
     winners: int = Field(ge=1, le=1000)
     duration_seconds: int = Field(default=120, ge=5, le=86400)
+    audience: str | None = Audience
 
     @model_validator(mode="after")
     def _sane(self) -> DrawCreate:
@@ -206,6 +212,7 @@ class DrawOut(BaseModel):
     title: str
     condition: DrawCondition
     keyword: str | None
+    audience: str | None = None
     prize_product_id: int | None
     prize_coupon_id: int | None
     winners_wanted: int

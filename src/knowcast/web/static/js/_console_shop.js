@@ -204,7 +204,9 @@ export function startConsoleShop(root) {
         ends_at: new Date(Date.now() + 7 * 86400000).toISOString(),
         claim_required: Number(data.drop) > 0,
       });
-      if (Number(data.drop) > 0) await api("POST", `/api/v1/rooms/${roomId}/coupon-drops`, { coupon_id: coupon.id, quantity: Number(data.drop) });
+      if (Number(data.drop) > 0) {
+        await api("POST", `/api/v1/rooms/${roomId}/coupon-drops`, { coupon_id: coupon.id, quantity: Number(data.drop), audience: data.audience || null });
+      }
     },
     async draw(data) {
       await api("POST", `/api/v1/rooms/${roomId}/draws`, {
@@ -214,9 +216,19 @@ export function startConsoleShop(root) {
         prize_product_id: Number(data.prize_product_id),
         winners: Number(data.winners || 1),
         duration_seconds: Number(data.duration || 2) * 60,
+        audience: data.audience || null,
       });
     },
   };
+
+  // saved segments (用户画像) join "everyone" and "followers" as audiences for drops and draws
+  async function loadAudiences() {
+    const segments = await api("GET", "/api/v1/analytics/segments").catch(() => []);
+    for (const select of root.querySelectorAll("[data-audiences]")) {
+      for (const s of segments) select.append(el("option", { value: `segment:${s.id}` }, `${t.segment}: ${s.name} (${s.reachable})`));
+    }
+  }
+  loadAudiences();
 
   for (const form of root.querySelectorAll("form[data-form]")) {
     form.addEventListener("submit", (event) => {
