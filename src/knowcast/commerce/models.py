@@ -16,6 +16,7 @@ from knowcast.catalog.models import str_enum
 from knowcast.commerce.states import EntitlementKind, OrderState, PaymentState
 from knowcast.db.base import Base, TimestampMixin
 from knowcast.db.types import UTCDateTime, utcnow
+from knowcast.privacy.crypto import EncryptedText
 
 
 class ShelfItem(Base):
@@ -70,6 +71,8 @@ class OrderItem(Base):
     quantity: Mapped[int] = mapped_column(Integer)
     unit_price: Mapped[int] = mapped_column(BigInteger)
     slot_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    # a consultation's "what I'd like to talk about", written by the buyer: personal data, encrypted
+    note: Mapped[str | None] = mapped_column(EncryptedText("order_items.note"), default=None)
 
 
 class Payment(TimestampMixin, Base):

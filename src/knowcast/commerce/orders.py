@@ -87,6 +87,7 @@ async def order_out(session: AsyncSession, order: Order, buyer: str | None = Non
             quantity=i.quantity,
             unit_price=i.unit_price,
             slot_id=i.slot_id,
+            note=i.note,
         )
         for i in await items_of(session, order.id)
     ]
@@ -170,6 +171,7 @@ async def _reserve(session: AsyncSession, order: Order, lines: list[pricing.Line
                 quantity=quantity,
                 unit_price=line.unit_price,
                 slot_id=line.item.slot_id,
+                note=line.item.note,
             )
         )
         if not await counters.take(

@@ -34,6 +34,7 @@ ORDER_FIELDS = (
     "closed_at",
     "variants",
 )
+ITEM_FIELDS = ("order_id", "product_id", "kind", "title", "quantity", "unit_price", "slot_id", "note")
 
 
 async def export_personal_data(session: AsyncSession, user: User) -> Tables:
@@ -53,7 +54,9 @@ async def _orders(session: AsyncSession, user_id: int) -> Tables:
     )
     return {
         "orders": rows(orders, *ORDER_FIELDS),
-        "order_items": rows(items, "order_id", "product_id", "kind", "title", "quantity", "unit_price", "slot_id"),
+        "order_items": rows(
+            items, "order_id", "product_id", "kind", "title", "quantity", "unit_price", "slot_id", "note"
+        ),
         "payments": rows(payments, "order_id", "provider", "state", "amount", "currency", "created_at"),
     }
 
@@ -118,10 +121,16 @@ async def erase_personal_data(session: AsyncSession, user: User) -> None:
         await session.execute(delete(model).where(model.user_id == user.id))
     open_draws = select(Draw.id).where(Draw.state == DrawState.OPEN)
     await session.execute(delete(DrawEntry).where(DrawEntry.user_id == user.id, DrawEntry.draw_id.in_(open_draws)))
-    # the client's retry key is the last thing on an order that the buyer chose
+    # the client's retry key and a consultation's note are the last things on an order that the buyer wrote
     await session.execute(
         update(Order)
         .where(Order.user_id == user.id)
         .values(idempotency_key=None)
+        .execution_options(synchronize_session=False)
+    )
+    await session.execute(
+        update(OrderItem)
+        .where(OrderItem.order_id.in_(select(Order.id).where(Order.user_id == user.id)))
+        .values(note=None)
         .execution_options(synchronize_session=False)
     )

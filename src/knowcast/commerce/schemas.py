@@ -17,6 +17,7 @@ from knowcast.db.types import MAX_ROW_ID
 from knowcast.ports import AUDIENCE_PATTERN
 
 MAX_QUANTITY = 100
+MAX_NOTE = 1000
 Key = Field(default=None, min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
 PositiveId = Field(ge=1, le=MAX_ROW_ID)
 # who may claim a drop or enter a draw: "followers", "segment:<id>" (knowcast.ports); None: everyone watching
@@ -27,6 +28,14 @@ class ItemIn(BaseModel):
     product_id: int = PositiveId
     quantity: int = Field(default=1, ge=1, le=MAX_QUANTITY)
     slot_id: int | None = Field(default=None, ge=1, le=MAX_ROW_ID)
+    note: str | None = Field(default=None, max_length=MAX_NOTE)  # a consultation's topic, for the host
+
+    @model_validator(mode="after")
+    def _note_with_a_slot(self) -> ItemIn:
+        if self.note is not None and self.slot_id is None:
+            raise ValueError("a note goes with a consultation's time slot")
+        self.note = (self.note or "").strip() or None
+        return self
 
 
 class OrderCreate(BaseModel):
@@ -43,6 +52,7 @@ class ItemOut(BaseModel):
     quantity: int
     unit_price: int
     slot_id: int | None
+    note: str | None = None  # the buyer's and the seller's to see
 
 
 class OrderOut(BaseModel):

@@ -155,7 +155,7 @@ export function startConsoleShop(root) {
           { "data-order-id": o.id, "data-state": o.state },
           el("td", {}, `#${o.id}`),
           el("td", {}, o.buyer || ""),
-          el("td", {}, o.items.map((i) => i.title).join(", ")),
+          el("td", {}, o.items.map((i) => (i.note ? `${i.title} (${t.note}: ${i.note})` : i.title)).join(", ")),
           el("td", {}, money(o.total, o.currency)),
           el("td", {}, o.state + (o.refund_due ? " !" : "")),
           el(

@@ -87,10 +87,11 @@ export function startShop(root) {
     window.location.href = url;
   }
 
-  async function buy(product) {
+  async function buy(product, extra = {}) {
     if (needSignIn()) return;
     try {
-      const body = { items: [{ product_id: product.id, quantity: 1 }], room_id: Number(roomId), idempotency_key: key() };
+      const item = { product_id: product.id, quantity: 1, ...extra };
+      const body = { items: [item], room_id: Number(roomId), idempotency_key: key() };
       const order = await api("POST", "/api/v1/orders", body);
       await checkout(order.id);
     } catch (err) {
@@ -107,7 +108,32 @@ export function startShop(root) {
     );
   }
 
-  function productSheet({ product, pitch, badge }) {
+  // A consultation is bought with a time slot from the host's calendar and, if the buyer likes, a note of
+  // what they want to talk about (the host sees it; it is stored encrypted).
+  async function consultationPicker(product) {
+    const slots = (await api("GET", `/api/v1/products/${product.id}/slots`)).filter((slot) => slot.available);
+    if (!slots.length) return { node: el("p", { class: "muted", "data-testid": "no-slots" }, t.no_slots), choice: null };
+    const when = (iso) => new Date(iso).toLocaleString(document.documentElement.lang || undefined, { dateStyle: "medium", timeStyle: "short" });
+    const options = slots.map((slot, i) =>
+      el(
+        "label",
+        { class: "slot" },
+        el("input", { type: "radio", name: `slot-${product.id}`, value: slot.id, "data-testid": "slot-option", ...(i === 0 ? { checked: "" } : {}) }),
+        ` ${when(slot.starts_at)} · ${slot.minutes} ${t.minutes}`,
+      ),
+    );
+    const note = el("textarea", { name: "note", maxlength: "1000", rows: "2", placeholder: t.note_hint, "data-testid": "consultation-note" });
+    const node = el("fieldset", { class: "slots", "data-testid": "slot-picker" }, el("legend", {}, t.choose_slot), ...options, el("label", {}, t.note, note));
+    const choice = () => {
+      const picked = node.querySelector("input[type=radio]:checked");
+      return { slot_id: Number(picked.value), ...(note.value.trim() ? { note: note.value.trim() } : {}) };
+    };
+    return { node, choice };
+  }
+
+  async function productSheet({ product, pitch, badge }) {
+    const consultation = product.kind === "consultation" ? await consultationPicker(product).catch(() => null) : null;
+    const buyNow = () => (consultation ? consultation.choice && buy(product, consultation.choice()) : buy(product));
     const description = el("div", { class: "description" });
     description.innerHTML = product.description_html; // rendered safely on the server (html disabled)
     openSheet(
@@ -119,7 +145,8 @@ export function startShop(root) {
         price(product),
         pitch ? el("p", { class: "pitch", "data-testid": "product-pitch" }, pitch) : null,
         description,
-        el("button", { type: "button", class: "button", "data-testid": "buy-now", onclick: () => buy(product) }, t.buy),
+        consultation ? consultation.node : null,
+        el("button", { type: "button", class: "button", "data-testid": "buy-now", onclick: buyNow, ...(consultation && !consultation.choice ? { disabled: "" } : {}) }, t.buy),
       ),
     );
   }
