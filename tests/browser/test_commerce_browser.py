@@ -70,3 +70,46 @@ def test_a_viewer_buys_the_pinned_product_in_a_flash_sale(
     expect(owned).to_have_count(1)
     expect(owned.locator("[data-testid=course-progress]")).to_contain_text("0")
     viewer.screenshot(path=str(artifacts / "library.png"), full_page=True)
+
+
+def page_api(page: Any, method: str, path: str, body: Any = None) -> Any:
+    """A same-origin JSON call from the page with its CSRF token, as our own modules make them."""
+    script = """async ([method, path, body]) => {
+      const token = document.querySelector('meta[name="csrf-token"]').content;
+      const headers = {"Accept": "application/json", "X-CSRF-Token": token, "Content-Type": "application/json"};
+      const r = await fetch(path, {method, headers, body: body === null ? undefined : JSON.stringify(body)});
+      return {status: r.status, body: await r.json().catch(() => null)};
+    }"""
+    return page.evaluate(script, [method, path, body])
+
+
+def test_a_viewer_books_a_consultation_slot_with_a_note(live_server: LiveServer, new_context: Any) -> None:
+    create_user(live_server, "coach@example.com", "host", PASSWORD)
+    create_user(live_server, "client@example.com", "viewer", PASSWORD)
+    host = new_context().new_page()
+    sign_in(host, live_server, "coach@example.com")
+    room_id = create_room(host, live_server)
+    product = page_api(
+        host, "POST", "/api/v1/products", {"kind": "consultation", "title": "一对一咨询", "price": 30000}
+    )
+    assert product["status"] == 201, product
+    slot = page_api(
+        host, "POST", f"/api/v1/products/{product['body']['id']}/slots", {"starts_at": "2030-01-02T10:00:00+08:00"}
+    )
+    assert slot["status"] == 201, slot
+    shelved = page_api(host, "POST", f"/api/v1/rooms/{room_id}/shelf", {"product_id": product["body"]["id"]})
+    assert shelved["status"] == 201, shelved
+
+    viewer = new_context(phone=True).new_page()
+    sign_in(viewer, live_server, "client@example.com")
+    viewer.goto(f"{live_server.url}/rooms/{room_id}")
+    answer_consent(viewer)
+    viewer.locator("[data-testid=shelf-button]").click()
+    viewer.locator("[data-testid=shelf-item]", has_text="一对一咨询").locator("button").click()
+    expect(viewer.locator("[data-testid=slot-option]")).to_have_count(1)
+    viewer.locator("[data-testid=consultation-note]").fill("想聊聊基金定投")
+    viewer.locator("[data-testid=buy-now]").click()
+    viewer.wait_for_selector("[data-testid=sandbox-checkout]")
+    expect(viewer.locator("[data-testid=checkout-total]")).to_have_text("¥300.00")
+    orders = page_api(host, "GET", f"/api/v1/rooms/{room_id}/orders")["body"]
+    assert [(i["slot_id"], i["note"]) for o in orders for i in o["items"]] == [(slot["body"]["id"], "想聊聊基金定投")]
