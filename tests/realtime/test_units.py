@@ -205,3 +205,16 @@ def test_the_heap_keeper_freezes_while_a_crowd_is_connected_and_thaws_when_it_ha
         assert any(o is survivor for o in gc.get_objects())
     finally:
         gc.unfreeze()
+
+
+async def test_passes_begin_at_most_once_per_pass_every_and_carry_every_frame_since() -> None:
+    room = LiveRoom(1, pass_every=0.05)
+    viewer = conn()
+    room.attach(viewer)
+    tick(room)
+    tick(room)  # a second process's tick, right after: it waits for the next pass
+    tick(room)
+    assert viewer.transport.written == [b"f1;"]  # type: ignore[attr-defined]
+    await asyncio.sleep(0.08)
+    assert viewer.transport.written == [b"f1;", b"f2;f3;"]  # type: ignore[attr-defined]
+    assert written_seqs(viewer) == [1, 2, 3]

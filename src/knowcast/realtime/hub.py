@@ -99,7 +99,8 @@ class Hub:
     def room(self, room_id: int) -> LiveRoom:
         room = self.rooms.get(room_id)
         if room is None:
-            room = self.rooms[room_id] = LiveRoom(room_id, self.history)
+            # passes at least 3/4 of a tick apart: one per tick here, however many processes publish ticks
+            room = self.rooms[room_id] = LiveRoom(room_id, self.history, pass_every=0.75 * self.tick_seconds)
         return room
 
     async def open_room(self, room_id: int) -> LiveRoom:

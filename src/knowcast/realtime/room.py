@@ -21,8 +21,11 @@ SLICE = 512  # sockets written to in one turn of the event loop (a few ms), so t
 
 
 class LiveRoom:
-    def __init__(self, room_id: int, history: int = 512) -> None:
+    def __init__(self, room_id: int, history: int = 512, pass_every: float = 0.0) -> None:
         self.id = room_id
+        # least time between the starts of two passes: with several processes each publishing its own tick,
+        # a viewer is still written to about once a tick, not once per process's tick
+        self.pass_every = pass_every
         self.conns: dict[int, Connection] = {}
         self.seq = 0
         self.likes = 0
@@ -43,6 +46,7 @@ class LiveRoom:
         self._pass: list[Connection] = []
         self._next = 0
         self._pass_seq = 0
+        self._pass_began = -1e9
         self._writer: asyncio.Task[None] | None = None
 
     # ---- what goes into the next tick ------------------------------------------------------------------
@@ -168,23 +172,37 @@ class LiveRoom:
         writes never fall behind the ticks, however long a pass takes: viewers get more per write instead.
         """
         if self._writer is not None:
-            return  # the running pass carries the new frame on
-        self._begin_pass()
-        self._write_slice()
-        if self._next < len(self._pass):
-            self._writer = asyncio.get_running_loop().create_task(self._write_rest(), name=f"room-{self.id}-writer")
+            return  # the running (or waiting) pass carries the new frame on
+        wait = self._pass_wait()
+        if wait <= 0:
+            self._begin_pass()
+            self._write_slice()
+            if self._next >= len(self._pass):
+                return
+        self._writer = asyncio.get_running_loop().create_task(self._write_rest(wait), name=f"room-{self.id}-writer")
+
+    def _pass_wait(self) -> float:
+        return self._pass_began + self.pass_every - time.monotonic() if self.pass_every else 0.0
 
     def _begin_pass(self) -> None:
         self._pass, self._next, self._pass_seq = list(self.conns.values()), 0, self.seq
+        self._pass_began = time.monotonic()
 
-    async def _write_rest(self) -> None:
+    async def _write_rest(self, wait: float) -> None:
         try:
+            if wait > 0:  # a pass began less than pass_every ago: this frame rides the next one
+                await asyncio.sleep(wait)
+                self._begin_pass()
+                self._write_slice()
             while True:
                 await asyncio.sleep(0)  # let the loop read and run other work between slices
                 if self._next >= len(self._pass):
                     if self._pass_seq == self.seq:
                         break  # all caught up (a viewer who joined meanwhile had the latest frame in its welcome)
-                    self._begin_pass()  # frames came during the pass: its first viewers are behind
+                    wait = self._pass_wait()  # frames came during the pass: its first viewers are behind
+                    if wait > 0:
+                        await asyncio.sleep(wait)
+                    self._begin_pass()
                 self._write_slice()
         finally:
             self._pass, self._writer = [], None
