@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from knowcast.db import lease as lease_queue
 from knowcast.db.types import utcnow
 from knowcast.growth.models import MailJob, MailStatus
 from knowcast.settings import Settings
@@ -30,9 +31,8 @@ class Task:
 
 
 def retry_delay(attempts: int, settings: Settings, rand: random.Random) -> float:
-    """Seconds before the next attempt after ``attempts`` failures: doubling, capped, with equal jitter."""
-    ceiling = min(settings.mail_backoff_max_seconds, settings.mail_backoff_seconds * 2.0 ** min(attempts - 1, 60))
-    return ceiling / 2 + rand.uniform(0, ceiling / 2)
+    """Seconds before the next attempt after ``attempts`` failures (knowcast.db.lease)."""
+    return lease_queue.retry_delay(attempts, settings.mail_backoff_seconds, settings.mail_backoff_max_seconds, rand)
 
 
 async def enqueue(session: AsyncSession, user_id: int, dedupe_key: str, subject: str, body: str) -> bool:
@@ -59,17 +59,7 @@ async def claim_due(session: AsyncSession, limit: int, lease: timedelta) -> list
         .order_by(MailJob.next_attempt_at, MailJob.id)
         .limit(limit)
     )
-    claimed: list[int] = []
-    for job_id in list(due):
-        result = await session.execute(
-            update(MailJob)
-            .where(MailJob.id == job_id, *_claimable(now))
-            .values(claimed_until=now + lease)
-            .execution_options(synchronize_session=False)
-        )
-        if result.rowcount:  # type: ignore[attr-defined]
-            claimed.append(job_id)
-    await session.commit()
+    claimed = await lease_queue.claim(session, MailJob, due, _claimable(now), now, lease)
     if not claimed:
         return []
     rows = await session.scalars(select(MailJob).where(MailJob.id.in_(claimed)).order_by(MailJob.id))

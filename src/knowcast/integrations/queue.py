@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowcast.bus import Event
+from knowcast.db import lease as lease_queue
 from knowcast.db.types import utcnow
 from knowcast.integrations.events import event_id, payload
 from knowcast.integrations.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
@@ -52,10 +53,9 @@ class Outcome:
 
 
 def retry_delay(attempts: int, settings: Settings, rand: random.Random) -> float:
-    """Seconds before the next attempt after ``attempts`` failures: doubling, capped, with equal jitter
-    (half fixed, half random) so receivers coming back up are not hit by every sender at once."""
-    ceiling = min(settings.webhook_backoff_max_seconds, settings.webhook_backoff_seconds * 2.0 ** min(attempts - 1, 60))
-    return ceiling / 2 + rand.uniform(0, ceiling / 2)
+    """Seconds before the next attempt after ``attempts`` failures (knowcast.db.lease)."""
+    base, cap = settings.webhook_backoff_seconds, settings.webhook_backoff_max_seconds
+    return lease_queue.retry_delay(attempts, base, cap, rand)
 
 
 async def enqueue(session: AsyncSession, event: Event, settings: Settings) -> int:
@@ -118,18 +118,7 @@ async def claim_due(session: AsyncSession, limit: int, lease: timedelta) -> list
         .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
         .limit(limit)
     )
-    claimed: list[int] = []
-    for delivery_id in list(due):
-        result = await session.execute(
-            update(WebhookDelivery)
-            .where(WebhookDelivery.id == delivery_id, *_claimable(now))
-            .values(claimed_until=now + lease)
-            .execution_options(synchronize_session=False)
-        )
-        if result.rowcount:  # type: ignore[attr-defined]
-            claimed.append(delivery_id)
-    await session.commit()
-    return await _jobs(session, claimed)
+    return await _jobs(session, await lease_queue.claim(session, WebhookDelivery, due, _claimable(now), now, lease))
 
 
 async def _jobs(session: AsyncSession, ids: list[int]) -> list[Job]:
