@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
 from typing import Any
 
 from knowcast.accounts.models import Role
 from knowcast.bus import Event
+from knowcast.realtime.connection import Connection
 from tests.realtime.harness import LiveApp, open_viewer, token_of
 
 
@@ -120,3 +123,30 @@ async def test_a_cross_site_page_cannot_open_the_socket(live: LiveApp, room: Any
 async def test_unknown_room_is_refused(live: LiveApp) -> None:
     viewer = await open_viewer(live, 424242)
     assert (await viewer.recv())["code"] == "room.not_found"
+
+
+async def test_a_departed_viewer_leaves_no_cyclic_garbage_of_ours(live: LiveApp, room: Any, make_user: Any) -> None:
+    """The heap keeper freezes what lives long (realtime/heap.py); that stays leak-free only as long as a
+    viewer who leaves is freed by reference counting alone, with no reference cycle through our objects."""
+    alice = await make_user(name="Alice")
+    gc.collect()
+    connections = sum(isinstance(o, Connection) for o in gc.get_objects())
+    gc.set_debug(gc.DEBUG_SAVEALL)  # from here on, what the collector finds is kept for inspection
+    try:
+        viewers = [await open_viewer(live, room["id"], token_of(alice) if n == 0 else None, join={}) for n in range(3)]
+        await viewers[0].send({"type": "chat", "text": "再见"})
+        await viewers[1].chat_text("再见")
+        await viewers[2].send({"type": "nonsense"})  # an error frame on the way too
+        for viewer in viewers:
+            await viewer.close()
+        live_room = live.ctx.hub.room(room["id"])
+        while live_room.conns:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.1)
+        gc.collect()
+        ours = [type(o).__qualname__ for o in gc.garbage if type(o).__module__.startswith("knowcast.realtime")]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+    assert ours == []
+    assert sum(isinstance(o, Connection) for o in gc.get_objects()) <= connections  # none is kept alive either

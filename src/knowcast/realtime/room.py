@@ -178,6 +178,7 @@ class LiveRoom:
             self._begin_pass()
             self._write_slice()
             if self._next >= len(self._pass):
+                self._pass = []  # holds no departed viewer until the next pass
                 return
         self._writer = asyncio.get_running_loop().create_task(self._write_rest(wait), name=f"room-{self.id}-writer")
 
