@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.pages import page_api
 from tests.browser.test_realtime_browser import PASSWORD, answer_consent, create_room, sign_in
 from tests.live_server import LiveServer, create_user
 
@@ -70,17 +71,6 @@ def test_a_viewer_buys_the_pinned_product_in_a_flash_sale(
     expect(owned).to_have_count(1)
     expect(owned.locator("[data-testid=course-progress]")).to_contain_text("0")
     viewer.screenshot(path=str(artifacts / "library.png"), full_page=True)
-
-
-def page_api(page: Any, method: str, path: str, body: Any = None) -> Any:
-    """A same-origin JSON call from the page with its CSRF token, as our own modules make them."""
-    script = """async ([method, path, body]) => {
-      const token = document.querySelector('meta[name="csrf-token"]').content;
-      const headers = {"Accept": "application/json", "X-CSRF-Token": token, "Content-Type": "application/json"};
-      const r = await fetch(path, {method, headers, body: body === null ? undefined : JSON.stringify(body)});
-      return {status: r.status, body: await r.json().catch(() => null)};
-    }"""
-    return page.evaluate(script, [method, path, body])
 
 
 def test_a_viewer_books_a_consultation_slot_with_a_note(live_server: LiveServer, new_context: Any) -> None:

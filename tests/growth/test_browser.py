@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from tests.browser.pages import page_api
 from tests.growth.conftest import SmtpServer
 from tests.live_server import LiveServer, create_user, free_port, start_server
 
@@ -62,20 +63,9 @@ def wait_until(page: Any, check: Any, what: str, timeout_ms: int = 30_000) -> An
     pytest.fail(f"timed out waiting for {what}")
 
 
-def api(page: Any, method: str, path: str, body: Any = None) -> Any:
-    """A same-origin JSON call from the page, with its CSRF token (as our own modules make them)."""
-    script = """async ([method, path, body]) => {
-      const token = document.querySelector('meta[name="csrf-token"]').content;
-      const headers = {"Accept": "application/json", "X-CSRF-Token": token, "Content-Type": "application/json"};
-      const r = await fetch(path, {method, headers, body: body === null ? undefined : JSON.stringify(body)});
-      return {status: r.status, body: await r.json().catch(() => null)};
-    }"""
-    return page.evaluate(script, [method, path, body])
-
-
 def create_room(page: Any, title: str) -> int:
     when = "2030-01-01T12:00:00+00:00"
-    created = api(page, "POST", "/api/v1/rooms", {"title": title, "scheduled_at": when})
+    created = page_api(page, "POST", "/api/v1/rooms", {"title": title, "scheduled_at": when})
     assert created["status"] == 201, created
     return int(created["body"]["id"])
 
@@ -157,12 +147,12 @@ def test_embed_is_blocked_unless_the_owner_allowed_the_site(
     owner = new_context().new_page()
     sign_in(owner, server, "owner@example.com")
     room_id = create_room(owner, "嵌入测试")
-    product = api(owner, "POST", "/api/v1/products", {"kind": "item", "title": "预算手册", "price": 1990})["body"]
-    assert api(owner, "POST", f"/api/v1/rooms/{room_id}/shelf", {"product_id": product["id"]})["status"] == 201
+    product = page_api(owner, "POST", "/api/v1/products", {"kind": "item", "title": "预算手册", "price": 1990})["body"]
+    assert page_api(owner, "POST", f"/api/v1/rooms/{room_id}/shelf", {"product_id": product["id"]})["status"] == 201
     embed_url = f"{server.url}/embed/rooms/{room_id}"
     allowed, stranger = HostSite(embed_url), HostSite(embed_url)
     try:
-        assert api(owner, "POST", "/api/v1/embed/sites", {"origin": allowed.url})["status"] == 201
+        assert page_api(owner, "POST", "/api/v1/embed/sites", {"origin": allowed.url})["status"] == 201
 
         visitor = new_context().new_page()
         console: list[str] = []

@@ -7,12 +7,12 @@ no longer names the person.
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowcast.accounts.models import User
 from knowcast.catalog.models import ConsultationSlot, Lesson, LessonProgress, Product
-from knowcast.privacy.records import Tables, row
+from knowcast.privacy.records import Tables, row, update_where
 
 
 async def export_personal_data(session: AsyncSession, user: User) -> Tables:
@@ -43,9 +43,4 @@ async def export_personal_data(session: AsyncSession, user: User) -> Tables:
 async def erase_personal_data(session: AsyncSession, user: User) -> None:
     """Does not commit: it runs inside the deletion's transaction."""
     await session.execute(delete(LessonProgress).where(LessonProgress.user_id == user.id))
-    await session.execute(
-        update(ConsultationSlot)
-        .where(ConsultationSlot.booked_by == user.id)
-        .values(booked_by=None)
-        .execution_options(synchronize_session=False)
-    )
+    await update_where(session, ConsultationSlot, ConsultationSlot.booked_by == user.id, booked_by=None)

@@ -8,14 +8,14 @@ not yet drawn. Entries in drawn draws stay, so anyone can still check the publis
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowcast.accounts.models import User
 from knowcast.catalog.models import Product
 from knowcast.commerce.models import Entitlement, Order, OrderItem, Payment, PurchaseCounter
 from knowcast.commerce.promotions import Coupon, CouponClaim, Draw, DrawEntry, DrawState
-from knowcast.privacy.records import Tables, row, rows
+from knowcast.privacy.records import Tables, row, rows, update_where
 
 ORDER_FIELDS = (
     "id",
@@ -122,15 +122,7 @@ async def erase_personal_data(session: AsyncSession, user: User) -> None:
     open_draws = select(Draw.id).where(Draw.state == DrawState.OPEN)
     await session.execute(delete(DrawEntry).where(DrawEntry.user_id == user.id, DrawEntry.draw_id.in_(open_draws)))
     # the client's retry key and a consultation's note are the last things on an order that the buyer wrote
-    await session.execute(
-        update(Order)
-        .where(Order.user_id == user.id)
-        .values(idempotency_key=None)
-        .execution_options(synchronize_session=False)
-    )
-    await session.execute(
-        update(OrderItem)
-        .where(OrderItem.order_id.in_(select(Order.id).where(Order.user_id == user.id)))
-        .values(note=None)
-        .execution_options(synchronize_session=False)
+    await update_where(session, Order, Order.user_id == user.id, idempotency_key=None)
+    await update_where(
+        session, OrderItem, OrderItem.order_id.in_(select(Order.id).where(Order.user_id == user.id)), note=None
     )

@@ -4,12 +4,12 @@ which stay the shop's but no longer name them."""
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowcast.accounts.models import User
 from knowcast.integrations.models import ApiToken, WebhookEndpoint
-from knowcast.privacy.records import Tables, rows
+from knowcast.privacy.records import Tables, rows, update_where
 
 
 async def export_personal_data(session: AsyncSession, user: User) -> Tables:
@@ -22,9 +22,4 @@ async def export_personal_data(session: AsyncSession, user: User) -> Tables:
 async def erase_personal_data(session: AsyncSession, user: User) -> None:
     """Does not commit: it runs inside the deletion's transaction."""
     await session.execute(delete(ApiToken).where(ApiToken.user_id == user.id))
-    await session.execute(
-        update(WebhookEndpoint)
-        .where(WebhookEndpoint.created_by == user.id)
-        .values(created_by=None)
-        .execution_options(synchronize_session=False)
-    )
+    await update_where(session, WebhookEndpoint, WebhookEndpoint.created_by == user.id, created_by=None)

@@ -9,7 +9,7 @@ does the latter too.
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowcast.accounts.models import User
@@ -24,7 +24,7 @@ from knowcast.interaction.models import (
     RoomModerator,
     RoomSanction,
 )
-from knowcast.privacy.records import Tables, row, rows
+from knowcast.privacy.records import Tables, row, rows, update_where
 from knowcast.rooms.models import Room
 from knowcast.rooms.states import ON_AIR
 
@@ -76,28 +76,13 @@ async def erase_personal_data(session: AsyncSession, user: User) -> None:
     question, unsigned. Does not commit: it runs inside the deletion's transaction."""
     mine = select(Question.id).where(Question.user_id == user.id)
     upvoted = select(QuestionVote.question_id).where(QuestionVote.user_id == user.id)
-    await session.execute(
-        update(Question)
-        .where(Question.id.in_(upvoted))
-        .values(votes=Question.votes - 1)
-        .execution_options(synchronize_session=False)
-    )
+    await update_where(session, Question, Question.id.in_(upvoted), votes=Question.votes - 1)
     await session.execute(
         delete(QuestionVote).where((QuestionVote.user_id == user.id) | QuestionVote.question_id.in_(mine))
     )
     await session.execute(delete(Question).where(Question.user_id == user.id))
-    await session.execute(
-        update(Question)
-        .where(Question.answered_by == user.id)
-        .values(answered_by=None)
-        .execution_options(synchronize_session=False)
-    )
-    await session.execute(
-        update(RoomSanction)
-        .where(RoomSanction.created_by == user.id)
-        .values(created_by=None)
-        .execution_options(synchronize_session=False)
-    )
+    await update_where(session, Question, Question.answered_by == user.id, answered_by=None)
+    await update_where(session, RoomSanction, RoomSanction.created_by == user.id, created_by=None)
     for model in (PollVote, RoomSanction, RoomModerator, RoomGuest):
         await session.execute(delete(model).where(model.user_id == user.id))
 

@@ -7,6 +7,9 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
+from sqlalchemy import ColumnElement, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
 Row = dict[str, Any]
 Tables = dict[str, list[Row]]
 
@@ -27,3 +30,8 @@ def row(obj: object, *fields: str, **extra: object) -> Row:
 
 def rows(objs: Iterable[object], *fields: str) -> list[Row]:
     return [row(obj, *fields) for obj in objs]
+
+
+async def update_where(session: AsyncSession, model: Any, condition: ColumnElement[bool], **values: Any) -> None:
+    """One bulk UPDATE of ``model`` rows (an eraser detaching or blanking what is left of a person)."""
+    await session.execute(update(model).where(condition).values(**values).execution_options(synchronize_session=False))
