@@ -39,6 +39,8 @@ class Probe:
         self.failed_joins: dict[str, int] = {}  # why a socket ended before its welcome
         self.cpu = time.process_time()
         self.wall = time.monotonic()
+        self.sched = _schedstat()
+        self.softirq = _softirq_ticks()
 
     def on_gc(self, phase: str, info: dict[str, Any]) -> None:
         if phase == "start":
@@ -56,8 +58,11 @@ class Probe:
         writes = sorted(self.writes) or [0.0]
         wall = time.monotonic() - self.wall
         cpu = 100 * (time.process_time() - self.cpu) / max(wall, 1e-9)
+        ran, waited = (now - then for now, then in zip(_schedstat(), self.sched, strict=True))
+        sched = f"on_cpu={100 * ran / wall:.0f}% waiting_for_cpu={100 * waited / wall:.0f}% "
+        softirq = 100 * (_softirq_ticks() - self.softirq) / os.sysconf("SC_CLK_TCK") / wall / (os.cpu_count() or 1)
         return (
-            f"probe viewers={self.viewers} cpu={cpu:.0f}% "
+            f"probe viewers={self.viewers} cpu={cpu:.0f}% {sched}machine_softirq={softirq:.0f}% "
             f"lag_p50={1000 * lags[len(lags) // 2]:.0f}ms lag_p99={1000 * lags[int(len(lags) * 0.99)]:.0f}ms "
             f"lag_max={1000 * lags[-1]:.0f}ms gc={self.gc_count} gc_max_ms={[round(1000 * m) for m in self.gc_max]} "
             f"gc_total_ms={1000 * self.gc_total:.0f} gc_cpu_ms={1000 * self.gc_cpu:.0f} "
@@ -67,6 +72,17 @@ class Probe:
             f"gc_counts={gc.get_count()} gen2={len(gc.get_objects(2))} "
             f"joins={self.joins} failed_joins={self.failed_joins}"
         )
+
+
+def _schedstat() -> tuple[float, float]:
+    """Seconds this process's main thread has run, and waited runnable for a CPU (/proc/self/schedstat)."""
+    ran, waited, _ = open("/proc/self/schedstat").read().split()  # noqa: SIM115 - one read of a proc file
+    return int(ran) / 1e9, int(waited) / 1e9
+
+
+def _softirq_ticks() -> int:
+    with open("/proc/stat") as stat:
+        return int(stat.readline().split()[7])
 
 
 PROBE = Probe()
