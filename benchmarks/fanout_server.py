@@ -62,7 +62,7 @@ class Probe:
         sched = f"on_cpu={100 * ran / wall:.0f}% waiting_for_cpu={100 * waited / wall:.0f}% "
         softirq = 100 * (_softirq_ticks() - self.softirq) / os.sysconf("SC_CLK_TCK") / wall / (os.cpu_count() or 1)
         return (
-            f"probe viewers={self.viewers} cpu={cpu:.0f}% {sched}machine_softirq={softirq:.0f}% "
+            f"probe pid={os.getpid()} viewers={self.viewers} cpu={cpu:.0f}% {sched}machine_softirq={softirq:.0f}% "
             f"lag_p50={1000 * lags[len(lags) // 2]:.0f}ms lag_p99={1000 * lags[int(len(lags) * 0.99)]:.0f}ms "
             f"lag_max={1000 * lags[-1]:.0f}ms gc={self.gc_count} gc_max_ms={[round(1000 * m) for m in self.gc_max]} "
             f"gc_total_ms={1000 * self.gc_total:.0f} gc_cpu_ms={1000 * self.gc_cpu:.0f} "
@@ -174,6 +174,9 @@ def install() -> None:
     room_module.LiveRoom.broadcast = timed_broadcast  # type: ignore[method-assign]
     room_module.LiveRoom._write_slice = timed_slice  # type: ignore[method-assign]
 
+
+if __name__ == "__mp_main__":  # a worker of `serve --workers N`, started by multiprocessing's spawn
+    install()
 
 if __name__ == "__main__":
     install()
