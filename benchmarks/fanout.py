@@ -219,9 +219,22 @@ def _loadgen_process() -> None:
 
 
 def _raise_fd_limit() -> None:
-    if NICE["value"]:
-        os.nice(NICE["value"])  # other jobs on a shared machine should not be what is measured
+    if NICE["value"]:  # other jobs on a shared machine should not be what is measured
+        _prioritize(NICE["value"])
     _raise_fd_limit_to_hard()
+
+
+def _prioritize(nice: int) -> None:
+    """``nice`` for this process, in a session of its own whose autogroup gets the same nice value.
+
+    With autogroups (``kernel.sched_autogroup_enabled``, on here), the scheduler shares the CPUs fairly among
+    sessions first and applies a process's nice value only within its session: a plain ``nice -10`` gave the
+    benchmark no edge over the other engineers' jobs (the server waited for a CPU 40-55 % of the time).
+    """
+    os.nice(nice)
+    with contextlib.suppress(OSError):
+        os.setsid()
+        Path("/proc/self/autogroup").write_text(str(nice))
 
 
 FD_MARGIN = 256  # the senders, the database, the listening socket, logs

@@ -29,9 +29,8 @@ KEY = base64.b64encode(os.urandom(16)).decode()
 
 class Stats:
     def __init__(self) -> None:
-        self.hist = [0] * (HIST_MS + 1)
-        self.delivered = 0
-        self.frames: dict[int, list[float]] = {}
+        self.frames: dict[int, list[float]] = {}  # seq → the send times of the benchmark's lines in it
+        self.arrivals: dict[tuple[int, int], int] = {}  # (seq, ms of arrival) → viewers; expanded at the end
         self.counting = False
         self.closed = 0
         self.errors = 0
@@ -49,10 +48,16 @@ class Stats:
             for line, sent in zip(chat, times, strict=True):  # sender → server, once per line
                 self.inbound[min(HIST_MS, max(0, int(line["at"] - sent * 1000)))] += 1
             self.frames[seq] = times
-            if len(self.frames) > 4096:
-                for old in sorted(self.frames)[:2048]:
-                    del self.frames[old]
         return times
+
+    def latencies(self) -> tuple[list[int], int]:
+        """The histogram of send → receipt in ms, and the lines delivered, from the counted arrivals."""
+        hist, delivered = [0] * (HIST_MS + 1), 0
+        for (seq, arrived_ms), viewers in self.arrivals.items():
+            for sent in self.frames[seq]:
+                hist[min(HIST_MS, max(0, arrived_ms - int(sent * 1000)))] += viewers
+            delivered += viewers * len(self.frames[seq])
+        return hist, delivered
 
 
 def client_frame(message: dict[str, Any]) -> bytes:
@@ -153,14 +158,10 @@ class Viewer(asyncio.Protocol):
                 return
             self.last_seq = seq
             stats = self.stats
-            if stats.counting:
-                times = stats.times_in(seq, payload)
-                if times:
-                    now = time.time()
-                    hist = stats.hist
-                    for sent in times:
-                        hist[min(HIST_MS, int((now - sent) * 1000))] += 1
-                    stats.delivered += len(times)
+            if stats.counting and stats.times_in(seq, payload):  # one count per frame; lines expanded at the end
+                key = (seq, int(time.time() * 1000))
+                arrivals = stats.arrivals
+                arrivals[key] = arrivals.get(key, 0) + 1
         elif not self.joined.done():
             message = json.loads(payload)
             if message.get("type") == "welcome":
@@ -259,9 +260,10 @@ async def main(args: argparse.Namespace) -> None:
     if stats.counting and sum(stats.inbound):
         spread = "/".join(str(_pct(stats.inbound, q)) for q in (0.1, 0.5, 0.9, 0.99))
         print(f"sender→server p10/p50/p90/p99 ms: {spread}", file=sys.stderr)
+    hist, delivered = stats.latencies()
     result = {"viewers": len(viewers), "failed_joins": stats.failed_joins, "retries": stats.retries, "sent": sent,
-              "delivered": stats.delivered, "closed": stats.closed, "errors": errors, "cpu_s": cpu, "wall_s": wall,
-              "hist": _sparse(stats.hist)}  # fmt: skip
+              "delivered": delivered, "closed": stats.closed, "errors": errors, "cpu_s": cpu, "wall_s": wall,
+              "hist": _sparse(hist)}  # fmt: skip
     print(json.dumps(result), flush=True)
 
 
