@@ -231,6 +231,8 @@ async def check_the_person_is_gone(
     late: Viewer = await open_viewer(live, room_id, join={})
     lines = late.welcome["snapshot"]["chat"]
     assert all(line.get("user_id") != user_id and line.get("text") != CHAT for line in lines)
+    assert all(NICKNAME not in (line.get("text") or "") for line in lines)  # "华华爱理财 买了…" is gone too
+    assert all(NICKNAME not in json.dumps(event, ensure_ascii=False) for event in late.welcome["snapshot"]["events"])
     assert all(q["user_id"] != user_id for q in late.welcome["snapshot"]["questions"])
     await late.close()
     signin = await client_factory().post("/api/v1/auth/signin", json={"email": EMAIL, "password": PASSWORD})

@@ -218,3 +218,20 @@ async def test_passes_begin_at_most_once_per_pass_every_and_carry_every_frame_si
     await asyncio.sleep(0.08)
     assert viewer.transport.written == [b"f1;", b"f2;f3;"]  # type: ignore[attr-defined]
     assert written_seqs(viewer) == [1, 2, 3]
+
+
+def test_an_accounts_purge_removes_its_lines_and_the_lines_announcing_its_orders() -> None:
+    room = LiveRoom(1)
+    room.add_chat({"id": "m1", "user_id": 7, "text": "我要买"})
+    room.add_chat({"id": "m2", "user_id": 8, "text": "好课"})
+    room.add_event("order.announced", {"system": True, "text": "小李 买了《理财课》", "order_id": 3})
+    room.add_event("flash.started", {"system": True, "text": "秒杀开始"})
+    payload, likes = room.take_batch() or ({}, 0)
+    room.apply(1, likes, payload, b"frame")
+    assert [line.get("text") for line in room.chat] == ["我要买", "好课", "小李 买了《理财课》", "秒杀开始"]
+
+    room.hide("m2")  # a moderator hides one line: system lines stay
+    assert [line.get("text") for line in room.chat] == ["我要买", "小李 买了《理财课》", "秒杀开始"]
+    room.hide(None, 7, [3])  # account 7 deleted: its line and its order's line go, and so does the kept event
+    assert [line.get("text") for line in room.chat] == ["秒杀开始"]
+    assert [event["name"] for event in room.recent_events()] == ["flash.started"]

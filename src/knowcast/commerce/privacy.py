@@ -12,10 +12,14 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowcast.accounts.models import User
+from knowcast.bus import Event
 from knowcast.catalog.models import Product
 from knowcast.commerce.models import Entitlement, Order, OrderItem, Payment, PurchaseCounter
 from knowcast.commerce.promotions import Coupon, CouponClaim, Draw, DrawEntry, DrawState
+from knowcast.context import AppContext
 from knowcast.privacy.records import Tables, row, rows, update_where
+from knowcast.rooms.models import Room
+from knowcast.rooms.states import ON_AIR
 
 ORDER_FIELDS = (
     "id",
@@ -126,3 +130,21 @@ async def erase_personal_data(session: AsyncSession, user: User) -> None:
     await update_where(
         session, OrderItem, OrderItem.order_id.in_(select(Order.id).where(Order.user_id == user.id)), note=None
     )
+
+
+async def forget_in_live_rooms(ctx: AppContext, user_id: int) -> None:
+    """After the deletion commits: rooms on air (or whose recent lines this process holds) drop the lines that
+    announced the person's orders ("小李 买了…"). The lines name the buyer by nickname only, never by id."""
+    async with ctx.db.session() as session:
+        found = await session.execute(
+            select(Order.room_id, Order.id)
+            .join(Room, Room.id == Order.room_id)
+            .where(Order.user_id == user_id, (Room.state.in_(ON_AIR)) | Room.id.in_(list(ctx.hub.rooms)))
+        )
+        by_room: dict[int, list[int]] = {}
+        for room_id, order_id in found.tuples():
+            if room_id is not None:
+                by_room.setdefault(room_id, []).append(order_id)
+    for room_id, order_ids in sorted(by_room.items()):
+        data = {"room_id": room_id, "broadcast": True, "message_id": None, "by": None, "order_ids": order_ids}
+        await ctx.bus.publish(Event("chat.hidden", data))

@@ -91,7 +91,7 @@ ERASERS: tuple[Eraser, ...] = (
     integrations.erase_personal_data,
     accounts.erase_personal_data,
 )
-FORGETTERS: tuple[Forgetter, ...] = (media.forget, interaction.forget_in_live_rooms)
+FORGETTERS: tuple[Forgetter, ...] = (media.forget, interaction.forget_in_live_rooms, commerce.forget_in_live_rooms)
 
 
 async def record_consent(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from collections.abc import Iterable
 from typing import Any
 
 from knowcast.realtime.connection import Connection
@@ -99,7 +100,8 @@ class LiveRoom:
     def _apply_event(self, seq: int, index: int, event: dict[str, Any]) -> None:
         name, data = event["name"], event["data"]
         if name == "chat.hidden":
-            self.hide(data.get("message_id"), data.get("user_id") if data.get("purge") else None)
+            purge = bool(data.get("purge"))
+            self.hide(data.get("message_id"), data.get("user_id") if purge else None, data.get("order_ids") or ())
         if data.get("system"):
             self.chat.append(system_line(seq, index, name, data))
         self.sticky.pop(name, None)
@@ -107,10 +109,23 @@ class LiveRoom:
         if len(self.sticky) > STICKY_NAMES:
             self.sticky.pop(next(iter(self.sticky)))
 
-    def hide(self, message_id: object, user_id: object = None) -> None:
-        kept = [line for line in self.chat if line.get("id") != message_id and line.get("user_id") != user_id]
+    def hide(self, message_id: object, user_id: object = None, order_ids: Iterable[object] = ()) -> None:
+        """Drop a line; with ``user_id`` (an account's purge) also every line by that account, and with
+        ``order_ids`` the lines and kept events announcing those orders ("小李 买了…"), so a late joiner's
+        snapshot no longer shows them."""
+        orders = set(order_ids)
+        kept = [
+            line
+            for line in self.chat
+            if line.get("id") != message_id
+            and (user_id is None or line.get("user_id") != user_id)
+            and line.get("order_id", None) not in orders
+        ]
         if len(kept) != len(self.chat):
             self.chat = deque(kept, maxlen=RECENT_CHAT)
+        for name, (_, event) in list(self.sticky.items()):
+            if _names(event["data"], user_id, orders):
+                del self.sticky[name]
 
     def frames_after(self, seq: int) -> list[bytes] | None:
         """Frames with a sequence number above ``seq``, or None when they are no longer all kept."""
@@ -241,11 +256,20 @@ class LiveRoom:
         self._pass, self._writer = [], None
 
 
+def _names(data: dict[str, Any], user_id: object, orders: set[object]) -> bool:
+    """Whether a kept event is about this account (its line, its question) or announces one of these orders."""
+    question = data.get("question")
+    by = question.get("user_id") if isinstance(question, dict) else data.get("user_id")
+    return (user_id is not None and by == user_id) or (bool(orders) and data.get("order_id") in orders)
+
+
 def system_line(seq: int, index: int, name: str, data: dict[str, Any]) -> dict[str, Any]:
     """A chat line made from a bus event marked ``system`` (someone bought, a sale started)."""
     line: dict[str, Any] = {"id": f"s{seq}.{index}", "system": True, "event": name, "at": now_ms()}
     if isinstance(data.get("text"), str):
         line["text"] = data["text"]
+    if isinstance(data.get("order_id"), int):
+        line["order_id"] = data["order_id"]  # "小李 买了…": deleting the buyer's account removes it
     return line
 
 

@@ -19,6 +19,7 @@ export function startChat(live, { list, form, strings, notice }) {
     const li = document.createElement("li");
     li.dataset.id = item.id;
     if (item.user_id) li.dataset.user = item.user_id;
+    if (item.order_id) li.dataset.order = item.order_id;
     if (item.system) {
       li.className = "chat-line system";
       li.textContent = item.text || strings[`event.${item.event}`] || item.event;
@@ -83,7 +84,7 @@ export function startChat(live, { list, form, strings, notice }) {
   onLive("tick", (m) => {
     const items = [...(m.chat || [])];
     (m.events || []).forEach((e, i) => {
-      if (e.data && e.data.system) items.push({ id: `s${m.seq}.${i}`, system: true, event: e.name, text: e.data.text });
+      if (e.data && e.data.system) items.push({ id: `s${m.seq}.${i}`, system: true, event: e.name, text: e.data.text, order_id: e.data.order_id });
     });
     add(items);
   });
@@ -93,7 +94,8 @@ export function startChat(live, { list, form, strings, notice }) {
     const { name, data } = detail;
     if (name === "chat.hidden") {
       for (const li of list.querySelectorAll("li")) {
-        if (li.dataset.id === data.message_id || (data.purge && li.dataset.user === String(data.user_id))) li.remove();
+        const announced = li.dataset.order && (data.order_ids || []).includes(Number(li.dataset.order));
+        if (li.dataset.id === data.message_id || (data.purge && li.dataset.user === String(data.user_id)) || announced) li.remove();
       }
     }
     const me = live.state.you && live.state.you.user_id;
