@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp
 
 from knowcast import __version__, ops
 from knowcast.accounts import routes as account_routes
@@ -19,7 +20,7 @@ from knowcast.catalog import routes as catalog_routes
 from knowcast.commerce import room_routes as commerce_room_routes
 from knowcast.commerce import routes as commerce_routes
 from knowcast.commerce import runtime as commerce_runtime
-from knowcast.commerce.fastpath import FlashFastPath
+from knowcast.commerce.fastpath import FlashFastPath, in_front
 from knowcast.context import AppContext
 from knowcast.db import migrate
 from knowcast.db.engine import Database
@@ -146,12 +147,13 @@ def create_app(settings: Settings, ctx: AppContext | None = None) -> FastAPI:
     return app
 
 
-def app_from_env() -> FastAPI:
-    """Factory for ``uvicorn --factory`` and for each worker of ``knowcast serve --workers N``."""
+def app_from_env() -> ASGIApp:
+    """Factory for ``uvicorn --factory`` and for each worker of ``knowcast serve --workers N`` (the app with
+    the flash-sale fast path in front of it, as `knowcast serve` runs it)."""
     import os
     from pathlib import Path
 
     from knowcast.settings import load_settings
 
     config = os.environ.get("KNOWCAST_CONFIG")
-    return create_app(load_settings(Path(config) if config else None))
+    return in_front(create_app(load_settings(Path(config) if config else None)))

@@ -86,6 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     flash.add_argument("--database", default=None, help="database URL (default: a fresh SQLite file)")
     flash.add_argument("--connections", type=int, default=256, help="concurrent keep-alive connections")
     flash.add_argument("--cold", action="store_true", help="skip the buyers' room-page visit before the sale")
+    flash.add_argument("--loadgen-processes", type=int, default=2, help="load generator processes")
+    flash.add_argument("--keep", default=None, help="SQLite: keep the prepared buyers in this folder for later runs")
     flash.set_defaults(run=run_benchmark("flash_sale"))
     analytics = bench.add_parser("analytics", help="N events: review report and live tick (benchmarks/analytics.py)")
     analytics.add_argument("--events", type=int, default=1_000_000)
@@ -173,17 +175,19 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             port=port,
             workers=args.workers,
             log_config=None,
+            access_log=False,
             **UVICORN_WS_OPTIONS,
         )
         return 0
     from knowcast.app import create_app
+    from knowcast.commerce.fastpath import in_front
     from knowcast.observability import configure_logging
 
     configure_logging(settings.log_level, settings.log_json)
     if settings.ingest == "auto":  # one process: the embedded RTMP gate can own the port
         settings = settings.model_copy(update={"ingest": "embedded"})
     uvicorn.run(
-        create_app(settings),
+        in_front(create_app(settings)),  # flash-sale attempts ahead of FastAPI's own layers
         host=host,
         port=port,
         log_config=None,

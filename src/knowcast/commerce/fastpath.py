@@ -1,4 +1,4 @@
-"""The flash-sale attempt as a plain ASGI handler, the outermost layer of the app.
+"""The flash-sale attempt as a plain ASGI handler, ahead of the whole app.
 
 A flash sale is the one request that arrives ten thousand times in a second. The middleware stack, routing
 through ~150 routes, dependency injection and response-model validation cost several times more than the
@@ -9,37 +9,69 @@ the body — and applies exactly the checks of the FastAPI route it stands in fr
 which stays registered, documented and guarded): a session (buyers.CACHE, else the database), the CSRF
 header, the AttemptIn schema, the same service call, the same error bodies. It writes no access-log line
 per attempt (the metrics count them). tests/commerce/test_fastpath.py checks that both paths answer alike.
-Anything else — another path, another method, a form body — passes through untouched.
+Anything else — another path, another method, a form body, an id past MAX_ROW_ID — passes through untouched.
+
+`knowcast serve` runs it in front of the FastAPI app itself (``in_front``), so that an attempt does not
+pass FastAPI's and Starlette's own outer layers either; inside the app it is also the outermost middleware,
+for whoever calls the app directly. Per attempt it allocates what it must and little else: the answers
+without an order are encoded once, metric children are looked up once, request ids come from a counter.
+docs/benchmarks.md "Flash sale" has what an attempt costs, layer by layer.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import re
 import secrets
 import time
+from collections.abc import Callable
 
+from fastapi import FastAPI
 from pydantic import ValidationError
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from knowcast import csrf, middleware
 from knowcast.accounts import service as accounts
 from knowcast.commerce import flash
 from knowcast.commerce.buyers import CACHE
+from knowcast.commerce.gate import Outcome
 from knowcast.commerce.schemas import AttemptIn, AttemptOut
 from knowcast.context import AppContext
+from knowcast.db.types import MAX_ROW_ID
 from knowcast.deps import SESSION_COOKIE
 from knowcast.errors import AuthenticationRequired, CsrfFailed, KnowcastError, PayloadTooLarge, ValidationFailed
 from knowcast.timing import same_secret
 
 log = logging.getLogger(__name__)
-PATH = re.compile(r"^/api/v1/flash-sales/([1-9][0-9]{0,17})/attempts$")
+PATH = re.compile(r"^/api/v1/flash-sales/([1-9][0-9]{0,9})/attempts$")
 MAX_BODY = 4096
-
+CSRF_HEADER = csrf.HEADER.encode()
 
 ROUTE = "/api/v1/flash-sales/{sale_id}/attempts"  # the metrics label, as the access log would write it
 SECURITY_HEADERS = [(name.encode(), value.encode()) for name, value in middleware.SECURITY_HEADERS.items()]
+# what most of a crowd hears (no order in it), encoded once: the same bytes the route would send
+ANSWERS = {outcome: AttemptOut(outcome=outcome).model_dump_json().encode() for outcome in Outcome}
+
+
+def response_headers(body: bytes) -> list[tuple[bytes, bytes]]:
+    return [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body)), *SECURITY_HEADERS]
+
+
+ANSWER_HEADERS = {body: response_headers(body) for body in ANSWERS.values()}
+
+
+class RequestIds:
+    """Request ids as unique as ``token_hex(8)`` within a process, without a system call each: a random
+    per-process prefix and a counter."""
+
+    def __init__(self) -> None:
+        self._prefix = secrets.token_hex(4)
+        self._count = itertools.count()
+
+    def next(self) -> bytes:
+        return f"{self._prefix}{next(self._count):08x}".encode()
 
 
 class FlashFastPath:
@@ -47,19 +79,31 @@ class FlashFastPath:
         self.app = app
         self.ctx = ctx
         self.metrics = ctx.metrics
+        self.ids = RequestIds()
+        self._observe = ctx.metrics.latency.labels("POST", ROUTE).observe
+        self._counters: dict[int, Callable[[], None]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         match = PATH.match(scope["path"]) if scope["type"] == "http" and scope["method"] == "POST" else None
         headers = dict(scope["headers"]) if match else {}
-        if match is None or not headers.get(b"content-type", b"").startswith(b"application/json"):
-            await self.app(scope, receive, send)
+        sale_id = int(match.group(1)) if match else 0
+        if not 0 < sale_id <= MAX_ROW_ID or not headers.get(b"content-type", b"").startswith(b"application/json"):
+            await self.app(scope, receive, send)  # the route answers the rest (and refuses ids past MAX_ROW_ID)
             return
         started = time.perf_counter()
-        status, body, extra = await self._answer(int(match.group(1)), headers, receive)
-        request_id = headers.get(b"x-request-id") or secrets.token_hex(8).encode()
-        await _respond(send, status, body, [(b"x-request-id", request_id[:64]), *extra])
-        self.metrics.requests.labels("POST", ROUTE, str(status)).inc()
-        self.metrics.latency.labels("POST", ROUTE).observe(time.perf_counter() - started)
+        status, body, extra = await self._answer(sale_id, headers, receive)
+        request_id = headers.get(b"x-request-id", b"")[:64] or self.ids.next()
+        out = [*(ANSWER_HEADERS.get(body) or response_headers(body)), (b"x-request-id", request_id), *extra]
+        await send({"type": "http.response.start", "status": status, "headers": out})
+        await send({"type": "http.response.body", "body": body})
+        self._count(status)
+        self._observe(time.perf_counter() - started)
+
+    def _count(self, status: int) -> None:
+        inc = self._counters.get(status)
+        if inc is None:
+            inc = self._counters[status] = self.metrics.requests.labels("POST", ROUTE, str(status)).inc
+        inc()
 
     async def _answer(
         self, sale_id: int, headers: dict[bytes, bytes], receive: Receive
@@ -76,14 +120,15 @@ class FlashFastPath:
 
     async def _attempt(self, sale_id: int, headers: dict[bytes, bytes], receive: Receive) -> bytes:
         cookies = _cookies(headers.get(b"cookie", b"").decode("latin-1"))
-        token = cookies.get(SESSION_COOKIE)
-        user_id = await self._user_id(token)
-        sent = headers.get(csrf.HEADER.encode(), b"").decode("latin-1")
+        user_id = await self._user_id(cookies.get(SESSION_COOKIE))
+        sent = headers.get(CSRF_HEADER, b"").decode("latin-1")
         nonce = cookies.get(csrf.COOKIE)
         if not nonce or not sent or not same_secret(sent, csrf.token_for(self.ctx.settings.secret_key, nonce)):
             raise CsrfFailed("the form has expired or did not come from this site; reload the page and try again")
         data = _parse(await _read(receive))
         result = await flash.attempt(self.ctx, user_id, sale_id, data.quantity, data.idempotency_key, None)
+        if result.summary is None:
+            return ANSWERS[result.outcome]
         return AttemptOut(outcome=result.outcome, order=result.summary).model_dump_json().encode()
 
     async def _user_id(self, token: str | None) -> int:
@@ -133,8 +178,9 @@ def _cookies(header: str) -> dict[str, str]:
     return found
 
 
-async def _respond(send: Send, status: int, body: bytes, extra: list[tuple[bytes, bytes]]) -> None:
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    start: Message = {"type": "http.response.start", "status": status, "headers": headers + SECURITY_HEADERS + extra}
-    await send(start)
-    await send({"type": "http.response.body", "body": body})
+def in_front(app: FastAPI) -> ASGIApp:
+    """The app as a server should run it: flash attempts answered ahead of every layer FastAPI and Starlette
+    put above the middlewares (FastAPI's telemetry check, Starlette's error middleware, about 10 µs per
+    request); everything else, lifespan included, goes to the app, where the same handler sits outermost
+    among the middlewares for whoever calls the app itself (the tests do)."""
+    return FlashFastPath(app, app.state.ctx)
