@@ -16,10 +16,15 @@ import argparse
 import asyncio
 import json
 import os
+import secrets
+import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -64,11 +69,12 @@ async def prepare(settings: Settings, buyers: int, stock: int, reset: bool) -> t
     from knowcast.accounts import service as accounts
     from knowcast.accounts.models import Role
     from knowcast.accounts.schemas import SignUp
-    from knowcast.app import build_context
+    from knowcast.app import create_app
     from knowcast.catalog import service as catalog
     from knowcast.catalog.schemas import ProductCreate
     from knowcast.commerce import flash, shelf
     from knowcast.commerce.schemas import FlashSaleCreate
+    from knowcast.context import AppContext
     from knowcast.db import migrate
     from knowcast.db.types import utcnow
     from knowcast.rooms import service as rooms
@@ -77,9 +83,10 @@ async def prepare(settings: Settings, buyers: int, stock: int, reset: bool) -> t
     if reset:
         await _reset_postgres(settings.database_url)
     await asyncio.to_thread(migrate.upgrade, settings.database_url)
-    ctx = build_context(settings)
+    app = create_app(settings)  # the whole app, so that every domain sees the host's actions (analytics the room)
+    ctx: AppContext = app.state.ctx
     tokens = []
-    async with ctx.db.session() as session:
+    async with app.router.lifespan_context(app), ctx.db.session() as session:
         data = SignUp(email="host@bench.example.com", password="benchmark password", display_name="主播")
         host = await accounts.create_user(session, ctx, data, Role.HOST)
         room = await rooms.create_room(session, ctx, host, RoomCreate(title="秒杀压测", scheduled_at=utcnow()))
@@ -92,8 +99,34 @@ async def prepare(settings: Settings, buyers: int, stock: int, reset: bool) -> t
             data = SignUp(email=f"buyer{n}@bench.example.com", password="benchmark password", display_name=f"买家{n}")
             user = await accounts.create_user(session, ctx, data, Role.VIEWER)
             tokens.append((await accounts.open_session(session, ctx, user, ip=None, user_agent=None)).token)
-    await ctx.db.dispose()
     return room.id, sale.id, tokens
+
+
+async def prepare_kept(
+    settings: Settings, buyers: int, stock: int, keep: str | None, tmp: Path
+) -> tuple[int, int, list[str]]:
+    """prepare() on SQLite, or a copy of the database an earlier run kept in ``keep`` for the same buyers and
+    stock (creating 10,000 accounts through the accounts service takes minutes); its sale starts now."""
+    from knowcast.db import migrate
+
+    if not keep:
+        return await prepare(settings, buyers, stock, reset=False)
+    kept = Path(keep) / f"{buyers}-{stock}"
+    if not (kept / "job.json").exists():
+        kept.mkdir(parents=True, exist_ok=True)
+        job = await prepare(settings, buyers, stock, reset=False)
+        with sqlite3.connect(tmp / "bench.db") as source, sqlite3.connect(kept / "bench.db") as copy:
+            source.backup(copy)  # with what is still in the write-ahead log
+        shutil.copytree(tmp / "data", kept / "data")  # the personal-data keys the rows were encrypted with
+        (kept / "job.json").write_text(json.dumps(job))
+    shutil.copy(kept / "bench.db", tmp / "bench.db")
+    shutil.copytree(kept / "data", tmp / "data", dirs_exist_ok=True)
+    await asyncio.to_thread(migrate.upgrade, settings.database_url)  # the code may have moved on since
+    now = datetime.now(UTC).replace(tzinfo=None)
+    with sqlite3.connect(tmp / "bench.db") as db:
+        db.execute("UPDATE flash_sales SET starts_at = ?, ends_at = ?", (str(now), str(now + timedelta(hours=1))))
+    room_id, sale_id, tokens = json.loads((kept / "job.json").read_text())
+    return room_id, sale_id, tokens
 
 
 async def _reset_postgres(url: str) -> None:
@@ -133,17 +166,20 @@ def bench(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     ports = [_free_port() for _ in range(args.processes)]
     env = env_for(tmp, args, ports[0])
     settings = settings_from(env)
-    room_id, sale_id, tokens = asyncio.run(prepare(settings, args.buyers, args.stock, reset=bool(args.database)))
+    if args.database:
+        room_id, sale_id, tokens = asyncio.run(prepare(settings, args.buyers, args.stock, reset=True))
+    else:
+        room_id, sale_id, tokens = asyncio.run(prepare_kept(settings, args.buyers, args.stock, args.keep, tmp))
     if args.redis:
         _flush_gate(args.redis)
     servers = [_spawn(env, port, tmp / f"server-{port}.log") for port in ports]
     try:
         for server, port in zip(servers, ports, strict=True):
             _wait_healthy(port, server)
-        report = _fire(args, ports, room_id, sale_id, tokens, tmp)
+        report = _fire(args, ports, room_id, sale_id, tokens, tmp, servers)
     except Exception:
-        for port in ports:
-            print((tmp / f"server-{port}.log").read_text()[-4000:], file=sys.stderr)
+        for log in [*(tmp / f"server-{port}.log" for port in ports), *tmp.glob("loadgen-*.log")]:
+            print(f"--- {log.name}", log.read_text()[-4000:], sep="\n", file=sys.stderr)
         raise
     finally:
         for server in servers:
@@ -164,7 +200,12 @@ def bench(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         "won_answers": report["outcomes"].get("won", 0),
         "p50_ms_by_outcome": report["p50_ms_by_outcome"],
         "p99_ms_by_outcome": report["p99_ms_by_outcome"],
+        "server_cpu_us_per_attempt": report["server_cpu_us_per_attempt"],
+        "loadgen_cpu_us_per_attempt": report["loadgen_cpu_us_per_attempt"],
+        "load_avg_1m_before": report["load_avg_1m_before"],
+        "load_avg_1m_after": report["load_avg_1m_after"],
         "processes": args.processes,
+        "loadgen_processes": max(1, args.loadgen_processes),
         "database": settings.database_url.split(":", 1)[0],
         "gate": "redis" if args.redis else "memory",
         "warm": not args.cold,
@@ -172,28 +213,126 @@ def bench(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
 
 
 def _fire(
-    args: argparse.Namespace, ports: list[int], room_id: int, sale_id: int, tokens: list[str], tmp: Path
+    args: argparse.Namespace,
+    ports: list[int],
+    room_id: int,
+    sale_id: int,
+    tokens: list[str],
+    tmp: Path,
+    servers: list[subprocess.Popen[bytes]],
 ) -> dict[str, Any]:
-    from knowcast import csrf
-
-    nonce = "bench-nonce"
+    """Run the load generator's workers, start them together, and merge what they measured."""
+    visit = {"events": "/api/v1/analytics/events", "room_id": room_id}  # the page's view_start beacon
     job = {
         "ports": ports,
         "path": f"/api/v1/flash-sales/{sale_id}/attempts",
-        "tokens": tokens,
-        "nonce": nonce,
-        "csrf": csrf.token_for(SECRET, nonce),
+        "buyers": browsers(tokens, consent=True),
         "connections": args.connections,
-        "warm_path": None if args.cold else f"/api/v1/rooms/{room_id}/commerce",
+        "visit": None if args.cold else {"commerce": f"/api/v1/rooms/{room_id}/commerce", **visit},
     }
     job_file = tmp / "job.json"
     job_file.write_text(json.dumps(job))
+    count = max(1, args.loadgen_processes)
+    workers = [_start_worker(job_file, n, count, tmp) for n in range(count)]
+    try:
+        for worker in workers:
+            _expect(worker, "ready")
+        load_before = os.getloadavg()[0]
+        server_cpu = [_cpu_seconds(server.pid) for server in servers]
+        for worker in workers:
+            _say(worker, "go")
+        reports = [_report(worker, job_file, n) for n, worker in enumerate(workers)]
+        server_cpu = [_cpu_seconds(s.pid) - before for s, before in zip(servers, server_cpu, strict=True)]
+    finally:
+        for worker in workers:
+            worker.kill()
+            worker.wait()
+    return _merge(reports, len(tokens), sum(server_cpu), load_before)
+
+
+def browsers(tokens: list[str], consent: bool) -> list[dict[str, Any]]:
+    """What each buyer's browser holds: its session, its own CSRF cookie and header, the consent banner's
+    answer, and the retry key the page keeps for the sale."""
+    from knowcast import csrf
+
+    found: list[dict[str, Any]] = []
+    for token in tokens:
+        nonce = csrf.new_nonce()
+        found.append(
+            {
+                "token": token,
+                "nonce": nonce,
+                "csrf": csrf.token_for(SECRET, nonce),
+                "consent": consent,
+                "key": secrets.token_urlsafe(12),
+            }
+        )
+    return found
+
+
+def _merge(reports: list[dict[str, Any]], attempts: int, server_cpu: float, load_before: float) -> dict[str, Any]:
+    outcomes: Counter[str] = Counter()
+    by_outcome: dict[str, list[float]] = {}
+    for report in reports:
+        outcomes.update(report["outcomes"])
+        for outcome, values in report["latencies"].items():
+            by_outcome.setdefault(outcome, []).extend(values)
+    latencies = sorted(value for values in by_outcome.values() for value in values)
+    elapsed = max(r["ended"] for r in reports) - min(r["started"] for r in reports)
+    definite = sum(outcomes[k] for k in ("won", "sold_out", "limit_reached"))
+    return {
+        "unanswered": attempts - definite,
+        "attempts_per_s": round(attempts / elapsed, 1),
+        "p50_ms": _pct(latencies, 0.50),
+        "p99_ms": _pct(latencies, 0.99),
+        "outcomes": dict(outcomes),
+        "p50_ms_by_outcome": {k: _pct(sorted(v), 0.50) for k, v in by_outcome.items()},
+        "p99_ms_by_outcome": {k: _pct(sorted(v), 0.99) for k, v in by_outcome.items()},
+        "server_cpu_us_per_attempt": round(server_cpu / attempts * 1e6, 1) if server_cpu >= 0 else None,
+        "loadgen_cpu_us_per_attempt": round(sum(r["cpu_s"] for r in reports) / attempts * 1e6, 1),
+        "load_avg_1m_before": round(load_before, 2),
+        "load_avg_1m_after": round(os.getloadavg()[0], 2),
+    }
+
+
+def _pct(values: list[float], p: float) -> float:
+    return round(values[min(len(values) - 1, int(p * len(values)))] * 1000, 1) if values else 0.0
+
+
+def _start_worker(job_file: Path, index: int, count: int, tmp: Path) -> subprocess.Popen[str]:
     script = Path(__file__).with_name("flash_loadgen.py")
-    done = subprocess.run([sys.executable, str(script), str(job_file)], capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"load generator failed:\n{done.stderr[-3000:]}")
-    report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    command = [sys.executable, str(script), str(job_file), "--index", str(index), "--workers", str(count)]
+    with (tmp / f"loadgen-{index}.log").open("w") as errors:
+        return subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors, text=True)
+
+
+def _expect(worker: subprocess.Popen[str], word: str) -> None:
+    assert worker.stdout is not None
+    line = worker.stdout.readline().strip()
+    if line != word:
+        raise RuntimeError(f"load generator said {line!r} instead of {word!r} (exit code {worker.poll()})")
+
+
+def _say(worker: subprocess.Popen[str], word: str) -> None:
+    assert worker.stdin is not None
+    worker.stdin.write(word + "\n")
+    worker.stdin.flush()
+
+
+def _report(worker: subprocess.Popen[str], job_file: Path, index: int) -> dict[str, Any]:
+    _expect(worker, "done")
+    report: dict[str, Any] = json.loads(Path(f"{job_file}.{index}.out").read_text())
     return report
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far, from /proc (-1e9 where there is none: the figure is omitted)."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return -1e9
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _flush_gate(url: str) -> None:
