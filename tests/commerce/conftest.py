@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import re
+import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import asyncpg
 import pytest
 import uvicorn
 
 from knowcast.accounts.models import Role
 from knowcast.bus import Event
 from knowcast.context import AppContext
+from knowcast.db.engine import normalize_url
 from tests.conftest import Client, Member
 from tests.live_server import free_port
+from tests.services import POSTGRES_URL, unavailable
 
 
 @dataclass
@@ -118,3 +122,19 @@ async def pay(client: Client, order_id: int) -> dict[str, Any]:
     response = await sandbox_action(client, path, "pay")
     assert response.status_code == 303, response.text
     return await wait_for_state(client, order_id, {"paid", "fulfilled"})
+
+
+@pytest.fixture
+async def scratch_postgres() -> AsyncIterator[str]:
+    """A database of its own on the test server, so two server processes can share it."""
+    if not POSTGRES_URL:
+        unavailable("KNOWCAST_TEST_DATABASE_URL is not set (PostgreSQL)")
+    base = normalize_url(str(POSTGRES_URL)).replace("+asyncpg", "")
+    name = "kc_flash_" + secrets.token_hex(4)
+    admin = await asyncpg.connect(base)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield base.rsplit("/", 1)[0] + "/" + name
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()

@@ -9,15 +9,11 @@ other gives the dead one's unfinished gate claims back.
 from __future__ import annotations
 
 import asyncio
-import secrets
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
-import pytest
 from benchmarks.flash_sale import prepare
 from sqlalchemy import func, select
 
@@ -26,10 +22,10 @@ from knowcast.commerce import counters, flash
 from knowcast.commerce.models import Order
 from knowcast.commerce.promotions import FlashSale
 from knowcast.commerce.redis_gate import RedisGate
-from knowcast.db.engine import Database, normalize_url
+from knowcast.db.engine import Database
 from knowcast.settings import load_settings
 from tests.live_server import SECRET, LiveServer, start_server
-from tests.services import POSTGRES_URL, require_redis, unavailable
+from tests.services import require_redis
 
 STOCK, BUYERS, KILL_AFTER_WINS = 40, 200, 12
 
@@ -129,22 +125,6 @@ async def test_sqlite_server_killed_mid_sale(tmp_path: Path) -> None:
     finally:
         server.stop()
     await _check(url, sale)
-
-
-@pytest.fixture
-async def scratch_postgres() -> AsyncIterator[str]:
-    """A database of its own on the test server, so two server processes can share it."""
-    if not POSTGRES_URL:
-        unavailable("KNOWCAST_TEST_DATABASE_URL is not set (PostgreSQL)")
-    base = normalize_url(str(POSTGRES_URL)).replace("+asyncpg", "")
-    name = "kc_flash_" + secrets.token_hex(4)
-    admin = await asyncpg.connect(base)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield base.rsplit("/", 1)[0] + "/" + name
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 async def test_two_processes_on_postgres_and_redis_one_killed_mid_sale(tmp_path: Path, scratch_postgres: str) -> None:
