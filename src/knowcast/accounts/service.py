@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -133,6 +134,18 @@ async def resolve_session(session: AsyncSession, token: str) -> User | None:
         return None
     user = await session.get(User, row.user_id)
     return user if user is not None and user.is_active else None
+
+
+async def session_user_ids(session: AsyncSession, tokens: Collection[str]) -> dict[str, int]:
+    """``resolve_session`` for many cookie tokens in one query: the active user's id behind each token that
+    is a live session (unknown, expired and disabled ones are left out)."""
+    hashes = {hash_token(token): token for token in tokens}
+    query = (
+        select(AuthSession.token_hash, AuthSession.user_id)
+        .join(User, User.id == AuthSession.user_id)
+        .where(AuthSession.token_hash.in_(hashes), AuthSession.expires_at > utcnow(), User.is_active.is_(True))
+    )
+    return {hashes[token_hash]: user_id for token_hash, user_id in await session.execute(query)}
 
 
 async def sign_out(session: AsyncSession, token: str) -> None:

@@ -1,13 +1,15 @@
 """Who is buying, for the flash-sale hot path: the signed-in user behind a session cookie, remembered for a
-few seconds per process so that ten thousand attempts do not cost twenty thousand database reads.
+few minutes per process so that ten thousand attempts do not cost twenty thousand database reads.
 
-Viewers' sessions are remembered when their room page loads its commerce snapshot, minutes before the sale
-starts. A session signed out elsewhere stays usable here for at most ``TTL_SECONDS`` — only for flash-sale
+Viewers' sessions are remembered when their room page loads its commerce snapshot, before the sale starts;
+sessions not remembered (the page opened long before) are looked up a few hundred per query. A session signed out elsewhere stays usable here for at most ``TTL_SECONDS`` — only for flash-sale
 attempts, which create nothing but a pending order the buyer must still pay. CSRF is checked on every call.
 """
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import time
 from typing import Annotated
 
@@ -16,6 +18,7 @@ from fastapi import Depends, Request
 from knowcast import csrf
 from knowcast.accounts import service as accounts
 from knowcast.accounts.permissions import Permission
+from knowcast.db.engine import Database
 from knowcast.deps import SESSION_COOKIE, Ctx, Db
 from knowcast.errors import AuthenticationRequired
 
@@ -40,6 +43,53 @@ class SessionCache:
 
 
 CACHE = SessionCache()
+BATCH = 500  # tokens per query: well under SQLite's bound on a statement's parameters
+
+
+class SessionLookups:
+    """Sessions the cache does not know, looked up together: the tokens asked for while a query runs wait
+    for the next one, so a crowd whose sessions were never seen (the room opened long before the sale)
+    costs one query per batch of buyers instead of two per buyer. Found sessions go into ``CACHE``."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._waiting: dict[str, asyncio.Future[int | None]] = {}
+        self._running: asyncio.Task[None] | None = None
+
+    async def user_id(self, token: str) -> int | None:
+        found = CACHE.get(token)
+        if found is not None:
+            return found
+        waiting = self._waiting.get(token)
+        if waiting is None:
+            waiting = self._waiting[token] = asyncio.get_running_loop().create_future()
+            if self._running is None:
+                self._running = asyncio.create_task(self._drain())
+        return await asyncio.shield(waiting)  # a buyer who hangs up does not cancel the others' answer
+
+    async def _drain(self) -> None:
+        try:
+            while self._waiting:
+                tokens = list(itertools.islice(self._waiting, BATCH))
+                batch = {token: self._waiting.pop(token) for token in tokens}
+                await self._answer(batch)
+        finally:
+            self._running = None
+
+    async def _answer(self, batch: dict[str, asyncio.Future[int | None]]) -> None:
+        try:
+            async with self._db.session() as session:
+                found = await accounts.session_user_ids(session, batch)
+        except Exception as exc:  # every waiting buyer hears of it (their request fails as its own error)
+            for waiting in batch.values():
+                if not waiting.done():
+                    waiting.set_exception(exc)
+            return
+        for token, user_id in found.items():
+            CACHE.put(token, user_id)
+        for token, waiting in batch.items():
+            if not waiting.done():
+                waiting.set_result(found.get(token))
 
 
 async def buyer_id(request: Request, ctx: Ctx, db: Db) -> int:

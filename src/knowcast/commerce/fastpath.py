@@ -6,7 +6,7 @@ gate itself, so this handler serves ``POST /api/v1/flash-sales/<id>/attempts`` (
 as the real-time plane's LiveSockets does for its WebSockets. It does what the skipped layers would do for
 it — counts and times the request in the app's metrics, adds the security headers and a request id, caps
 the body — and applies exactly the checks of the FastAPI route it stands in front of (room_routes.attempt,
-which stays registered, documented and guarded): a session (buyers.CACHE, else the database), the CSRF
+which stays registered, documented and guarded): a session (buyers.CACHE, else batched database lookups), the CSRF
 header, the AttemptIn schema, the same service call, the same error bodies. It writes no access-log line
 per attempt (the metrics count them). tests/commerce/test_fastpath.py checks that both paths answer alike.
 Anything else — another path, another method, a form body, an id past MAX_ROW_ID — passes through untouched.
@@ -33,9 +33,8 @@ from pydantic import ValidationError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from knowcast import csrf, middleware
-from knowcast.accounts import service as accounts
 from knowcast.commerce import flash
-from knowcast.commerce.buyers import CACHE
+from knowcast.commerce.buyers import SessionLookups
 from knowcast.commerce.gate import Outcome
 from knowcast.commerce.schemas import AttemptIn, AttemptOut
 from knowcast.context import AppContext
@@ -80,6 +79,7 @@ class FlashFastPath:
         self.ctx = ctx
         self.metrics = ctx.metrics
         self.ids = RequestIds()
+        self.sessions = SessionLookups(ctx.db)
         self._observe = ctx.metrics.latency.labels("POST", ROUTE).observe
         self._counters: dict[int, Callable[[], None]] = {}
 
@@ -132,17 +132,10 @@ class FlashFastPath:
         return AttemptOut(outcome=result.outcome, order=result.summary).model_dump_json().encode()
 
     async def _user_id(self, token: str | None) -> int:
-        if not token:
+        user_id = await self.sessions.user_id(token) if token else None
+        if user_id is None:
             raise AuthenticationRequired("sign in first")
-        user_id = CACHE.get(token)
-        if user_id is not None:
-            return user_id
-        async with self.ctx.db.session() as session:
-            user = await accounts.resolve_session(session, token)
-        if user is None:
-            raise AuthenticationRequired("sign in first")
-        CACHE.put(token, user.id)
-        return user.id
+        return user_id
 
 
 def _parse(raw: bytes) -> AttemptIn:
