@@ -57,6 +57,8 @@ def env_for(tmp: Path, args: argparse.Namespace, port: int) -> dict[str, str]:
     )
     if args.redis:
         env["KNOWCAST_REDIS_URL"] = args.redis
+    if getattr(args, "session_cache", None) is not None:
+        env["KNOWCAST_FLASH_SESSION_CACHE_SECONDS"] = str(args.session_cache)
     return env
 
 
@@ -209,6 +211,7 @@ def bench(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         "database": settings.database_url.split(":", 1)[0],
         "gate": "redis" if args.redis else "memory",
         "warm": not args.cold,
+        "session_cache_s": settings.flash_session_cache_seconds,
     }
 
 

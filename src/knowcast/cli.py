@@ -86,6 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     flash.add_argument("--database", default=None, help="database URL (default: a fresh SQLite file)")
     flash.add_argument("--connections", type=int, default=256, help="concurrent keep-alive connections")
     flash.add_argument("--cold", action="store_true", help="skip the buyers' room-page visit before the sale")
+    flash.add_argument(
+        "--session-cache", type=int, default=None, help="the server's FLASH_SESSION_CACHE_SECONDS (0: read every time)"
+    )
     flash.add_argument("--loadgen-processes", type=int, default=2, help="load generator processes")
     flash.add_argument("--keep", default=None, help="SQLite: keep the prepared buyers in this folder for later runs")
     flash.set_defaults(run=run_benchmark("flash_sale"))

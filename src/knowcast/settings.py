@@ -84,6 +84,7 @@ class Settings(BaseSettings):
     stripe_webhook_secret: str | None = None
     order_hold_minutes: int = Field(default=15, ge=1, le=1440)
     flash_hold_seconds: int = Field(default=120, ge=5, le=3600)
+    flash_session_cache_seconds: int = Field(default=300, ge=0, le=3600)  # 0: every attempt reads its session
     flash_claim_stale_seconds: int = Field(default=30, ge=1)
     commerce_sweep_seconds: float = Field(default=2.0, gt=0)
     download_link_seconds: int = Field(default=600, ge=10)

@@ -42,7 +42,7 @@ async def test_a_crowd_of_unknown_sessions_costs_a_few_queries(ctx: AppContext, 
         return await real(session, tokens)
 
     monkeypatch.setattr(accounts, "session_user_ids", counted)
-    lookups = SessionLookups(ctx.db)
+    lookups = SessionLookups(ctx.db, 300)
     tokens = [token for _, token in crowd]
     answers = await asyncio.gather(*(lookups.user_id(token) for token in [*tokens, *tokens, "no-such-session"]))
     assert answers == [user_id for user_id, _ in crowd] * 2 + [None]
@@ -71,8 +71,19 @@ async def test_a_database_failure_reaches_every_waiting_buyer(ctx: AppContext, m
         raise RuntimeError("database gone")
 
     monkeypatch.setattr(accounts, "session_user_ids", broken)
-    lookups = SessionLookups(ctx.db)
+    lookups = SessionLookups(ctx.db, 300)
     answers = await asyncio.gather(*(lookups.user_id(f"token-{n}") for n in range(5)), return_exceptions=True)
     assert all(isinstance(answer, RuntimeError) for answer in answers)
     with pytest.raises(RuntimeError):
         await lookups.user_id("token-after")  # the next lookup runs its own query
+
+
+async def test_with_no_memory_a_signed_out_session_is_refused_at_once(ctx: AppContext, monkeypatch: Any) -> None:
+    """FLASH_SESSION_CACHE_SECONDS=0: every attempt reads its session, so signing out ends buying at once."""
+    monkeypatch.setattr(buyers, "CACHE", buyers.SessionCache())
+    [(user_id, token)] = await _signed_in(ctx, 1)
+    lookups = SessionLookups(ctx.db, 0)
+    assert await lookups.user_id(token) == user_id
+    async with ctx.db.session() as session:
+        await accounts.sign_out(session, token)
+    assert await lookups.user_id(token) is None

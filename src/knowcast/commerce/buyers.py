@@ -2,8 +2,10 @@
 few minutes per process so that ten thousand attempts do not cost twenty thousand database reads.
 
 Viewers' sessions are remembered when their room page loads its commerce snapshot, before the sale starts;
-sessions not remembered (the page opened long before) are looked up a few hundred per query. A session signed out elsewhere stays usable here for at most ``TTL_SECONDS`` — only for flash-sale
-attempts, which create nothing but a pending order the buyer must still pay. CSRF is checked on every call.
+sessions not remembered (the page opened long before, or another process served it) are looked up a batch
+per query. A session signed out elsewhere stays usable here for at most ``FLASH_SESSION_CACHE_SECONDS``
+(default 300; 0 turns the memory off) — only for flash-sale attempts, which create nothing but a pending
+order the buyer must still pay. CSRF is checked on every call.
 """
 
 from __future__ import annotations
@@ -22,11 +24,12 @@ from knowcast.db.engine import Database
 from knowcast.deps import SESSION_COOKIE, Ctx, Db
 from knowcast.errors import AuthenticationRequired
 
-TTL_SECONDS = 300.0
 MAX_ENTRIES = 200_000
 
 
 class SessionCache:
+    """Cookie token → user id, each for as many seconds as it was put for."""
+
     def __init__(self) -> None:
         self._entries: dict[str, tuple[float, int]] = {}
 
@@ -36,10 +39,12 @@ class SessionCache:
             return None
         return entry[1]
 
-    def put(self, token: str, user_id: int) -> None:
+    def put(self, token: str, user_id: int, seconds: float) -> None:
+        if seconds <= 0:
+            return
         if len(self._entries) >= MAX_ENTRIES:
             self._entries.clear()
-        self._entries[token] = (time.monotonic() + TTL_SECONDS, user_id)
+        self._entries[token] = (time.monotonic() + seconds, user_id)
 
 
 CACHE = SessionCache()
@@ -51,8 +56,9 @@ class SessionLookups:
     for the next one, so a crowd whose sessions were never seen (the room opened long before the sale)
     costs one query per batch of buyers instead of two per buyer. Found sessions go into ``CACHE``."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, remember_seconds: float) -> None:
         self._db = db
+        self._remember = remember_seconds
         self._waiting: dict[str, asyncio.Future[int | None]] = {}
         self._running: asyncio.Task[None] | None = None
 
@@ -86,7 +92,7 @@ class SessionLookups:
                     waiting.set_exception(exc)
             return
         for token, user_id in found.items():
-            CACHE.put(token, user_id)
+            CACHE.put(token, user_id, self._remember)
         for token, waiting in batch.items():
             if not waiting.done():
                 waiting.set_result(found.get(token))
@@ -104,7 +110,7 @@ async def buyer_id(request: Request, ctx: Ctx, db: Db) -> int:
         if user is None:
             raise AuthenticationRequired("sign in first")
         user_id = user.id
-        CACHE.put(token, user_id)
+        CACHE.put(token, user_id, ctx.settings.flash_session_cache_seconds)
     await csrf.verify(request, ctx.settings.secret_key)
     return user_id
 

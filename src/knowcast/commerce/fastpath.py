@@ -79,7 +79,7 @@ class FlashFastPath:
         self.ctx = ctx
         self.metrics = ctx.metrics
         self.ids = RequestIds()
-        self.sessions = SessionLookups(ctx.db)
+        self.sessions = SessionLookups(ctx.db, ctx.settings.flash_session_cache_seconds)
         self._observe = ctx.metrics.latency.labels("POST", ROUTE).observe
         self._counters: dict[int, Callable[[], None]] = {}
 

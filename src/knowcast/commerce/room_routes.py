@@ -78,7 +78,7 @@ async def snapshot(request: Request, room_id: Id, ctx: Ctx, db: Db, user: MaybeU
     """
     room = await rooms.get_room(db, room_id)
     if user is not None:
-        CACHE.put(request.cookies.get(SESSION_COOKIE, ""), user.id)
+        CACHE.put(request.cookies.get(SESSION_COOKIE, ""), user.id, ctx.settings.flash_session_cache_seconds)
     viewer = await viewer_of(request, ctx, db, room, user)
     sale = await flash.current_sale(db, room_id)
     drop = await coupons.active_drop(db, room_id)
