@@ -85,5 +85,5 @@ async def test_with_no_memory_a_signed_out_session_is_refused_at_once(ctx: AppCo
     lookups = SessionLookups(ctx.db, 0)
     assert await lookups.user_id(token) == user_id
     async with ctx.db.session() as session:
-        await accounts.sign_out(session, token)
+        await accounts.sign_out(session, ctx, token)
     assert await lookups.user_id(token) is None

@@ -36,7 +36,7 @@ async def sign_in(data: SignIn, request: Request, response: Response, ctx: Ctx, 
 
 @router.post("/auth/signout", status_code=204)
 async def sign_out(request: Request, ctx: Ctx, db: Db, _user: CurrentUser) -> Response:
-    await service.sign_out(db, request.cookies.get(SESSION_COOKIE, ""))
+    await service.sign_out(db, ctx, request.cookies.get(SESSION_COOKIE, ""))
     response = Response(status_code=204)
     clear_session_cookie(response, ctx.settings)
     return response

@@ -148,9 +148,14 @@ async def session_user_ids(session: AsyncSession, tokens: Collection[str]) -> di
     return {hashes[token_hash]: user_id for token_hash, user_id in await session.execute(query)}
 
 
-async def sign_out(session: AsyncSession, token: str) -> None:
-    await session.execute(delete(AuthSession).where(AuthSession.token_hash == hash_token(token)))
+async def sign_out(session: AsyncSession, ctx: AppContext, token: str) -> None:
+    """The session ends; its user's live sockets are told (``user.signed_out``) so that one opened under it
+    stops speaking for them."""
+    ended = delete(AuthSession).where(AuthSession.token_hash == hash_token(token)).returning(AuthSession.user_id)
+    user_id = (await session.execute(ended)).scalar_one_or_none()
     await session.commit()
+    if user_id is not None:
+        await ctx.bus.publish(Event("user.signed_out", {"user_id": user_id}))
 
 
 async def change_password(

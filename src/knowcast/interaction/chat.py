@@ -24,7 +24,7 @@ from knowcast.context import AppContext
 from knowcast.db.engine import Database
 from knowcast.errors import AuthenticationRequired, PermissionDenied, RateLimited, ValidationFailed
 from knowcast.interaction import moderation
-from knowcast.realtime import protocol
+from knowcast.realtime import frames, protocol
 from knowcast.realtime.connection import Connection
 from knowcast.realtime.room import LiveRoom, now_ms
 
@@ -180,6 +180,8 @@ class ChatDesk:
             return
         elif name == "chat.user_banned":
             rules.banned.add(user_id)
+        elif name == "chat.sessions_ended":
+            _reconnect(room, user_id)
         elif name == "chat.user_unbanned":
             rules.banned.discard(user_id)
         elif name == "chat.user_muted" and data.get("until"):
@@ -202,3 +204,11 @@ class ChatDesk:
                 conn.badge = "guest"
             elif name == "room.guest_removed" and conn.badge == "guest":
                 conn.badge = None
+
+
+def _reconnect(room: LiveRoom, user_id: int) -> None:
+    """Close the account's sockets in this process with 4001: the page reconnects under its current cookie."""
+    for conn in list(room.conns.values()):
+        if conn.user_id == user_id and not conn.closed:
+            conn.write(frames.close_frame(protocol.SESSION_ENDED, "session ended"))
+            conn.closed = True  # nothing more is written after the close frame

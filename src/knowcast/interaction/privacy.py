@@ -112,12 +112,28 @@ async def forget_in_live_rooms(ctx: AppContext, user_id: int) -> None:
     await silence_in_live_rooms(ctx, user_id)
 
 
+async def reconnect_in_live_rooms(ctx: AppContext, user_id: int) -> None:
+    """A session of the account ended (signed out, or every other one by a password change): its sockets in
+    those rooms are closed with 4001, so each page reconnects as whoever its cookie now says — the same
+    person on a session that still holds, an anonymous viewer on one that ended."""
+    for room_id in await _rooms_that_may_show(ctx):
+        await ctx.bus.publish(Event("chat.sessions_ended", {"room_id": room_id, "broadcast": True, "user_id": user_id}))
+
+
 def subscribe(ctx: AppContext) -> None:
-    """A site ban ends the account's sessions (accounts.service) and, here, its chat in open sockets."""
+    """A site ban ends the account's sessions (accounts.service) and, here, its chat in open sockets; a
+    sign-out or a password change ends sessions too, and the sockets opened under them reconnect."""
 
     async def disabled(event: Event) -> None:
         user_id = event.data.get("user_id")
         if isinstance(user_id, int):
             await silence_in_live_rooms(ctx, user_id)
 
+    async def sessions_ended(event: Event) -> None:
+        user_id = event.data.get("user_id")
+        if isinstance(user_id, int):
+            await reconnect_in_live_rooms(ctx, user_id)
+
     ctx.bus.subscribe("user.disabled", disabled)
+    ctx.bus.subscribe("user.signed_out", sessions_ended)
+    ctx.bus.subscribe("user.password_changed", sessions_ended)

@@ -17,6 +17,7 @@ VERSION = 1
 MAX_CLIENT_FRAME = 4096  # bytes of one client text frame
 MAX_LIKES_PER_FRAME = 100  # taps a client may report in one "like" frame
 MAX_ID_LENGTH = 64  # cid and visitor ids
+SESSION_ENDED = 4001  # close code: the sign-in session the socket was opened under has ended; reconnect
 
 
 @dataclass(frozen=True, slots=True)

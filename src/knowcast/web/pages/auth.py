@@ -72,7 +72,7 @@ async def signup(request: Request, ctx: Ctx, db: Db, _user: MaybeUser) -> Respon
 
 @router.post("/signout")
 async def signout(request: Request, ctx: Ctx, db: Db, _user: CurrentUser) -> Response:
-    await service.sign_out(db, request.cookies.get(SESSION_COOKIE, ""))
+    await service.sign_out(db, ctx, request.cookies.get(SESSION_COOKIE, ""))
     response = RedirectResponse("/", status_code=303)
     clear_session_cookie(response, ctx.settings)
     return response
