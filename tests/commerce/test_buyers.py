@@ -18,6 +18,7 @@ from knowcast.commerce import buyers
 from knowcast.commerce.buyers import SessionLookups
 from knowcast.context import AppContext
 from knowcast.db.types import utcnow
+from knowcast.deps import SESSION_COOKIE
 
 
 async def _signed_in(ctx: AppContext, count: int) -> list[tuple[int, str]]:
@@ -87,3 +88,19 @@ async def test_with_no_memory_a_signed_out_session_is_refused_at_once(ctx: AppCo
     async with ctx.db.session() as session:
         await accounts.sign_out(session, ctx, token)
     assert await lookups.user_id(token) is None
+
+
+async def test_a_session_that_ends_here_is_forgotten_at_once(shop: Any, make_user: Any) -> None:
+    """The room page remembered the buyer's session; after they sign out, a flash attempt with the old
+    cookie is refused at once (not after FLASH_SESSION_CACHE_SECONDS)."""
+    product = await shop.shelved(stock=10)
+    sale = await shop.sale(product["id"], stock=5)
+    buyer = await make_user(Role.VIEWER)
+    assert (await buyer.client.get(f"/api/v1/rooms/{shop.room_id}/commerce")).status_code == 200
+    token = buyer.client.cookies.get(SESSION_COOKIE)
+    assert buyers.CACHE.get(token) == buyer.user.id
+    assert (await buyer.client.post("/api/v1/auth/signout")).status_code == 204
+    assert buyers.CACHE.get(token) is None
+    buyer.client.cookies.set(SESSION_COOKIE, token)  # the old cookie, kept by a page that did not reload
+    refused = await buyer.client.post(f"/api/v1/flash-sales/{sale['id']}/attempts", json={})
+    assert (refused.status_code, refused.json()["error"]["code"]) == (401, "auth.required")

@@ -3,9 +3,10 @@ few minutes per process so that ten thousand attempts do not cost twenty thousan
 
 Viewers' sessions are remembered when their room page loads its commerce snapshot, before the sale starts;
 sessions not remembered (the page opened long before, or another process served it) are looked up a batch
-per query. A session signed out elsewhere stays usable here for at most ``FLASH_SESSION_CACHE_SECONDS``
-(default 300; 0 turns the memory off) — only for flash-sale attempts, which create nothing but a pending
-order the buyer must still pay. CSRF is checked on every call.
+per query. A session that ends in this process (sign-out, password change, site ban) is forgotten at once;
+one that ended in another process stays usable here for at most ``FLASH_SESSION_CACHE_SECONDS`` (default
+300; 0 turns the memory off) — only for flash-sale attempts, which create nothing but a pending order the
+buyer must still pay. CSRF is checked on every call.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from fastapi import Depends, Request
 from knowcast import csrf
 from knowcast.accounts import service as accounts
 from knowcast.accounts.permissions import Permission
+from knowcast.bus import Event, EventBus
 from knowcast.db.engine import Database
 from knowcast.deps import SESSION_COOKIE, Ctx, Db
 from knowcast.errors import AuthenticationRequired
@@ -38,6 +40,11 @@ class SessionCache:
         if entry is None or entry[0] < time.monotonic():
             return None
         return entry[1]
+
+    def forget_user(self, user_id: int) -> None:
+        """An account's sessions ended in this process (sign-out, password change, site ban)."""
+        for token in [token for token, (_, owner) in self._entries.items() if owner == user_id]:
+            del self._entries[token]
 
     def put(self, token: str, user_id: int, seconds: float) -> None:
         if seconds <= 0:
@@ -117,3 +124,16 @@ async def buyer_id(request: Request, ctx: Ctx, db: Db) -> int:
 
 buyer_id.permission = Permission.VIEW  # type: ignore[attr-defined]  # read by the route-guard test
 BuyerId = Annotated[int, Depends(buyer_id)]
+
+
+def subscribe(bus: EventBus) -> None:
+    """Sessions that end in this process are forgotten at once; other processes forget them within
+    ``FLASH_SESSION_CACHE_SECONDS``."""
+
+    async def ended(event: Event) -> None:
+        user_id = event.data.get("user_id")
+        if isinstance(user_id, int):
+            CACHE.forget_user(user_id)
+
+    for name in ("user.signed_out", "user.password_changed", "user.disabled"):
+        bus.subscribe(name, ended)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from knowcast.bus import Event
+from knowcast.commerce import buyers
 from knowcast.commerce.gate import FlashGate, MemoryGate
 from knowcast.commerce.providers.base import PaymentProvider
 from knowcast.commerce.providers.sandbox import SandboxProvider, secret_from
@@ -133,6 +134,7 @@ def install(ctx: AppContext) -> CommerceRuntime:
     ctx.commerce = rt
     ctx.components.append(rt)
     ctx.bus.subscribe("chat.message", rt.on_chat)
+    buyers.subscribe(ctx.bus)
     return rt
 
 
