@@ -25,6 +25,7 @@ from typing import Any
 
 import httpx
 
+from benchmarks import handshake
 from knowcast.settings import Settings, load_settings
 
 VIEWERS_PER_LOADGEN = 2500
@@ -59,7 +60,7 @@ def bench(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         baseline = _rss_mb(server.pid)
         loadgens = _start_loadgens(args, port, room_id, tokens)
         for proc in loadgens:
-            _expect(proc, "ready")
+            handshake.expect(proc, "ready")
         time.sleep(SETTLE_SECONDS)  # the join storm's garbage collections finish before anything is timed
         rss = _rss_mb(server.pid)
         if workers > 1:
@@ -67,7 +68,7 @@ def bench(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             print(f"open files per worker process: {files}", file=sys.stderr, flush=True)
         cpu0, wall0 = _cpu_s(server.pid), time.monotonic()
         for proc in loadgens:
-            _say(proc, "go")
+            handshake.say(proc, "go")
         time.sleep(args.duration + DRAIN_SECONDS)
         rss = max(rss, _rss_mb(server.pid))
         server_cpu = 100 * (_cpu_s(server.pid) - cpu0) / (time.monotonic() - wall0)
@@ -280,21 +281,8 @@ def _wait_healthy(port: int, server: subprocess.Popen[bytes]) -> None:
     raise RuntimeError("the server did not start")
 
 
-def _expect(proc: subprocess.Popen[str], word: str) -> None:
-    assert proc.stdout is not None
-    line = proc.stdout.readline().strip()
-    if line != word:
-        raise RuntimeError(f"load generator said {line!r} instead of {word!r} (exit {proc.poll()})")
-
-
-def _say(proc: subprocess.Popen[str], word: str) -> None:
-    assert proc.stdin is not None
-    proc.stdin.write(word + "\n")
-    proc.stdin.flush()
-
-
 def _finish(proc: subprocess.Popen[str]) -> dict[str, Any]:
-    _say(proc, "stop")
+    handshake.say(proc, "stop")
     assert proc.stdout is not None
     report: dict[str, Any] = json.loads(proc.stdout.readline())
     proc.terminate()

@@ -30,6 +30,7 @@ from typing import Any
 
 import httpx
 
+from benchmarks import handshake
 from knowcast.settings import Settings, load_settings
 
 SECRET = "flash-sale-benchmark-secret-key-0123456789"
@@ -239,11 +240,11 @@ def _fire(
     workers = [_start_worker(job_file, n, count, tmp) for n in range(count)]
     try:
         for worker in workers:
-            _expect(worker, "ready")
+            handshake.expect(worker, "ready")
         load_before = os.getloadavg()[0]
         server_cpu = [_cpu_seconds(server.pid) for server in servers]
         for worker in workers:
-            _say(worker, "go")
+            handshake.say(worker, "go")
         reports = [_report(worker, job_file, n) for n, worker in enumerate(workers)]
         server_cpu = [_cpu_seconds(s.pid) - before for s, before in zip(servers, server_cpu, strict=True)]
     finally:
@@ -309,21 +310,8 @@ def _start_worker(job_file: Path, index: int, count: int, tmp: Path) -> subproce
         return subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors, text=True)
 
 
-def _expect(worker: subprocess.Popen[str], word: str) -> None:
-    assert worker.stdout is not None
-    line = worker.stdout.readline().strip()
-    if line != word:
-        raise RuntimeError(f"load generator said {line!r} instead of {word!r} (exit code {worker.poll()})")
-
-
-def _say(worker: subprocess.Popen[str], word: str) -> None:
-    assert worker.stdin is not None
-    worker.stdin.write(word + "\n")
-    worker.stdin.flush()
-
-
 def _report(worker: subprocess.Popen[str], job_file: Path, index: int) -> dict[str, Any]:
-    _expect(worker, "done")
+    handshake.expect(worker, "done")
     report: dict[str, Any] = json.loads(Path(f"{job_file}.{index}.out").read_text())
     return report
 
