@@ -2,13 +2,15 @@
 
 It listens to the bus: chat lines (``chat.message`` events that carry ``text``), system lines (events with
 ``"system": True``) and pins (events named ``*.pinned``, which become chapters), for rooms that have video.
-Each is one JSON line in ``<room media dir>/timeline.jsonl``.
+Each is one JSON line in ``<room media dir>/timeline.jsonl``. A moderator's hide (``chat.hidden``) takes the
+line out again — with ``purge``, every line of its author in that room — as the live room does.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +28,9 @@ def item_for(event: Event) -> TimelineItem | None:
     data = event.data
     if event.name == "chat.message" and data.get("text"):
         author = data.get("user_id") if isinstance(data.get("user_id"), int) else None
-        return TimelineItem(at=event.at, kind="chat", name=data.get("name"), user_id=author, text=str(data["text"]))
+        line = {"message_id": str(data["message_id"])} if data.get("message_id") else {}
+        text = str(data["text"])
+        return TimelineItem(at=event.at, kind="chat", name=data.get("name"), user_id=author, text=text, data=line)
     if event.name.endswith(".pinned"):
         return TimelineItem(at=event.at, kind="chapter", text=_title(data), data=_plain(data))
     if data.get("system"):
@@ -54,6 +58,9 @@ class TimelineRecorder:
         room_id = event.data.get("room_id")
         if not isinstance(room_id, int) or not self.store.has_media(room_id):
             return
+        if event.name == "chat.hidden":
+            self.hide(room_id, event.data)
+            return
         item = item_for(event)
         if item is not None:
             with (self.store.room_dir(room_id) / FILE).open("a", encoding="utf-8") as out:
@@ -69,16 +76,24 @@ class TimelineRecorder:
 
     def forget(self, person: Person) -> int:
         """Rewrite every timeline without the lines by or about one account; returns how many went."""
-        removed = 0
-        for path in self._files():
-            lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-            kept = [line for line in lines if not person.in_line(line)]
-            if len(kept) != len(lines):
-                spare = path.with_suffix(".tmp")
-                spare.write_text("".join(kept), encoding="utf-8")
-                spare.replace(path)  # atomic: a reader sees the old file or the new one
-                removed += len(lines) - len(kept)
-        return removed
+        return sum(_drop_lines(path, person.in_line) for path in self._files())
+
+    def hide(self, room_id: int, data: dict[str, Any]) -> int:
+        """A moderator hid a chat line (``message_id``), or with ``purge`` every line of ``user_id``."""
+        message_id = data.get("message_id")
+        author = data.get("user_id") if data.get("purge") and isinstance(data.get("user_id"), int) else None
+        if not message_id and author is None:
+            return 0
+
+        def hidden(line: str) -> bool:
+            try:
+                item = TimelineItem.model_validate(json.loads(line))
+            except ValueError:
+                return False
+            by_id = bool(message_id) and item.data.get("message_id") == message_id
+            return item.kind == "chat" and (by_id or (author is not None and item.user_id == author))
+
+        return _drop_lines(self.store.room_dir(room_id) / FILE, hidden)
 
     def _files(self) -> list[Path]:
         return sorted(p for p in self.store.root.glob(f"*/{FILE}") if p.parent.name.isdigit())
@@ -117,3 +132,17 @@ class Person:
             return self.in_(TimelineItem.model_validate(json.loads(line)))
         except ValueError:
             return False
+
+
+def _drop_lines(path: Path, drop: Callable[[str], bool]) -> int:
+    """Rewrite a timeline without the lines ``drop`` picks; returns how many went."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    except OSError:
+        return 0
+    kept = [line for line in lines if not drop(line)]
+    if len(kept) != len(lines):
+        spare = path.with_suffix(".tmp")
+        spare.write_text("".join(kept), encoding="utf-8")
+        spare.replace(path)  # atomic: a reader sees the old file or the new one
+    return len(lines) - len(kept)
