@@ -32,6 +32,10 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
+# libraries whose DEBUG and INFO lines carry SQL and its parameters (nicknames, questions, emails): WARNING at least
+PARAMETER_LOGGERS = ("aiosqlite", "asyncpg", "sqlalchemy.engine")
+
+
 def configure_logging(level: str, as_json: bool) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
@@ -40,6 +44,8 @@ def configure_logging(level: str, as_json: bool) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    for name in PARAMETER_LOGGERS:  # LOG_LEVEL=DEBUG is for our code, not a copy of viewers' data in the logs
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
 
 
 class Metrics:
