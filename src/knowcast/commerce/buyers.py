@@ -97,6 +97,7 @@ class SessionLookups:
             for waiting in batch.values():
                 if not waiting.done():
                     waiting.set_exception(exc)
+                    waiting.exception()  # marked as seen: a buyer who hung up leaves no "never retrieved" warning
             return
         for token, user_id in found.items():
             CACHE.put(token, user_id, self._remember)
