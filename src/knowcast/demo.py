@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from knowcast import tasks
 from knowcast.accounts import service as accounts
 from knowcast.accounts.models import Role, User
 from knowcast.accounts.schemas import SignUp
@@ -103,10 +104,7 @@ class DemoAudience:
         self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await tasks.cancel(self._task)
 
     async def _run(self) -> None:
         tokens = await self._sessions()

@@ -8,7 +8,6 @@ A bounded queue and one sender task: a slow or failing GA4 endpoint loses events
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import hmac
 import logging
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from knowcast import tasks
 from knowcast.analytics import records as r
 from knowcast.analytics.records import Record
 from knowcast.context import AppContext
@@ -67,10 +67,7 @@ class Ga4Forwarder:
         self._task = asyncio.create_task(self._run(), name="ga4-forwarder")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await tasks.cancel(self._task)
         if self._http is not None:
             await self._http.aclose()
 

@@ -23,6 +23,7 @@ from prometheus_client import CollectorRegistry, Counter
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from knowcast import tasks
 from knowcast.analytics import models as m
 from knowcast.analytics.live import RoomBoard
 from knowcast.analytics.records import Record
@@ -287,10 +288,7 @@ class AnalyticsRuntime:
         self._loop = asyncio.create_task(self._run(), name="analytics-writer")
 
     async def stop(self) -> None:
-        if self._loop is not None:
-            self._loop.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop
+        await tasks.cancel(self._loop)
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         with contextlib.suppress(Exception):

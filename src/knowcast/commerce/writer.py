@@ -14,7 +14,6 @@ written again one by one, so one bad claim never costs the others their order.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
+from knowcast import tasks
 from knowcast.catalog.kinds import ProductKind
 from knowcast.commerce.counters import sale_scope
 from knowcast.commerce.gate import Claim, Outcome
@@ -108,11 +108,8 @@ class FlashWriter:
         return await future
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await tasks.cancel(self._task)
+        self._task = None
         if self._sync_engine is not None:
             self._sync_engine.dispose()
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from contextlib import suppress
 
+from knowcast import tasks
 from knowcast.accounts.models import User
 from knowcast.context import AppContext
 from knowcast.errors import KnowcastError
@@ -33,11 +33,8 @@ class AutoShow:
         self._task = asyncio.create_task(self._loop(), name="growth-autoshow")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await tasks.cancel(self._task)
+        self._task = None
 
     async def _loop(self) -> None:
         while True:

@@ -16,6 +16,7 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from knowcast import tasks
 from knowcast.accounts.models import User
 from knowcast.bus import Event
 from knowcast.context import AppContext
@@ -52,11 +53,8 @@ class ReminderWorker:
         self._task = asyncio.create_task(self._loop(), name="growth-reminders")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await tasks.cancel(self._task)
+        self._task = None
 
     async def _loop(self) -> None:
         while True:

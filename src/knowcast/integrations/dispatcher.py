@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 import httpx
 
-from knowcast import __version__
+from knowcast import __version__, tasks
 from knowcast.bus import Event
 from knowcast.context import AppContext
 from knowcast.db.types import utcnow
@@ -68,11 +68,8 @@ class WebhookDispatcher:
         self._task = asyncio.create_task(self._loop(), name="webhook-dispatcher")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await tasks.cancel(self._task)
+        self._task = None
         if self._client is not None:
             await self._client.aclose()
             self._client = None

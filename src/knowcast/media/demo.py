@@ -14,6 +14,7 @@ import contextlib
 import logging
 from pathlib import Path
 
+from knowcast import tasks
 from knowcast.context import AppContext
 from knowcast.media.gate import RtmpGate
 from knowcast.rooms.models import Room
@@ -81,10 +82,7 @@ class DemoStream:
         self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await tasks.cancel(self._task)
         if self._process is not None and self._process.returncode is None:
             self._process.terminate()
             with contextlib.suppress(ProcessLookupError):

@@ -8,9 +8,9 @@ delete is idempotent, so several processes doing it at once is harmless.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
+from knowcast import tasks
 from knowcast.context import AppContext
 from knowcast.privacy.visitors import purge_old_salts
 
@@ -32,11 +32,8 @@ class PrivacyJanitor:
         self._task = asyncio.create_task(self._loop(), name="privacy-janitor")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await tasks.cancel(self._task)
+        self._task = None
 
     async def run_once(self) -> int:
         async with self.ctx.db.session() as session:

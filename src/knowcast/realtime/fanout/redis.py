@@ -8,7 +8,6 @@ process writes its own count every second.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import secrets
@@ -19,6 +18,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
+from knowcast import tasks
 from knowcast.realtime.fanout.base import FanoutBackend
 
 log = logging.getLogger(__name__)
@@ -76,10 +76,7 @@ class RedisFanout(FanoutBackend):
         self._listener = asyncio.create_task(self._listen(self._pubsub), name="knowcast-redis-fanout")
 
     async def stop(self) -> None:
-        if self._listener is not None:
-            self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
+        await tasks.cancel(self._listener)
         if self._pubsub is not None:
             await self._pubsub.aclose()  # type: ignore[no-untyped-call]
         if self._redis is not None:
