@@ -18,41 +18,28 @@ from knowcast.app import create_app
 from knowcast.context import AppContext
 from knowcast.db import migrate
 from knowcast.db.base import Base
-from knowcast.db.engine import make_engine
 from knowcast.db.registry import load_all_models
 from knowcast.deps import SESSION_COOKIE
 from knowcast.settings import Settings, load_settings
-from tests.services import POSTGRES_URL, database_backends, unavailable
+from tests.services import POSTGRES_URL, database_backends, postgres_database, unavailable
 
 PASSWORD = "correct horse battery"
 SECRET = "test-secret-key-that-is-long-enough-to-pass"
 
 
 @pytest.fixture(scope="session", params=database_backends())
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A database migrated to head, once per session and backend."""
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A database migrated to head, once per session and backend; on PostgreSQL one of this run's own."""
     if request.param == "postgres":
         if not POSTGRES_URL:
             unavailable("KNOWCAST_TEST_DATABASE_URL is not set (PostgreSQL)")
-        url = str(POSTGRES_URL)
-        _reset_postgres(url)
-    else:
-        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        with postgres_database("kc_test") as url:
+            migrate.upgrade(url)
+            yield url
+        return
+    url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
     migrate.upgrade(url)
-    return url
-
-
-def _reset_postgres(url: str) -> None:
-    import asyncio
-
-    async def reset() -> None:
-        engine = make_engine(url)
-        async with engine.begin() as conn:
-            await conn.execute(text("DROP SCHEMA public CASCADE"))
-            await conn.execute(text("CREATE SCHEMA public"))
-        await engine.dispose()
-
-    asyncio.run(reset())
+    yield url
 
 
 @pytest.fixture

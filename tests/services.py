@@ -3,9 +3,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import secrets
 import shutil
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 import pytest
@@ -47,3 +51,29 @@ def require_chromium() -> str:
 def database_backends() -> list[str]:
     """SQLite always; PostgreSQL when KNOWCAST_TEST_DATABASE_URL is set (CI sets it)."""
     return ["sqlite", "postgres"] if POSTGRES_URL or IN_CI else ["sqlite"]
+
+
+@contextmanager
+def postgres_database(prefix: str) -> Iterator[str]:
+    """A database of its own on the test server, created and then dropped, so that suites and server
+    processes running at the same time never share one (the suite's tables are created in it from scratch).
+    Yields its URL; call only after checking ``POSTGRES_URL``."""
+    import asyncpg
+
+    from knowcast.db.engine import normalize_url
+
+    base = normalize_url(str(POSTGRES_URL)).replace("+asyncpg", "")
+    name = f"{prefix}_{os.getpid()}_{secrets.token_hex(3)}"
+
+    async def admin(statement: str) -> None:
+        conn = await asyncpg.connect(base)
+        try:
+            await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield base.rsplit("/", 1)[0] + "/" + name
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

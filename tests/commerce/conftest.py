@@ -4,23 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import re
-import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import asyncpg
 import pytest
 import uvicorn
 
 from knowcast.accounts.models import Role
 from knowcast.bus import Event
 from knowcast.context import AppContext
-from knowcast.db.engine import normalize_url
 from tests.conftest import Client, Member
 from tests.live_server import free_port
-from tests.services import POSTGRES_URL, unavailable
+from tests.services import POSTGRES_URL, postgres_database, unavailable
 
 
 @dataclass
@@ -125,16 +122,9 @@ async def pay(client: Client, order_id: int) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def scratch_postgres() -> AsyncIterator[str]:
+def scratch_postgres() -> Iterator[str]:
     """A database of its own on the test server, so two server processes can share it."""
     if not POSTGRES_URL:
         unavailable("KNOWCAST_TEST_DATABASE_URL is not set (PostgreSQL)")
-    base = normalize_url(str(POSTGRES_URL)).replace("+asyncpg", "")
-    name = "kc_flash_" + secrets.token_hex(4)
-    admin = await asyncpg.connect(base)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield base.rsplit("/", 1)[0] + "/" + name
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+    with postgres_database("kc_flash") as url:
+        yield url
