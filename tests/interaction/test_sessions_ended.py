@@ -52,6 +52,8 @@ async def test_signing_out_closes_the_accounts_sockets_and_only_the_ended_sessio
     assert still.welcome["you"]["user_id"] == member.user.id
     await still.send({"type": "chat", "text": "手机还在"})
     await bystander.chat_text("手机还在")  # and the bystander's socket was never closed
+    late = await open_viewer(live, room["id"], join={})
+    assert "chat.sessions_ended" not in [e["name"] for e in late.welcome["snapshot"]["events"]]  # not kept
 
 
 async def test_a_password_change_closes_the_sockets_of_the_sessions_it_ended(

@@ -117,7 +117,8 @@ async def reconnect_in_live_rooms(ctx: AppContext, user_id: int) -> None:
     those rooms are closed with 4001, so each page reconnects as whoever its cookie now says — the same
     person on a session that still holds, an anonymous viewer on one that ended."""
     for room_id in await _rooms_that_may_show(ctx):
-        await ctx.bus.publish(Event("chat.sessions_ended", {"room_id": room_id, "broadcast": True, "user_id": user_id}))
+        data = {"room_id": room_id, "broadcast": True, "transient": True, "user_id": user_id}
+        await ctx.bus.publish(Event("chat.sessions_ended", data))
 
 
 def subscribe(ctx: AppContext) -> None:

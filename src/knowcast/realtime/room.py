@@ -104,6 +104,8 @@ class LiveRoom:
             self.hide(data.get("message_id"), data.get("user_id") if purge else None, data.get("order_ids") or ())
         if data.get("system"):
             self.chat.append(system_line(seq, index, name, data))
+        if data.get("transient"):
+            return  # news of the moment only: a late joiner's snapshot does not replay it
         self.sticky.pop(name, None)
         self.sticky[name] = (seq, event)
         if len(self.sticky) > STICKY_NAMES:
