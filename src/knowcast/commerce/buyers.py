@@ -22,8 +22,9 @@ from knowcast import csrf
 from knowcast.accounts import service as accounts
 from knowcast.accounts.permissions import Permission
 from knowcast.bus import Event, EventBus
+from knowcast.commerce import runtime as commerce_runtime  # a module: runtime imports this one too
 from knowcast.db.engine import Database
-from knowcast.deps import SESSION_COOKIE, Ctx, Db
+from knowcast.deps import SESSION_COOKIE, Ctx
 from knowcast.errors import AuthenticationRequired
 
 MAX_ENTRIES = 200_000
@@ -69,6 +70,10 @@ class SessionLookups:
         self._waiting: dict[str, asyncio.Future[int | None]] = {}
         self._running: asyncio.Task[None] | None = None
 
+    def remember(self, token: str, user_id: int) -> None:
+        """A session seen signed in (the room page's snapshot, a lookup): kept for ``remember_seconds``."""
+        CACHE.put(token, user_id, self._remember)
+
     async def user_id(self, token: str) -> int | None:
         found = CACHE.get(token)
         if found is not None:
@@ -100,25 +105,18 @@ class SessionLookups:
                     waiting.exception()  # marked as seen: a buyer who hung up leaves no "never retrieved" warning
             return
         for token, user_id in found.items():
-            CACHE.put(token, user_id, self._remember)
+            self.remember(token, user_id)
         for token, waiting in batch.items():
             if not waiting.done():
                 waiting.set_result(found.get(token))
 
 
-async def buyer_id(request: Request, ctx: Ctx, db: Db) -> int:
-    """The signed-in user's id (any role may buy), from the cache or the database; CSRF checked."""
+async def buyer_id(request: Request, ctx: Ctx) -> int:
+    """The signed-in user's id (any role may buy), from the app's session lookups; CSRF checked."""
     token = request.cookies.get(SESSION_COOKIE)
-    if not token:
-        raise AuthenticationRequired("sign in first")
-    user_id = CACHE.get(token)
+    user_id = await commerce_runtime.runtime(ctx).sessions.user_id(token) if token else None
     if user_id is None:
-        user = await accounts.resolve_session(db, token)
-        await db.close()  # give the connection back before the gate
-        if user is None:
-            raise AuthenticationRequired("sign in first")
-        user_id = user.id
-        CACHE.put(token, user_id, ctx.settings.flash_session_cache_seconds)
+        raise AuthenticationRequired("sign in first")
     await csrf.verify(request, ctx.settings.secret_key)
     return user_id
 

@@ -34,8 +34,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from knowcast import csrf, middleware
 from knowcast.commerce import flash
-from knowcast.commerce.buyers import SessionLookups
 from knowcast.commerce.gate import Outcome
+from knowcast.commerce.runtime import runtime
 from knowcast.commerce.schemas import AttemptIn, AttemptOut
 from knowcast.context import AppContext
 from knowcast.db.types import MAX_ROW_ID
@@ -79,7 +79,7 @@ class FlashFastPath:
         self.ctx = ctx
         self.metrics = ctx.metrics
         self.ids = RequestIds()
-        self.sessions = SessionLookups(ctx.db, ctx.settings.flash_session_cache_seconds)
+        self.sessions = runtime(ctx).sessions
         self._observe = ctx.metrics.latency.labels("POST", ROUTE).observe
         self._counters: dict[int, Callable[[], None]] = {}
 

@@ -8,8 +8,9 @@ from starlette.responses import Response
 
 from knowcast.accounts.models import User
 from knowcast.commerce import coupons, draws, flash, offers, orders, program_clock, shelf
-from knowcast.commerce.buyers import CACHE, BuyerId
+from knowcast.commerce.buyers import BuyerId
 from knowcast.commerce.promotions import DrawEntry, DrawState
+from knowcast.commerce.runtime import runtime
 from knowcast.commerce.schemas import (
     AttemptIn,
     AttemptOut,
@@ -74,11 +75,11 @@ async def snapshot(request: Request, room_id: Id, ctx: Ctx, db: Db, user: MaybeU
     viewer sees them (``variants``: their experiment variants; the page reloads this when a change touches
     what they change).
 
-    A signed-in viewer's session is remembered for the flash-sale hot path (buyers.CACHE) from here on.
+    A signed-in viewer's session is remembered for the flash-sale hot path (buyers.SessionLookups) from here on.
     """
     room = await rooms.get_room(db, room_id)
     if user is not None:
-        CACHE.put(request.cookies.get(SESSION_COOKIE, ""), user.id, ctx.settings.flash_session_cache_seconds)
+        runtime(ctx).sessions.remember(request.cookies.get(SESSION_COOKIE, ""), user.id)
     viewer = await viewer_of(request, ctx, db, room, user)
     sale = await flash.current_sale(db, room_id)
     drop = await coupons.active_drop(db, room_id)

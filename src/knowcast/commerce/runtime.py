@@ -35,6 +35,7 @@ class CommerceRuntime:
     writer: FlashWriter
     provider: PaymentProvider
     sandbox: SandboxProvider
+    sessions: buyers.SessionLookups  # who is buying: one session memory and lookup queue per app
     http: httpx.AsyncClient = field(default_factory=lambda: httpx.AsyncClient(timeout=10))
     sales: dict[int, tuple[float, SaleInfo]] = field(default_factory=dict)
     load_locks: dict[int, asyncio.Lock] = field(default_factory=dict)
@@ -130,6 +131,7 @@ def install(ctx: AppContext) -> CommerceRuntime:
         writer=FlashWriter(ctx.db),
         provider=build_provider(ctx, sandbox),
         sandbox=sandbox,
+        sessions=buyers.SessionLookups(ctx.db, settings.flash_session_cache_seconds),
     )
     ctx.commerce = rt
     ctx.components.append(rt)
