@@ -24,7 +24,7 @@ from knowcast.context import AppContext
 from knowcast.db.engine import Database
 from knowcast.errors import AuthenticationRequired, PermissionDenied, RateLimited, ValidationFailed
 from knowcast.interaction import moderation
-from knowcast.realtime import frames, protocol
+from knowcast.realtime import protocol
 from knowcast.realtime.connection import Connection
 from knowcast.realtime.room import LiveRoom, now_ms
 
@@ -210,5 +210,4 @@ def _reconnect(room: LiveRoom, user_id: int) -> None:
     """Close the account's sockets in this process with 4001: the page reconnects under its current cookie."""
     for conn in list(room.conns.values()):
         if conn.user_id == user_id and not conn.closed:
-            conn.write(frames.close_frame(protocol.SESSION_ENDED, "session ended"))
-            conn.closed = True  # nothing more is written after the close frame
+            conn.close(protocol.SESSION_ENDED, "session ended")

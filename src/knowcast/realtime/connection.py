@@ -71,6 +71,11 @@ class Connection:
     def send(self, message: dict[str, Any]) -> bool:
         return self.write(frames.frame(protocol.encode(message)))
 
+    def close(self, code: int, reason: str = "") -> None:
+        """Send a close frame; nothing more is written after it (the client answers, and the socket ends)."""
+        self.write(frames.close_frame(code, reason))
+        self.closed = True
+
     def abort(self) -> None:
         self.closed = True
         self.transport.abort()

@@ -79,7 +79,7 @@ class Hub:
         for room in self.rooms.values():
             room.stop_writing()
             for conn in list(room.conns.values()):
-                conn.write(frames.close_frame(1012, "server restarting"))
+                conn.close(1012, "server restarting")
         await self.backend.stop()
 
     async def _every(self, seconds: float, step: Callable[[], Awaitable[None]]) -> None:
