@@ -86,12 +86,11 @@ class TimelineRecorder:
             return 0
 
         def hidden(line: str) -> bool:
-            try:
-                item = TimelineItem.model_validate(json.loads(line))
-            except ValueError:
+            item = parse_line(line)
+            if item is None or item.kind != "chat":
                 return False
             by_id = bool(message_id) and item.data.get("message_id") == message_id
-            return item.kind == "chat" and (by_id or (author is not None and item.user_id == author))
+            return by_id or (author is not None and item.user_id == author)
 
         return _drop_lines(self.store.room_dir(room_id) / FILE, hidden)
 
@@ -106,10 +105,11 @@ class TimelineRecorder:
             return []
         items = []
         for line in lines:
-            try:
-                items.append(TimelineItem.model_validate(json.loads(line)))
-            except ValueError:
+            item = parse_line(line)
+            if item is None:
                 log.warning("skipping a bad timeline line", extra={"room_id": room_id})
+            else:
+                items.append(item)
         return items
 
 
@@ -128,10 +128,16 @@ class Person:
         )
 
     def in_line(self, line: str) -> bool:
-        try:
-            return self.in_(TimelineItem.model_validate(json.loads(line)))
-        except ValueError:
-            return False
+        item = parse_line(line)
+        return item is not None and self.in_(item)
+
+
+def parse_line(line: str) -> TimelineItem | None:
+    """One line of a timeline file, or None when it is not a valid item."""
+    try:
+        return TimelineItem.model_validate(json.loads(line))
+    except ValueError:
+        return None
 
 
 def _drop_lines(path: Path, drop: Callable[[str], bool]) -> int:
