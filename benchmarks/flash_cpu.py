@@ -174,7 +174,7 @@ async def measure(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     from knowcast.app import create_app
     from knowcast.commerce.fastpath import in_front
 
-    env = env_for(tmp, argparse.Namespace(database=None, redis=None), 8000)
+    env = env_for(tmp, argparse.Namespace(database=None, redis=None, session_cache=None), 8000)
     settings = settings_from(env)
     room_id, sale_id, tokens = await prepare_kept(settings, args.buyers, args.stock, args.keep, tmp)
     app = create_app(settings)

@@ -58,7 +58,7 @@ def env_for(tmp: Path, args: argparse.Namespace, port: int) -> dict[str, str]:
     )
     if args.redis:
         env["KNOWCAST_REDIS_URL"] = args.redis
-    if getattr(args, "session_cache", None) is not None:
+    if args.session_cache is not None:
         env["KNOWCAST_FLASH_SESSION_CACHE_SECONDS"] = str(args.session_cache)
     return env
 
