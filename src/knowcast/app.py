@@ -45,6 +45,7 @@ from knowcast.privacy import routes as privacy_routes
 from knowcast.privacy.janitor import PrivacyJanitor
 from knowcast.realtime import bridge as realtime_bridge
 from knowcast.realtime import routes as realtime_routes
+from knowcast.realtime.hub import FAILURE_STAGES
 from knowcast.rooms import routes as room_routes
 from knowcast.settings import Settings
 from knowcast.web import pages
@@ -71,6 +72,13 @@ def create_app(settings: Settings, ctx: AppContext | None = None) -> FastAPI:
     realtime_bridge.connect(ctx.bus, ctx.hub)
     LiveInteraction(ctx).install()
     ctx.components.append(ctx.hub)
+    ctx.metrics.count_from(
+        "knowcast_realtime_failures",
+        "live room steps that failed without costing the rest of the room anything, by stage",
+        "stage",
+        ctx.hub.failures,
+        FAILURE_STAGES,
+    )
     commerce_runtime.install(ctx)
     analytics_runtime.install(ctx)
     growth_runtime.install(ctx)  # after LiveInteraction: FAQ auto-replies wrap its chat handler

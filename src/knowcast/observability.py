@@ -6,10 +6,13 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("knowcast.http")
@@ -62,6 +65,23 @@ class Metrics:
             ["method", "route"],
             registry=self.registry,
         )
+
+    def count_from(
+        self, name: str, documentation: str, label: str, counts: Mapping[str, int], keys: Iterable[str]
+    ) -> None:
+        """Expose a plain counter kept by a hot path (a dict of ints, no locks) as a Prometheus counter."""
+        self.registry.register(_MappingCounter(name, documentation, label, counts, tuple(keys)))
+
+
+class _MappingCounter(Collector):
+    def __init__(self, name: str, documentation: str, label: str, counts: Mapping[str, int], keys: tuple[str, ...]):
+        self.name, self.documentation, self.label, self.counts, self.keys = name, documentation, label, counts, keys
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(self.name, self.documentation, labels=[self.label])
+        for key in sorted({*self.keys, *self.counts}):
+            family.add_metric([key], self.counts.get(key, 0))
+        yield family
 
 
 class AccessLogMiddleware:

@@ -9,6 +9,7 @@ import socket
 import time
 from typing import Any
 
+import httpx
 from websockets.exceptions import ConnectionClosed
 
 from knowcast.realtime.room import LiveRoom
@@ -142,3 +143,75 @@ async def test_a_client_that_never_reads_is_cut_off_and_the_room_goes_on(live: L
     draining.cancel()
     assert got == [*range(sent), -1]  # the reader received every event, in order
     stuck.close()
+
+
+async def test_a_lone_surrogate_is_refused_at_intake_and_the_tick_carries_everyone_else(
+    live: LiveApp, room: Any, make_user: Any
+) -> None:
+    """Point 1 of #14: '\\ud800' decoded from a JSON escape once made the whole tick unencodable."""
+    poisoner = await open_viewer(live, room["id"], token_of(await make_user()), join={})
+    other = await open_viewer(live, room["id"], token_of(await make_user()), join={})
+    await poisoner.ws.send('{"type":"chat","text":"bad \\ud800"}')
+    await expect_error(poisoner, "protocol.malformed")
+    await poisoner.ws.send('{"type":"chat","text":"ok","cid":"\\udfff"}')
+    await expect_error(poisoner, "protocol.malformed")
+    await other.send({"type": "chat", "text": "同一个 tick"})
+    await poisoner.chat_text("同一个 tick")
+    await other.chat_text("同一个 tick")
+
+
+async def test_an_item_that_cannot_be_encoded_costs_only_itself_and_is_counted(live: LiveApp, room: Any) -> None:
+    """Behind intake, the hub encodes each item when it is accepted: a bad one is refused alone, the rest of
+    the tick goes out, and /metrics counts the refusal."""
+    hub = live.ctx.hub
+    viewer = await open_viewer(live, room["id"], join={})
+    assert hub.submit_chat(room["id"], {"id": "a", "text": "前一条", "at": 0})
+    assert not hub.submit_chat(room["id"], {"id": "b", "text": "bad \ud800", "at": 0})
+    assert not hub.submit_event(room["id"], "test.odd", {"room_id": room["id"], "value": object()})
+    assert hub.submit_event(room["id"], "test.fine", {"room_id": room["id"], "n": 1})
+    assert hub.submit_chat(room["id"], {"id": "c", "text": "后一条", "at": 0})
+    await hub.flush()
+    tick = await viewer.until(lambda m: m.get("type") == "tick" and bool(m.get("chat")))
+    assert [line["text"] for line in tick["chat"]] == ["前一条", "后一条"]
+    assert [event["name"] for event in tick["events"]] == ["test.fine"]
+    async with httpx.AsyncClient(base_url=live.base) as client:
+        metrics = (await client.get("/metrics")).text
+    assert 'knowcast_realtime_failures_total{stage="encode"} 2.0' in metrics
+    assert 'knowcast_realtime_failures_total{stage="publish"} 0.0' in metrics
+
+
+async def test_a_failing_room_or_event_does_not_take_the_others_down(live: LiveApp, room: Any, host: Any) -> None:
+    """One room's failed publish and one event that cannot be folded in: everything else is still delivered."""
+    hub = live.ctx.hub
+    second = await host.client.post(
+        "/api/v1/rooms", json={"title": "另一个直播间", "scheduled_at": "2030-01-01T08:00:00+00:00"}
+    )
+    viewer = await open_viewer(live, room["id"], join={})
+    publish = hub.backend.publish
+
+    async def failing_for_the_second_room(room_id: int, *args: Any) -> None:
+        if room_id == second.json()["id"]:
+            raise ConnectionError("the fan-out is away for this room")
+        await publish(room_id, *args)
+
+    hub.backend.publish = failing_for_the_second_room  # type: ignore[method-assign]
+    hub.submit_chat(second.json()["id"], {"id": "x", "text": "lost", "at": 0})
+    # a hidden-line event whose data the room cannot fold in (order_ids is not iterable)
+    hub.submit_event(room["id"], "chat.hidden", {"room_id": room["id"], "message_id": "m", "order_ids": 5})
+    hub.submit_chat(room["id"], {"id": "y", "text": "送达", "at": 0})
+    await hub.flush()
+    tick = await viewer.until(lambda m: m.get("type") == "tick" and bool(m.get("chat")))
+    assert [line["text"] for line in tick["chat"]] == ["送达"]
+    assert hub.failures["publish"] == 1 and hub.failures["apply"] == 1
+    assert [line["text"] for line in hub.room(room["id"]).chat] == ["送达"]
+
+
+async def test_a_deeply_nested_frame_is_malformed_not_a_server_error(live: LiveApp, room: Any) -> None:
+    """Point 2 of #14: a thousand levels of nesting (under 4 KB) once closed the socket with 1011."""
+    viewer = await open_viewer(live, room["id"], join={})
+    for deep in ("[" * 1000 + "]" * 1000, '{"a":' * 600 + "1" + "}" * 600):
+        assert len(deep) < 4096
+        await viewer.ws.send(deep)
+        await expect_error(viewer, "protocol.malformed")
+    await viewer.send({"type": "like", "count": 2})
+    await viewer.until(lambda m: m.get("likes") == 2)  # still in the room

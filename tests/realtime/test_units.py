@@ -90,7 +90,7 @@ def test_chat_beyond_the_tick_cap_is_sampled_but_events_are_not() -> None:
         room.add_chat({"id": str(n), "text": "x"})
     for n in range(300):
         room.add_event("order.paid", {"n": n})
-    payload, _ = room.take_batch() or ({}, 0)
+    payload, _, _ = room.take_batch() or ({}, 0, b"")
     assert len(payload["chat"]) == CHAT_PER_TICK and payload["chat_dropped"] == 30
     assert len(payload["events"]) == 300
 
@@ -226,7 +226,7 @@ def test_an_accounts_purge_removes_its_lines_and_the_lines_announcing_its_orders
     room.add_chat({"id": "m2", "user_id": 8, "text": "好课"})
     room.add_event("order.announced", {"system": True, "text": "小李 买了《理财课》", "order_id": 3})
     room.add_event("flash.started", {"system": True, "text": "秒杀开始"})
-    payload, likes = room.take_batch() or ({}, 0)
+    payload, likes, _ = room.take_batch() or ({}, 0, b"")
     room.apply(1, likes, payload, b"frame")
     assert [line.get("text") for line in room.chat] == ["我要买", "好课", "小李 买了《理财课》", "秒杀开始"]
 

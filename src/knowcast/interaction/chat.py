@@ -121,7 +121,8 @@ class ChatDesk:
             line["badge"] = conn.badge
         if message.cid:
             line["cid"] = message.cid
-        self.ctx.hub.submit_chat(conn.room_id, line)
+        if not self.ctx.hub.submit_chat(conn.room_id, line):
+            raise protocol.malformed("this message cannot be sent")
         # text and the public nickname: the replay's chat, keyword draws and FAQ replies read them
         data = {
             "room_id": conn.room_id,

@@ -12,6 +12,7 @@ import contextlib
 import json
 import logging
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -31,6 +32,10 @@ LikeListener = Callable[[int, Tappers], Awaitable[None]]
 Identify = Callable[[Any, Connection, Any, Any], Awaitable[dict[str, Any]]]
 ChatHandler = Callable[[Connection, protocol.Chat], Awaitable[None]]
 PRESENCE_EVERY = 1.0
+# what can fail without costing anyone else anything, counted in /metrics (knowcast_realtime_failures_total):
+# encode (an item refused when submitted), publish (a room's tick), apply (an event folded into a room),
+# applier and listener (another domain's hook), step (a whole tick or presence round)
+FAILURE_STAGES = ("encode", "publish", "apply", "applier", "listener", "step")
 
 
 class Hub:
@@ -57,6 +62,7 @@ class Hub:
         self.identify: Identify | None = None  # set by the interaction domain
         self.chat_handler: ChatHandler | None = None
         self._tappers: dict[int, Tappers] = {}
+        self.failures: Counter[str] = Counter()
         self._tasks: list[asyncio.Task[None]] = []
         self.heap = HeapKeeper(gc_freeze_above)
 
@@ -91,6 +97,7 @@ class Hub:
             try:
                 await step()
             except Exception:  # a failed tick (Redis away, say) must not stop the next one
+                self.failures["step"] += 1
                 log.exception("hub step failed", extra={"step": step.__name__})
             next_at = max(next_at, loop.time() - seconds)
 
@@ -113,12 +120,28 @@ class Hub:
                 room.seq, room.likes = seq, likes
         return room
 
-    def submit_chat(self, room_id: int, line: dict[str, Any]) -> None:
-        self.room(room_id).add_chat(line)
+    def submit_chat(self, room_id: int, line: dict[str, Any]) -> bool:
+        """A chat line for the next tick; False (counted, logged) when it cannot be encoded."""
+        try:
+            self.room(room_id).add_chat(line)
+        except (TypeError, ValueError):
+            self._failed("encode", room_id, "chat")
+            return False
+        return True
 
-    def submit_event(self, room_id: int, name: str, data: dict[str, Any]) -> None:
-        """A priority event: it rides the next tick and is never dropped."""
-        self.room(room_id).add_event(name, data)
+    def submit_event(self, room_id: int, name: str, data: dict[str, Any]) -> bool:
+        """A priority event: it rides the next tick and is never dropped (unless it cannot be encoded: then
+        it is refused here, counted and logged, and False is returned)."""
+        try:
+            self.room(room_id).add_event(name, data)
+        except (TypeError, ValueError):
+            self._failed("encode", room_id, name)
+            return False
+        return True
+
+    def _failed(self, stage: str, room_id: int, what: str) -> None:
+        self.failures[stage] += 1
+        log.exception("live room %s failed", stage, extra={"room_id": room_id, "what": what})
 
     def add_likes(self, conn: Connection, count: int) -> None:
         self.room(conn.room_id).pending_likes += count
@@ -182,13 +205,19 @@ class Hub:
         """One tick: publish every room's batch."""
         for room in list(self.rooms.values()):
             batch = room.take_batch()
-            if batch is not None:
-                payload, likes = batch
-                await self.backend.publish(room.id, protocol.encode(payload), payload, likes)
+            if batch is None:
+                continue
+            try:
+                await self.backend.publish(room.id, batch.body, batch.payload, batch.likes)
+            except Exception:  # this room's tick is lost (Redis away, say); the other rooms' go out
+                self._failed("publish", room.id, "tick")
         tappers, self._tappers = self._tappers, {}
         for room_id, who in tappers.items():
             for listener in self.like_listeners:
-                await listener(room_id, who)
+                try:
+                    await listener(room_id, who)
+                except Exception:
+                    self._failed("listener", room_id, "likes")
 
     def deliver(self, room_id: int, seq: int, likes: int, body: bytes, payload: dict[str, Any] | None) -> None:
         """A sequenced tick from the backend: fold it into the room and write it to every local viewer."""
@@ -204,7 +233,10 @@ class Hub:
                 try:
                     applier(room, event["name"], event["data"])
                 except Exception:
-                    log.exception("event applier failed", extra={"event": event["name"]})
+                    self._failed("applier", room_id, event["name"])
+        if room.failures:
+            self.failures["apply"] += room.failures
+            room.failures = 0
         room.broadcast()
 
     async def update_presence(self) -> None:

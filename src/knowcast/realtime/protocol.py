@@ -57,7 +57,7 @@ def parse(raw: str | bytes | None) -> ClientMessage:
         raise PayloadTooLarge(f"a frame may hold at most {MAX_CLIENT_FRAME} bytes", code="protocol.too_large")
     try:
         data = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: arrays or objects nested too deep to parse
         raise malformed("the frame is not valid JSON") from None
     if not isinstance(data, dict) or not isinstance(data.get("type"), str):
         raise malformed('a frame is a JSON object with a "type"')
@@ -72,9 +72,21 @@ def _optional_id(data: dict[str, Any], key: str) -> str | None:
     value = data.get(key)
     if value is None:
         return None
-    if not isinstance(value, str) or not 0 < len(value) <= MAX_ID_LENGTH:
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_ID_LENGTH or not _is_unicode(value):
         raise malformed(f'"{key}" must be a string of 1 to {MAX_ID_LENGTH} characters')
     return value
+
+
+def _is_unicode(text: str) -> bool:
+    """Whether ``text`` is valid Unicode: JSON's "\\ud800" escapes decode to lone surrogates, which no
+    UTF-8 frame can carry."""
+    if text.isascii():
+        return True
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _join(data: dict[str, Any]) -> Join:
@@ -90,6 +102,8 @@ def _chat(data: dict[str, Any]) -> Chat:
     text = data.get("text")
     if not isinstance(text, str):
         raise malformed('"text" must be a string')
+    if not _is_unicode(text):
+        raise malformed('"text" holds a lone surrogate (invalid Unicode)')
     return Chat(text=text, cid=_optional_id(data, "cid"))
 
 

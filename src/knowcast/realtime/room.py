@@ -8,17 +8,29 @@ state at the sequence number it is given.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import deque
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
+from knowcast.realtime import protocol
 from knowcast.realtime.connection import Connection
 
+log = logging.getLogger(__name__)
 RECENT_CHAT = 50
 CHAT_PER_TICK = 100  # more chat than this in one tick is sampled down; events are never dropped
 STICKY_NAMES = 64
 SLICE = 512  # sockets written to in one turn of the event loop (a few ms), so that reads never wait long
+
+
+class Tick(NamedTuple):
+    """One tick's batch: the payload (without seq and likes total, which the sequencer stamps), the same
+    payload as JSON bytes, and the like delta."""
+
+    payload: dict[str, Any]
+    likes: int
+    body: bytes
 
 
 class LiveRoom:
@@ -34,8 +46,11 @@ class LiveRoom:
         self.chat: deque[dict[str, Any]] = deque(maxlen=RECENT_CHAT)
         self.sticky: dict[str, tuple[int, dict[str, Any]]] = {}
         self.version = 0  # bumped whenever a frame carries events: snapshot extras may be stale
-        self.pending_chat: list[dict[str, Any]] = []
-        self.pending_events: list[dict[str, Any]] = []
+        self.failures = 0  # events whose folding into the room failed, since the hub last counted them
+        # each item is encoded when it is accepted, so one that cannot be encoded is refused alone and a
+        # tick is only ever joined from bytes that are known to be good
+        self.pending_chat: list[tuple[dict[str, Any], bytes]] = []
+        self.pending_events: list[tuple[dict[str, Any], bytes]] = []
         self.pending_likes = 0
         self.present: dict[str, float] = {}  # presence key → last heartbeat (monotonic clock)
         self.sockets: dict[str, int] = {}  # presence key → open sockets
@@ -53,35 +68,46 @@ class LiveRoom:
     # ---- what goes into the next tick ------------------------------------------------------------------
 
     def add_chat(self, line: dict[str, Any]) -> None:
-        self.pending_chat.append(line)
+        """Queue a chat line for the next tick; raises (and queues nothing) when it cannot be encoded."""
+        self.pending_chat.append((line, protocol.encode(line)))
 
     def add_event(self, name: str, data: dict[str, Any]) -> None:
+        """Queue a priority event for the next tick; raises (and queues nothing) when it cannot be encoded."""
+        event = {"name": name, "data": data}
+        encoded = protocol.encode(event)
         replaces = data.get("replaces")
         if replaces is not None:  # e.g. live poll results: only the newest in a tick matters
-            self.pending_events = [e for e in self.pending_events if e["data"].get("replaces") != replaces]
-        self.pending_events.append({"name": name, "data": data})
+            self.pending_events = [e for e in self.pending_events if e[0]["data"].get("replaces") != replaces]
+        self.pending_events.append((event, encoded))
 
-    def take_batch(self) -> tuple[dict[str, Any], int] | None:
-        """The tick's payload (without seq and likes total, which the sequencer stamps) and its like delta."""
+    def take_batch(self) -> Tick | None:
+        """The tick's batch, joined from the items' encodings, or None when there is nothing new."""
         if not (self.pending_chat or self.pending_events or self.pending_likes or self.viewers_changed):
             return None
         payload: dict[str, Any] = {"type": "tick"}
+        body = [b'{"type":"tick"']
         chat = self.pending_chat
         if len(chat) > CHAT_PER_TICK:
             payload["chat_dropped"] = len(chat) - CHAT_PER_TICK
+            body.append(b',"chat_dropped":%d' % payload["chat_dropped"])
             chat = chat[-CHAT_PER_TICK:]
         if chat:
-            payload["chat"] = chat
+            payload["chat"] = [line for line, _ in chat]
+            body += (b',"chat":[', b",".join(encoded for _, encoded in chat), b"]")
         if self.pending_events:
-            payload["events"] = self.pending_events
+            payload["events"] = [event for event, _ in self.pending_events]
+            body += (b',"events":[', b",".join(encoded for _, encoded in self.pending_events), b"]")
         if self.viewers_changed:
             payload["viewers"], payload["peak"] = self.viewers, self.peak
+            body.append(b',"viewers":%d,"peak":%d' % (self.viewers, self.peak))
         likes = self.pending_likes
         if likes:
             payload["likes_delta"] = likes
+            body.append(b',"likes_delta":%d' % likes)
+        body.append(b"}")
         self.pending_chat, self.pending_events, self.pending_likes = [], [], 0
         self.viewers_changed = False
-        return payload, likes
+        return Tick(payload, likes, b"".join(body))
 
     # ---- applying a sequenced frame --------------------------------------------------------------------
 
@@ -92,7 +118,11 @@ class LiveRoom:
         self.chat.extend(payload.get("chat", ()))
         events: list[dict[str, Any]] = payload.get("events", [])
         for index, event in enumerate(events):
-            self._apply_event(seq, index, event)
+            try:
+                self._apply_event(seq, index, event)
+            except Exception:  # one odd event must not keep the rest of the frame from the room
+                self.failures += 1
+                log.exception("cannot fold an event into the room", extra={"room_id": self.id, "seq": seq})
         if events:
             self.version += 1
         return events
