@@ -49,6 +49,7 @@ from knowcast.realtime.hub import FAILURE_STAGES
 from knowcast.rooms import routes as room_routes
 from knowcast.settings import Settings
 from knowcast.web import pages
+from knowcast.web.assets import StaticAssets
 from knowcast.web.templating import STATIC_DIR, Pages
 
 log = logging.getLogger(__name__)
@@ -152,6 +153,7 @@ def create_app(settings: Settings, ctx: AppContext | None = None) -> FastAPI:
     app.add_middleware(AccessLogMiddleware, metrics=ctx.metrics)
     app.add_middleware(realtime_routes.LiveSockets, ctx=ctx)  # outermost: viewers' sockets skip the stack
     app.add_middleware(FlashFastPath, ctx=ctx)  # outermost too: flash-sale attempts (commerce/fastpath.py)
+    app.add_middleware(StaticAssets, static_dir=STATIC_DIR)  # hashed built files, from memory (web/assets.py)
     return app
 
 

@@ -18,6 +18,7 @@ from knowcast.accounts.models import User
 from knowcast.privacy import consent
 from knowcast.settings import Settings
 from knowcast.web import i18n
+from knowcast.web.assets import Manifest
 
 WEB_DIR = Path(__file__).parent
 STATIC_DIR = WEB_DIR / "static"
@@ -28,16 +29,11 @@ class Pages:
         self.settings = settings
         self.zone = ZoneInfo(settings.timezone)
         self.templates = Jinja2Templates(directory=WEB_DIR / "templates")
-        self.templates.env.globals.update(asset=self.asset, site_name=settings.site_name)
+        self.assets = Manifest(STATIC_DIR)
+        self.templates.env.globals.update(
+            asset=self.assets.url, asset_imports=self.assets.imports, site_name=settings.site_name
+        )
         self.templates.env.filters["localtime"] = self.localtime
-        self._versions: dict[str, str] = {}
-
-    def asset(self, name: str) -> str:
-        """URL of a built asset with a version that changes when the file does (long caching is safe)."""
-        if name not in self._versions:
-            path = STATIC_DIR / name
-            self._versions[name] = str(int(path.stat().st_mtime)) if path.exists() else "0"
-        return f"/static/{name}?v={self._versions[name]}"
 
     def localtime(self, value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
         return value.astimezone(self.zone).strftime(fmt) if value else ""
