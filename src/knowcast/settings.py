@@ -77,11 +77,15 @@ class Settings(BaseSettings):
     demo_audience: int = Field(default=0, ge=0, le=500)  # `knowcast demo`: simulated viewers in the demo room
     demo_stream_room: int | None = None  # `knowcast demo`: publish a synthetic stream into this room
     # commerce (docs/commerce.md)
-    payment_provider: Literal["sandbox", "stripe"] = "sandbox"
+    # the enabled providers, best first, e.g. "wechat,alipay" (docs/payments.md); "sandbox" pays nothing
+    payment_providers: str = "sandbox"
+    payment_sandbox_in_production: bool = False  # test payments in production mode: every page says so
     payment_webhook_secret: str | None = None  # sandbox HMAC key; default: derived from secret_key
     payment_webhook_url: str | None = None  # where the sandbox delivers webhooks; default: public_url
     stripe_secret_key: str | None = None
     stripe_webhook_secret: str | None = None
+    stripe_api_base: str | None = None  # default: Stripe's own API (https://api.stripe.com)
+    stripe_account: str | None = None  # a connected account (acct_...): notifications must name it
     order_hold_minutes: int = Field(default=15, ge=1, le=1440)
     flash_hold_seconds: int = Field(default=120, ge=5, le=3600)
     flash_session_cache_seconds: int = Field(default=300, ge=0, le=3600)  # 0: every attempt reads its session
@@ -143,6 +147,12 @@ class Settings(BaseSettings):
                 "'import secrets; print(secrets.token_urlsafe(48))')"
             )
         return self
+
+    @property
+    def payment_provider_names(self) -> list[str]:
+        """KNOWCAST_PAYMENT_PROVIDERS, split and cleaned, in order (duplicates dropped)."""
+        names = [name.strip().lower() for name in self.payment_providers.split(",")]
+        return list(dict.fromkeys(name for name in names if name))
 
     @property
     def is_development(self) -> bool:

@@ -27,7 +27,7 @@ def _signed(payload: str, secret: str = SECRET, **kw: Any) -> dict[str, str]:
     return {"stripe-signature": stripe.WebhookSignature.generate_signature_header(payload, secret, **kw)}
 
 
-def test_a_completed_checkout_is_a_success() -> None:
+async def test_a_completed_checkout_is_a_success() -> None:
     provider = StripeProvider(None, SECRET)
     session = {
         "id": "cs_test_1",
@@ -37,48 +37,60 @@ def test_a_completed_checkout_is_a_success() -> None:
         "metadata": {"order_id": "42"},
     }
     payload = _event("checkout.session.completed", session)
-    event = provider.verify(payload.encode(), _signed(payload))
+    event = await provider.verify(payload.encode(), _signed(payload))
     assert event is not None
     assert (event.kind, event.reference, event.order_id, event.amount) == (EventKind.SUCCEEDED, "cs_test_1", 42, 990)
 
 
-def test_refunds_expiries_and_ignored_events() -> None:
+async def test_refunds_expiries_and_ignored_events() -> None:
     provider = StripeProvider(None, SECRET)
-    charge = {"id": "ch_1", "object": "charge", "amount_refunded": 990, "metadata": {"order_id": "42"}}
-    payload = _event("charge.refunded", charge, "evt_2")
-    refunded = provider.verify(payload.encode(), _signed(payload))
-    assert refunded is not None and (refunded.kind, refunded.reference, refunded.order_id) == (
+    refund = {
+        "id": "re_1",
+        "object": "refund",
+        "status": "succeeded",
+        "amount": 300,
+        "currency": "cny",
+        "metadata": {"order_id": "42", "reference": "cs_test_1", "refund_reference": "rf42-1"},
+    }
+    payload = _event("refund.updated", refund, "evt_2")
+    refunded = await provider.verify(payload.encode(), _signed(payload))
+    assert refunded is not None
+    assert (refunded.kind, refunded.reference, refunded.order_id, refunded.amount, refunded.refund_reference) == (
         EventKind.REFUNDED,
-        None,
+        "cs_test_1",
         42,
+        300,
+        "rf42-1",
     )
+    pending = _event("refund.created", {**refund, "status": "pending"}, "evt_3")
+    assert await provider.verify(pending.encode(), _signed(pending)) is None
     expired = _event(
         "checkout.session.expired", {"id": "cs_2", "object": "checkout.session", "metadata": {"order_id": "7"}}
     )
-    assert provider.verify(expired.encode(), _signed(expired)).kind is EventKind.EXPIRED  # type: ignore[union-attr]
+    assert (await provider.verify(expired.encode(), _signed(expired))).kind is EventKind.EXPIRED  # type: ignore[union-attr]
     unpaid = _event(
         "checkout.session.completed", {"id": "cs_3", "object": "checkout.session", "payment_status": "unpaid"}
     )
-    assert provider.verify(unpaid.encode(), _signed(unpaid)) is None
+    assert await provider.verify(unpaid.encode(), _signed(unpaid)) is None
     other = _event("customer.created", {"id": "cus_1", "object": "customer"})
-    assert provider.verify(other.encode(), _signed(other)) is None
+    assert await provider.verify(other.encode(), _signed(other)) is None
 
 
-def test_forged_tampered_and_stale_signatures_are_refused() -> None:
+async def test_forged_tampered_and_stale_signatures_are_refused() -> None:
     provider = StripeProvider(None, SECRET)
     payload = _event(
         "checkout.session.completed", {"id": "cs_1", "object": "checkout.session", "payment_status": "paid"}
     )
     with pytest.raises(WebhookRejected):
-        provider.verify(payload.encode(), _signed(payload, secret="whsec_wrong"))
+        await provider.verify(payload.encode(), _signed(payload, secret="whsec_wrong"))
     with pytest.raises(WebhookRejected):
-        provider.verify(payload.replace("cs_1", "cs_9").encode(), _signed(payload))
+        await provider.verify(payload.replace("cs_1", "cs_9").encode(), _signed(payload))
     with pytest.raises(WebhookRejected):
-        provider.verify(payload.encode(), _signed(payload, timestamp=int(time.time()) - 3600))
+        await provider.verify(payload.encode(), _signed(payload, timestamp=int(time.time()) - 3600))
     with pytest.raises(WebhookRejected):
-        provider.verify(payload.encode(), {})
+        await provider.verify(payload.encode(), {})
     with pytest.raises(WebhookRejected):
-        StripeProvider(None, None).verify(payload.encode(), _signed(payload))
+        await StripeProvider(None, None).verify(payload.encode(), _signed(payload))
 
 
 async def test_the_stripe_webhook_endpoint_is_off_until_configured(client: Any) -> None:

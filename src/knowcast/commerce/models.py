@@ -82,11 +82,18 @@ class Payment(TimestampMixin, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
     provider: Mapped[str] = mapped_column(String(16))
-    reference: Mapped[str] = mapped_column(String(120))  # the provider's checkout / session id
+    # our out_trade_no (made per payment), or the provider's own checkout id where it names it (Stripe cs_...)
+    reference: Mapped[str] = mapped_column(String(120))
+    method: Mapped[str | None] = mapped_column(String(24), default=None)  # a PayMethod value
     state: Mapped[PaymentState] = mapped_column(str_enum(PaymentState), default=PaymentState.CREATED)
     amount: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
-    checkout_url: Mapped[str] = mapped_column(String(500))
+    checkout_url: Mapped[str] = mapped_column(Text)  # "" when the buyer is not redirected (a QR code, JSAPI)
+    qr_code: Mapped[str | None] = mapped_column(Text, default=None)
+    jsapi: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), default=None)
+    provider_trade_id: Mapped[str | None] = mapped_column(String(120), default=None)  # transaction_id / trade_no
+    refunded: Mapped[int] = mapped_column(BigInteger, default=0)  # refunded so far (partial refunds add up)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)  # closed at the provider
     # money arrived for an order that had already expired or been cancelled: it must go back
     refund_due: Mapped[bool] = mapped_column(default=False)
 

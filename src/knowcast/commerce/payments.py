@@ -1,14 +1,22 @@
-"""Payments: start a checkout with the configured provider, apply verified webhook events, refund.
+"""Payments: start a checkout with the chosen method's provider, check and apply verified provider events,
+refund.
+
+Every payment gets our own ``reference`` (the out_trade_no the provider echoes back). Every notification is
+checked against its payment before it may touch the order: the amount and currency must be the ones asked
+for, and the merchant and app ids the ones configured for the provider; anything else is refused (the
+provider hears "fail"), audited (``payment.notification_refused``), and the order is left untouched.
 
 Events are applied once (a receipt per provider event id) and only ever move a payment up its ranked states
 (created < failed < succeeded < refunded), so a repeated event changes nothing and a late one (a "failed"
 after a "succeeded") is ignored. A "refunded" that overtakes its "succeeded" still ends the order refunded.
-Money that arrives for an order that has already expired or been cancelled is refunded at once.
+Money that arrives for an order that has already expired or been cancelled, or for a checkout that was
+replaced (another method or amount), or twice for one order, is refunded at once.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -19,13 +27,20 @@ from knowcast.accounts.models import User
 from knowcast.commerce import orders
 from knowcast.commerce.models import Order, OutboxMessage, Payment, WebhookReceipt
 from knowcast.commerce.providers import sandbox as sandbox_provider
-from knowcast.commerce.providers.base import CheckoutRequest, EventKind, PaymentProvider, ProviderEvent
+from knowcast.commerce.providers.base import (
+    CheckoutRequest,
+    EventKind,
+    PaymentProvider,
+    PayMethod,
+    ProviderEvent,
+    RefundRequest,
+)
 from knowcast.commerce.runtime import runtime
 from knowcast.commerce.schemas import CheckoutOut
 from knowcast.commerce.states import OWNED, RANK, OrderState, PaymentState
 from knowcast.context import AppContext
 from knowcast.db.types import utcnow
-from knowcast.errors import Conflict, NotFound
+from knowcast.errors import Conflict, NotFound, ValidationFailed
 from knowcast.privacy import audit
 
 log = logging.getLogger(__name__)
@@ -34,11 +49,21 @@ STATE_FOR = {
     EventKind.FAILED: PaymentState.FAILED,
     EventKind.REFUNDED: PaymentState.REFUNDED,
 }
+OPEN = (PaymentState.CREATED, PaymentState.FAILED)
 
 
 def return_url(ctx: AppContext, order: Order) -> str:
     base = ctx.settings.public_url.rstrip("/")
     return f"{base}/rooms/{order.room_id}?order={order.id}" if order.room_id else f"{base}/library?order={order.id}"
+
+
+def new_reference(order_id: int) -> str:
+    """Our id for one payment attempt: at most 32 characters of [0-9a-z-] (WeChat's out_trade_no rule)."""
+    return f"kc{order_id}-{secrets.token_hex(5)}"
+
+
+def new_refund_reference(order_id: int) -> str:
+    return f"rf{order_id}-{secrets.token_hex(5)}"
 
 
 async def latest_payment(session: AsyncSession, order_id: int) -> Payment | None:
@@ -47,8 +72,76 @@ async def latest_payment(session: AsyncSession, order_id: int) -> Payment | None
     return payment
 
 
-async def start_checkout(session: AsyncSession, ctx: AppContext, user: User, order: Order) -> CheckoutOut:
-    """Where the buyer pays. A free order is paid on the spot; an open checkout is reused."""
+def choose(ctx: AppContext, method: PayMethod | None) -> tuple[PaymentProvider, PayMethod]:
+    """The provider for a method (None: the first enabled provider's first method)."""
+    rt = runtime(ctx)
+    if method is None:
+        provider = rt.provider
+        return provider, provider.methods[0]
+    found = rt.provider_for(method)
+    if found is None:
+        raise ValidationFailed(
+            f"{method.value} is not an enabled payment method here",
+            code="payment.method_unavailable",
+            fields={"method": method.value},
+        )
+    return found, method
+
+
+# the methods that work on each kind of device, best first (WeChat's browser blocks Alipay; a phone cannot
+# scan its own screen; JSAPI only exists inside WeChat; H5 / wap need a phone browser)
+DEVICE_METHODS: dict[str, tuple[PayMethod, ...]] = {
+    "wechat": (PayMethod.WECHAT_JSAPI, PayMethod.CARD, PayMethod.SANDBOX),
+    "phone": (PayMethod.WECHAT_H5, PayMethod.ALIPAY_WAP, PayMethod.CARD, PayMethod.SANDBOX),
+    "desktop": (PayMethod.WECHAT_NATIVE, PayMethod.ALIPAY_PAGE, PayMethod.CARD, PayMethod.SANDBOX),
+}
+PHONE_MARKERS = ("iphone", "ipod", "android", "mobile", "harmonyos", "windows phone")
+
+
+def device_of(user_agent: str) -> str:
+    agent = user_agent.lower()
+    if "micromessenger" in agent:
+        return "wechat"
+    if "ipad" in agent:
+        return "desktop"
+    return "phone" if any(marker in agent for marker in PHONE_MARKERS) else "desktop"
+
+
+def methods_for(ctx: AppContext, device: str) -> list[tuple[PayMethod, PaymentProvider]]:
+    """The enabled methods usable on a device, best first."""
+    enabled = dict(runtime(ctx).methods())
+    return [(method, enabled[method]) for method in DEVICE_METHODS[device] if method in enabled]
+
+
+def method_of(payment: Payment, ctx: AppContext) -> str:
+    if payment.method:
+        return payment.method
+    provider = runtime(ctx).provider_named(payment.provider)
+    return provider.methods[0].value if provider and provider.methods else ""
+
+
+def checkout_out(order: Order, payment: Payment, method: str) -> CheckoutOut:
+    return CheckoutOut(
+        order_id=order.id,
+        method=method,
+        checkout_url=payment.checkout_url,
+        qr_code=payment.qr_code,
+        jsapi=payment.jsapi,
+        expires_at=order.reserved_until,
+    )
+
+
+async def start_checkout(
+    session: AsyncSession,
+    ctx: AppContext,
+    user: User,
+    order: Order,
+    method: PayMethod | None = None,
+    client_ip: str = "127.0.0.1",
+    openid: str | None = None,
+) -> CheckoutOut:
+    """How the buyer pays. A free order is paid on the spot; an open checkout is reused for the same method
+    and amount, else closed at its provider and replaced."""
     if order.user_id != user.id:
         raise NotFound("no such order", code="order.not_found")
     if order.state is not OrderState.PENDING:
@@ -57,28 +150,55 @@ async def start_checkout(session: AsyncSession, ctx: AppContext, user: User, ord
         raise Conflict("this order has expired", code="order.expired")
     if order.total == 0:
         await orders.mark_paid(session, ctx, order)
-        return CheckoutOut(order_id=order.id, checkout_url=return_url(ctx, order))
+        return CheckoutOut(order_id=order.id, method=None, checkout_url=return_url(ctx, order))
+    provider, chosen = choose(ctx, method)
+    if chosen is PayMethod.WECHAT_JSAPI and not openid:  # first learn who pays, inside WeChat (snsapi_base)
+        url = f"/pay/wechat/oauth?order={order.id}&next=/checkout/{order.id}"
+        return CheckoutOut(order_id=order.id, method=chosen.value, checkout_url=url, expires_at=order.reserved_until)
     payment = await latest_payment(session, order.id)
-    if payment is not None and payment.state in (PaymentState.CREATED, PaymentState.FAILED):
-        return CheckoutOut(order_id=order.id, checkout_url=payment.checkout_url)
-    provider = runtime(ctx).provider
+    if payment is not None and payment.state in OPEN and payment.closed_at is None:
+        same = payment.provider == provider.name and method_of(payment, ctx) == chosen.value
+        if same and payment.amount == order.total and payment.currency == order.currency:
+            return checkout_out(order, payment, chosen.value)
+        await close_payment(session, ctx, payment)
     items = await orders.items_of(session, order.id)
     title = items[0].title if len(items) == 1 else f"{items[0].title} +{len(items) - 1}"
-    checkout = await provider.create_checkout(
-        CheckoutRequest(order.id, order.total, order.currency, title, return_url(ctx, order))
+    request = CheckoutRequest(
+        order_id=order.id,
+        amount=order.total,
+        currency=order.currency,
+        title=title,
+        return_url=return_url(ctx, order),
+        method=chosen,
+        reference=new_reference(order.id),
+        client_ip=client_ip,
+        openid=openid,
+        expires_at=order.reserved_until,
     )
-    session.add(
-        Payment(
-            order_id=order.id,
-            provider=provider.name,
-            reference=checkout.reference,
-            amount=order.total,
-            currency=order.currency,
-            checkout_url=checkout.url,
-        )
+    checkout = await provider.create_checkout(request)
+    payment = Payment(
+        order_id=order.id,
+        provider=provider.name,
+        reference=checkout.reference,
+        method=chosen.value,
+        amount=order.total,
+        currency=order.currency,
+        checkout_url=checkout.url,
+        qr_code=checkout.qr_code,
+        jsapi=dict(checkout.jsapi) if checkout.jsapi is not None else None,
     )
+    session.add(payment)
     await session.commit()
-    return CheckoutOut(order_id=order.id, checkout_url=checkout.url)
+    return checkout_out(order, payment, chosen.value)
+
+
+async def close_payment(session: AsyncSession, ctx: AppContext, payment: Payment) -> None:
+    """Close an unpaid checkout at its provider so it can no longer be paid, and remember that it was."""
+    provider = runtime(ctx).provider_named(payment.provider)
+    if provider is not None:
+        await provider.close_checkout(payment.reference)
+    payment.closed_at = utcnow()
+    await session.commit()
 
 
 async def _payment_for(session: AsyncSession, provider: str, event: ProviderEvent) -> Payment | None:
@@ -95,18 +215,73 @@ async def _payment_for(session: AsyncSession, provider: str, event: ProviderEven
     return None
 
 
+def mismatch(provider: PaymentProvider, payment: Payment, event: ProviderEvent) -> tuple[str, object, object] | None:
+    """What in a verified event disagrees with its payment or with the provider's configuration:
+    (what, expected, got), or None when everything matches."""
+    if provider.merchant_id is not None and event.merchant_id != provider.merchant_id:
+        return "merchant", provider.merchant_id, event.merchant_id
+    if provider.app_id is not None and event.app_id != provider.app_id:
+        return "app", provider.app_id, event.app_id
+    if event.order_id is not None and event.order_id != payment.order_id:
+        return "order", payment.order_id, event.order_id
+    if event.currency is not None and event.currency.upper() != payment.currency.upper():
+        return "currency", payment.currency, event.currency
+    if event.kind is EventKind.SUCCEEDED and event.amount != payment.amount:
+        return "amount", payment.amount, event.amount
+    if event.kind is EventKind.REFUNDED and (event.amount is None or not 0 < event.amount <= payment.amount):
+        return "amount", f"1..{payment.amount}", event.amount
+    return None
+
+
+async def refuse(
+    session: AsyncSession,
+    provider: PaymentProvider,
+    payment: Payment,
+    event: ProviderEvent,
+    problem: tuple[str, object, object],
+) -> str:
+    what, expected, got = problem
+    log.warning(
+        "payment notification refused",
+        extra={"provider": provider.name, "order_id": payment.order_id, "mismatch": what, "event_id": event.event_id},
+    )
+    audit.record(
+        session,
+        None,
+        "payment.notification_refused",
+        "order",
+        payment.order_id,
+        provider=provider.name,
+        event_id=event.event_id,
+        kind=event.kind.value,
+        reference=payment.reference,
+        mismatch=what,
+        expected=str(expected),
+        got=str(got),
+    )
+    await session.commit()
+    return f"refused_{what}"
+
+
 async def apply_event(session: AsyncSession, ctx: AppContext, provider: PaymentProvider, event: ProviderEvent) -> str:
-    """Apply one verified provider event; returns what happened (for the log and the webhook's answer)."""
+    """Apply one verified provider event; returns what happened (for the log and the webhook's answer).
+    An outcome starting with ``refused`` means the notification did not match its payment."""
+    payment = await _payment_for(session, provider.name, event)
+    if payment is not None:
+        problem = mismatch(provider, payment, event)
+        if problem is not None:
+            return await refuse(session, provider, payment, event, problem)
     session.add(WebhookReceipt(provider=provider.name, event_id=event.event_id, kind=event.kind.value))
     try:
         await session.flush()
     except IntegrityError:
         await session.rollback()
         return "duplicate"
-    payment = await _payment_for(session, provider.name, event)
     if payment is None:
         await session.commit()
         return "unknown_payment"
+    if event.provider_trade_id and not payment.provider_trade_id:
+        payment.provider_trade_id = event.provider_trade_id
     if event.kind is EventKind.EXPIRED:
         return await _expired(session, ctx, payment)
     target = STATE_FOR[event.kind]
@@ -116,7 +291,7 @@ async def apply_event(session: AsyncSession, ctx: AppContext, provider: PaymentP
     payment.state = target
     order = await orders.get_order(session, payment.order_id)
     if target is PaymentState.SUCCEEDED:
-        return await _succeeded(session, ctx, provider, event, order)
+        return await _succeeded(session, ctx, provider, event, order, payment)
     if target is PaymentState.REFUNDED:
         return await _refunded(session, ctx, payment, order)
     await session.commit()
@@ -134,33 +309,71 @@ async def _expired(session: AsyncSession, ctx: AppContext, payment: Payment) -> 
 
 
 async def _succeeded(
-    session: AsyncSession, ctx: AppContext, provider: PaymentProvider, event: ProviderEvent, order: Order
+    session: AsyncSession,
+    ctx: AppContext,
+    provider: PaymentProvider,
+    event: ProviderEvent,
+    order: Order,
+    payment: Payment,
 ) -> str:
+    if payment.amount != order.total or payment.closed_at is not None:
+        # a replaced checkout (another method, or the price changed with a coupon) was paid after all
+        return await _give_back(session, provider, payment, order, "refunded_replaced_checkout")
     if await orders.mark_paid(session, ctx, order):  # commits the receipt and the payment with the order
         return "paid"
     # not pending any more (mark_paid rolled back): keep a receipt, then see why
     session.add(WebhookReceipt(provider=provider.name, event_id=event.event_id, kind=event.kind.value))
     await session.refresh(order)
-    payment = await _payment_for(session, provider.name, event)
-    assert payment is not None
-    if order.state in OWNED or order.state is OrderState.REFUNDED:  # the same payment, told twice at once
-        try:
-            await session.commit()
-        except IntegrityError:
-            await session.rollback()
-            return "duplicate"
-        return "stale"
+    await session.refresh(payment)
+    if order.state in OWNED or order.state is OrderState.REFUNDED:
+        paid_by = await session.scalar(
+            select(Payment.id).where(
+                Payment.order_id == order.id,
+                Payment.id != payment.id,
+                Payment.state.in_((PaymentState.SUCCEEDED, PaymentState.REFUNDED)),
+            )
+        )
+        if paid_by is None or payment.state in (PaymentState.SUCCEEDED, PaymentState.REFUNDED):
+            try:  # the same payment, told twice at once
+                await session.commit()
+            except IntegrityError:
+                await session.rollback()
+                return "duplicate"
+            return "stale"
+        return await _give_back(session, provider, payment, order, "refunded_double_payment")
     # the order expired or was cancelled before the money came: give the money back
-    log.warning("payment for a closed order; refunding", extra={"order_id": order.id})
+    return await _give_back(session, provider, payment, order, "refunded_closed_order")
+
+
+async def _give_back(
+    session: AsyncSession, provider: PaymentProvider, payment: Payment, order: Order, outcome: str
+) -> str:
+    """Money came that the order must not keep: refund all of it at once (or leave it marked refund_due)."""
+    log.warning("payment that cannot be kept; refunding", extra={"order_id": order.id, "outcome": outcome})
     payment.state = PaymentState.SUCCEEDED
     payment.refund_due = True
+    audit.record(session, None, "payment.returned", "order", order.id, reference=payment.reference, why=outcome)
     try:
-        await provider.refund(payment.reference, payment.amount)
+        await session.commit()
+    except IntegrityError:  # the receipt: this event was applied meanwhile
+        await session.rollback()
+        return "duplicate"
+    request = RefundRequest(
+        reference=payment.reference,
+        refund_reference=new_refund_reference(order.id),
+        amount=payment.amount - payment.refunded,
+        total=payment.amount,
+        currency=payment.currency,
+        reason="duplicate",
+    )
+    try:
+        await provider.refund(request)
         payment.state = PaymentState.REFUNDED
+        payment.refunded = payment.amount
     except Exception:
         log.exception("automatic refund failed", extra={"order_id": order.id})
     await session.commit()
-    return "refunded_closed_order"
+    return outcome
 
 
 async def _refunded(session: AsyncSession, ctx: AppContext, payment: Payment, order: Order) -> str:
@@ -178,11 +391,30 @@ async def refund(session: AsyncSession, ctx: AppContext, order: Order, actor_id:
     if order.state not in (OrderState.PAID, OrderState.FULFILLED):
         raise Conflict(f"a {order.state.value} order cannot be refunded", code="order.illegal_transition")
     audit.record(session, actor_id, "order.refunded", "order", order.id, total=order.total, currency=order.currency)
-    payment = await latest_payment(session, order.id)
-    if payment is not None and payment.state is PaymentState.SUCCEEDED:
-        provider = runtime(ctx).provider_named(payment.provider) or runtime(ctx).provider
-        await provider.refund(payment.reference, payment.amount)
+    payment = await session.scalar(
+        select(Payment)
+        .where(Payment.order_id == order.id, Payment.state == PaymentState.SUCCEEDED)
+        .order_by(Payment.id.desc())
+        .limit(1)
+    )
+    if payment is not None:
+        provider = runtime(ctx).provider_named(payment.provider)
+        if provider is None:
+            raise Conflict(
+                f"the {payment.provider} provider is not enabled: refund it there, or enable it",
+                code="payment.provider_disabled",
+            )
+        request = RefundRequest(
+            reference=payment.reference,
+            refund_reference=new_refund_reference(order.id),
+            amount=payment.amount - payment.refunded,
+            total=payment.amount,
+            currency=payment.currency,
+            reason="requested_by_customer",
+        )
+        await provider.refund(request)
         payment.state = PaymentState.REFUNDED
+        payment.refunded = payment.amount
     await session.commit()
     await orders.mark_refunded(session, ctx, order)
     return order
@@ -203,10 +435,12 @@ async def sandbox_act(session: AsyncSession, ctx: AppContext, reference: str, ac
     payment, order = await sandbox_payment(session, reference)
     if order.state is not OrderState.PENDING or payment.state is PaymentState.SUCCEEDED:
         raise Conflict(f"this order is {order.state.value}", code=f"order.{order.state.value}")
+    if payment.closed_at is not None:
+        raise Conflict("this checkout was closed", code="payment.checkout_closed")
     if action == "pay" and order.reserved_until is not None and order.reserved_until <= utcnow():
         raise Conflict("this order has expired", code="order.expired")
     kind = {"pay": EventKind.SUCCEEDED, "fail": EventKind.FAILED, "abandon": EventKind.EXPIRED}[action]
-    body = sandbox_provider.event_body(kind, reference, order.id, payment.amount)
+    body = sandbox_provider.event_body(kind, reference, order.id, payment.amount, payment.currency)
     session.add(OutboxMessage(topic="sandbox.webhook", body=body))
     await session.commit()
     runtime(ctx).kick()

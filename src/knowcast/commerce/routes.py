@@ -17,9 +17,16 @@ from knowcast.commerce import entitlements, offers, orders, payments
 from knowcast.commerce.models import Entitlement
 from knowcast.commerce.providers.base import ProviderEvent
 from knowcast.commerce.runtime import runtime
-from knowcast.commerce.schemas import CheckoutOut, EntitlementOut, OrderCreate, OrderOut
+from knowcast.commerce.schemas import (
+    CheckoutIn,
+    CheckoutOut,
+    EntitlementOut,
+    OrderCreate,
+    OrderOut,
+    PaymentMethodOut,
+)
 from knowcast.commerce.states import OrderState, check_transition
-from knowcast.deps import Ctx, CurrentUser, Db, Host, Id, Machine, Public
+from knowcast.deps import Ctx, CurrentUser, Db, Host, Id, Machine, Public, client_ip
 from knowcast.errors import NotFound, PermissionDenied
 
 router = APIRouter(tags=["commerce"])
@@ -31,7 +38,7 @@ async def signed_webhook(request: Request, provider: str, ctx: Ctx) -> tuple[str
     found = runtime(ctx).provider_named(provider)
     if found is None:
         raise NotFound("no such payment provider", code="payment.unknown_provider")
-    return found.name, found.verify(await request.body(), request.headers)
+    return found.name, await found.verify(await request.body(), request.headers)
 
 
 SignedWebhook = Annotated[tuple[str, ProviderEvent | None], Depends(signed_webhook)]
@@ -61,9 +68,26 @@ async def get_order(order_id: Id, db: Db, user: CurrentUser) -> OrderOut:
 
 
 @router.post("/api/v1/orders/{order_id}/checkout")
-async def checkout(order_id: Id, ctx: Ctx, db: Db, user: CurrentUser) -> CheckoutOut:
+async def checkout(
+    request: Request, order_id: Id, ctx: Ctx, db: Db, user: CurrentUser, data: CheckoutIn | None = None
+) -> CheckoutOut:
+    """Start (or reuse) the payment of an order with a method (body optional: the default method)."""
     order = await orders.get_order_for(db, user, order_id)
-    return await payments.start_checkout(db, ctx, user, order)
+    rt = runtime(ctx)
+    openid = await rt.openid_lookup(request, db, user) if rt.openid_lookup is not None else None
+    method = data.method if data is not None else None
+    return await payments.start_checkout(db, ctx, user, order, method, client_ip(request), openid)
+
+
+@router.get("/api/v1/payments/methods")
+async def payment_methods(request: Request, ctx: Ctx, user: CurrentUser) -> list[PaymentMethodOut]:
+    """The enabled methods that work on the asking device, best first (inside WeChat: JSAPI; a phone:
+    H5 / wap; a desktop: QR code / page pay)."""
+    device = payments.device_of(request.headers.get("user-agent", ""))
+    return [
+        PaymentMethodOut(method=method, provider=provider.name, label_key=f"pay.method.{method.value}")
+        for method, provider in payments.methods_for(ctx, device)
+    ]
 
 
 @router.post("/api/v1/orders/{order_id}/cancel")
@@ -93,12 +117,15 @@ async def fulfil(order_id: Id, ctx: Ctx, db: Db, host: Host) -> OrderOut:
 
 @router.post("/api/v1/payments/{provider}/webhook", dependencies=[Machine])
 async def webhook(verified: SignedWebhook, ctx: Ctx, db: Db) -> Response:
+    """A provider's notification (signature checked by the dependency), answered the way it expects."""
     provider_name, event = verified
-    if event is None:
-        return JSONResponse({"result": "ignored"})
     provider = runtime(ctx).provider_named(provider_name)
     assert provider is not None
-    return JSONResponse({"result": await payments.apply_event(db, ctx, provider, event)})
+    outcome = "ignored" if event is None else await payments.apply_event(db, ctx, provider, event)
+    answer = provider.answer(not outcome.startswith("refused"))
+    if provider.reports_outcome:
+        return JSONResponse({"result": outcome}, status_code=answer.status_code)
+    return Response(answer.body, status_code=answer.status_code, media_type=answer.media_type)
 
 
 @router.get("/api/v1/library")

@@ -12,20 +12,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
 
+from knowcast.accounts.models import User
 from knowcast.bus import Event
 from knowcast.commerce import buyers
 from knowcast.commerce.gate import FlashGate, MemoryGate
-from knowcast.commerce.providers.base import PaymentProvider
+from knowcast.commerce.providers.base import PaymentProvider, PayMethod
 from knowcast.commerce.providers.sandbox import SandboxProvider, secret_from
 from knowcast.commerce.writer import FlashWriter, SaleInfo
 from knowcast.context import AppContext
+from knowcast.errors import ConfigError
 
 log = logging.getLogger(__name__)
 STOCK_TICK = 0.25
+OpenIdLookup = Callable[[Request, AsyncSession, User], Awaitable[str | None]]
 
 
 @dataclass
@@ -33,20 +39,37 @@ class CommerceRuntime:
     ctx: AppContext
     gate: FlashGate
     writer: FlashWriter
-    provider: PaymentProvider
+    providers: dict[str, PaymentProvider]  # the enabled ones (KNOWCAST_PAYMENT_PROVIDERS), best first
     sandbox: SandboxProvider
     sessions: buyers.SessionLookups  # who is buying: one session memory and lookup queue per app
     http: httpx.AsyncClient = field(default_factory=lambda: httpx.AsyncClient(timeout=10))
     sales: dict[int, tuple[float, SaleInfo]] = field(default_factory=dict)
     load_locks: dict[int, asyncio.Lock] = field(default_factory=dict)
     dirty: set[int] = field(default_factory=set)
+    # the WeChat payer's openid for a request (set by the WeChat provider's OAuth module); None: unknown
+    openid_lookup: OpenIdLookup | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _kick: asyncio.Event = field(default_factory=asyncio.Event)
 
+    @property
+    def provider(self) -> PaymentProvider:
+        """The first enabled provider (the default when a checkout names no method)."""
+        return next(iter(self.providers.values()))
+
     def provider_named(self, name: str) -> PaymentProvider | None:
-        if name == self.provider.name:
-            return self.provider
-        return self.sandbox if name == "sandbox" and self.ctx.settings.is_development else None
+        """An enabled provider; in development the sandbox always answers too (its page and webhooks)."""
+        found = self.providers.get(name)
+        if found is None and name == "sandbox" and self.ctx.settings.is_development:
+            return self.sandbox
+        return found
+
+    def provider_for(self, method: PayMethod) -> PaymentProvider | None:
+        """The first enabled provider offering this method."""
+        return next((p for p in self.providers.values() if method in p.methods), None)
+
+    def methods(self) -> list[tuple[PayMethod, PaymentProvider]]:
+        """Every enabled method with its provider, in the configured order."""
+        return [(method, p) for p in self.providers.values() for method in p.methods]
 
     async def on_chat(self, event: Event) -> None:
         """A chat line carrying an open keyword draw's keyword enters its author (needs ``text`` in the event)."""
@@ -79,7 +102,8 @@ class CommerceRuntime:
                 await task
         await self.writer.stop()
         await self.gate.close()
-        await self.provider.close()
+        for provider in self.providers.values():
+            await provider.close()
         await self.http.aclose()
 
     async def _sweep_loop(self) -> None:
@@ -112,13 +136,32 @@ def build_gate(ctx: AppContext) -> FlashGate:
     return MemoryGate()
 
 
-def build_provider(ctx: AppContext, sandbox: SandboxProvider) -> PaymentProvider:
-    settings = ctx.settings
-    if settings.payment_provider == "stripe":
-        from knowcast.commerce.providers.stripe import StripeProvider
+ProviderFactory = Callable[[AppContext], PaymentProvider]
 
-        return StripeProvider(settings.stripe_secret_key, settings.stripe_webhook_secret)
-    return sandbox
+
+def _stripe(ctx: AppContext) -> PaymentProvider:
+    from knowcast.commerce.providers.stripe import StripeProvider
+
+    s = ctx.settings
+    return StripeProvider(s.stripe_secret_key, s.stripe_webhook_secret, s.stripe_api_base, s.stripe_account)
+
+
+# name in KNOWCAST_PAYMENT_PROVIDERS -> how to build it from the settings (imported lazily: each SDK only
+# loads when its provider is enabled). The sandbox is built by install() itself.
+PROVIDERS: dict[str, ProviderFactory] = {
+    "stripe": _stripe,
+}
+
+
+def build_providers(ctx: AppContext, sandbox: SandboxProvider) -> dict[str, PaymentProvider]:
+    names = ctx.settings.payment_provider_names or ["sandbox"]
+    known = ["sandbox", *PROVIDERS]
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise ConfigError(
+            f"KNOWCAST_PAYMENT_PROVIDERS names unknown providers {', '.join(unknown)}; known: {', '.join(known)}"
+        )
+    return {name: sandbox if name == "sandbox" else PROVIDERS[name](ctx) for name in names}
 
 
 def install(ctx: AppContext) -> CommerceRuntime:
@@ -129,7 +172,7 @@ def install(ctx: AppContext) -> CommerceRuntime:
         ctx=ctx,
         gate=build_gate(ctx),
         writer=FlashWriter(ctx.db),
-        provider=build_provider(ctx, sandbox),
+        providers=build_providers(ctx, sandbox),
         sandbox=sandbox,
         sessions=buyers.SessionLookups(ctx.db, settings.flash_session_cache_seconds),
     )

@@ -4,7 +4,7 @@ the services."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
@@ -12,6 +12,7 @@ from knowcast.catalog.kinds import ProductKind
 from knowcast.catalog.schemas import MAX_PRICE, MAX_STOCK, ProductPublic
 from knowcast.commerce.gate import Outcome
 from knowcast.commerce.promotions import CouponKind, DrawCondition, DrawState
+from knowcast.commerce.providers.base import PayMethod
 from knowcast.commerce.states import EntitlementKind, OrderState, PaymentState
 from knowcast.db.types import MAX_ROW_ID
 from knowcast.ports import AUDIENCE_PATTERN
@@ -75,9 +76,23 @@ class OrderOut(BaseModel):
     refund_due: bool = False
 
 
+class CheckoutIn(BaseModel):
+    method: PayMethod | None = None  # None: the first enabled provider's first method
+
+
 class CheckoutOut(BaseModel):
     order_id: int
-    checkout_url: str
+    method: str | None  # the PayMethod in use; None for a free order (paid on the spot)
+    checkout_url: str  # where to send the buyer; "" when the page shows a QR code or calls WeixinJSBridge
+    qr_code: str | None = None  # text to render as a QR code (WeChat Native), polled until paid
+    jsapi: dict[str, Any] | None = None  # WeixinJSBridge getBrandWCPayRequest parameters
+    expires_at: datetime | None = None  # the order's hold ends then
+
+
+class PaymentMethodOut(BaseModel):
+    method: PayMethod
+    provider: str
+    label_key: str  # the locale key of the method's name (web/locales)
 
 
 class ShelfAdd(BaseModel):

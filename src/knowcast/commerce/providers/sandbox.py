@@ -4,6 +4,9 @@ that confirms through an HMAC-signed webhook delivered over real HTTP, exactly l
 Signature header: ``Knowcast-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>``.
 A signature older than ``TOLERANCE`` seconds is refused, so a captured webhook cannot be replayed later;
 within the window a replay carries an event id that was already applied and changes nothing.
+
+Events name the merchant (``MERCHANT``) and carry the amount and currency, so the sandbox goes through the
+same notification checks as a real provider (payments.py).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import json
 import secrets
 import time
 from collections.abc import Mapping
+from datetime import date
 from typing import Any
 
 from knowcast.commerce.providers.base import (
@@ -21,13 +25,18 @@ from knowcast.commerce.providers.base import (
     CheckoutSession,
     EventKind,
     PaymentProvider,
+    PayMethod,
     ProviderEvent,
+    RefundRequest,
+    RefundResult,
+    Statement,
     WebhookRejected,
 )
 from knowcast.timing import same_secret
 
 HEADER = "knowcast-signature"
 TOLERANCE = 300
+MERCHANT = "knowcast-sandbox"
 
 
 def secret_from(secret_key: str, configured: str | None) -> str:
@@ -42,28 +51,48 @@ def sign(secret: str, body: str, timestamp: int | None = None) -> str:
     return f"t={stamp},v1={mac}"
 
 
-def event_body(kind: EventKind, reference: str, order_id: int, amount: int) -> str:
+def event_body(
+    kind: EventKind,
+    reference: str,
+    order_id: int,
+    amount: int,
+    currency: str = "CNY",
+    merchant: str = MERCHANT,
+    refund_reference: str | None = None,
+) -> str:
+    data: dict[str, Any] = {
+        "reference": reference,
+        "order_id": order_id,
+        "amount": amount,
+        "currency": currency,
+        "merchant": merchant,
+    }
+    if refund_reference:
+        data["refund_reference"] = refund_reference
     event: dict[str, Any] = {
         "id": "evt_" + secrets.token_hex(12),
         "type": f"payment.{kind.value}",
         "created": time.time(),
-        "data": {"reference": reference, "order_id": order_id, "amount": amount},
+        "data": data,
     }
     return json.dumps(event, separators=(",", ":"))
 
 
 class SandboxProvider(PaymentProvider):
     name = "sandbox"
+    methods = (PayMethod.SANDBOX,)
+    merchant_id = MERCHANT
+    reports_outcome = True
 
     def __init__(self, public_url: str, secret: str) -> None:
         self.public_url = public_url.rstrip("/")
         self.secret = secret
 
     async def create_checkout(self, request: CheckoutRequest) -> CheckoutSession:
-        reference = "sbx_" + secrets.token_urlsafe(18)
+        reference = request.reference or "sbx_" + secrets.token_urlsafe(18)
         return CheckoutSession(reference=reference, url=f"{self.public_url}/sandbox/checkout/{reference}")
 
-    def verify(self, body: bytes, headers: Mapping[str, str]) -> ProviderEvent | None:
+    async def verify(self, body: bytes, headers: Mapping[str, str]) -> ProviderEvent | None:
         header = headers.get(HEADER) or ""
         parts = dict(part.split("=", 1) for part in header.split(",") if "=" in part)
         try:
@@ -85,9 +114,23 @@ class SandboxProvider(PaymentProvider):
                 reference=str(data["reference"]),
                 order_id=int(data["order_id"]),
                 amount=int(data["amount"]),
+                currency=str(data.get("currency") or ""),
+                merchant_id=str(data.get("merchant") or ""),
+                refund_reference=data.get("refund_reference"),
             )
         except (ValueError, KeyError, TypeError):
             return None
 
-    async def refund(self, reference: str, amount: int) -> None:
-        """The sandbox holds no money: a refund always succeeds."""
+    async def query(self, reference: str) -> ProviderEvent | None:
+        """The sandbox's books are its outbox in Knowcast's database: payments.py answers for it."""
+        return None
+
+    async def close_checkout(self, reference: str) -> None:
+        """The hosted page refuses to pay a closed order by itself (payments.sandbox_act)."""
+
+    async def refund(self, request: RefundRequest) -> RefundResult:
+        """The sandbox holds no money: a refund always succeeds at once."""
+        return RefundResult(request.refund_reference, "sbx_re_" + secrets.token_hex(8), done=True)
+
+    async def statement(self, day: date) -> Statement:
+        return Statement(day=day)
