@@ -81,9 +81,10 @@ async def snapshot(request: Request, room_id: Id, ctx: Ctx, db: Db, user: MaybeU
     if user is not None:
         runtime(ctx).sessions.remember(request.cookies.get(SESSION_COOKIE, ""), user.id)
     viewer = await viewer_of(request, ctx, db, room, user)
-    sale = await flash.current_sale(db, room_id)
-    drop = await coupons.active_drop(db, room_id)
-    open_draws = [d for d in await draws.draws_of_room(db, room_id) if d.state is DrawState.OPEN]
+    inside = await rooms.can_watch(db, user, room)  # kept out: the shelf still sells the way in; nothing else shows
+    sale = await flash.current_sale(db, room_id) if inside else None
+    drop = await coupons.active_drop(db, room_id) if inside else None
+    open_draws = [d for d in await draws.draws_of_room(db, room_id) if d.state is DrawState.OPEN] if inside else []
     user_id = user.id if user else None
     body: dict[str, object] = {
         "shelf": [viewer.dress(e).model_dump(mode="json") for e in await shelf.shelf_of(db, room_id)],
@@ -111,8 +112,10 @@ async def list_sales(room_id: Id, ctx: Ctx, db: Db, host: Host) -> list[FlashSal
 
 
 @router.get("/flash-sales/{sale_id}", dependencies=[Public])
-async def get_sale(sale_id: Id, ctx: Ctx, db: Db) -> FlashSaleOut:
-    return await flash.sale_out(db, await flash.get_sale(db, sale_id), ctx)
+async def get_sale(sale_id: Id, ctx: Ctx, db: Db, user: MaybeUser) -> FlashSaleOut:
+    sale = await flash.get_sale(db, sale_id)
+    await rooms.watchable_room(db, user, sale.room_id)
+    return await flash.sale_out(db, sale, ctx)
 
 
 @router.post("/flash-sales/{sale_id}/stop")
@@ -166,19 +169,23 @@ async def open_draw(room_id: Id, data: DrawCreate, ctx: Ctx, db: Db, host: Host)
 
 
 @router.get("/rooms/{room_id}/draws", dependencies=[Public])
-async def list_draws(room_id: Id, db: Db) -> list[DrawOut]:
-    return [await draws.draw_out(db, d) for d in await draws.draws_of_room(db, room_id)]
+async def list_draws(room_id: Id, db: Db, user: MaybeUser) -> list[DrawOut]:
+    room = await rooms.watchable_room(db, user, room_id)
+    return [await draws.draw_out(db, d) for d in await draws.draws_of_room(db, room.id)]
 
 
 @router.get("/draws/{draw_id}", dependencies=[Public])
-async def get_draw(draw_id: Id, db: Db) -> DrawOut:
-    return await draws.draw_out(db, await draws.get_draw(db, draw_id))
+async def get_draw(draw_id: Id, db: Db, user: MaybeUser) -> DrawOut:
+    draw = await draws.get_draw(db, draw_id)
+    await rooms.watchable_room(db, user, draw.room_id)
+    return await draws.draw_out(db, draw)
 
 
 @router.get("/draws/{draw_id}/entrants", dependencies=[Public])
-async def entrants(draw_id: Id, db: Db) -> dict[str, object]:
+async def entrants(draw_id: Id, db: Db, user: MaybeUser) -> dict[str, object]:
     """Everything needed to check a drawn draw: the seed, its committed hash and the entrants' ids."""
     draw = await draws.get_draw(db, draw_id)
+    await rooms.watchable_room(db, user, draw.room_id)
     if draw.state is not DrawState.DRAWN:
         raise Conflict("the entrants are published once the draw is drawn", code="draw.not_drawn")
     ids = sorted(await db.scalars(select(DrawEntry.user_id).where(DrawEntry.draw_id == draw.id)))

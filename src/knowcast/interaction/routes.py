@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from knowcast.deps import Ctx, CurrentUser, Db, Id, Owner, Public
+from knowcast.deps import Ctx, CurrentUser, Db, Id, MaybeUser, Owner, Public
 from knowcast.interaction import moderation, polls, qa
 from knowcast.interaction.models import RoomGuest, RoomModerator, SanctionKind
 from knowcast.interaction.schemas import (
@@ -24,7 +24,7 @@ from knowcast.interaction.schemas import (
     WordIn,
     WordList,
 )
-from knowcast.rooms.service import get_room
+from knowcast.rooms.service import get_room, watchable_room
 
 router = APIRouter(prefix="/api/v1/rooms/{room_id}", tags=["interaction"])
 shop = APIRouter(prefix="/api/v1/chat", tags=["interaction"])
@@ -74,8 +74,8 @@ async def remove_moderator(room_id: Id, user_id: Id, ctx: Ctx, db: Db, user: Cur
 
 
 @router.get("/guests", dependencies=[Public])
-async def guests(room_id: Id, db: Db) -> list[PersonOut]:
-    return await moderation.people(db, await get_room(db, room_id), RoomGuest)
+async def guests(room_id: Id, db: Db, user: MaybeUser) -> list[PersonOut]:
+    return await moderation.people(db, await watchable_room(db, user, room_id), RoomGuest)
 
 
 @router.post("/guests", status_code=201)
@@ -90,8 +90,8 @@ async def remove_guest(room_id: Id, user_id: Id, ctx: Ctx, db: Db, user: Current
 
 
 @router.get("/questions", dependencies=[Public])
-async def questions(room_id: Id, db: Db) -> list[QuestionOut]:
-    return await qa.top(db, (await get_room(db, room_id)).id)
+async def questions(room_id: Id, db: Db, user: MaybeUser) -> list[QuestionOut]:
+    return await qa.top(db, (await watchable_room(db, user, room_id)).id)
 
 
 @router.post("/questions", status_code=201)
@@ -115,8 +115,8 @@ async def pin(room_id: Id, question_id: Id, data: PinIn, ctx: Ctx, db: Db, user:
 
 
 @router.get("/polls/current", dependencies=[Public])
-async def current_poll(room_id: Id, db: Db) -> PollOut | None:
-    return await polls.current(db, (await get_room(db, room_id)).id)
+async def current_poll(room_id: Id, db: Db, user: MaybeUser) -> PollOut | None:
+    return await polls.current(db, (await watchable_room(db, user, room_id)).id)
 
 
 @router.post("/polls", status_code=201)

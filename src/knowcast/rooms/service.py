@@ -160,6 +160,22 @@ async def ensure_can_watch(session: AsyncSession, user: User | None, room: Room)
     raise PermissionDenied("this room needs a ticket or a membership", code=code)
 
 
+async def can_watch(session: AsyncSession, user: User | None, room: Room) -> bool:
+    try:
+        await ensure_can_watch(session, user, room)
+    except (AuthenticationRequired, PermissionDenied):
+        return False
+    return True
+
+
+async def watchable_room(session: AsyncSession, user: User | None, room_id: int) -> Room:
+    """The room, for a read of its content (questions, polls, draws, sales, guests): refused exactly as its
+    live socket would refuse ``user``, so a ticket or members room shows nothing to those it keeps out."""
+    room = await get_room(session, room_id)
+    await ensure_can_watch(session, user, room)
+    return room
+
+
 async def export_personal_data(session: AsyncSession, user: User) -> dict[str, list[dict[str, object]]]:
     """Rooms the person hosted. They stay after an account is deleted: they are the shop's, not the person's."""
     hosted = await session.scalars(select(Room).where(Room.host_id == user.id).order_by(Room.id))
