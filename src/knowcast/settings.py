@@ -86,6 +86,12 @@ class Settings(BaseSettings):
     stripe_webhook_secret: str | None = None
     stripe_api_base: str | None = None  # default: Stripe's own API (https://api.stripe.com)
     stripe_account: str | None = None  # a connected account (acct_...): notifications must name it
+    # Alipay (docs/payments.md): keys are PEM text, a path to a PEM file, or the bare base64 Alipay's tools show
+    alipay_app_id: str | None = None  # the open-platform app (2021...)
+    alipay_app_private_key: str | None = None  # the app's private key (应用私钥): signs every request
+    alipay_public_key: str | None = None  # Alipay's public key (支付宝公钥), not the app's: checks answers
+    alipay_seller_id: str | None = None  # the merchant's PID (2088...): every notification must name it
+    alipay_gateway: str = "https://openapi.alipay.com/gateway.do"  # sandbox: openapi-sandbox.dl.alipaydev.com
     order_hold_minutes: int = Field(default=15, ge=1, le=1440)
     flash_hold_seconds: int = Field(default=120, ge=5, le=3600)
     flash_session_cache_seconds: int = Field(default=300, ge=0, le=3600)  # 0: every attempt reads its session

@@ -146,10 +146,17 @@ def _stripe(ctx: AppContext) -> PaymentProvider:
     return StripeProvider(s.stripe_secret_key, s.stripe_webhook_secret, s.stripe_api_base, s.stripe_account)
 
 
+def _alipay(ctx: AppContext) -> PaymentProvider:
+    from knowcast.commerce.providers.alipay import from_settings
+
+    return from_settings(ctx.settings)
+
+
 # name in KNOWCAST_PAYMENT_PROVIDERS -> how to build it from the settings (imported lazily: each SDK only
 # loads when its provider is enabled). The sandbox is built by install() itself.
 PROVIDERS: dict[str, ProviderFactory] = {
     "stripe": _stripe,
+    "alipay": _alipay,
 }
 
 
