@@ -66,6 +66,7 @@ class AppContext:
     def __post_init__(self) -> None:
         if self.limits is None:
             self.limits = Limits.from_settings(self.settings)
+        self.visitors.use_timezone(self.settings.timezone)
 
     @property
     def limit(self) -> Limits:

@@ -72,6 +72,11 @@ class Stage:
         track = self.runtime.intake.tracks[page.view_id]  # type: ignore[union-attr]
         track.last_beat -= timedelta(seconds=seconds)
 
+    async def watch(self, page: Browser, seconds: float = 15) -> None:
+        """The page heartbeats after ``seconds`` of watching: from then on its visitor is a viewer (UV ≥ 1 s)."""
+        self.backdate(page, seconds)
+        assert (await page.send("heartbeat", watched_ms=int(seconds * 1000)))["accepted"] == 1
+
 
 async def new_room(host: Member, **fields: Any) -> int:
     when = (datetime.now(UTC) + timedelta(hours=1)).isoformat()

@@ -44,6 +44,10 @@ async def history(
                     "view_start", room, at, visitor=visitor, view_id=f"v{room}-{v}", host_id=host_id, channel="direct"
                 )
             )
+            beat = at + timedelta(seconds=15)
+            batch.records.append(
+                Record("heartbeat", room, beat, visitor=visitor, view_id=f"v{room}-{v}", host_id=host_id, watched=15)
+            )
             if v < buyers:
                 batch.records.append(
                     Record(
@@ -141,7 +145,9 @@ async def test_experiment_assignment_is_stable_and_conversions_are_counted(
     first = (await buyer.client.get(f"/api/v1/analytics/rooms/{stage.room_id}/assignments")).json()
     again = (await buyer.client.get(f"/api/v1/analytics/rooms/{stage.room_id}/assignments")).json()
     assert first["assignments"] == again["assignments"] and len(first["assignments"]) == 1
-    await Browser(buyer.client, stage.room_id).send("view_start")
+    page = Browser(buyer.client, stage.room_id)
+    await page.send("view_start")
+    await stage.watch(page)
     for i in range(6):
         await Browser(client_factory(), stage.room_id).client.get(
             f"/api/v1/analytics/rooms/{stage.room_id}/assignments", headers={"user-agent": f"ua-{i}"}

@@ -13,6 +13,9 @@ async def test_a_view_counts_as_one_viewer_and_one_view(stage: Stage, client_fac
     await stage.go_live()
     page = Browser(client_factory(), stage.room_id)
     assert (await page.send("view_start", utm_source="WeChat"))["accepted"] == 1
+    live = await stage.live()  # open, but a 0-second view is no viewer yet (docs/metrics.md: at least 1 s)
+    assert (live["uv"], live["pv"], live["viewers_now"], live["peak"]) == (0, 1, 1, 1)
+    await stage.watch(page)
     live = await stage.live()
     assert (live["uv"], live["pv"], live["viewers_now"], live["peak"]) == (1, 1, 1, 1)
     assert live["channels"][0]["channel"] == "wechat"
@@ -115,6 +118,7 @@ async def test_each_event_carries_room_visitor_channel_device_and_variants(stage
     fan.client.cookies.set("kc_consent", "analytics")
     page = Browser(fan.client, stage.room_id)  # an iPhone user agent
     await page.send("view_start", utm_source="Douyin", utm_medium="video", utm_campaign="s11")
+    await stage.watch(page)
     await page.send("share", target="wechat_moments")
     await stage.publish("likes.tapped", user_id=fan.user.id, count=3)
     asked = await fan.client.post(f"/api/v1/rooms/{stage.room_id}/questions", json={"text": "有回放吗？"})

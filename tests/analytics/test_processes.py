@@ -30,6 +30,9 @@ async def test_a_board_tails_the_events_other_processes_stored(stage: Stage, mon
     event = BrowserEvent(kind="view_start", room_id=stage.room_id, view_id="view-on-worker-2", utm_source="weibo")
     assert other.intake is not None
     assert (await other.intake.accept(visit, [event])).accepted == 1
+    other.intake.tracks["view-on-worker-2"].last_beat -= timedelta(seconds=15)
+    beat = BrowserEvent(kind="heartbeat", room_id=stage.room_id, view_id="view-on-worker-2", watched_ms=15000)
+    assert (await other.intake.accept(visit, [beat])).accepted == 1
     assert (await stage.live())["uv"] == 0  # not yet stored
     await other.flush()
     live = await stage.live()

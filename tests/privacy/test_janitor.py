@@ -8,13 +8,13 @@ from datetime import date, timedelta
 from sqlalchemy import select
 
 from knowcast.context import AppContext
-from knowcast.db.types import utcnow
 from knowcast.privacy.janitor import PrivacyJanitor
 from knowcast.privacy.models import VisitorSalt
+from knowcast.privacy.visitors import local_day
 
 
 async def salts(ctx: AppContext, *ages: int) -> date:
-    today = utcnow().date()
+    today = local_day(ctx.visitors.zone)  # salts belong to the shop's day
     async with ctx.db.session() as session:
         for age in ages:
             session.add(VisitorSalt(day=today - timedelta(days=age), salt=f"salt-{age}"))

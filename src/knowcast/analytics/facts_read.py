@@ -7,7 +7,7 @@ a report costs the size of its audience, not the number of events behind it.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -15,7 +15,8 @@ from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowcast.analytics import models as m
-from knowcast.analytics.records import VIEW_TIMEOUT_SECONDS
+from knowcast.analytics.overlap import sweep
+from knowcast.analytics.records import MIN_VIEW_SECONDS, VIEW_TIMEOUT_SECONDS
 
 V = m.RoomVisitor
 
@@ -42,11 +43,11 @@ class Totals:
 
 
 def _viewer_flag(column: Any) -> Any:
-    return func.sum(case(((V.views > 0) & (column > 0), 1), else_=0))
+    return func.sum(case(((V.watched_seconds >= MIN_VIEW_SECONDS) & (column > 0), 1), else_=0))
 
 
 TOTAL_COLUMNS = (
-    func.sum(case((V.views > 0, 1), else_=0)),
+    func.sum(case((V.watched_seconds >= MIN_VIEW_SECONDS, 1), else_=0)),
     func.sum(V.views),
     func.sum(V.watched_seconds),
     _viewer_flag(V.saw),
@@ -96,7 +97,7 @@ async def by_variant(session: AsyncSession, room_id: int) -> list[tuple[str, Tot
         for experiment, variant in (variants or {}).items():
             key = f"{experiment}:{variant}"
             t = groups.setdefault(key, Totals())
-            viewer = views > 0
+            viewer = watched >= MIN_VIEW_SECONDS
             t.uv += viewer
             t.pv += views
             t.watched += watched
@@ -155,31 +156,12 @@ def epoch(session: AsyncSession, column: Any) -> Any:
 
 async def concurrency(session: AsyncSession, room_id: int) -> tuple[int, datetime | None, dict[int, int]]:
     """(peak concurrent viewers, when, the most open views in each minute) from the view sessions: a view is open
-    from its start until it ended, or 60 s after its last heartbeat. A sweep over sorted start/end points (numpy:
-    a big stream has a hundred thousand views)."""
+    from its start until it ended, or 60 s after its last heartbeat."""
     W = m.AnalyticsView
     end = func.coalesce(epoch(session, W.ended_at), epoch(session, W.last_beat_at) + VIEW_TIMEOUT_SECONDS)
     query = select(epoch(session, W.started_at), end).where(W.room_id == room_id)
     rows = (await (await session.connection()).execute(query)).all()
-    if not rows:
-        return 0, None, {}
     starts = np.fromiter((row[0] for row in rows), dtype=float, count=len(rows))
     ends = np.fromiter((row[1] for row in rows), dtype=float, count=len(rows))
-    times = np.round(np.concatenate([starts, ends]), 3)  # julianday arithmetic is off by microseconds
-    steps = np.concatenate([np.ones(len(rows)), -np.ones(len(rows))])
-    order = np.lexsort((steps, times))  # at the same instant an end sorts before a start: no phantom overlap
-    times, counts = times[order], np.cumsum(steps[order])
-    best = int(np.argmax(counts))
-    minutes = np.floor(times / 60).astype(np.int64)
-    firsts = np.flatnonzero(np.r_[True, minutes[1:] != minutes[:-1]])
-    most = np.maximum.reduceat(counts, firsts)
-    carried = np.r_[0, counts[firsts[1:] - 1]]  # open when the minute began
-    per_minute: dict[int, int] = {}
-    last_count = 0
-    for index, minute in enumerate(minutes[firsts].tolist()):
-        for gap in range(max(per_minute, default=minute) + 1, minute):
-            per_minute[gap] = last_count
-        per_minute[minute] = int(max(most[index], carried[index]))
-        last_count = int(counts[firsts[index + 1] - 1]) if index + 1 < len(firsts) else int(counts[-1])
-    peak_at = datetime.fromtimestamp(float(times[best]), UTC)
-    return int(counts[best]), peak_at, per_minute
+    found = sweep(starts, ends)
+    return found.peak, found.peak_at, found.per_minute

@@ -48,6 +48,10 @@ class Visit:
     user_key: str | None
     device: str
     own_host: str
+    previous: str | None = None  # the pseudonym under yesterday's salt: a view begun before midnight stays theirs
+
+    def owns(self, track: Track) -> bool:
+        return track.visitor in (self.visitor, self.previous)
 
 
 class Intake:
@@ -116,7 +120,7 @@ class Intake:
             return "sequence.duplicate_start" if track is not None else None
         if track is None:
             return "sequence.no_view"
-        if track.room_id != event.room_id or track.visitor != visit.visitor:
+        if track.room_id != event.room_id or not visit.owns(track):
             return "sequence.foreign_view"
         if track.ended:
             return "sequence.after_end"
@@ -133,7 +137,7 @@ class Intake:
             kind=event.kind,
             room_id=event.room_id,
             at=now,
-            visitor=visit.visitor,
+            visitor=track.visitor,  # a view keeps the visitor it started with, across the salt's midnight
             view_id=event.view_id,
             channel=track.channel,
             device=visit.device,

@@ -1,7 +1,12 @@
 """Live aggregates per room, updated incrementally by every event (O(1) each) and read by the dashboard.
 
-A snapshot costs O(products + channels + timeline minutes), never O(events), so the dashboard's per-tick cost
-stays flat however long the stream runs. Every figure follows docs/metrics.md.
+The board is a function of the SET of events it was given, not of their order: events from several processes,
+a replay from the store and the browser's own retries arrive in any order, and the dashboard must say the same.
+So every piece of state is a sum, a set, a min or a max: a view is the span from its earliest to its latest
+event, a visitor's channel is that of their earliest view, and what depends on how views overlap in time (open
+views now, the peak, viewers per minute) is swept from the spans when a snapshot is read. A snapshot costs
+O(views + visitors + products + timeline minutes), never O(events). Every figure follows docs/metrics.md; a
+visitor is in UV once their views have watched at least 1 s (MIN_VIEW_SECONDS).
 """
 
 from __future__ import annotations
@@ -11,7 +16,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import numpy as np
+
 from knowcast.analytics import records as r
+from knowcast.analytics.overlap import Overlap, sweep
 from knowcast.analytics.records import Record, minute_of
 from knowcast.analytics.windows import SlidingDistinct
 
@@ -21,18 +29,35 @@ FLAGS = ("saw", "clicked", "ordered", "paid")
 MARKERS_KEPT = 200
 
 
+TIMEOUT = timedelta(seconds=r.VIEW_TIMEOUT_SECONDS)
+
+
 @dataclass(slots=True)
-class ViewState:
-    visitor: str
-    last_beat: datetime
+class ViewSpan:
+    """A view as its events bound it: open from its earliest event until it ended, or 60 s after its latest."""
+
+    first: datetime
+    last: datetime
+    ended: bool = False
+
+    def see(self, at: datetime) -> None:
+        self.first, self.last = min(self.first, at), max(self.last, at)
+
+    def until(self) -> datetime:
+        return self.last if self.ended else self.last + TIMEOUT
 
 
 @dataclass(slots=True)
 class VisitorState:
-    viewer: bool = False
-    channel: str = ""
+    viewer: bool = False  # has watched at least MIN_VIEW_SECONDS: counts in UV
+    watched_ms: int = 0  # integer milliseconds: sums come out the same in any order
+    channel: str = ""  # the channel of their earliest view
+    channel_at: datetime | None = None
     flags: set[str] = field(default_factory=set)
     interacted: bool = False
+    gmv: int = 0
+    buyer_keys: set[str] = field(default_factory=set)
+    order_channels: set[str] = field(default_factory=set)  # where their paid orders say they came from
 
 
 @dataclass(slots=True)
@@ -56,7 +81,6 @@ class ChannelStats:
 
 @dataclass(slots=True)
 class Minute:
-    viewers: int = 0
     chat: int = 0
     likes: int = 0
     interactions: int = 0
@@ -79,26 +103,27 @@ class RoomBoard:
 
     def __init__(self, room_id: int, host_id: int = 0) -> None:
         self.room_id, self.host_id = room_id, host_id
-        self.views: OrderedDict[str, ViewState] = OrderedDict()  # open views, oldest heartbeat first
+        self.views: dict[str, ViewSpan] = {}
+        self._spans: tuple[int, Any, Any] | None = None  # (views version, first, until) as arrays, for sweeps
+        self._version = 0
         self.visitors: dict[str, VisitorState] = {}
         self.keys: dict[str, tuple[str, str, datetime]] = {}  # account key → (visitor, channel, last seen)
-        self.peak = self.pv = self.uv = self.likes = self.chat = self.followers = self.coupons = 0
+        self.uv = self.likes = self.chat = self.followers = self.coupons = 0
         self.unpaid = 0  # orders closed unpaid (expired or cancelled)
         self.faq: dict[tuple[int, str], int] = {}  # (FAQ entry, matched keyword) → automated answers
-        self.peak_at: datetime | None = None
-        self.watched = 0.0
+        self.watched_ms = 0
         self.interactors = 0
         self.funnel = dict.fromkeys(FLAGS, 0)
         self.buyers: set[str] = set()
         self.gmv = self.refunds = self.orders_paid = 0
         self.currency: str | None = None
         self.products: dict[int, ProductStats] = {}
-        self.channels: dict[str, ChannelStats] = {}
         self.minutes: OrderedDict[int, Minute] = OrderedDict()
         self.active = SlidingDistinct()
         self.interacting = SlidingDistinct()
         self.markers: list[dict[str, Any]] = []
         self.flash: dict[int, FlashState] = {}
+        self.sold_out: dict[int, datetime] = {}  # sale → first sold-out marker, even before its start's
         self.events = 0
         self.tail_id = 0  # the last stored event applied from the database (replay, or other processes)
 
@@ -106,26 +131,25 @@ class RoomBoard:
 
     def apply(self, rec: Record) -> None:
         self.events += 1
-        self.expire(rec.at)
         handler = _HANDLERS.get(rec.kind)
         if handler is not None:
             handler(self, rec)
 
-    def expire(self, now: datetime) -> None:
-        cutoff = now - timedelta(seconds=r.VIEW_TIMEOUT_SECONDS)
-        while self.views:
-            view_id, view = next(iter(self.views.items()))
-            if view.last_beat >= cutoff:
-                break
-            del self.views[view_id]
+    @property
+    def pv(self) -> int:
+        return len(self.views)
+
+    @property
+    def watched(self) -> float:
+        return self.watched_ms / 1000
 
     def _minute(self, at: datetime) -> Minute:
         key = minute_of(at)
         bucket = self.minutes.get(key)
         if bucket is None:
-            bucket = self.minutes[key] = Minute(viewers=len(self.views))
-            while len(self.minutes) > TIMELINE_MINUTES:
-                self.minutes.popitem(last=False)
+            bucket = self.minutes[key] = Minute()
+            if len(self.minutes) > TIMELINE_MINUTES:  # keep the latest minutes, whatever order they came in
+                del self.minutes[min(self.minutes)]
         return bucket
 
     def _visitor(self, visitor: str) -> VisitorState:
@@ -141,51 +165,55 @@ class RoomBoard:
             if state.viewer:
                 self.funnel[flag] += 1
 
+    def _view(self, rec: Record) -> ViewSpan | None:
+        """The view's span, stretched to this event (any event of a view may be the first to arrive)."""
+        if rec.view_id is None:
+            return None
+        span = self.views.get(rec.view_id)
+        if span is None:
+            span = self.views[rec.view_id] = ViewSpan(rec.at, rec.at)
+        else:
+            span.see(rec.at)
+        self._version += 1
+        self.active.add(minute_of(rec.at), rec.visitor)
+        self._minute(rec.at)
+        if rec.user_key:
+            seen = self.keys.get(rec.user_key)
+            if seen is None or rec.at > seen[2]:  # the latest sighting wins, whenever it arrives
+                self.keys[rec.user_key] = (rec.visitor, rec.channel if seen is None else seen[1], rec.at)
+        return span
+
     def _view_start(self, rec: Record) -> None:
-        if rec.view_id is None or rec.view_id in self.views:
+        if self._view(rec) is None:
             return
-        self.views[rec.view_id] = ViewState(rec.visitor, rec.at)
-        self.pv += 1
-        if len(self.views) > self.peak:
-            self.peak, self.peak_at = len(self.views), rec.at
         state = self._visitor(rec.visitor)
-        state.channel = rec.channel or state.channel
-        if not state.viewer:
+        if state.channel_at is None or (rec.at, rec.channel) < (state.channel_at, state.channel):
+            state.channel, state.channel_at = rec.channel, rec.at
+        if rec.user_key:  # the channel a signed-in viewer came by is their earliest view's
+            visitor, _, last = self.keys[rec.user_key]
+            self.keys[rec.user_key] = (visitor, state.channel, last)
+
+    def _beat(self, rec: Record) -> None:
+        if self._view(rec) is not None:
+            self._watch(rec)
+
+    def _view_end(self, rec: Record) -> None:
+        span = self._view(rec)
+        if span is not None:
+            span.ended = True
+            self._watch(rec)
+
+    def _watch(self, rec: Record) -> None:
+        ms = round(rec.watched * 1000)
+        self.watched_ms += ms
+        state = self._visitor(rec.visitor)
+        state.watched_ms += ms
+        if not state.viewer and state.watched_ms >= r.MIN_VIEW_SECONDS * 1000:
             state.viewer = True
             self.uv += 1
-            self.channels.setdefault(rec.channel, ChannelStats()).uv += 1
             for flag in state.flags:
                 self.funnel[flag] += 1
             self.interactors += state.interacted
-        if rec.user_key:
-            self.keys[rec.user_key] = (rec.visitor, rec.channel, rec.at)
-        self.active.add(minute_of(rec.at), rec.visitor)
-        bucket = self._minute(rec.at)
-        bucket.viewers = max(bucket.viewers, len(self.views))
-
-    def _beat(self, rec: Record) -> None:
-        if rec.view_id is None:
-            return
-        view = self.views.get(rec.view_id)
-        if view is None:  # its start was before this process knew the room
-            self._view_start(rec)
-            view = self.views.get(rec.view_id)
-            if view is None:
-                return
-        self.watched += rec.watched
-        view.last_beat = rec.at
-        self.views.move_to_end(rec.view_id)
-        self.active.add(minute_of(rec.at), rec.visitor)
-        bucket = self._minute(rec.at)
-        bucket.viewers = max(bucket.viewers, len(self.views))
-        if rec.user_key and rec.user_key in self.keys:
-            visitor, channel, _ = self.keys[rec.user_key]
-            self.keys[rec.user_key] = (visitor, channel, rec.at)
-
-    def _view_end(self, rec: Record) -> None:
-        self.watched += rec.watched
-        if rec.view_id is not None:
-            self.views.pop(rec.view_id, None)
 
     def _impression(self, rec: Record) -> None:
         self._flag(rec.visitor, "saw")
@@ -245,11 +273,11 @@ class RoomBoard:
         self.orders_paid += 1
         self.currency = self.currency or rec.currency
         buyer = rec.user_key or rec.visitor
-        channel = self.channels.setdefault(self._visitor(rec.visitor).channel or rec.channel, ChannelStats())
-        if buyer not in self.buyers:
-            self.buyers.add(buyer)
-            channel.buyers += 1
-        channel.gmv += rec.amount
+        self.buyers.add(buyer)
+        state = self._visitor(rec.visitor)
+        state.gmv += rec.amount
+        state.buyer_keys.add(buyer)
+        state.order_channels.add(rec.channel)
         for product_id, units, amount in items_of(rec):
             stats = self._product(product_id)
             stats.paid += 1
@@ -266,14 +294,18 @@ class RoomBoard:
     def _marker(self, rec: Record) -> None:
         data = rec.data or {}
         self.markers.append({"at": rec.at.isoformat(), **data})
+        self.markers.sort(key=lambda marker: (marker["at"], repr(sorted(marker.items()))))
         del self.markers[:-MARKERS_KEPT]
         sale_id = data.get("sale_id")
         if data.get("type") == "flash" and isinstance(sale_id, int) and data.get("stock"):
             starts = _when(data.get("starts_at")) or rec.at
             ends = _when(data.get("ends_at")) or rec.at
-            self.flash[sale_id] = FlashState(data.get("product_id"), int(data["stock"]), starts, ends)
-        elif data.get("type") == "sold_out" and isinstance(sale_id, int) and sale_id in self.flash:
-            self.flash[sale_id].sold_out_at = self.flash[sale_id].sold_out_at or rec.at
+            sold_out = self.sold_out.get(sale_id)
+            self.flash[sale_id] = FlashState(data.get("product_id"), int(data["stock"]), starts, ends, sold_out)
+        elif data.get("type") == "sold_out" and isinstance(sale_id, int):
+            self.sold_out[sale_id] = min(self.sold_out.get(sale_id, rec.at), rec.at)
+            if sale_id in self.flash:
+                self.flash[sale_id].sold_out_at = self.sold_out[sale_id]
 
     # ---- reading ------------------------------------------------------------------------------------------
 
@@ -281,10 +313,21 @@ class RoomBoard:
         """(visitor, channel, last heartbeat) of a signed-in account in this room, if it watched here."""
         return self.keys.get(user_key)
 
+    def overlap(self, now: datetime) -> Overlap:
+        """Open views now, the peak and the most open views in each minute, swept from the views' spans as they
+        stand at ``now`` (a view still open counts until now)."""
+        if self._spans is None or self._spans[0] != self._version:
+            first = np.fromiter((v.first.timestamp() for v in self.views.values()), float, len(self.views))
+            until = np.fromiter((v.until().timestamp() for v in self.views.values()), float, len(self.views))
+            self._spans = (self._version, first, until)
+        _, first, until = self._spans
+        stamp = now.timestamp()
+        begun = first <= stamp
+        return sweep(first[begun], np.minimum(until[begun], stamp), open_now=int(np.sum(until[begun] > stamp)))
+
     def snapshot(self, now: datetime) -> dict[str, Any]:
         from knowcast.analytics.snapshot import build
 
-        self.expire(now)
         return build(self, now)
 
 

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowcast.analytics import facts_read
 from knowcast.analytics import models as m
+from knowcast.analytics.records import MIN_VIEW_SECONDS
 from knowcast.analytics.schemas import PlanIn
 
 DRAWS = 4000
@@ -41,7 +42,7 @@ async def _channel_history(session: AsyncSession, host_id: int) -> tuple[dict[st
     V = m.RoomVisitor
     viewers = (
         select(V.room_id, V.channel, func.count())
-        .where(V.host_id == host_id, V.views > 0)
+        .where(V.host_id == host_id, V.watched_seconds >= MIN_VIEW_SECONDS)
         .group_by(V.room_id, V.channel)
     )
     per_channel: dict[str, list[tuple[int, int]]] = defaultdict(list)

@@ -38,9 +38,11 @@ async def visit_of(request: Request, ctx: Ctx, db: Db, user: User | None) -> Vis
     agreed = consent.state(request.headers, request.cookies).analytics
     agent = request.headers.get("user-agent", "")[:400]
     user_id = user.id if user else None
-    visitor = await ctx.visitors.visitor_id(db, user_id, agreed, client_ip(request), agent)
+    address = client_ip(request)
+    visitor = await ctx.visitors.visitor_id(db, user_id, agreed, address, agent)
+    previous = await ctx.visitors.previous(db, address, agent) if visitor.startswith("p:") else None
     key = user_key(ctx.settings.secret_key, user_id) if user_id else None
-    return Visit(visitor, key, device_of(agent), urlsplit(ctx.settings.public_url).hostname or "")
+    return Visit(visitor, key, device_of(agent), urlsplit(ctx.settings.public_url).hostname or "", previous)
 
 
 @router.post("/events", status_code=202, dependencies=[Public])

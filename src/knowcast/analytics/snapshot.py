@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from knowcast.analytics.overlap import Overlap
 from knowcast.analytics.records import minute_of
 
 if TYPE_CHECKING:
@@ -58,23 +59,41 @@ def faq_replies(board: RoomBoard) -> list[dict[str, Any]]:
 
 
 def channel_mix(board: RoomBoard) -> list[dict[str, Any]]:
-    ranked = sorted(board.channels.items(), key=lambda kv: kv[1].uv, reverse=True)
+    """UV, buyers and GMV per channel: a visitor belongs to the channel of their earliest view (a buyer never
+    seen watching, to the channel their paid orders name), read from the visitors whatever order events came."""
+    uv: dict[str, int] = {}
+    buyers: dict[str, set[str]] = {}
+    gmv: dict[str, int] = {}
+    for state in board.visitors.values():
+        if state.viewer:
+            uv[state.channel] = uv.get(state.channel, 0) + 1
+        if state.buyer_keys:
+            name = state.channel or min(state.order_channels)
+            buyers.setdefault(name, set()).update(state.buyer_keys)
+            gmv[name] = gmv.get(name, 0) + state.gmv
+    names = sorted(uv.keys() | gmv.keys(), key=lambda name: (-uv.get(name, 0), name))
     return [
-        {"channel": name or "direct", "uv": s.uv, "share": ratio(s.uv, board.uv), "buyers": s.buyers, "gmv": s.gmv}
-        for name, s in ranked
+        {
+            "channel": name or "direct",
+            "uv": uv.get(name, 0),
+            "share": ratio(uv.get(name, 0), board.uv),
+            "buyers": len(buyers.get(name, ())),
+            "gmv": gmv.get(name, 0),
+        }
+        for name in names
     ]
 
 
-def timeline(board: RoomBoard, now: datetime) -> list[dict[str, Any]]:
+def timeline(board: RoomBoard, now: datetime, overlap: Overlap) -> list[dict[str, Any]]:
     last = minute_of(now)
-    rows, viewers = [], 0
+    rows = []
     for minute in range(last - TIMELINE_SHOWN + 1, last + 1):
+        viewers = overlap.per_minute.get(minute, 0)  # the sweep fills every minute between views; none open elsewhere
         bucket = board.minutes.get(minute)
         if bucket is None:
-            rows.append({"t": minute * 60, "viewers": viewers if minute < last else len(board.views)})
+            rows.append({"t": minute * 60, "viewers": viewers})
             rows[-1].update(chat=0, likes=0, interactions=0, orders=0, gmv=0)
             continue
-        viewers = bucket.viewers if minute < last else max(bucket.viewers, len(board.views))
         rows.append(
             {
                 "t": minute * 60,
@@ -94,13 +113,14 @@ def build(board: RoomBoard, now: datetime) -> dict[str, Any]:
     active_now, active_before = board.active.counts(minute)
     inter_now, inter_before = board.interacting.counts(minute)
     buyers = len(board.buyers)
+    overlap = board.overlap(now)
     return {
         "room_id": board.room_id,
         "at": now.isoformat(),
         "currency": board.currency,
-        "viewers_now": len(board.views),
-        "peak": board.peak,
-        "peak_at": board.peak_at.isoformat() if board.peak_at else None,
+        "viewers_now": overlap.open_now,
+        "peak": overlap.peak,
+        "peak_at": overlap.peak_at.isoformat() if overlap.peak_at else None,
         "uv": board.uv,
         "pv": board.pv,
         "avg_watch_seconds": ratio(board.watched, board.uv),
@@ -128,6 +148,6 @@ def build(board: RoomBoard, now: datetime) -> dict[str, Any]:
         "funnel": funnel(board),
         "top_products": top_products(board),
         "channels": channel_mix(board),
-        "timeline": timeline(board, now),
+        "timeline": timeline(board, now, overlap),
         "markers": board.markers[-20:],
     }

@@ -37,7 +37,7 @@ class PrivacyJanitor:
 
     async def run_once(self) -> int:
         async with self.ctx.db.session() as session:
-            return await purge_old_salts(session)
+            return await purge_old_salts(session, self.ctx.visitors.zone)
 
     async def _loop(self) -> None:
         while True:

@@ -1,8 +1,11 @@
 """Visitor ids as METRICS.md defines them.
 
 A signed-in visitor who consented to analytics is counted by account id. Everyone else gets a cookieless
-pseudonymous id: a keyed hash of the day's site salt, the address and the user agent. The salt rotates every UTC
-day and salts older than 48 hours are deleted, after which nobody (us included) can link the ids back.
+pseudonymous id: a keyed hash of the day's site salt, the address and the user agent. The salt rotates at
+midnight in the shop's time zone (``KNOWCAST_TIMEZONE``, Asia/Shanghai by default: a UTC day would turn at 08:00 in
+Beijing, in the middle of the morning's streams) and salts older than 48 hours are deleted, after which nobody
+(us included) can link the ids back. A view that spans midnight keeps the visitor it started with: the analytics
+intake also accepts the id the same person had under yesterday's salt (``previous``).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import hashlib
 import hmac
 import secrets
 from datetime import date, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -26,29 +30,53 @@ def consented_visitor(user_id: int) -> str:
     return f"u:{user_id}"
 
 
+def local_day(zone: ZoneInfo) -> date:
+    """Today in the shop's time zone: the day a salt belongs to."""
+    return utcnow().astimezone(zone).date()
+
+
+def _pseudonym(salt: str, ip: str, user_agent: str) -> str:
+    digest = hmac.new(salt.encode(), f"{ip}\n{user_agent}".encode(), hashlib.sha256).hexdigest()
+    return "p:" + digest[:32]
+
+
 class VisitorIds:
-    def __init__(self) -> None:
-        self._salts: dict[date, str] = {}
+    def __init__(self, timezone: str = "Asia/Shanghai") -> None:
+        self.zone = ZoneInfo(timezone)
+        self._salts: dict[date, str | None] = {}  # today's and yesterday's (None: yesterday had none)
+
+    def use_timezone(self, timezone: str) -> None:
+        self.zone, self._salts = ZoneInfo(timezone), {}
 
     async def salt(self, session: AsyncSession, day: date) -> str:
+        """The day's salt, made on first use."""
+        salt = await self._known(session, day)
+        if salt is None:
+            session.add(VisitorSalt(day=day, salt=secrets.token_hex(32)))
+            try:
+                await session.commit()
+            except IntegrityError:  # another process made the day's salt first; use theirs
+                await session.rollback()
+            self._salts.pop(day, None)
+            salt = await self._known(session, day)
+            assert salt is not None
+        return salt
+
+    async def _known(self, session: AsyncSession, day: date) -> str | None:
         if day not in self._salts:
             row = await session.get(VisitorSalt, day)
-            if row is None:
-                row = VisitorSalt(day=day, salt=secrets.token_hex(32))
-                session.add(row)
-                try:
-                    await session.commit()
-                except IntegrityError:  # another process made today's salt first; use theirs
-                    await session.rollback()
-                    row = await session.get(VisitorSalt, day)
-                    assert row is not None
-            self._salts = {day: row.salt}
+            self._salts = {d: s for d, s in self._salts.items() if d >= day - timedelta(days=1)}
+            self._salts[day] = row.salt if row is not None else None
         return self._salts[day]
 
     async def pseudonymous(self, session: AsyncSession, ip: str, user_agent: str) -> str:
-        salt = await self.salt(session, utcnow().date())
-        digest = hmac.new(salt.encode(), f"{ip}\n{user_agent}".encode(), hashlib.sha256).hexdigest()
-        return "p:" + digest[:32]
+        return _pseudonym(await self.salt(session, local_day(self.zone)), ip, user_agent)
+
+    async def previous(self, session: AsyncSession, ip: str, user_agent: str) -> str | None:
+        """The id the same address and agent had under yesterday's salt (None once that salt is gone or never
+        existed): a view that started before midnight keeps its visitor."""
+        salt = await self._known(session, local_day(self.zone) - timedelta(days=1))
+        return _pseudonym(salt, ip, user_agent) if salt is not None else None
 
     async def visitor_id(
         self, session: AsyncSession, user_id: int | None, consented: bool, ip: str, user_agent: str
@@ -58,9 +86,9 @@ class VisitorIds:
         return await self.pseudonymous(session, ip, user_agent)
 
 
-async def purge_old_salts(session: AsyncSession) -> int:
-    """Delete salts older than 48 hours; returns how many went."""
-    cutoff = utcnow().date() - timedelta(days=SALT_DAYS_KEPT)
+async def purge_old_salts(session: AsyncSession, zone: ZoneInfo) -> int:
+    """Delete salts older than 48 hours (days in the shop's time zone); returns how many went."""
+    cutoff = local_day(zone) - timedelta(days=SALT_DAYS_KEPT)
     old = list(await session.scalars(select(VisitorSalt.day).where(VisitorSalt.day < cutoff)))
     await session.execute(delete(VisitorSalt).where(VisitorSalt.day < cutoff))
     await session.commit()

@@ -4,6 +4,7 @@
 import { csrfToken } from "./_api.js";
 
 const BEAT_MS = 15000;
+const FIRST_BEAT_MS = 6000; // a viewer counts in UV once 1 s is watched: tell the server early (its floor is 5 s)
 const URL_EVENTS = "/api/v1/analytics/events";
 
 function newViewId() {
@@ -60,8 +61,15 @@ export function startTracking(stage) {
   };
   const resume = () => {
     if (document.hidden) return end();
-    if (!viewId) start();
     clearInterval(timer);
+    if (!viewId) {
+      start();
+      timer = setTimeout(() => {
+        beat();
+        timer = setInterval(beat, BEAT_MS);
+      }, FIRST_BEAT_MS);
+      return;
+    }
     timer = setInterval(beat, BEAT_MS);
   };
 
