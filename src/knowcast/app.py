@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -45,7 +46,7 @@ from knowcast.privacy import routes as privacy_routes
 from knowcast.privacy.janitor import PrivacyJanitor
 from knowcast.realtime import bridge as realtime_bridge
 from knowcast.realtime import routes as realtime_routes
-from knowcast.realtime.hub import FAILURE_STAGES
+from knowcast.realtime.hub import FAILURE_STAGES, WELCOME_KINDS
 from knowcast.rooms import routes as room_routes
 from knowcast.settings import Settings
 from knowcast.web import pages
@@ -79,6 +80,13 @@ def create_app(settings: Settings, ctx: AppContext | None = None) -> FastAPI:
         "stage",
         ctx.hub.failures,
         FAILURE_STAGES,
+    )
+    ctx.metrics.count_from(
+        "knowcast_realtime_welcomes", "live sockets welcomed, by kind", "kind", ctx.hub.welcomes, WELCOME_KINDS
+    )
+    asset_answers: Counter[str] = Counter()
+    ctx.metrics.count_from(
+        "knowcast_static_assets", "hashed static files answered from memory, by status", "status", asset_answers, ()
     )
     commerce_runtime.install(ctx)
     analytics_runtime.install(ctx)
@@ -153,7 +161,9 @@ def create_app(settings: Settings, ctx: AppContext | None = None) -> FastAPI:
     app.add_middleware(AccessLogMiddleware, metrics=ctx.metrics)
     app.add_middleware(realtime_routes.LiveSockets, ctx=ctx)  # outermost: viewers' sockets skip the stack
     app.add_middleware(FlashFastPath, ctx=ctx)  # outermost too: flash-sale attempts (commerce/fastpath.py)
-    app.add_middleware(StaticAssets, static_dir=STATIC_DIR)  # hashed built files, from memory (web/assets.py)
+    app.add_middleware(
+        StaticAssets, static_dir=STATIC_DIR, counts=asset_answers
+    )  # hashed built files, from memory (web/assets.py)
     return app
 
 

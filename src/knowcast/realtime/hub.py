@@ -36,6 +36,7 @@ PRESENCE_EVERY = 1.0
 # encode (an item refused when submitted), publish (a room's tick), apply (an event folded into a room),
 # applier and listener (another domain's hook), step (a whole tick or presence round)
 FAILURE_STAGES = ("encode", "publish", "apply", "applier", "listener", "step")
+WELCOME_KINDS = ("snapshot", "resumed")
 
 
 class Hub:
@@ -63,6 +64,7 @@ class Hub:
         self.chat_handler: ChatHandler | None = None
         self._tappers: dict[int, Tappers] = {}
         self.failures: Counter[str] = Counter()
+        self.welcomes: Counter[str] = Counter()  # "snapshot" / "resumed": joins answered, in /metrics
         self._tasks: list[asyncio.Task[None]] = []
         self.heap = HeapKeeper(gc_freeze_above)
 
@@ -186,6 +188,7 @@ class Hub:
                 **extras,
             }
             conn.send({**welcome, "resumed": False, "seq": room.seq, "snapshot": snapshot})
+        self.welcomes["resumed" if missed is not None else "snapshot"] += 1
         room.attach(conn)
         return missed is not None
 

@@ -14,6 +14,7 @@ import json
 import logging
 import mimetypes
 import re
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,8 +79,9 @@ class StaticAssets:
     when the browser accepts ``br``, else gzip, else the file itself, with ``Vary: Accept-Encoding``.
     """
 
-    def __init__(self, app: ASGIApp, static_dir: Path) -> None:
+    def __init__(self, app: ASGIApp, static_dir: Path, counts: Counter[str] | None = None) -> None:
         self.app = app
+        self.counts: Counter[str] = Counter() if counts is None else counts  # answers by status, for /metrics
         self.dist = static_dir / "dist"
         self.files: dict[str, Built | None] = {}
         self.security = [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
@@ -125,6 +127,7 @@ class StaticAssets:
         if coding != "identity":
             headers.append((b"content-encoding", coding.encode()))
         status = 304 if not_modified else 200
+        self.counts["304" if not_modified else "200"] += 1
         if status == 200:
             headers.append((b"content-length", str(len(body)).encode()))
         await send({"type": "http.response.start", "status": status, "headers": headers})
