@@ -66,6 +66,28 @@ async def test_bearer_without_the_scope_is_refused(make_user: Any, bearer: Any) 
     assert patched.json()["error"]["code"] == "token.scope_missing"
 
 
+async def test_the_stream_key_needs_its_own_scope(make_user: Any, bearer: Any) -> None:
+    """#14 point 7: a rooms:read token once returned the stream key, which lets its holder broadcast."""
+    host = await make_user(Role.HOST)
+    room = (await host.client.post("/api/v1/rooms", json=ROOM)).json()
+    key = room["stream_key"]
+    assert key  # the signed-in host sees it
+    editor = bearer((await new_token(host, "rooms:read", "rooms:write"))["token"])
+    for answer in (
+        await editor.get(f"/api/v1/rooms/{room['id']}/private"),
+        await editor.patch(f"/api/v1/rooms/{room['id']}", json={"title": "改名"}),
+        await editor.post("/api/v1/rooms", json=ROOM),
+    ):
+        assert answer.status_code in (200, 201) and answer.json()["stream_key"] is None, answer.text
+        assert key not in answer.text
+    rotate = await editor.post(f"/api/v1/rooms/{room['id']}/stream-key")
+    assert rotate.status_code == 403 and rotate.json()["error"]["fields"] == {"scope": "rooms:stream_key"}
+    keeper = bearer((await new_token(host, "rooms:read", "rooms:stream_key"))["token"])
+    assert (await keeper.get(f"/api/v1/rooms/{room['id']}/private")).json()["stream_key"] == key
+    rotated = await keeper.post(f"/api/v1/rooms/{room['id']}/stream-key")
+    assert rotated.status_code == 200 and rotated.json()["stream_key"] not in (None, key)
+
+
 async def test_routes_that_name_no_scope_refuse_tokens(make_user: Any, bearer: Any) -> None:
     owner = await make_user(Role.OWNER)
     client = bearer((await new_token(owner, "rooms:read", "rooms:write", "webhooks:manage"))["token"])
@@ -167,7 +189,12 @@ async def test_last_used_time_is_recorded(make_user: Any, bearer: Any, ctx: Any)
 
 async def test_scopes_are_limited_by_role(make_user: Any) -> None:
     host, viewer = await make_user(Role.HOST), await make_user(Role.VIEWER)
-    assert (await host.client.get("/api/v1/tokens/scopes")).json() == ["rooms:read", "rooms:write", "analytics:read"]
+    assert (await host.client.get("/api/v1/tokens/scopes")).json() == [
+        "rooms:read",
+        "rooms:write",
+        "rooms:stream_key",
+        "analytics:read",
+    ]
     refused = await host.client.post("/api/v1/tokens", json={"name": "x", "scopes": ["orders:read"]})
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "token.scope_not_allowed"
     nope = await viewer.client.post("/api/v1/tokens", json={"name": "x", "scopes": ["rooms:read"]})
@@ -228,7 +255,7 @@ def test_room_routes_name_their_scopes(app: Any) -> None:
         ("PATCH", "/api/v1/rooms/{room_id}"): "rooms:write",
         ("POST", "/api/v1/rooms/{room_id}/cover"): "rooms:write",
         ("POST", "/api/v1/rooms/{room_id}/transitions"): "rooms:write",
-        ("POST", "/api/v1/rooms/{room_id}/stream-key"): "rooms:write",
+        ("POST", "/api/v1/rooms/{room_id}/stream-key"): "rooms:stream_key",
     }
 
 

@@ -17,6 +17,8 @@ from knowcast.accounts.permissions import Permission, has_permission
 class Scope(enum.StrEnum):
     ROOMS_READ = "rooms:read"
     ROOMS_WRITE = "rooms:write"
+    # the stream key lets whoever holds it broadcast as the host: never implied by reading or editing rooms
+    ROOMS_STREAM_KEY = "rooms:stream_key"
     ORDERS_READ = "orders:read"
     ANALYTICS_READ = "analytics:read"
     WEBHOOKS_MANAGE = "webhooks:manage"
@@ -25,6 +27,7 @@ class Scope(enum.StrEnum):
 NEEDS: dict[Scope, Permission] = {
     Scope.ROOMS_READ: Permission.MANAGE_ROOMS,
     Scope.ROOMS_WRITE: Permission.MANAGE_ROOMS,
+    Scope.ROOMS_STREAM_KEY: Permission.MANAGE_ROOMS,
     Scope.ORDERS_READ: Permission.MANAGE_SHOP,
     Scope.ANALYTICS_READ: Permission.MANAGE_ROOMS,
     Scope.WEBHOOKS_MANAGE: Permission.MANAGE_SHOP,

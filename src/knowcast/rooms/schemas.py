@@ -58,9 +58,9 @@ class RoomPublic(BaseModel):
 
 
 class RoomPrivate(RoomPublic):
-    """What the room's host sees, stream key included."""
+    """What the room's host sees, stream key included (None for an API token without ``rooms:stream_key``)."""
 
-    stream_key: str
+    stream_key: str | None
     ingest_url: str
 
 
