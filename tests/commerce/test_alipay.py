@@ -186,3 +186,22 @@ async def test_host_refund_returns_the_money_at_alipay(
     assert await state_of(buyer, order["id"]) == "refunded"
     library = (await buyer.client.get("/api/v1/library")).json()
     assert all(not e["active"] for e in library)
+
+
+async def test_switching_method_closes_the_first_trade_at_alipay(
+    shop: Shop, make_user: Any, alipay: AlipaySimulator, served_app: str
+) -> None:
+    """The buyer opens the phone cashier, then switches to desktop pay: the first trade can no longer be paid."""
+    buyer = await make_user(Role.VIEWER)
+    order = await pending_order(shop, buyer)
+    first = await checkout(buyer, order["id"], "alipay_wap")
+    async with httpx.AsyncClient(follow_redirects=True) as browser:
+        assert (await browser.get(first)).status_code == 200
+        second = await checkout(buyer, order["id"], "alipay_page")
+        assert second != first
+        [opened] = alipay.trades.values()
+        assert opened.status == "TRADE_CLOSED"
+        assert (await browser.get(first)).status_code == 409
+    await pay_at_cashier(second)
+    await wait_for_state(buyer.client, order["id"], {"fulfilled"})
+    assert [t.status for t in alipay.trades.values()] == ["TRADE_CLOSED", "TRADE_SUCCESS"]

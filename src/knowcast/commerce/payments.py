@@ -302,6 +302,13 @@ async def _expired(session: AsyncSession, ctx: AppContext, payment: Payment) -> 
     if payment.state in (PaymentState.SUCCEEDED, PaymentState.REFUNDED):
         await session.commit()
         return "stale"
+    latest = await latest_payment(session, payment.order_id)
+    if payment.closed_at is not None or (latest is not None and latest.id != payment.id):
+        # the provider confirms closing a checkout we replaced (Alipay notifies TRADE_CLOSED after
+        # alipay.trade.close): the order goes on with its newer checkout
+        payment.closed_at = payment.closed_at or utcnow()
+        await session.commit()
+        return "closed_replaced_checkout"
     order = await orders.get_order(session, payment.order_id)
     await session.commit()
     await orders.close_unpaid(session, ctx, order, OrderState.CANCELLED)
