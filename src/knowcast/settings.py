@@ -92,6 +92,18 @@ class Settings(BaseSettings):
     alipay_public_key: str | None = None  # Alipay's public key (支付宝公钥), not the app's: checks answers
     alipay_seller_id: str | None = None  # the merchant's PID (2088...): every notification must name it
     alipay_gateway: str = "https://openapi.alipay.com/gateway.do"  # sandbox: openapi-sandbox.dl.alipaydev.com
+    # WeChat Pay API v3 (docs/payments.md#wechat-pay): the merchant (商户号), the Official Account bound to it
+    wechat_mchid: str | None = None
+    wechat_appid: str | None = None  # the Official Account's AppID (公众号), bound to the merchant
+    wechat_app_secret: str | None = None  # its AppSecret: the silent snsapi_base login that gives JSAPI the openid
+    wechat_apiv3_key: str | None = None  # the APIv3 key (32 characters) set in the merchant platform
+    wechat_private_key_path: Path | None = None  # apiclient_key.pem (the merchant API certificate's key)
+    wechat_cert_serial_no: str | None = None  # the merchant API certificate's serial number
+    wechat_public_key_path: Path | None = None  # the WeChat Pay public key (pub_key.pem); unset: platform certs
+    wechat_public_key_id: str | None = None  # PUB_KEY_ID_...
+    wechat_api_base: str = "https://api.mch.weixin.qq.com"  # the tests point it at their simulator
+    wechat_oauth_base: str = "https://open.weixin.qq.com"  # snsapi_base authorize page
+    wechat_sns_base: str = "https://api.weixin.qq.com"  # code -> openid
     order_hold_minutes: int = Field(default=15, ge=1, le=1440)
     flash_hold_seconds: int = Field(default=120, ge=5, le=3600)
     flash_session_cache_seconds: int = Field(default=300, ge=0, le=3600)  # 0: every attempt reads its session
