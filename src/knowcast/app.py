@@ -21,6 +21,7 @@ from knowcast.catalog import routes as catalog_routes
 from knowcast.commerce import room_routes as commerce_room_routes
 from knowcast.commerce import routes as commerce_routes
 from knowcast.commerce import runtime as commerce_runtime
+from knowcast.commerce import wechat_oauth
 from knowcast.commerce.fastpath import FlashFastPath, in_front
 from knowcast.context import AppContext
 from knowcast.db import migrate
@@ -138,6 +139,7 @@ def create_app(settings: Settings, ctx: AppContext | None = None) -> FastAPI:
         catalog_routes.router,
         commerce_routes.router,
         commerce_room_routes.router,
+        wechat_oauth.router,
         media_routes.router,
         media_routes.api,
         media_hooks.router,

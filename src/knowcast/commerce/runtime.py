@@ -152,11 +152,18 @@ def _alipay(ctx: AppContext) -> PaymentProvider:
     return from_settings(ctx.settings)
 
 
+def _wechat(ctx: AppContext) -> PaymentProvider:
+    from knowcast.commerce.providers.wechat import from_settings
+
+    return from_settings(ctx.settings)
+
+
 # name in KNOWCAST_PAYMENT_PROVIDERS -> how to build it from the settings (imported lazily: each SDK only
 # loads when its provider is enabled). The sandbox is built by install() itself.
 PROVIDERS: dict[str, ProviderFactory] = {
     "stripe": _stripe,
     "alipay": _alipay,
+    "wechat": _wechat,
 }
 
 
@@ -184,6 +191,10 @@ def install(ctx: AppContext) -> CommerceRuntime:
         sessions=buyers.SessionLookups(ctx.db, settings.flash_session_cache_seconds),
     )
     ctx.commerce = rt
+    if "wechat" in rt.providers:
+        from knowcast.commerce import wechat_oauth
+
+        wechat_oauth.install(ctx)  # the checkout learns the payer's openid (JSAPI)
     ctx.components.append(rt)
     ctx.bus.subscribe("chat.message", rt.on_chat)
     buyers.subscribe(ctx.bus)
