@@ -7,9 +7,16 @@
 // ("dist/room.js", "css/app.css") to its hashed file and the chunks it imports (the pages' `asset()` helper
 // reads it), and every text file gets a gzip and a brotli copy beside it, made once here instead of per
 // request.
+//
+// Beside the bundles it makes, from npm packages and our own SVG: the icon sprite (the lucide-static icons
+// listed in static/icons.txt → "dist/icons.svg"), and the favicon, app icons and default share picture
+// (static/img/logo.svg rendered to PNG by resvg → "dist/img/icon-192.png" …), hashed and listed the same way.
+// axe-core (a devDependency) is read from node_modules by the browser tests, never shipped.
+import { Resvg } from "@resvg/resvg-js";
 import { build } from "esbuild";
 import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { basename, extname, relative } from "node:path";
 import { brotliCompressSync, constants, gzipSync } from "node:zlib";
 
@@ -17,6 +24,8 @@ const root = "src/knowcast/web/static";
 const src = `${root}/js`;
 const out = `${root}/dist`;
 const COMPRESSIBLE = new Set([".js", ".css", ".map", ".svg", ".json"]);
+
+const require = createRequire(import.meta.url);
 
 rmSync(out, { recursive: true, force: true }); // stale bundles of older builds would be served forever
 mkdirSync(out, { recursive: true });
@@ -53,6 +62,43 @@ for (const file of readdirSync(`${root}/css`).filter((f) => f.endsWith(".css")))
   writeFileSync(`${out}/${hashed}`, body);
   manifest[`css/${file}`] = { file: `dist/${hashed}`, imports: [] };
 }
+// a file made here (not by esbuild): written under a content-hashed flat name, listed under its logical name
+function emit(logical, body) {
+  const hash = createHash("sha256").update(body).digest("base64url").slice(0, 10);
+  const ext = extname(logical);
+  const hashed = `${basename(logical, ext)}-${hash}${ext}`;
+  writeFileSync(`${out}/${hashed}`, body);
+  manifest[logical] = { file: `dist/${hashed}`, imports: [] };
+}
+
+function iconSprite() {
+  const names = readFileSync(`${root}/icons.txt`, "utf8").split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
+  const symbols = names.map((name) => {
+    const svg = readFileSync(require.resolve(`lucide-static/icons/${name}.svg`), "utf8");
+    const body = svg.slice(svg.indexOf(">", svg.indexOf("<svg")) + 1, svg.lastIndexOf("</svg>")).trim();
+    // each symbol carries lucide's stroke attributes, so a <use> draws in the page's currentColor
+    const attrs = 'fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round"';
+    return `<symbol id="${name}" viewBox="0 0 24 24" ${attrs}>${body}</symbol>`;
+  });
+  emit("dist/icons.svg", `<svg xmlns="http://www.w3.org/2000/svg"><!-- lucide-static, ISC licence -->\n${symbols.join("\n")}\n</svg>\n`);
+}
+
+function appIcons() {
+  const logo = readFileSync(`${root}/img/logo.svg`, "utf8");
+  const mark = logo.replace(/<svg[^>]*>/, "").replace("</svg>", "");
+  const png = (svg, width) => new Resvg(svg, { fitTo: { mode: "width", value: width } }).render().asPng();
+  for (const size of [32, 192, 512]) emit(`dist/img/icon-${size}.png`, png(logo, size));
+  emit("dist/img/apple-touch-icon.png", png(logo, 180));
+  // maskable: a launcher may crop to a circle, so the mark sits inside the 80 % safe zone on the brand colour
+  const maskable = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="-64 -64 640 640"><rect x="-64" y="-64" width="640" height="640" fill="#ff2d55"/>${mark}</svg>`;
+  emit("dist/img/icon-maskable-512.png", png(maskable, 512));
+  // the share picture (og:image) of a room with no cover: the mark on a dark stage, 1200×630
+  const og = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 1200 630"><rect width="1200" height="630" fill="#141418"/><g transform="translate(440 155) scale(.625)">${mark}</g></svg>`;
+  emit("dist/img/og-default.png", png(og, 1200));
+}
+
+iconSprite();
+appIcons();
 writeFileSync(`${out}/manifest.json`, JSON.stringify(manifest, null, 1) + "\n");
 
 for (const file of readdirSync(out)) {

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from knowcast import csrf
@@ -22,6 +23,12 @@ from knowcast.web.assets import Manifest
 
 WEB_DIR = Path(__file__).parent
 STATIC_DIR = WEB_DIR / "static"
+THEME_COLOR = "#ff2d55"  # the brand colour: also --brand in static/css/app.css and the manifest's theme_color
+ICON_NAMES = frozenset(
+    line.strip()
+    for line in (STATIC_DIR / "icons.txt").read_text(encoding="utf-8").splitlines()
+    if line.strip() and not line.startswith("#")
+)
 
 
 class Pages:
@@ -31,9 +38,27 @@ class Pages:
         self.templates = Jinja2Templates(directory=WEB_DIR / "templates")
         self.assets = Manifest(STATIC_DIR)
         self.templates.env.globals.update(
-            asset=self.assets.url, asset_imports=self.assets.imports, site_name=settings.site_name
+            asset=self.assets.url,
+            asset_imports=self.assets.imports,
+            icon=self.icon,
+            site_name=settings.site_name,
+            theme_color=THEME_COLOR,
         )
         self.templates.env.filters["localtime"] = self.localtime
+
+    def icon(self, name: str, label: str | None = None, cls: str = "") -> Markup:
+        """An icon from the bundled lucide sprite. Decorative (hidden from screen readers) unless ``label`` is
+        given; names are those in static/icons.txt (an unknown one is a bug, so it raises)."""
+        if name not in ICON_NAMES:
+            raise ValueError(f"icon {name!r} is not in static/icons.txt")
+        href = f"{self.assets.url('dist/icons.svg')}#{name}"
+        if label:
+            svg = Markup(
+                '<svg class="icon icon-{} {}" role="img" aria-label="{}" focusable="false"><use href="{}"></use></svg>'
+            )
+            return svg.format(name, cls, label, href)
+        svg = Markup('<svg class="icon icon-{} {}" aria-hidden="true" focusable="false"><use href="{}"></use></svg>')
+        return svg.format(name, cls, href)
 
     def localtime(self, value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
         return value.astimezone(self.zone).strftime(fmt) if value else ""
@@ -53,6 +78,8 @@ class Pages:
             user=getattr(request.state, "user", None),
             public_url=self.settings.public_url.rstrip("/"),
             consent=consent.state(request.headers, request.cookies),
+            here=here(request),
+            time_zone=self.settings.timezone,
         )
         response = self.templates.TemplateResponse(request, name, context, status_code=status_code)
         response.headers["content-language"] = locale
@@ -62,6 +89,12 @@ class Pages:
         if status_code == 401:  # a page that needs sign-in sends the visitor there and back
             return RedirectResponse(f"/signin?next={quote(request.url.path)}", status_code=303)
         return self.render(request, "error.html", status_code, status=status_code, code=code, message=message)
+
+
+def here(request: Request) -> str:
+    """This page's path and query: where sign-in, sign-up and the language switch come back to."""
+    query = request.url.query
+    return request.url.path + (f"?{query}" if query else "")
 
 
 def pages_of(request: Request) -> Pages:

@@ -20,15 +20,16 @@ router = APIRouter()
 
 
 def safe_next(target: str | None) -> str:
-    """Only same-site paths may be redirected to after sign-in."""
-    if not target:
+    """Only same-site paths may be redirected to after sign-in: an absolute path, not ``//host`` nor ``/\\host``
+    (browsers read a backslash as a slash), no control characters, and never back to the sign-in pages."""
+    if not target or len(target) > 2000 or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    if "\\" in target or any(ord(ch) < 32 or ord(ch) == 127 for ch in target):
         return "/"
     parts = urlsplit(target)
-    return (
-        target
-        if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//")
-        else "/"
-    )
+    if parts.scheme or parts.netloc or parts.path in ("/signin", "/signup", "/signout"):
+        return "/"
+    return target
 
 
 @router.get("/signin", dependencies=[Public])
@@ -53,19 +54,20 @@ async def signin(request: Request, ctx: Ctx, db: Db, _user: MaybeUser) -> Respon
 
 
 @router.get("/signup", dependencies=[Public])
-async def signup_page(request: Request, _user: MaybeUser) -> Response:
-    return pages(request).render(request, "signup.html", values={}, error=None)
+async def signup_page(request: Request, _user: MaybeUser, next: str | None = None) -> Response:
+    return pages(request).render(request, "signup.html", next=safe_next(next), values={}, error=None)
 
 
 @router.post("/signup", dependencies=[Public])
 async def signup(request: Request, ctx: Ctx, db: Db, _user: MaybeUser) -> Response:
     values = await form_values(request)
+    target = safe_next(values.get("next"))
     try:
         new = await service.sign_up(db, ctx, parse(SignUp, values), client_ip(request), locale=request.state.locale)
     except KnowcastError as error:
         values.pop("password", None)
-        return pages(request).render(request, "signup.html", error.status_code, values=values, error=error)
-    response = RedirectResponse("/", status_code=303)
+        return pages(request).render(request, "signup.html", error.status_code, next=target, values=values, error=error)
+    response = RedirectResponse(target, status_code=303)
     set_session_cookie(response, new.token, ctx.settings)
     return response
 

@@ -18,6 +18,7 @@ from knowcast.rooms.states import RoomState
 from knowcast.web.templating import pages_of as pages
 
 router = APIRouter()
+OG_DEFAULT = "dist/img/og-default.png"  # made by the build from static/img/logo.svg
 
 
 @router.get("/", dependencies=[Public])
@@ -41,7 +42,7 @@ async def room_page(request: Request, room_id: Id, db: Db, user: MaybeUser) -> R
         room=room,
         locked=locked,
         canonical=f"{base}/rooms/{room.id}",
-        image=f"{base}{cover_url(room.cover_path)}" if room.cover_path else f"{base}/static/img/og-default.png",
+        image=f"{base}{cover_url(room.cover_path) if room.cover_path else pages(request).assets.url(OG_DEFAULT)}",
         json_ld=broadcast_event(room, base, pages(request).settings.site_name),
         **playback.page_context(request.app.state.media, room, can_watch=locked is None),
     )

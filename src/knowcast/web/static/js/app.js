@@ -1,7 +1,9 @@
 // Loaded on every page.
 import { startBell } from "./_growth_bell.js";
+import { startMenus } from "./_menu.js";
 import { localizeTimes } from "./_time.js";
 
 localizeTimes();
+startMenus();
 const bell = document.querySelector("[data-growth-bell]");
 if (bell) startBell(bell);
