@@ -86,6 +86,7 @@ function iconSprite() {
 function appIcons() {
   const logo = readFileSync(`${root}/img/logo.svg`, "utf8");
   const mark = logo.replace(/<svg[^>]*>/, "").replace("</svg>", "");
+  emit("img/logo.svg", logo);
   const png = (svg, width) => new Resvg(svg, { fitTo: { mode: "width", value: width } }).render().asPng();
   for (const size of [32, 192, 512]) emit(`dist/img/icon-${size}.png`, png(logo, size));
   emit("dist/img/apple-touch-icon.png", png(logo, 180));

@@ -3,6 +3,7 @@ the one-line header with the viewer's menu, and sign-in / sign-up coming back to
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -45,7 +46,8 @@ async def test_favicon_and_touch_icon_answer_at_the_addresses_browsers_ask(clien
 
 
 async def test_icons_come_from_the_sprite_not_emoji(make_user: Any) -> None:
-    sprite = (STATIC_DIR / "dist" / "icons.svg").read_text(encoding="utf-8")
+    built = json.loads((STATIC_DIR / "dist" / "manifest.json").read_text())["dist/icons.svg"]["file"]
+    sprite = (STATIC_DIR / built).read_text(encoding="utf-8")
     assert set(re.findall(r'<symbol id="([a-z0-9-]+)"', sprite)) == ICON_NAMES
     member = await make_user()
     page = (await member.client.get("/")).text
