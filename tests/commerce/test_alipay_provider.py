@@ -9,6 +9,7 @@ import subprocess
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, quote_plus, urlencode, urlsplit
 
 import httpx
@@ -53,15 +54,15 @@ async def provider(sim: AlipaySimulator, keys: AlipayKeys) -> AsyncIterator[Alip
 def checkout(
     reference: str, amount: int = 6900, method: PayMethod = PayMethod.ALIPAY_WAP, **kw: object
 ) -> CheckoutRequest:
+    fields: dict[str, Any] = {"title": "理财入门课", **kw}
     return CheckoutRequest(
         order_id=42,
         amount=amount,
         currency="CNY",
-        title="理财入门课",
         return_url="https://shop.example.com/library?order=42",
         method=method,
         reference=reference,
-        **kw,  # type: ignore[arg-type]
+        **fields,
     )
 
 
@@ -177,6 +178,15 @@ async def test_page_and_wap_pay_end_to_end(provider: AlipayProvider, sim: Alipay
     assert (event.merchant_id, event.app_id, event.provider_trade_id) == (SELLER_ID, APP_ID, trade.trade_no)
     assert event.event_id == note.fields["notify_id"]
     assert provider.answer(True).body == b"success" and provider.answer(False).body == b"fail"
+
+
+async def test_titles_alipay_would_refuse_are_cleaned(provider: AlipayProvider, sim: AlipaySimulator) -> None:
+    title = "A/B 测试 & 增长 = 复利" + "长" * 300
+    session = await provider.create_checkout(checkout("kc_title", title=title))
+    async with httpx.AsyncClient(follow_redirects=True) as browser:
+        cashier = await browser.get(session.url)
+    assert cashier.status_code == 200, cashier.text
+    assert sim.trades["kc_title"].subject.startswith("A B 测试 增长 复利")
 
 
 async def test_checkout_refuses_what_alipay_cannot_take(provider: AlipayProvider) -> None:

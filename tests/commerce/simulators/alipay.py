@@ -232,6 +232,12 @@ class AlipaySimulator:
         for name in ("method", "timestamp", "version", "biz_content"):
             if not params.get(name):
                 return Refused(f"isv.missing-{name}", f"缺少{name}参数", "40001", "Missing Required Arguments")
+        try:  # Beijing time, as Alipay reads it; held to a 10-minute skew here
+            stamp = datetime.strptime(params["timestamp"], TIME_FORMAT).replace(tzinfo=CST)
+        except ValueError:
+            return Refused("isv.invalid-timestamp", "时间戳格式错误", "40002", "Invalid Arguments")
+        if abs(stamp - datetime.now(UTC)) > timedelta(minutes=10):
+            return Refused("isv.invalid-timestamp", "时间戳超出允许范围", "40002", "Invalid Arguments")
         if not rsa2_valid(self.app_public_key, sign_content(params), params.get("sign", "")):
             return Refused("isv.invalid-signature", "验签出错", "40002", "Invalid Arguments")
         return None
@@ -257,6 +263,8 @@ class AlipaySimulator:
         total = to_fen(biz.get("total_amount"))
         if total is None or not 1 <= total <= 10_000_000_000 or not biz.get("subject") or not biz.get("out_trade_no"):
             raise Refused("ACQ.INVALID_PARAMETER", "参数无效 (total_amount / subject / out_trade_no)")
+        if any(char in biz["subject"] for char in "/=&") or len(biz["subject"]) > 256:
+            raise Refused("ACQ.INVALID_PARAMETER", "订单标题不可使用特殊字符，如 /，=，& 等")
         if biz.get("product_code") != PRODUCT_CODES[method]:
             raise Refused("ACQ.PRODUCT_CODE_INVALID", "产品码错误")
         existing = self.trades.get(biz["out_trade_no"])
