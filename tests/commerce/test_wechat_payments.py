@@ -126,6 +126,7 @@ async def test_jsapi_inside_wechat_learns_the_openid_silently_then_pays(
     assert callback.path == "/pay/wechat/oauth/callback"
     stolen = await buyer.client.get(f"{callback.path}?{callback.query.replace('state=', 'state=x')}")
     assert stolen.status_code == 422 and "payment.oauth_state" in stolen.text  # an error page: a browser is here
+    assert "这次微信授权不是从本站发起的" in stolen.text
     landed = await buyer.client.get(f"{callback.path}?{callback.query}")
     assert landed.status_code == 303 and landed.headers["location"] == f"/checkout/{order['id']}"
     cookie = buyer.client.cookies.get(wechat_oauth.OPENID_COOKIE)
