@@ -23,6 +23,7 @@ from knowcast.commerce import routes as commerce_routes
 from knowcast.commerce import runtime as commerce_runtime
 from knowcast.commerce import wechat_oauth
 from knowcast.commerce.fastpath import FlashFastPath, in_front
+from knowcast.commerce.snapshot_path import SnapshotFastPath
 from knowcast.context import AppContext
 from knowcast.db import migrate
 from knowcast.db.engine import Database
@@ -162,6 +163,7 @@ def create_app(settings: Settings, ctx: AppContext | None = None) -> FastAPI:
     app.add_middleware(EmbedFraming)  # outside the security headers: embed pages drop X-Frame-Options
     app.add_middleware(AccessLogMiddleware, metrics=ctx.metrics)
     app.add_middleware(realtime_routes.LiveSockets, ctx=ctx)  # outermost: viewers' sockets skip the stack
+    app.add_middleware(SnapshotFastPath, ctx=ctx)  # a room's commerce snapshot (commerce/snapshot_path.py)
     app.add_middleware(FlashFastPath, ctx=ctx)  # outermost too: flash-sale attempts (commerce/fastpath.py)
     app.add_middleware(
         StaticAssets, static_dir=STATIC_DIR, counts=asset_answers

@@ -14,6 +14,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,6 +30,9 @@ from knowcast.commerce.writer import FlashWriter, SaleInfo
 from knowcast.context import AppContext
 from knowcast.errors import ConfigError
 
+if TYPE_CHECKING:
+    from knowcast.commerce.room_snapshot import ClaimLookups, RoomSnapshots
+
 log = logging.getLogger(__name__)
 STOCK_TICK = 0.25
 OpenIdLookup = Callable[[Request, AsyncSession, User], Awaitable[str | None]]
@@ -42,6 +46,8 @@ class CommerceRuntime:
     providers: dict[str, PaymentProvider]  # the enabled ones (KNOWCAST_PAYMENT_PROVIDERS), best first
     sandbox: SandboxProvider
     sessions: buyers.SessionLookups  # who is buying: one session memory and lookup queue per app
+    snapshots: RoomSnapshots | None = None  # each room's shared commerce snapshot (room_snapshot.py)
+    claims: ClaimLookups | None = None  # viewers' claimed coupon values, batched
     http: httpx.AsyncClient = field(default_factory=lambda: httpx.AsyncClient(timeout=10))
     sales: dict[int, tuple[float, SaleInfo]] = field(default_factory=dict)
     load_locks: dict[int, asyncio.Lock] = field(default_factory=dict)
@@ -190,6 +196,10 @@ def install(ctx: AppContext) -> CommerceRuntime:
         sandbox=sandbox,
         sessions=buyers.SessionLookups(ctx.db, settings.flash_session_cache_seconds),
     )
+    from knowcast.commerce.room_snapshot import ClaimLookups, RoomSnapshots  # it builds on this module
+
+    rt.snapshots, rt.claims = RoomSnapshots(ctx), ClaimLookups(ctx)
+    rt.snapshots.install()
     ctx.commerce = rt
     if "wechat" in rt.providers:
         from knowcast.commerce import wechat_oauth

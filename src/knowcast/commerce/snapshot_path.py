@@ -1,0 +1,82 @@
+"""The room's commerce snapshot (``GET /api/v1/rooms/<id>/commerce``) as a plain ASGI handler, ahead of the app.
+
+Every viewer's page asks for it on arrival, so in a join storm it comes ten thousand times a minute. For a
+public room whose host runs no experiment, this answers from the room's shared snapshot
+(room_snapshot.RoomSnapshots: built once per process, dropped by the events that change it) plus the
+viewer's own part (a claimed coupon's value, batched over the viewers arriving together), without the
+middleware stack, routing, dependency injection and a database session per request. It does for itself what
+the skipped layers would (metrics, security headers, request id) and remembers a signed-in viewer's session
+for the flash-sale hot path as the route does. Everything else — a ticket or members room (each viewer's
+access decides what they see), a host with experiments (each viewer's variants dress the shelf), an unknown
+room, any other path — goes on to the FastAPI route (room_routes.snapshot), which stays the reference:
+tests/commerce/test_room_snapshot.py checks that both answer alike.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from knowcast.commerce.fastpath import SECURITY_HEADERS, RequestIds, _cookies
+from knowcast.commerce.runtime import runtime
+from knowcast.context import AppContext
+from knowcast.db.types import MAX_ROW_ID
+from knowcast.deps import SESSION_COOKIE
+from knowcast.errors import NotFound
+
+log = logging.getLogger(__name__)
+PATH = re.compile(r"^/api/v1/rooms/([1-9][0-9]{0,11})/commerce$")
+ROUTE = "/api/v1/rooms/{room_id}/commerce"  # the metrics label, as the access log would write it
+
+
+class SnapshotFastPath:
+    def __init__(self, app: ASGIApp, ctx: AppContext) -> None:
+        self.app = app
+        self.ctx = ctx
+        self.ids = RequestIds()
+        self._count: Callable[[], None] = ctx.metrics.requests.labels("GET", ROUTE, "200").inc
+        self._observe = ctx.metrics.latency.labels("GET", ROUTE).observe
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        match = PATH.match(scope["path"]) if scope["type"] == "http" and scope["method"] == "GET" else None
+        room_id = int(match.group(1)) if match else 0
+        body = await self._answer(room_id, scope) if 0 < room_id <= MAX_ROW_ID else None
+        if body is None:
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        request_id = next((v[:64] for k, v in scope["headers"] if k == b"x-request-id"), b"") or self.ids.next()
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", b"%d" % len(body)),
+            *SECURITY_HEADERS,
+            (b"x-request-id", request_id),
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+        self._count()
+        self._observe(time.perf_counter() - started)
+
+    async def _answer(self, room_id: int, scope: Scope) -> bytes | None:
+        """The snapshot, or None when the route must answer (see the module's docstring)."""
+        rt = runtime(self.ctx)
+        assert rt.snapshots is not None and rt.claims is not None
+        try:
+            shared = await rt.snapshots.get(room_id)
+        except NotFound:
+            return None
+        except Exception:
+            log.exception("room snapshot failed; the route answers", extra={"room_id": room_id})
+            return None
+        if not shared.public or shared.experiments:
+            return None
+        cookie = next((v for k, v in scope["headers"] if k == b"cookie"), b"")
+        token = _cookies(cookie.decode("latin-1")).get(SESSION_COOKIE)
+        user_id = await rt.sessions.user_id(token) if token else None  # found sessions are remembered
+        if user_id is None or shared.drop is None:
+            return shared.body
+        return shared.body_for(await rt.claims.held(shared.drop.coupon.id, user_id))
