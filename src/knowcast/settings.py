@@ -80,6 +80,8 @@ class Settings(BaseSettings):
     # the enabled providers, best first, e.g. "wechat,alipay" (docs/payments.md); "sandbox" pays nothing
     payment_providers: str = "sandbox"
     payment_sandbox_in_production: bool = False  # test payments in production mode: every page says so
+    payment_query_after_seconds: float = Field(default=60, ge=0)  # ask the provider about a silent payment
+    payment_reconcile_hour: int = Field(default=10, ge=0, le=23)  # nightly reconciliation, China Standard Time
     payment_webhook_secret: str | None = None  # sandbox HMAC key; default: derived from secret_key
     payment_webhook_url: str | None = None  # where the sandbox delivers webhooks; default: public_url
     stripe_secret_key: str | None = None

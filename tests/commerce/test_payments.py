@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from knowcast.accounts.models import Role
-from knowcast.commerce import orders
+from knowcast.commerce import orders, payments
 from knowcast.commerce.providers import sandbox
 from knowcast.commerce.runtime import runtime
 from knowcast.context import AppContext
@@ -173,3 +173,70 @@ async def test_sandbox_fail_then_pay_and_abandon(shop: Shop, make_user: Any, web
     abandoned = await sandbox_action(buyer.client, await checkout_path(buyer.client, other["id"]), "abandon")
     assert abandoned.status_code == 303
     assert (await wait_for_state(buyer.client, other["id"], {"cancelled"}))["state"] == "cancelled"
+
+
+async def test_sandbox_notifications_must_match_their_order(
+    shop: Shop, make_user: Any, ctx: AppContext, client: Any
+) -> None:
+    """Correctly signed, yet about another amount, currency, merchant or order: refused (400), audited, and
+    the order is untouched (#14 point 8: a signed notification for 1 fen once paid a 990-fen order)."""
+    from sqlalchemy import select
+
+    from knowcast.privacy.models import AuditEntry
+
+    buyer = await make_user(Role.VIEWER)
+    _, order = await _pending_order(shop, buyer, kind="course", price=990)
+    reference = await _reference(buyer.client, order["id"])
+    secret = runtime(ctx).sandbox.secret
+    wrong = {
+        "amount": sandbox.event_body(sandbox.EventKind.SUCCEEDED, reference, order["id"], 1),
+        "currency": sandbox.event_body(sandbox.EventKind.SUCCEEDED, reference, order["id"], 990, "USD"),
+        "merchant": sandbox.event_body(sandbox.EventKind.SUCCEEDED, reference, order["id"], 990, merchant="evil"),
+        "order": sandbox.event_body(sandbox.EventKind.SUCCEEDED, reference, order["id"] + 1000, 990),
+    }
+    for what, body in wrong.items():
+        headers = {sandbox.HEADER: sandbox.sign(secret, body), "content-type": "application/json"}
+        response = await client.post(WEBHOOK, content=body, headers=headers)
+        assert (response.status_code, response.json()) == (400, {"result": f"refused_{what}"})
+        again = await client.post(WEBHOOK, content=body, headers=headers)  # refused every time, never "duplicate"
+        assert again.json() == {"result": f"refused_{what}"}
+    assert (await buyer.client.get(f"/api/v1/orders/{order['id']}")).json()["state"] == "pending"
+    async with ctx.db.session() as session:
+        entries = list(
+            await session.scalars(select(AuditEntry).where(AuditEntry.action == "payment.notification_refused"))
+        )
+    assert {e.detail["mismatch"] for e in entries} == set(wrong)
+    assert {e.target_id for e in entries} == {str(order["id"])}
+    body, headers = _signed(ctx, sandbox.EventKind.SUCCEEDED, reference, order)
+    assert (await client.post(WEBHOOK, content=body, headers=headers)).json() == {"result": "paid"}
+
+
+async def test_a_sandbox_payment_whose_webhook_never_arrived_is_recovered(
+    shop: Shop, make_user: Any, ctx: AppContext
+) -> None:
+    """The buyer paid on the sandbox page, but its webhook could not be delivered (no server listening):
+    the sweeper's query finds the payment and the order is paid."""
+    ctx.settings.payment_webhook_url = "http://127.0.0.1:9"  # nothing listens there
+    ctx.settings.payment_query_after_seconds = 0
+    buyer = await make_user(Role.VIEWER)
+    _, order = await _pending_order(shop, buyer, kind="course", price=500)
+    path = await checkout_path(buyer.client, order["id"])
+    assert (await sandbox_action(buyer.client, path, "pay")).status_code == 303
+    async with ctx.db.session() as session:
+        await payments.deliver_webhooks(session, ctx)
+        await payments.recover_missed(session, ctx)
+    assert (await wait_for_state(buyer.client, order["id"], {"fulfilled"}))["state"] == "fulfilled"
+
+
+async def test_partial_refund_in_the_sandbox_keeps_the_order(shop: Shop, make_user: Any, webhook_server: str) -> None:
+    buyer = await make_user(Role.VIEWER)
+    _, order = await _pending_order(shop, buyer, kind="course", price=1000)
+    await pay(buyer.client, order["id"])
+    refund = f"/api/v1/orders/{order['id']}/refund"
+    goodwill = await shop.host.client.post(refund, json={"amount": 200, "reason": "late start"})
+    assert goodwill.json()["state"] == "fulfilled"
+    assert [e["active"] for e in (await buyer.client.get("/api/v1/library")).json()] == [True]
+    for bad in ({"amount": 0}, {"amount": True}, {"amount": "100"}, {"amount": 801}):
+        assert (await shop.host.client.post(refund, json=bad)).status_code == 422, bad
+    assert (await shop.host.client.post(refund, json={"amount": 800})).json()["state"] == "refunded"
+    assert (await buyer.client.get("/api/v1/library")).json() == []

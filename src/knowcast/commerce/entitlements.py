@@ -73,6 +73,20 @@ async def revoke_for_order(session: AsyncSession, order_id: int) -> None:
     )
 
 
+async def revoke_products(session: AsyncSession, order_id: int, product_ids: list[int]) -> None:
+    """A partial refund took these products of the order back."""
+    await session.execute(
+        update(Entitlement)
+        .where(
+            Entitlement.order_id == order_id,
+            Entitlement.product_id.in_(product_ids),
+            Entitlement.revoked_at.is_(None),
+        )
+        .values(revoked_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+
+
 async def membership_end(session: AsyncSession, user_id: int, host_id: int) -> datetime | None:
     """When the user's current membership with this host ends (for stacking a renewal), if any."""
     query = (

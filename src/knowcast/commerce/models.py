@@ -94,8 +94,69 @@ class Payment(TimestampMixin, Base):
     provider_trade_id: Mapped[str | None] = mapped_column(String(120), default=None)  # transaction_id / trade_no
     refunded: Mapped[int] = mapped_column(BigInteger, default=0)  # refunded so far (partial refunds add up)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)  # closed at the provider
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)  # when we learnt it was paid
+    # when the sweeper next asks the provider about this open payment (a notification that never came)
+    next_query_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None, index=True)
+    query_attempts: Mapped[int] = mapped_column(Integer, default=0)
     # money arrived for an order that had already expired or been cancelled: it must go back
     refund_due: Mapped[bool] = mapped_column(default=False)
+
+
+class PaymentRefund(Base):
+    """One refund of a payment (full or partial), ours or one the provider told us about."""
+
+    __tablename__ = "payment_refunds"
+    __table_args__ = (UniqueConstraint("payment_id", "reference"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"), index=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    reference: Mapped[str] = mapped_column(String(120))  # our out_refund_no (or the provider's refund id)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending | succeeded | failed
+    provider_refund_id: Mapped[str | None] = mapped_column(String(120), default=None)
+    product_ids: Mapped[list[int] | None] = mapped_column(JSON(none_as_null=True), default=None)  # revoked
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    actor_id: Mapped[int | None] = mapped_column(Integer, default=None)  # None: the provider or the system
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class PaymentMismatch(Base):
+    """A difference reconciliation found between a provider's statement and our payments (one per kind,
+    reference and day, so a rerun finds the same rows)."""
+
+    __tablename__ = "payment_mismatches"
+    __table_args__ = (UniqueConstraint("provider", "day", "kind", "reference"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider: Mapped[str] = mapped_column(String(16))
+    day: Mapped[str] = mapped_column(String(10), index=True)  # YYYY-MM-DD, the provider's statement day
+    # provider_only | knowcast_only | amount (payments); refund_provider_only | refund_knowcast_only | refund_amount
+    kind: Mapped[str] = mapped_column(String(32))
+    reference: Mapped[str] = mapped_column(String(120))
+    order_id: Mapped[int | None] = mapped_column(Integer, default=None, index=True)
+    ours: Mapped[int | None] = mapped_column(BigInteger, default=None)  # amount in our books
+    theirs: Mapped[int | None] = mapped_column(BigInteger, default=None)  # amount on the statement
+    currency: Mapped[str | None] = mapped_column(String(3), default=None)
+    found_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class ReconciliationRun(Base):
+    """One reconciliation of a provider's day (the nightly run claims the row first, so one process does it)."""
+
+    __tablename__ = "reconciliation_runs"
+    __table_args__ = (UniqueConstraint("provider", "day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider: Mapped[str] = mapped_column(String(16))
+    day: Mapped[str] = mapped_column(String(10))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    lines: Mapped[int] = mapped_column(Integer, default=0)
+    mismatches: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(String(300), default=None)
 
 
 class WebhookReceipt(Base):

@@ -19,13 +19,13 @@ import logging
 import secrets
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowcast.accounts.models import User
-from knowcast.commerce import orders
-from knowcast.commerce.models import Order, OutboxMessage, Payment, WebhookReceipt
+from knowcast.commerce import entitlements, order_events, orders
+from knowcast.commerce.models import Order, OutboxMessage, Payment, PaymentRefund, WebhookReceipt
 from knowcast.commerce.providers import sandbox as sandbox_provider
 from knowcast.commerce.providers.base import (
     CheckoutRequest,
@@ -40,7 +40,7 @@ from knowcast.commerce.schemas import CheckoutOut
 from knowcast.commerce.states import OWNED, RANK, OrderState, PaymentState
 from knowcast.context import AppContext
 from knowcast.db.types import utcnow
-from knowcast.errors import Conflict, NotFound, ValidationFailed
+from knowcast.errors import Conflict, NotFound, ServiceUnavailable, ValidationFailed
 from knowcast.privacy import audit
 
 log = logging.getLogger(__name__)
@@ -286,6 +286,8 @@ async def apply_event(session: AsyncSession, ctx: AppContext, provider: PaymentP
         payment.provider_trade_id = event.provider_trade_id
     if event.kind is EventKind.EXPIRED:
         return await _expired(session, ctx, payment)
+    if event.kind is EventKind.REFUNDED:
+        return await _refund_notified(session, ctx, provider, payment, event)
     target = STATE_FOR[event.kind]
     if RANK[target] <= RANK[payment.state]:
         await session.commit()
@@ -293,9 +295,8 @@ async def apply_event(session: AsyncSession, ctx: AppContext, provider: PaymentP
     payment.state = target
     order = await orders.get_order(session, payment.order_id)
     if target is PaymentState.SUCCEEDED:
+        payment.paid_at = utcnow()
         return await _succeeded(session, ctx, provider, event, order, payment)
-    if target is PaymentState.REFUNDED:
-        return await _refunded(session, ctx, payment, order)
     await session.commit()
     return "failed"
 
@@ -367,66 +368,281 @@ async def _give_back(
     except IntegrityError:  # the receipt: this event was applied meanwhile
         await session.rollback()
         return "duplicate"
-    request = RefundRequest(
-        reference=payment.reference,
-        refund_reference=new_refund_reference(order.id),
+    row = PaymentRefund(
+        payment_id=payment.id,
+        order_id=order.id,
+        reference=new_refund_reference(order.id),
         amount=payment.amount - payment.refunded,
-        total=payment.amount,
-        currency=payment.currency,
-        reason="duplicate",
+        reason=outcome,
     )
+    session.add(row)
+    await session.commit()
+    request = RefundRequest(payment.reference, row.reference, row.amount, payment.amount, payment.currency, "duplicate")
     try:
-        await provider.refund(request)
-        payment.state = PaymentState.REFUNDED
-        payment.refunded = payment.amount
+        result = await provider.refund(request)
+        row.provider_refund_id = result.provider_refund_id
+        if result.done:
+            row.state, row.done_at = "succeeded", utcnow()
+            payment.state = PaymentState.REFUNDED
+            payment.refunded = payment.amount
     except Exception:
+        row.state = "failed"
         log.exception("automatic refund failed", extra={"order_id": order.id})
     await session.commit()
     return outcome
 
 
-async def _refunded(session: AsyncSession, ctx: AppContext, payment: Payment, order: Order) -> str:
-    if order.state is OrderState.PENDING:  # the refund overtook its payment: pay, then refund
-        await orders.mark_paid(session, ctx, order)
-    else:
+# ---- refunds ----------------------------------------------------------------------------------------------
+
+
+async def _refund_notified(
+    session: AsyncSession, ctx: AppContext, provider: PaymentProvider, payment: Payment, event: ProviderEvent
+) -> str:
+    """The provider says a refund went through: ours (pending until now, or already done) or one made in the
+    merchant's own console, which we record. A refund that overtakes its payment still ends the order refunded."""
+    amount = event.amount or 0
+    reference = event.refund_reference or event.event_id
+    row = await session.scalar(
+        select(PaymentRefund).where(PaymentRefund.payment_id == payment.id, PaymentRefund.reference == reference)
+    )
+    if row is not None and row.state == "succeeded":
         await session.commit()
-    await orders.mark_refunded(session, ctx, order)
-    return "refunded"
+        return "stale"
+    if row is None:
+        left = payment.amount - payment.refunded
+        if amount > left:
+            await session.rollback()  # no receipt: the same notification is refused again, never half-applied
+            await session.refresh(payment)
+            return await refuse(session, provider, payment, event, ("amount", f"at most {left}", amount))
+        row = PaymentRefund(payment_id=payment.id, order_id=payment.order_id, reference=reference, amount=amount)
+        row.reason = "refunded at the provider"
+        session.add(row)
+    order = await orders.get_order(session, payment.order_id)
+    if payment.state in OPEN:  # the refund overtook its payment: it was paid, then
+        payment.state = PaymentState.SUCCEEDED
+        payment.paid_at = utcnow()
+        if order.state is OrderState.PENDING:
+            await orders.mark_paid(session, ctx, order)  # commits the receipt and the refund row too
+    return await _refund_done(session, ctx, payment, row, order, event.provider_trade_id)
 
 
-async def refund(session: AsyncSession, ctx: AppContext, order: Order, actor_id: int | None = None) -> Order:
-    """The host refunds a paid order: the provider returns the money, entitlements are revoked (and it is audited)."""
+async def _refund_done(
+    session: AsyncSession,
+    ctx: AppContext,
+    payment: Payment,
+    row: PaymentRefund,
+    order: Order,
+    provider_refund_id: str | None = None,
+) -> str:
+    """Money went back: count it; all of it refunds the order (everything revoked), a part revokes the
+    products the refund names (none: the buyer keeps everything, e.g. a goodwill discount)."""
+    row.state = "succeeded"
+    row.done_at = utcnow()
+    row.provider_refund_id = row.provider_refund_id or provider_refund_id
+    payment.refunded = min(payment.amount, payment.refunded + row.amount)
+    full = payment.refunded >= payment.amount
+    if full:
+        payment.state = PaymentState.REFUNDED
+    await session.commit()
+    if full:
+        await orders.mark_refunded(session, ctx, order)
+        return "refunded"
+    if row.product_ids:
+        await entitlements.revoke_products(session, order.id, list(row.product_ids))
+        await session.commit()
+    await session.refresh(order)
+    lines = order_events.lines_of(await orders.items_of(session, order.id))
+    extra = {"refund_amount": row.amount, "refunded": payment.refunded, "revoked_products": row.product_ids or []}
+    await ctx.bus.publish(order_events.order_event("order.partially_refunded", order, lines, **extra))
+    return "partially_refunded"
+
+
+async def refund(
+    session: AsyncSession,
+    ctx: AppContext,
+    order: Order,
+    actor_id: int | None = None,
+    amount: int | None = None,
+    product_ids: list[int] | None = None,
+    reason: str = "",
+) -> Order:
+    """The host refunds a paid order, all of what is left (``amount`` None) or a part. All of it revokes
+    everything; a part revokes the named products (their entitlements) and keeps the order paid. Audited."""
     await session.refresh(order)
     if order.state not in (OrderState.PAID, OrderState.FULFILLED):
         raise Conflict(f"a {order.state.value} order cannot be refunded", code="order.illegal_transition")
-    audit.record(session, actor_id, "order.refunded", "order", order.id, total=order.total, currency=order.currency)
     payment = await session.scalar(
         select(Payment)
         .where(Payment.order_id == order.id, Payment.state == PaymentState.SUCCEEDED)
         .order_by(Payment.id.desc())
         .limit(1)
     )
-    if payment is not None:
-        provider = runtime(ctx).provider_named(payment.provider)
-        if provider is None:
-            raise Conflict(
-                f"the {payment.provider} provider is not enabled: refund it there, or enable it",
-                code="payment.provider_disabled",
+    if payment is None:  # a free order (or one paid before payments were recorded): nothing to send back
+        if amount:
+            raise ValidationFailed(
+                "this order took no money", code="payment.refund_too_large", fields={"amount": str(amount)}
             )
-        request = RefundRequest(
-            reference=payment.reference,
-            refund_reference=new_refund_reference(order.id),
-            amount=payment.amount - payment.refunded,
-            total=payment.amount,
-            currency=payment.currency,
-            reason="requested_by_customer",
+        audit.record(session, actor_id, "order.refunded", "order", order.id, total=0, currency=order.currency)
+        await session.commit()
+        await orders.mark_refunded(session, ctx, order)
+        return order
+    provider = runtime(ctx).provider_named(payment.provider)
+    if provider is None:
+        raise Conflict(
+            f"the {payment.provider} provider is not enabled: refund it there, or enable it",
+            code="payment.provider_disabled",
         )
-        await provider.refund(request)
-        payment.state = PaymentState.REFUNDED
-        payment.refunded = payment.amount
+    in_flight = await session.scalar(
+        select(func.coalesce(func.sum(PaymentRefund.amount), 0)).where(
+            PaymentRefund.payment_id == payment.id, PaymentRefund.state == "pending"
+        )
+    )
+    left = payment.amount - payment.refunded - int(in_flight or 0)
+    amount = left if amount is None else amount
+    if not 0 < amount <= left:
+        raise ValidationFailed(
+            f"at most {left} can be refunded",
+            code="payment.refund_too_large",
+            fields={"amount": str(amount), "left": str(left)},
+        )
+    items = {item.product_id for item in await orders.items_of(session, order.id)}
+    named = sorted(set(product_ids or []))
+    if any(pid not in items for pid in named):
+        raise ValidationFailed(
+            "a product is not in this order",
+            code="payment.refund_product",
+            fields={"products": ",".join(map(str, named))},
+        )
+    row = PaymentRefund(
+        payment_id=payment.id,
+        order_id=order.id,
+        reference=new_refund_reference(order.id),
+        amount=amount,
+        product_ids=named or None,
+        reason=reason[:200],
+        actor_id=actor_id,
+    )
+    session.add(row)
+    audit.record(
+        session,
+        actor_id,
+        "order.refunded" if amount == left else "order.partially_refunded",
+        "order",
+        order.id,
+        amount=amount,
+        total=order.total,
+        currency=order.currency,
+        products=named,
+    )
     await session.commit()
-    await orders.mark_refunded(session, ctx, order)
+    request = RefundRequest(payment.reference, row.reference, amount, payment.amount, payment.currency, reason)
+    try:
+        result = await provider.refund(request)
+    except Exception as exc:
+        log.exception("refund failed at the provider", extra={"order_id": order.id})
+        row.state = "failed"
+        await session.commit()
+        raise ServiceUnavailable(
+            f"{provider.name} did not take the refund; nothing was refunded", code="payment.refund_failed"
+        ) from exc
+    row.provider_refund_id = result.provider_refund_id
+    if result.done:
+        await _refund_done(session, ctx, payment, row, order)
+    else:  # the provider confirms later, with a refund notification (or the sweeper's query)
+        await session.commit()
+    await session.refresh(order)
     return order
+
+
+# ---- what the sweeper does for payments ------------------------------------------------------------------
+
+
+async def recover_missed(session: AsyncSession, ctx: AppContext, batch: int = 50) -> int:
+    """Ask the provider about open payments of pending orders a while old (their notification may never
+    come), backing off per payment; apply what it says. Returns how many were asked."""
+    rt = runtime(ctx)
+    now = utcnow()
+    after = timedelta(seconds=ctx.settings.payment_query_after_seconds)
+    due = list(
+        await session.scalars(
+            select(Payment)
+            .join(Order, Order.id == Payment.order_id)
+            .where(
+                Payment.state.in_(OPEN),
+                Payment.closed_at.is_(None),
+                Order.state == OrderState.PENDING,
+                or_(
+                    Payment.next_query_at <= now,
+                    and_(Payment.next_query_at.is_(None), Payment.created_at <= now - after),
+                ),
+            )
+            .order_by(Payment.id)
+            .limit(batch)
+        )
+    )
+    for payment in due:
+        payment.query_attempts += 1
+        wait = min(600.0, max(after.total_seconds(), 1.0) * 2**payment.query_attempts)
+        payment.next_query_at = now + timedelta(seconds=wait)
+        provider, reference, pid = rt.provider_named(payment.provider), payment.reference, payment.id
+        await session.commit()
+        if provider is None:
+            continue
+        try:
+            event = await provider.query(reference)
+        except Exception:
+            log.exception("payment query failed", extra={"payment_id": pid, "provider": provider.name})
+            continue
+        if event is not None:
+            outcome = await apply_event(session, ctx, provider, event)
+            log.info("payment recovered by query", extra={"payment_id": pid, "outcome": outcome})
+    return len(due)
+
+
+async def close_abandoned(session: AsyncSession, ctx: AppContext, batch: int = 50) -> int:
+    """Close at the provider the open checkouts of orders that expired or were cancelled, so they can no
+    longer be paid. A checkout paid meanwhile is applied instead (its money goes back: the order is closed)."""
+    rt = runtime(ctx)
+    now = utcnow()
+    rows = list(
+        await session.scalars(
+            select(Payment)
+            .join(Order, Order.id == Payment.order_id)
+            .where(
+                Payment.state.in_(OPEN),
+                Payment.closed_at.is_(None),
+                Order.state.in_((OrderState.EXPIRED, OrderState.CANCELLED)),
+                or_(Payment.next_query_at.is_(None), Payment.next_query_at <= now),
+            )
+            .order_by(Payment.id)
+            .limit(batch)
+        )
+    )
+    closed = 0
+    for payment in rows:
+        provider, reference, pid = rt.provider_named(payment.provider), payment.reference, payment.id
+        if provider is None:
+            continue
+        try:
+            event = await provider.query(reference)
+            if event is not None and event.kind is EventKind.SUCCEEDED:
+                await apply_event(session, ctx, provider, event)
+                continue
+            await provider.close_checkout(reference)
+        except Exception:
+            log.exception("closing a checkout failed", extra={"payment_id": pid, "provider": provider.name})
+            fresh = await session.get(Payment, pid)
+            if fresh is not None:
+                fresh.query_attempts += 1
+                fresh.next_query_at = utcnow() + timedelta(seconds=min(600, 2**fresh.query_attempts))
+                await session.commit()
+            continue
+        fresh = await session.get(Payment, pid)
+        if fresh is not None and fresh.closed_at is None:
+            fresh.closed_at = utcnow()
+            await session.commit()
+            closed += 1
+    return closed
 
 
 # ---- the sandbox's hosted checkout ------------------------------------------------------------------------

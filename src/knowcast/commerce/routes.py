@@ -24,6 +24,7 @@ from knowcast.commerce.schemas import (
     OrderCreate,
     OrderOut,
     PaymentMethodOut,
+    RefundIn,
 )
 from knowcast.commerce.states import OrderState, check_transition
 from knowcast.deps import Ctx, CurrentUser, Db, Host, Id, Machine, Public, client_ip
@@ -102,10 +103,13 @@ async def cancel(order_id: Id, ctx: Ctx, db: Db, user: CurrentUser) -> OrderOut:
 
 
 @router.post("/api/v1/orders/{order_id}/refund")
-async def refund(order_id: Id, ctx: Ctx, db: Db, host: Host) -> OrderOut:
+async def refund(order_id: Id, ctx: Ctx, db: Db, host: Host, data: RefundIn | None = None) -> OrderOut:
+    """All of what is left (no body), or a part: ``{"amount": 300, "product_ids": [7]}``."""
     order = await orders.get_order(db, order_id)
     ensure_seller(host, order.host_id)
-    return await orders.order_out(db, await payments.refund(db, ctx, order, actor_id=host.id))
+    body = data or RefundIn()
+    refunded = await payments.refund(db, ctx, order, host.id, body.amount, body.product_ids, body.reason)
+    return await orders.order_out(db, refunded)
 
 
 @router.post("/api/v1/orders/{order_id}/fulfil")

@@ -89,6 +89,14 @@ class CheckoutOut(BaseModel):
     expires_at: datetime | None = None  # the order's hold ends then
 
 
+class RefundIn(BaseModel):
+    """A host's refund: all that is left (no amount) or a part; ``product_ids`` are taken back with it."""
+
+    amount: int | None = Field(default=None, strict=True, ge=1, le=MAX_PRICE)
+    product_ids: list[int] = Field(default_factory=list, max_length=MAX_QUANTITY)
+    reason: str = Field(default="", max_length=200)
+
+
 class PaymentMethodOut(BaseModel):
     method: PayMethod
     provider: str

@@ -15,6 +15,8 @@ Step = Callable[[AsyncSession, AppContext], Awaitable[object]]
 STEPS: tuple[tuple[str, Step], ...] = (
     ("deliver sandbox webhooks", payments.deliver_webhooks),
     ("expire unpaid orders", orders.expire_due),
+    ("recover missed payment notifications", payments.recover_missed),
+    ("close abandoned checkouts at the provider", payments.close_abandoned),
     ("apply gate releases", orders.process_outbox),
     ("give back dead gate claims", flash.reconcile),
     ("close ended flash sales", flash.close_ended),

@@ -20,6 +20,8 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
+from sqlalchemy import select
+
 from knowcast.commerce.providers.base import (
     CheckoutRequest,
     CheckoutSession,
@@ -32,6 +34,8 @@ from knowcast.commerce.providers.base import (
     Statement,
     WebhookRejected,
 )
+from knowcast.db.engine import Database
+from knowcast.errors import Conflict
 from knowcast.timing import same_secret
 
 HEADER = "knowcast-signature"
@@ -84,9 +88,10 @@ class SandboxProvider(PaymentProvider):
     merchant_id = MERCHANT
     reports_outcome = True
 
-    def __init__(self, public_url: str, secret: str) -> None:
+    def __init__(self, public_url: str, secret: str, db: Database | None = None) -> None:
         self.public_url = public_url.rstrip("/")
         self.secret = secret
+        self.db = db  # the sandbox's own books are the webhooks it queued (commerce_outbox)
 
     async def create_checkout(self, request: CheckoutRequest) -> CheckoutSession:
         reference = request.reference or "sbx_" + secrets.token_urlsafe(18)
@@ -122,7 +127,35 @@ class SandboxProvider(PaymentProvider):
             return None
 
     async def query(self, reference: str) -> ProviderEvent | None:
-        """The sandbox's books are its outbox in Knowcast's database: payments.py answers for it."""
+        """What the buyer last did on the hosted page, from the webhooks the sandbox queued for this checkout
+        (delivered or not): paid or abandoned; None while they have done neither."""
+        if self.db is None:
+            return None
+        from knowcast.commerce.models import OutboxMessage
+
+        async with self.db.session() as session:
+            bodies = await session.scalars(
+                select(OutboxMessage.body)
+                .where(
+                    OutboxMessage.topic == "sandbox.webhook",
+                    OutboxMessage.body.contains(f'"reference":{json.dumps(reference)}'),
+                )
+                .order_by(OutboxMessage.id.desc())
+            )
+            for body in bodies:
+                event = json.loads(body)
+                kind = EventKind(str(event["type"]).removeprefix("payment."))
+                if kind in (EventKind.SUCCEEDED, EventKind.EXPIRED):
+                    data = event["data"]
+                    return ProviderEvent(
+                        event_id=f"query:{reference}:{kind.value}",
+                        kind=kind,
+                        reference=reference,
+                        order_id=int(data["order_id"]),
+                        amount=int(data["amount"]),
+                        currency=str(data.get("currency") or ""),
+                        merchant_id=str(data.get("merchant") or ""),
+                    )
         return None
 
     async def close_checkout(self, reference: str) -> None:
@@ -133,4 +166,5 @@ class SandboxProvider(PaymentProvider):
         return RefundResult(request.refund_reference, "sbx_re_" + secrets.token_hex(8), done=True)
 
     async def statement(self, day: date) -> Statement:
-        return Statement(day=day)
+        """The sandbox moves no money, so it has no statement to reconcile against."""
+        raise Conflict("the sandbox keeps no statement to reconcile", code="payment.no_statement")

@@ -66,7 +66,11 @@ class StripeProvider(PaymentProvider):
         account: str | None = None,
     ) -> None:
         addresses: Any = {"api": api_base.rstrip("/")} if api_base else {}
-        self.client = stripe.StripeClient(secret_key, base_addresses=addresses) if secret_key else None
+        self.client = (
+            stripe.StripeClient(secret_key, stripe_account=account or None, base_addresses=addresses)
+            if secret_key
+            else None
+        )
         self.webhook_secret = webhook_secret
         self.app_id = mode_of(secret_key)
         self.merchant_id = account or None
@@ -128,7 +132,8 @@ class StripeProvider(PaymentProvider):
             kind = EventKind.EXPIRED
         else:
             return None
-        return _session_event(f"query:{reference}:{kind.value}", kind, session)
+        # asked with our own key (and account): the answer is about our merchant and mode by construction
+        return _session_event(f"query:{reference}:{kind.value}", kind, session, self.merchant_id)
 
     async def close_checkout(self, reference: str) -> None:
         client = self._client()
