@@ -249,5 +249,6 @@ async def test_the_host_refunds_and_wechat_confirms(
     assert refunded.status_code == 200, refunded.text
     refund = next(r for r in wechat_sim.refunds.values() if r.trade.out_trade_no == reference)
     assert refund.amount == 6900 and refund.notify_url == webhook_server + WEBHOOK
-    assert await state_of(buyer, order["id"]) == "refunded"
+    # WeChat Pay answers PROCESSING: the order is refunded when its REFUND.SUCCESS notification arrives
+    assert (await wait_for_state(buyer.client, order["id"], {"refunded"}))["state"] == "refunded"
     assert (await buyer.client.get("/api/v1/library")).json() == []

@@ -545,8 +545,10 @@ async def refund(
         raise ServiceUnavailable(
             f"{provider.name} did not take the refund; nothing was refunded", code="payment.refund_failed"
         ) from exc
-    row.provider_refund_id = result.provider_refund_id
-    if result.done:
+    await session.refresh(row)  # its notification may have come while we waited for the answer
+    await session.refresh(payment)
+    row.provider_refund_id = row.provider_refund_id or result.provider_refund_id
+    if result.done and row.state == "pending":
         await _refund_done(session, ctx, payment, row, order)
     else:  # the provider confirms later, with a refund notification (or the sweeper's query)
         await session.commit()
