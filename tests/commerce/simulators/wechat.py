@@ -578,6 +578,18 @@ class WechatSimulator:
         self.send(self.refund_notification(item))
         return item, answered
 
+    def merchant_refund(self, out_trade_no: str, amount: int, out_refund_no: str | None = None) -> Refund:
+        """A refund the merchant makes in WeChat Pay's merchant platform (not through Knowcast): WeChat Pay
+        notifies it to the order's notification URL like any other."""
+        refund, _ = self._new_refund(
+            {
+                "out_trade_no": out_trade_no,
+                "out_refund_no": out_refund_no or "MP" + secrets.token_hex(8),
+                "amount": {"refund": amount, "total": self._trade(out_trade_no).total, "currency": "CNY"},
+            }
+        )
+        return refund
+
     def _refund_body(self, refund: Refund, status: str) -> dict[str, Any]:
         trade = refund.trade
         body: dict[str, Any] = {
