@@ -310,6 +310,9 @@ def test_settings_name_what_is_missing(wechat_sim: WechatSimulator, tmp_path: Pa
     provider = from_settings(Settings(secret_key="s" * 40, payment_providers="wechat", **values))  # type: ignore[arg-type]
     assert provider.merchant_id == wechat_sim.keys.mchid and provider.app_id == wechat_sim.keys.appid
     assert provider.notify_url().endswith("/api/v1/payments/wechat/webhook")
+    assert PayMethod.WECHAT_JSAPI in provider.methods
+    no_secret = from_settings(Settings(secret_key="s" * 40, **(values | {"wechat_app_secret": None})))  # type: ignore[arg-type]
+    assert no_secret.methods == (PayMethod.WECHAT_NATIVE, PayMethod.WECHAT_H5)  # no openid, no JSAPI
     for name, value, says in [
         ("wechat_mchid", None, "KNOWCAST_WECHAT_MCHID"),
         ("wechat_apiv3_key", "short", "KNOWCAST_WECHAT_APIV3_KEY"),

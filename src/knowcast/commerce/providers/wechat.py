@@ -79,11 +79,15 @@ def fen(value: str) -> int:
 
 class WechatProvider(PaymentProvider):
     name = "wechat"
-    methods = (PayMethod.WECHAT_NATIVE, PayMethod.WECHAT_H5, PayMethod.WECHAT_JSAPI)
+    methods: tuple[PayMethod, ...] = (PayMethod.WECHAT_NATIVE, PayMethod.WECHAT_H5, PayMethod.WECHAT_JSAPI)
     reports_outcome = True
 
-    def __init__(self, credentials: Credentials, notify_url: Callable[[], str] | None = None) -> None:
+    def __init__(
+        self, credentials: Credentials, notify_url: Callable[[], str] | None = None, *, jsapi: bool = True
+    ) -> None:
         self.credentials = credentials
+        if not jsapi:  # no Official Account secret: the payer's openid cannot be learnt, so no JSAPI
+            self.methods = (PayMethod.WECHAT_NATIVE, PayMethod.WECHAT_H5)
         # read per call: where notifications go can change after start (the tests' loopback server)
         self.notify_url = notify_url or (lambda: credentials.notify_url)
         self.merchant_id = credentials.mchid
@@ -372,7 +376,7 @@ def from_settings(settings: Settings) -> WechatProvider:
         gateway=settings.wechat_api_base,
         notify_url=notify_url_of(settings),
     )
-    return WechatProvider(credentials, lambda: notify_url_of(settings))
+    return WechatProvider(credentials, lambda: notify_url_of(settings), jsapi=bool(settings.wechat_app_secret))
 
 
 def _read(setting: str, path: Path | None) -> str | None:
