@@ -9,7 +9,7 @@ from knowcast.accounts.passwords import Passwords
 from knowcast.bus import EventBus
 from knowcast.db.engine import Database
 from knowcast.observability import Metrics
-from knowcast.ports import Audiences, Experiments, PersonalExporter
+from knowcast.ports import Audiences, Experiments, PersonalExporter, RoomFiguresOf
 from knowcast.privacy.visitors import VisitorIds
 from knowcast.ratelimit import RateLimiter
 from knowcast.realtime.hub import Hub
@@ -62,6 +62,7 @@ class AppContext:
     experiments: Experiments | None = None  # set by analytics: None runs no experiments (knowcast.ports)
     audiences: Audiences = field(default_factory=Audiences)  # filled by growth and analytics (knowcast.ports)
     exporters: list[PersonalExporter] = field(default_factory=list)  # export parts of domains privacy can't import
+    room_figures: RoomFiguresOf | None = None  # set by analytics: viewers per room for the studio (knowcast.ports)
 
     def __post_init__(self) -> None:
         if self.limits is None:

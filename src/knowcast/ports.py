@@ -1,5 +1,6 @@
 """What one domain offers another without importing it: the experiments a viewer is in, the audiences a
-coupon drop or a draw can be limited to, and analytics' part of a person's data export.
+coupon drop or a draw can be limited to, analytics' part of a person's data export, and the figures the
+studio home shows for each room.
 
 Analytics may not be imported by other domains (it learns everything from bus events), yet commerce must
 charge a viewer their variant's price and limit a draw to a saved segment. So commerce asks these ports on
@@ -40,6 +41,18 @@ class Experiments(Protocol):
     async def assigned(self, session: AsyncSession, host_id: int, room_id: int, visitor: str) -> list[Assigned]: ...
 
     async def visitor_of(self, request: Request, user: User | None) -> str | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RoomFigures:
+    """What analytics counted for one of a host's rooms (the studio home's cards)."""
+
+    uv: int = 0  # unique viewers
+    watch_minutes: int = 0
+    reminders: int = 0  # reminders booked before it went live
+
+
+RoomFiguresOf = Callable[[AsyncSession, int], Awaitable[dict[int, RoomFigures]]]  # (session, host id) -> by room
 
 
 PersonalTables = dict[str, list[dict[str, Any]]]

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from knowcast.analytics import models as m
 from knowcast.analytics.overlap import sweep
 from knowcast.analytics.records import MIN_VIEW_SECONDS, VIEW_TIMEOUT_SECONDS
+from knowcast.ports import RoomFigures
 
 V = m.RoomVisitor
 
@@ -165,3 +166,16 @@ async def concurrency(session: AsyncSession, room_id: int) -> tuple[int, datetim
     ends = np.fromiter((row[1] for row in rows), dtype=float, count=len(rows))
     found = sweep(starts, ends)
     return found.peak, found.peak_at, found.per_minute
+
+
+async def room_figures(session: AsyncSession, host_id: int) -> dict[int, RoomFigures]:
+    """Viewers, watch time and reminders of each of a host's rooms, for the studio home (knowcast.ports)."""
+    figures = {
+        stream.room_id: RoomFigures(
+            uv=stream.totals.uv, watch_minutes=int(stream.totals.watched // 60), reminders=stream.reminders
+        )
+        for stream in await streams_of(session, host_id)
+    }
+    for room_id, reminders in await upcoming(session, host_id):
+        figures.setdefault(room_id, RoomFigures(reminders=reminders))
+    return figures

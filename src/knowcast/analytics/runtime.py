@@ -359,7 +359,7 @@ class AnalyticsRuntime:
 
 def install(ctx: AppContext) -> AnalyticsRuntime:
     """Build the runtime, subscribe it to the bus, hang it on the context and register it as a Component."""
-    from knowcast.analytics import privacy, service, subscriber
+    from knowcast.analytics import facts_read, privacy, service, subscriber
     from knowcast.analytics.assignment import AnalyticsExperiments
     from knowcast.analytics.ga4 import install_forwarder
     from knowcast.analytics.intake import Intake
@@ -370,6 +370,7 @@ def install(ctx: AppContext) -> AnalyticsRuntime:
     ctx.experiments = AnalyticsExperiments(ctx)
     ctx.audiences.register("segment", service.audience_user_ids)
     ctx.exporters.append(privacy.export_personal_data)
+    ctx.room_figures = facts_read.room_figures
     subscriber.subscribe(ctx.bus, runtime)
     ctx.components.append(runtime)
     install_forwarder(ctx, runtime)

@@ -16,9 +16,14 @@ class ProductKind(enum.StrEnum):
 
 
 class LessonKind(enum.StrEnum):
-    VIDEO = "video"
-    FILE = "file"
-    TEXT = "text"
+    VIDEO = "video"  # an uploaded video (served to entitled buyers only) or a video URL
+    FILE = "file"  # an uploaded file (slides, worksheet), downloaded through a signed link
+    TEXT = "text"  # safe markdown
+    LINK = "link"  # an outside page (a live meeting, a shared document)
+
+
+# lesson kinds whose content may be an uploaded file
+UPLOAD_LESSONS = frozenset({LessonKind.VIDEO, LessonKind.FILE})
 
 
 # kinds that are fully delivered the moment they are paid; a plain item waits for the host

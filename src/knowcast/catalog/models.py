@@ -47,6 +47,8 @@ class Lesson(Base):
     kind: Mapped[LessonKind] = mapped_column(str_enum(LessonKind), default=LessonKind.TEXT)
     body: Mapped[str] = mapped_column(Text, default="")  # markdown for text lessons
     media_url: Mapped[str | None] = mapped_column(String(500), default=None)
+    # drip release: available this many days after the buyer's purchase (None: at once)
+    release_after_days: Mapped[int | None] = mapped_column(Integer, default=None)
 
 
 class LessonProgress(Base):
@@ -64,6 +66,10 @@ class ProductFile(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"), index=True)
+    # set for a lesson's uploaded video or file; None for a file product's downloads
+    lesson_id: Mapped[int | None] = mapped_column(
+        ForeignKey("lessons.id", ondelete="CASCADE"), default=None, index=True
+    )
     filename: Mapped[str] = mapped_column(String(200))
     stored_name: Mapped[str] = mapped_column(String(80), unique=True)
     size: Mapped[int] = mapped_column(BigInteger)

@@ -54,6 +54,8 @@ class ProductUpdate(BaseModel):
     stock: int | None = Field(default=None, ge=0, le=MAX_STOCK)
     per_user_limit: int | None = Field(default=None, ge=1, le=MAX_LIMIT)
     is_active: bool | None = None
+    membership_days: int | None = Field(default=None, ge=1, le=3660)
+    room_id: int | None = Field(default=None, ge=1)  # a ticket's or replay's room
 
     _title = field_validator("title")(lambda v: None if v is None else _clean_title(v))
 
@@ -76,14 +78,40 @@ class ProductPublic(BaseModel):
     is_active: bool
 
 
+MAX_DRIP_DAYS = 3650
+LINK_PATTERN = r"^https?://\S+$"
+
+
 class LessonCreate(BaseModel):
     title: str = Field(min_length=1, max_length=120)
     kind: LessonKind = LessonKind.TEXT
     body: str = Field(default="", max_length=50_000)
     media_url: str | None = Field(default=None, max_length=500, pattern=r"^(https?://|/)")
     position: int | None = Field(default=None, ge=0, le=10_000)
+    release_after_days: int | None = Field(default=None, ge=0, le=MAX_DRIP_DAYS)
 
     _title = field_validator("title")(_clean_title)
+
+    @model_validator(mode="after")
+    def _link_needs_url(self) -> LessonCreate:
+        if self.kind is LessonKind.LINK and not (self.media_url or "").startswith(("http://", "https://")):
+            raise ValueError("a link lesson needs an http(s) address in media_url")
+        return self
+
+
+class LessonUpdate(BaseModel):
+    title: str | None = Field(default=None, min_length=1, max_length=120)
+    body: str | None = Field(default=None, max_length=50_000)
+    media_url: str | None = Field(default=None, max_length=500, pattern=r"^(https?://|/)")
+    release_after_days: int | None = Field(default=None, ge=0, le=MAX_DRIP_DAYS)
+
+    _title = field_validator("title")(lambda v: None if v is None else _clean_title(v))
+
+
+class LessonOrder(BaseModel):
+    """The course's lessons in their new order (every lesson id once)."""
+
+    lesson_ids: list[int] = Field(min_length=1, max_length=1000)
 
 
 class LessonPublic(BaseModel):
@@ -94,6 +122,9 @@ class LessonPublic(BaseModel):
     body_html: str
     media_url: str | None
     completed: bool
+    release_after_days: int | None = None
+    available_at: datetime | None = None  # for a buyer: when drip release opens it (None: open now)
+    locked: bool = False
 
 
 class SlotCreate(BaseModel):

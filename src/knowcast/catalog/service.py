@@ -178,7 +178,18 @@ async def add_file(
 
 
 async def files_of(session: AsyncSession, product_id: int) -> list[ProductFile]:
-    return list(await session.scalars(select(ProductFile).where(ProductFile.product_id == product_id)))
+    """A file product's downloads (a course's lesson uploads are served with their lessons, not here)."""
+    query = select(ProductFile).where(ProductFile.product_id == product_id, ProductFile.lesson_id.is_(None))
+    return list(await session.scalars(query.order_by(ProductFile.id)))
+
+
+async def delete_file(session: AsyncSession, ctx: AppContext, product: Product, file_id: int) -> None:
+    row = await session.get(ProductFile, file_id)
+    if row is None or row.product_id != product.id or row.lesson_id is not None:
+        raise NotFound("no such file", code="file.not_found")
+    await session.delete(row)
+    await session.commit()
+    (files_dir(ctx) / row.stored_name).unlink(missing_ok=True)
 
 
 async def get_file(session: AsyncSession, file_id: int) -> ProductFile:
@@ -198,6 +209,17 @@ async def add_slot(session: AsyncSession, product: Product, data: SlotCreate) ->
     session.add(slot)
     await session.commit()
     return slot
+
+
+async def delete_slot(session: AsyncSession, product: Product, slot_id: int) -> None:
+    """Take a free slot off the calendar; a held or booked one stays (its buyer is counting on it)."""
+    slot = await session.get(ConsultationSlot, slot_id)
+    if slot is None or slot.product_id != product.id:
+        raise NotFound("no such slot", code="slot.not_found")
+    if slot.held_by_order is not None or slot.booked_by is not None:
+        raise Conflict("this slot is booked", code="slot.booked")
+    await session.delete(slot)
+    await session.commit()
 
 
 async def slots_of(session: AsyncSession, product_id: int) -> list[ConsultationSlot]:

@@ -140,6 +140,17 @@ async def owns_product(session: AsyncSession, user_id: int, product_id: int) -> 
     return bool(await session.scalar(query))
 
 
+async def owned_since(session: AsyncSession, user_id: int, product_id: int) -> datetime | None:
+    """When the user's active ownership of the product began (a course's drip release counts from here)."""
+    query = select(func.min(Entitlement.starts_at)).where(
+        Entitlement.user_id == user_id,
+        Entitlement.product_id == product_id,
+        _active(utcnow()),  # type: ignore[arg-type]
+    )
+    since: datetime | None = await session.scalar(query)
+    return since
+
+
 async def has_replay(session: AsyncSession, user_id: int, room_id: int) -> bool:
     query = select(
         exists().where(

@@ -9,11 +9,10 @@ from starlette.responses import FileResponse, JSONResponse, Response
 
 from knowcast.accounts.models import Role, User
 from knowcast.catalog import service as catalog
-from knowcast.catalog.kinds import ProductKind
 from knowcast.catalog.models import Lesson, Product
 from knowcast.catalog.schemas import CourseView
-from knowcast.catalog.views import lesson_public, product_public
-from knowcast.commerce import entitlements, offers, orders, payments
+from knowcast.catalog.views import product_public
+from knowcast.commerce import course_access, entitlements, offers, orders, payments
 from knowcast.commerce.models import Entitlement
 from knowcast.commerce.providers.base import ProviderEvent
 from knowcast.commerce.runtime import runtime
@@ -163,22 +162,18 @@ async def download_links(product_id: Id, ctx: Ctx, db: Db, user: CurrentUser) ->
 
 
 @router.get("/api/v1/courses/{product_id}")
-async def course(product_id: Id, db: Db, user: CurrentUser) -> CourseView:
-    product = await catalog.get_product(db, product_id)
-    if product.kind is not ProductKind.COURSE:
-        raise NotFound("no such course", code="course.not_found")
-    if not (await entitlements.owns_product(db, user.id, product_id) or user.id == product.host_id):
-        raise PermissionDenied("buy this course first", code="library.not_owned")
-    done = await catalog.completed_lessons(db, user.id, product_id)
-    lessons = [lesson_public(lesson, lesson.id in done) for lesson in await catalog.lessons_of(db, product_id)]
-    return CourseView(product=product_public(product), lessons=lessons, completed=len(done), total=len(lessons))
+async def course(product_id: Id, ctx: Ctx, db: Db, user: CurrentUser) -> CourseView:
+    """The bought course: lessons in order, locked ones (drip release) without their content, progress."""
+    product = await course_access.get_course(db, product_id)
+    return await course_access.course_view(db, ctx, user, product)
 
 
 @router.post("/api/v1/lessons/{lesson_id}/complete")
 async def complete_lesson(lesson_id: Id, db: Db, user: CurrentUser) -> dict[str, bool]:
     lesson = await db.get(Lesson, lesson_id)
-    if lesson is None or not await entitlements.owns_product(db, user.id, lesson.product_id):
+    if lesson is None:
         raise NotFound("no such lesson", code="lesson.not_found")
+    await course_access.ensure_lesson_open(db, user, lesson)
     await catalog.complete_lesson(db, user.id, lesson_id)
     return {"completed": True}
 
@@ -189,7 +184,7 @@ async def download(file_id: Id, ctx: Ctx, db: Db, u: int = 0, e: int = 0, s: str
     if not entitlements.check_download(ctx, file_id, u, e, s):
         raise PermissionDenied("this download link is invalid or has expired", code="download.link_invalid")
     row = await catalog.get_file(db, file_id)
-    if not await entitlements.owns_product(db, u, row.product_id):
+    if not await course_access.may_fetch(db, u, row):
         raise PermissionDenied("this purchase was refunded", code="download.not_owned")
     path = catalog.files_dir(ctx) / row.stored_name
     return FileResponse(path, media_type=row.content_type, filename=row.filename)

@@ -1,10 +1,37 @@
-"""Page routes, one module per area: auth (sign in/up, account), channel (home, room), studio (host),
-integrations (API tokens, webhooks), shop (checkout, library), seo, app_shell (manifest, favicon)."""
+"""Page routes, one module per area: auth (sign in/up, account), channel (home, room), studio (host: rooms,
+product library, home), learn (the buyer's course page), integrations (API tokens, webhooks), shop (checkout,
+library), seo."""
 
 from fastapi import APIRouter
 
-from knowcast.web.pages import analytics, app_shell, auth, channel, growth, integrations, replay, seo, shop, studio
+from knowcast.web.pages import (
+    analytics,
+    app_shell,
+    auth,
+    channel,
+    growth,
+    integrations,
+    learn,
+    replay,
+    seo,
+    shop,
+    studio,
+    studio_products,
+)
 
 router = APIRouter(include_in_schema=False)
-for module in (auth, channel, replay, studio, analytics, integrations, shop, growth, seo, app_shell):
+for module in (
+    auth,
+    channel,
+    replay,
+    studio,
+    studio_products,
+    analytics,
+    integrations,
+    shop,
+    learn,
+    growth,
+    seo,
+    app_shell,
+):
     router.include_router(module.router)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
 from knowcast.accounts.models import User
+from knowcast.db.types import utcnow
 from knowcast.deps import Ctx, Db, Host, Id
 from knowcast.errors import KnowcastError, ValidationFailed
 from knowcast.rooms import service as rooms
@@ -15,6 +16,8 @@ from knowcast.rooms.models import Room
 from knowcast.rooms.schemas import RoomCreate, RoomUpdate
 from knowcast.rooms.states import RoomState
 from knowcast.web.pages.forms import form_file, form_values, parse
+from knowcast.web.pages.shop import money
+from knowcast.web.pages.studio_home import studio_home
 from knowcast.web.templating import Pages
 from knowcast.web.templating import pages_of as pages
 
@@ -39,8 +42,9 @@ def room_form_values(page: Pages, values: dict[str, str]) -> dict[str, object]:
 
 
 @router.get("")
-async def studio(request: Request, db: Db, host: Host) -> Response:
-    return pages(request).render(request, "studio.html", rooms=await rooms.rooms_of_host(db, host))
+async def studio(request: Request, ctx: Ctx, db: Db, host: Host) -> Response:
+    home = await studio_home(db, ctx, host)
+    return pages(request).render(request, "studio.html", home=home, money=money, now=utcnow())
 
 
 @router.get("/rooms/new")
