@@ -21,6 +21,7 @@ from knowcast.catalog.service import MAX_FILENAME, files_dir, lessons_of
 from knowcast.context import AppContext
 from knowcast.errors import Conflict, NotFound, PayloadTooLarge, ValidationFailed
 
+NULLABLE = ("release_after_days", "media_url")  # fields an edit may clear
 Upload = tuple[str, bytes, str]  # (filename, bytes, content type) of a file sent with a lesson
 
 
@@ -58,6 +59,8 @@ async def create_lesson(
             code="lesson.content_missing",
             fields={"file": "required"},
         )
+    if upload is not None:
+        upload = checked(ctx, data.kind, upload)
     position = data.position
     if position is None:
         last = await session.scalar(select(func.max(Lesson.position)).where(Lesson.product_id == product.id))
@@ -79,15 +82,17 @@ async def update_lesson(
     data: LessonUpdate,
     upload: Upload | None = None,
 ) -> Lesson:
-    changes = data.model_dump(exclude_unset=True)
-    for name, value in changes.items():
-        if value is not None or name in ("release_after_days", "media_url"):
-            setattr(lesson, name, value)
-    if lesson.kind is LessonKind.LINK and not (lesson.media_url or "").startswith(("http://", "https://")):
+    changes = {k: v for k, v in data.model_dump(exclude_unset=True).items() if v is not None or k in NULLABLE}
+    url = changes.get("media_url", lesson.media_url)
+    if lesson.kind is LessonKind.LINK and not (url or "").startswith(("http://", "https://")):
         raise ValidationFailed("a link lesson needs an http(s) address", code="lesson.link_missing")
     if upload is not None:
         if lesson.kind not in UPLOAD_LESSONS:
             raise ValidationFailed("only a video or file lesson takes an upload", code="lesson.upload_not_allowed")
+        upload = checked(ctx, lesson.kind, upload)
+    for name, value in changes.items():
+        setattr(lesson, name, value)
+    if upload is not None:
         old = await lesson_file(session, lesson.id)
         _store(ctx, session, product, lesson, upload)
         if old is not None:
@@ -127,19 +132,25 @@ async def move(session: AsyncSession, product: Product, lesson: Lesson, step: in
     return await reorder(session, product, order)
 
 
-def _store(ctx: AppContext, session: AsyncSession, product: Product, lesson: Lesson, upload: Upload) -> ProductFile:
+def checked(ctx: AppContext, kind: LessonKind, upload: Upload) -> Upload:
+    """The upload if it may be stored for this kind of lesson (a video's type told by its bytes), else raise."""
     filename, data, content_type = upload
     if len(data) > ctx.settings.max_upload_bytes:
         raise PayloadTooLarge("the file is too large", code="lesson.file_too_large")
     if not data:
         raise ValidationFailed("the file is empty", code="lesson.file_empty", fields={"file": "empty"})
-    if lesson.kind is LessonKind.VIDEO:
+    if kind is LessonKind.VIDEO:
         sniffed = video_type(data)
         if sniffed is None:
             raise ValidationFailed(
                 "a video lesson takes an MP4 or WebM file", code="lesson.video_type", fields={"file": "type"}
             )
         content_type = sniffed
+    return filename, data, content_type
+
+
+def _store(ctx: AppContext, session: AsyncSession, product: Product, lesson: Lesson, upload: Upload) -> ProductFile:
+    filename, data, content_type = upload
     stored = secrets.token_hex(16)
     folder = files_dir(ctx)
     folder.mkdir(parents=True, exist_ok=True)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, UploadFile
+from starlette.responses import Response
 
-from knowcast.catalog import service
+from knowcast.catalog import courses, service
 from knowcast.catalog.schemas import (
     FilePublic,
     LessonCreate,
+    LessonOrder,
     LessonPublic,
+    LessonUpdate,
     ProductCreate,
     ProductPublic,
     ProductUpdate,
@@ -54,9 +57,38 @@ async def upload_cover(product_id: Id, cover: UploadFile, ctx: Ctx, db: Db, host
 
 
 @router.post("/{product_id}/lessons", status_code=201)
-async def add_lesson(product_id: Id, data: LessonCreate, db: Db, host: Host) -> LessonPublic:
+async def add_lesson(product_id: Id, data: LessonCreate, ctx: Ctx, db: Db, host: Host) -> LessonPublic:
+    """A text or link lesson, or a video/file lesson by address (uploads go through the studio's form)."""
     product = await service.get_managed_product(db, host, product_id)
-    return lesson_public(await service.add_lesson(db, product, data), completed=False)
+    return lesson_public(await courses.create_lesson(db, ctx, product, data, None), completed=False)
+
+
+@router.get("/{product_id}/lessons")
+async def list_lessons(product_id: Id, db: Db, host: Host) -> list[LessonPublic]:
+    product = await service.get_managed_product(db, host, product_id)
+    return [lesson_public(lesson, completed=False) for lesson in await service.lessons_of(db, product.id)]
+
+
+@router.patch("/{product_id}/lessons/{lesson_id}")
+async def update_lesson(
+    product_id: Id, lesson_id: Id, data: LessonUpdate, ctx: Ctx, db: Db, host: Host
+) -> LessonPublic:
+    product = await service.get_managed_product(db, host, product_id)
+    lesson = await courses.get_lesson(db, product, lesson_id)
+    return lesson_public(await courses.update_lesson(db, ctx, product, lesson, data), completed=False)
+
+
+@router.delete("/{product_id}/lessons/{lesson_id}", status_code=204)
+async def delete_lesson(product_id: Id, lesson_id: Id, ctx: Ctx, db: Db, host: Host) -> Response:
+    product = await service.get_managed_product(db, host, product_id)
+    await courses.delete_lesson(db, ctx, await courses.get_lesson(db, product, lesson_id))
+    return Response(status_code=204)
+
+
+@router.put("/{product_id}/lessons/order")
+async def order_lessons(product_id: Id, data: LessonOrder, db: Db, host: Host) -> list[LessonPublic]:
+    product = await service.get_managed_product(db, host, product_id)
+    return [lesson_public(lesson, completed=False) for lesson in await courses.reorder(db, product, data.lesson_ids)]
 
 
 @router.post("/{product_id}/files", status_code=201)

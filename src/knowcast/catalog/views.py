@@ -40,6 +40,7 @@ def lesson_public(lesson: Lesson, completed: bool) -> LessonPublic:
         body_html=markdown.render(lesson.body),
         media_url=lesson.media_url,
         completed=completed,
+        release_after_days=lesson.release_after_days,
     )
 
 

@@ -1,6 +1,6 @@
 """Page routes, one module per area: auth (sign in/up, account), channel (home, room), studio (host: rooms,
 product library, home), learn (the buyer's course page), integrations (API tokens, webhooks), shop (checkout,
-library), seo."""
+library), seo, app_shell (manifest, favicon)."""
 
 from fastapi import APIRouter
 

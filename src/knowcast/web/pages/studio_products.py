@@ -111,6 +111,7 @@ async def save_product(request: Request, product_id: Id, ctx: Ctx, db: Db, host:
     try:
         fields = {k: v for k, v in product_values(values).items() if k != "kind"}
         data = parse(ProductUpdate, fields)
+        _check_prices(product, data)
         if data.room_id is not None:
             await rooms.get_managed_room(db, host, data.room_id)
         cover = await _upload(request, ctx, "cover")
@@ -118,9 +119,18 @@ async def save_product(request: Request, product_id: Id, ctx: Ctx, db: Db, host:
         if cover is not None:
             await catalog.set_cover(db, ctx, product, cover[1])
     except KnowcastError as error:
-        await db.rollback()
         return await _editor(request, db, host, product, values, error)
     return RedirectResponse(f"/studio/products/{product.id}?saved=1", status_code=303)
+
+
+def _check_prices(product: Product, data: ProductUpdate) -> None:
+    """Refused before anything changes, so the page can show the product as it still is."""
+    price = product.price if data.price is None else data.price
+    list_price = data.list_price if "list_price" in data.model_fields_set else product.list_price
+    if list_price is not None and list_price < price:
+        raise ValidationFailed(
+            "list price cannot be below price", code="product.list_price_below_price", fields={"list_price": "<"}
+        )
 
 
 # ---- course lessons ---------------------------------------------------------------------------------------
@@ -141,7 +151,6 @@ async def add_lesson(request: Request, product_id: Id, ctx: Ctx, db: Db, host: H
         data = parse(LessonCreate, lesson_values(values))
         await courses.create_lesson(db, ctx, product, data, await _upload(request, ctx, "file"))
     except KnowcastError as error:
-        await db.rollback()
         return await _editor(request, db, host, product, _values_of(product), error, lesson_values=values)
     return RedirectResponse(f"/studio/products/{product.id}?lesson=added#lessons", status_code=303)
 
@@ -155,7 +164,6 @@ async def edit_lesson(request: Request, product_id: Id, lesson_id: Id, ctx: Ctx,
         data = parse(LessonUpdate, {k: v for k, v in lesson_values(values).items() if k != "kind"})
         await courses.update_lesson(db, ctx, product, lesson, data, await _upload(request, ctx, "file"))
     except KnowcastError as error:
-        await db.rollback()
         return await _editor(request, db, host, product, _values_of(product), error)
     return RedirectResponse(f"/studio/products/{product.id}?lesson=saved#lesson-{lesson.id}", status_code=303)
 
