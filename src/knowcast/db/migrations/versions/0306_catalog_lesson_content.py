@@ -1,7 +1,7 @@
 """catalog: course content from the studio — drip release per lesson, uploaded lesson videos and files
 
-Revision ID: 0305
-Revises: 0304
+Revision ID: 0306
+Revises: 0305
 Create Date: 2026-12-06
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0305"
-down_revision: str | None = "0304"
+revision: str = "0306"
+down_revision: str | None = "0305"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
