@@ -706,10 +706,16 @@ class WechatSimulator:
 
     # ---- bills ---------------------------------------------------------------------------------------------
 
-    def plant(self, kind: str, out_trade_no: str = "", value: Any = None) -> None:
-        """Make the next bill differ from the truth: "amount" (a line says another amount), "drop" (a line is
-        missing), "extra" (a payment Knowcast never saw; value = (out_trade_no, fen))."""
-        self.bill_edits.append((kind, out_trade_no, value))
+    def plant(self, kind: str, key: str = "", value: Any = None) -> None:
+        """Make the bill differ from the truth. By out_trade_no: "amount" (the payment line says ``value``
+        fen), "drop" (the payment line is missing); by out_refund_no: "refund_amount", "drop_refund";
+        "extra": a payment Knowcast never saw, value = (out_trade_no, fen)."""
+        self.bill_edits.append((kind, key, value))
+
+    def forget(self, out_trade_no: str) -> None:
+        """WeChat Pay has no such trade (neither the bill nor a query knows it)."""
+        self.trades.pop(out_trade_no, None)
+        self.plant("drop", out_trade_no)
 
     def bill_rows(self, day: date) -> list[list[str]]:
         rows: list[list[str]] = []
@@ -719,13 +725,19 @@ class WechatSimulator:
         for refund in self.refunds.values():
             if refund.success_time and refund.success_time.astimezone(CST).date() == day:
                 rows.append(self._bill_row(refund.trade, refund.success_time, "REFUND", 0, refund))
-        for kind, out_trade_no, value in self.bill_edits:
+        for kind, key, value in self.bill_edits:
             if kind == "drop":
-                rows = [row for row in rows if row[6] != out_trade_no]
+                rows = [row for row in rows if not (row[6] == key and row[9] == "SUCCESS")]
+            elif kind == "drop_refund":
+                rows = [row for row in rows if not (row[15] == key and row[9] == "REFUND")]
             elif kind == "amount":
                 for row in rows:
-                    if row[6] == out_trade_no and row[9] == "SUCCESS":
+                    if row[6] == key and row[9] == "SUCCESS":
                         row[12] = row[24] = yuan(int(value))
+            elif kind == "refund_amount":
+                for row in rows:
+                    if row[15] == key and row[9] == "REFUND":
+                        row[16] = row[25] = yuan(int(value))
             elif kind == "extra":
                 ghost = Trade(
                     value[0], "NATIVE", self.keys.appid, self.keys.mchid, "?", int(value[1]), "CNY", "", None,
