@@ -72,6 +72,24 @@ async def test_forms_add_links_costs_segments_and_experiments(stage: Stage) -> N
     assert bad.status_code == 422
 
 
+async def test_the_experiment_form_plans_the_sample_and_the_page_waits_for_it(stage: Stage) -> None:
+    """Issue #17 §2: a power calculator when the experiment is created; while it runs, the anytime-valid headline."""
+    c = stage.host.client
+    calc = await c.get("/studio/analytics/experiments", params={"baseline": "10", "effect": "20", "variants": "a, b"})
+    assert calc.status_code == 200 and 'data-testid="sample-size"' in calc.text and "3,839" in calc.text
+    bad = await c.get("/studio/analytics/experiments", params={"baseline": "lots", "effect": "20"})
+    assert bad.status_code == 422
+    made = await c.post(
+        "/studio/analytics/experiments",
+        data={"name": "价格", "subject": "price", "variants": "control, cheaper", "baseline": "10", "effect": "20"},
+    )
+    assert made.status_code == 303
+    [experiment] = (await c.get("/api/v1/analytics/experiments")).json()
+    assert experiment["plan"]["sample_size"] == 3839 and experiment["plan"]["baseline_rate"] == 0.1
+    page = (await c.get("/studio/analytics/experiments")).text
+    assert "还没有结论" in page and 'data-testid="experiment-progress"' in page and "p 值（固定样本" not in page
+
+
 async def test_others_cannot_open_a_hosts_analytics(stage: Stage, make_user: Any, client: Any) -> None:
     viewer = await make_user(Role.VIEWER)
     other = await make_user(Role.HOST)

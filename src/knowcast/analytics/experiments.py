@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import time
 from typing import Any
 
@@ -87,6 +88,10 @@ async def assignments(
 
 
 async def analyse(session: AsyncSession, experiment: m.Experiment) -> dict[str, Any]:
+    """The experiment as the page shows it. While it runs, the headline is anytime-valid (the mSPRT's p-values,
+    Holm-adjusted across the variants, and confidence sequences at α / comparisons), so looking every day does
+    not inflate false positives. The fixed-horizon figures (z-test p-value, Wald and lift intervals, chance to
+    beat, expected loss) appear only once every variant has the sample size fixed at creation."""
     E = m.Exposure
     query = (
         select(E.variant, func.count(), func.sum(case((E.conversions > 0, 1), else_=0)), func.sum(E.revenue))
@@ -97,7 +102,12 @@ async def analyse(session: AsyncSession, experiment: m.Experiment) -> dict[str, 
     keys = [v["key"] for v in experiment.variants]
     weights = [float(v.get("weight", 1)) for v in experiment.variants]
     n0, x0, _ = counts.get(keys[0], (0, 0, 0))
-    variants = [_variant(key, counts.get(key, (0, 0, 0)), i == 0, n0, x0) for i, key in enumerate(keys)]
+    smallest = min(counts.get(key, (0, 0, 0))[0] for key in keys)
+    reached = experiment.sample_size is not None and smallest >= experiment.sample_size
+    comparisons = len(keys) - 1
+    variants = [_variant(key, counts.get(key, (0, 0, 0)), i == 0, n0, x0, comparisons) for i, key in enumerate(keys)]
+    _adjust(variants, "always_valid_p", reached=True)
+    _adjust(variants, "p_value", reached)
     check = stats.srm([counts.get(k, (0, 0, 0))[0] for k in keys], weights)
     return {
         "id": experiment.id,
@@ -105,12 +115,24 @@ async def analyse(session: AsyncSession, experiment: m.Experiment) -> dict[str, 
         "name": experiment.name,
         "subject": experiment.subject,
         "state": experiment.state,
+        "plan": {
+            "baseline_rate": experiment.baseline_rate,
+            "min_effect": experiment.min_effect,
+            "sample_size": experiment.sample_size,
+            "alpha": stats.ALPHA,
+            "power": stats.POWER,
+        },
+        "progress": min(1.0, smallest / experiment.sample_size) if experiment.sample_size else None,
+        "fixed_horizon": reached,
+        "headline": _headline(variants),
         "variants": variants,
         "srm": {"chi2": check[0], "p": check[1], "alert": check[1] < stats.SRM_ALERT} if check else None,
     }
 
 
-def _variant(key: str, count: tuple[int, int, int], control: bool, n0: int, x0: int) -> dict[str, Any]:
+def _variant(
+    key: str, count: tuple[int, int, int], control: bool, n0: int, x0: int, comparisons: int
+) -> dict[str, Any]:
     n, x, revenue = count
     out: dict[str, Any] = {
         "key": key,
@@ -118,18 +140,57 @@ def _variant(key: str, count: tuple[int, int, int], control: bool, n0: int, x0: 
         "exposures": n,
         "conversions": x,
         "rate": x / n if n else None,
-        "rate_interval": stats.wald(x, n),
+        "rate_interval": stats.clip(stats.wald(x, n), 0.0, 1.0),
         "revenue": revenue,
         "revenue_per_exposure": revenue / n if n else None,
     }
     if control or not n or not n0:
         return out
+    alpha = stats.ALPHA / max(1, comparisons)  # simultaneous over the comparisons (Holm's first step)
     relative, interval = stats.lift(x, n, x0, n0)
     out.update(
+        difference=x / n - x0 / n0,
+        sequential_interval=stats.clip(stats.confidence_sequence(x, n, x0, n0, alpha=alpha), -1.0, 1.0),
+        always_valid_p=stats.always_valid_p(x, n, x0, n0),
+        # fixed-horizon: computed always, shown (and kept in the answer) only once the sample is reached
+        p_value=stats.z_test_p(x, n, x0, n0),
+        difference_interval=stats.clip(stats.wald_difference(x, n, x0, n0), -1.0, 1.0),
         lift=relative,
-        lift_interval=interval,
+        lift_interval=stats.clip(interval, -1.0, math.inf),
         prob_beat_control=stats.prob_beat(x, n, x0, n0),
         expected_loss=stats.expected_loss(x, n, x0, n0),
-        sequential_interval=stats.confidence_sequence(x, n, x0, n0),
     )
     return out
+
+
+FIXED_HORIZON = ("p_value", "p_value_holm", "difference_interval", "lift", "lift_interval", "prob_beat_control")
+
+
+def _adjust(variants: list[dict[str, Any]], name: str, reached: bool) -> None:
+    """Holm-adjust one p-value across the challengers; before the sample is reached, drop the fixed-horizon
+    figures altogether so no page or API client can peek at them."""
+    challengers = [v for v in variants if name in v]
+    for variant, adjusted in zip(challengers, stats.holm([v[name] for v in challengers]), strict=True):
+        variant[f"{name}_holm"] = adjusted
+    if not reached:
+        for variant in challengers:
+            for field in (*FIXED_HORIZON, "expected_loss"):
+                variant.pop(field, None)
+
+
+def _headline(variants: list[dict[str, Any]]) -> dict[str, Any]:
+    """The anytime-valid verdict: the challenger whose Holm-adjusted always-valid p-value is below α (the best
+    one if several), winning or losing against control; else no verdict yet."""
+    decided = [
+        v for v in variants if v.get("always_valid_p_holm") is not None and v["always_valid_p_holm"] < stats.ALPHA
+    ]
+    if not decided:
+        return {"verdict": "undecided", "variant": None}
+    best = max(decided, key=lambda v: v["difference"])
+    return {
+        "verdict": "better" if best["difference"] > 0 else "worse",
+        "variant": best["key"],
+        "p": best["always_valid_p_holm"],
+        "difference": best["difference"],
+        "interval": best["sequential_interval"],
+    }

@@ -10,7 +10,7 @@ from knowcast.accounts.models import Role, User
 from knowcast.accounts.permissions import Permission
 from knowcast.analytics import advisor, experiments, facts_read, forecast, outlook, planner, profiles, service
 from knowcast.analytics.runtime import runtime_of
-from knowcast.analytics.schemas import ExperimentIn, PlanIn, SegmentIn, SegmentOut
+from knowcast.analytics.schemas import ExperimentIn, PlanIn, PlanQuery, SegmentIn, SegmentOut
 from knowcast.db.types import MAX_ROW_ID, utcnow
 from knowcast.deps import Ctx, Db, Id, MaybeUser, Public, require
 from knowcast.integrations.scopes import Scope
@@ -132,6 +132,12 @@ async def add_experiment(data: ExperimentIn, ctx: Ctx, db: Db, user: Host) -> di
     if intake is not None:
         intake.running.forget(user.id)
     return await experiments.analyse(db, row)
+
+
+@router.get("/experiments/sample-size")
+async def sample_size(user: Reader, query: Annotated[PlanQuery, Query()]) -> dict[str, Any]:
+    """The power calculator: visitors per variant to find the smallest lift worth finding (80 % power, α 5 %)."""
+    return service.plan(query)
 
 
 @router.get("/experiments/{experiment_id}")

@@ -11,7 +11,7 @@ visitor is in UV once their views have watched at least 1 s (MIN_VIEW_SECONDS).
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -59,6 +59,10 @@ class VisitorState:
     buyer_keys: set[str] = field(default_factory=set)
     order_channels: set[str] = field(default_factory=set)  # where their paid orders say they came from
 
+    def channel_name(self) -> str:
+        """Their earliest view's channel; a buyer never seen arriving, the channel their paid orders name."""
+        return self.channel or (min(self.order_channels) if self.order_channels else "")
+
 
 @dataclass(slots=True)
 class ProductStats:
@@ -74,9 +78,11 @@ class ProductStats:
 
 @dataclass(slots=True)
 class ChannelStats:
+    """A channel's viewers, GMV and buyers (a multiset: a buyer key counts while a visitor of the channel holds it)."""
+
     uv: int = 0
-    buyers: int = 0
     gmv: int = 0
+    buyers: Counter[str] = field(default_factory=Counter)
 
 
 @dataclass(slots=True)
@@ -118,6 +124,7 @@ class RoomBoard:
         self.gmv = self.refunds = self.orders_paid = 0
         self.currency: str | None = None
         self.products: dict[int, ProductStats] = {}
+        self.channels: dict[str, ChannelStats] = {}
         self.minutes: OrderedDict[int, Minute] = OrderedDict()
         self.active = SlidingDistinct()
         self.interacting = SlidingDistinct()
@@ -183,12 +190,24 @@ class RoomBoard:
                 self.keys[rec.user_key] = (rec.visitor, rec.channel if seen is None else seen[1], rec.at)
         return span
 
+    def _count(self, state: VisitorState, sign: int) -> None:
+        """Add (1) or take back (−1) what a visitor gives their channel, around any change to the visitor."""
+        stats = self.channels.setdefault(state.channel_name(), ChannelStats())
+        stats.uv += sign * state.viewer
+        stats.gmv += sign * state.gmv
+        for key in state.buyer_keys:
+            stats.buyers[key] += sign
+            if stats.buyers[key] <= 0:  # no visitor of the channel holds it any more
+                del stats.buyers[key]
+
     def _view_start(self, rec: Record) -> None:
         if self._view(rec) is None:
             return
         state = self._visitor(rec.visitor)
         if state.channel_at is None or (rec.at, rec.channel) < (state.channel_at, state.channel):
+            self._count(state, -1)
             state.channel, state.channel_at = rec.channel, rec.at
+            self._count(state, 1)
         if rec.user_key:  # the channel a signed-in viewer came by is their earliest view's
             visitor, _, last = self.keys[rec.user_key]
             self.keys[rec.user_key] = (visitor, state.channel, last)
@@ -211,6 +230,7 @@ class RoomBoard:
         if not state.viewer and state.watched_ms >= r.MIN_VIEW_SECONDS * 1000:
             state.viewer = True
             self.uv += 1
+            self.channels.setdefault(state.channel_name(), ChannelStats()).uv += 1
             for flag in state.flags:
                 self.funnel[flag] += 1
             self.interactors += state.interacted
@@ -275,9 +295,11 @@ class RoomBoard:
         buyer = rec.user_key or rec.visitor
         self.buyers.add(buyer)
         state = self._visitor(rec.visitor)
+        self._count(state, -1)
         state.gmv += rec.amount
         state.buyer_keys.add(buyer)
         state.order_channels.add(rec.channel)
+        self._count(state, 1)
         for product_id, units, amount in items_of(rec):
             stats = self._product(product_id)
             stats.paid += 1

@@ -305,6 +305,10 @@ class Experiment(Base):
     state: Mapped[str] = mapped_column(String(16), default="running")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # the plan fixed at creation: fixed-horizon statistics are shown only once every variant has sample_size
+    baseline_rate: Mapped[float | None] = mapped_column(Float, default=None)
+    min_effect: Mapped[float | None] = mapped_column(Float, default=None)  # relative lift worth finding (0.2 = +20 %)
+    sample_size: Mapped[int | None] = mapped_column(Integer, default=None)  # visitors per variant
 
 
 class Exposure(Base):

@@ -109,11 +109,21 @@ class VariantIn(BaseModel):
     payload: dict[str, Any] = Field(default_factory=dict)
 
 
+class PlanQuery(BaseModel):
+    """What the sample-size calculator needs: control's expected conversion and the smallest lift worth finding."""
+
+    baseline_rate: float = Field(default=0.05, gt=0, lt=1)  # 0.05 = 5 % of exposed visitors buy
+    min_effect: float = Field(default=0.2, ge=0.01, le=10)  # relative: 0.2 = a 20 % higher rate
+    variants: int = Field(default=2, ge=2, le=8)
+
+
 class ExperimentIn(BaseModel):
     name: str = Field(min_length=1, max_length=120)
     subject: Literal["price", "coupon", "pitch", "card"]
     room_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     variants: list[VariantIn] = Field(min_length=2, max_length=8)
+    baseline_rate: float = Field(default=0.05, gt=0, lt=1)
+    min_effect: float = Field(default=0.2, ge=0.01, le=10)
 
 
 class PlanIn(BaseModel):

@@ -10,8 +10,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowcast.analytics import models as m
+from knowcast.analytics import stats
 from knowcast.analytics.channels import clean
-from knowcast.analytics.schemas import CostIn, ExperimentIn, SegmentIn, ShareLinkIn
+from knowcast.analytics.schemas import CostIn, ExperimentIn, PlanQuery, SegmentIn, ShareLinkIn
 from knowcast.db.types import utcnow
 from knowcast.errors import Conflict, NotFound, ValidationFailed
 
@@ -120,8 +121,28 @@ async def add_experiment(session: AsyncSession, host_id: int, data: ExperimentIn
         subject=data.subject,
         room_id=data.room_id,
         variants=[v.model_dump() for v in data.variants],
+        baseline_rate=data.baseline_rate,
+        min_effect=data.min_effect,
+        sample_size=plan(PlanQuery(**data.model_dump(include={"baseline_rate", "min_effect"}), variants=len(keys)))[
+            "per_variant"
+        ],
     )
     return await _save(session, row)
+
+
+def plan(query: PlanQuery) -> dict[str, Any]:
+    """The sample an experiment needs: visitors per variant for 80 % power at α = 5 % (split over the variants'
+    comparisons with control)."""
+    per_variant = stats.sample_size(query.baseline_rate, query.min_effect, comparisons=query.variants - 1)
+    return {
+        "baseline_rate": query.baseline_rate,
+        "min_effect": query.min_effect,
+        "variants": query.variants,
+        "alpha": stats.ALPHA,
+        "power": stats.POWER,
+        "per_variant": per_variant,
+        "total": per_variant * query.variants,
+    }
 
 
 async def experiments_of(session: AsyncSession, host_id: int) -> list[m.Experiment]:

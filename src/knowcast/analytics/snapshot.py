@@ -60,27 +60,18 @@ def faq_replies(board: RoomBoard) -> list[dict[str, Any]]:
 
 def channel_mix(board: RoomBoard) -> list[dict[str, Any]]:
     """UV, buyers and GMV per channel: a visitor belongs to the channel of their earliest view (a buyer never
-    seen watching, to the channel their paid orders name), read from the visitors whatever order events came."""
-    uv: dict[str, int] = {}
-    buyers: dict[str, set[str]] = {}
-    gmv: dict[str, int] = {}
-    for state in board.visitors.values():
-        if state.viewer:
-            uv[state.channel] = uv.get(state.channel, 0) + 1
-        if state.buyer_keys:
-            name = state.channel or min(state.order_channels)
-            buyers.setdefault(name, set()).update(state.buyer_keys)
-            gmv[name] = gmv.get(name, 0) + state.gmv
-    names = sorted(uv.keys() | gmv.keys(), key=lambda name: (-uv.get(name, 0), name))
+    seen watching, to the channel their paid orders name), whatever order the events came in."""
+    shown = [(name, s) for name, s in board.channels.items() if s.uv or s.gmv or s.buyers]
+    ranked = sorted(shown, key=lambda kv: (-kv[1].uv, kv[0]))
     return [
         {
             "channel": name or "direct",
-            "uv": uv.get(name, 0),
-            "share": ratio(uv.get(name, 0), board.uv),
-            "buyers": len(buyers.get(name, ())),
-            "gmv": gmv.get(name, 0),
+            "uv": s.uv,
+            "share": ratio(s.uv, board.uv),
+            "buyers": len(s.buyers),
+            "gmv": s.gmv,
         }
-        for name in names
+        for name, s in ranked
     ]
 
 

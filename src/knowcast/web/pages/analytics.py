@@ -11,7 +11,7 @@ from starlette.responses import RedirectResponse, Response
 from knowcast.accounts.models import User
 from knowcast.analytics import experiments, facts_read, outlook, planner, profiles, report, service
 from knowcast.analytics.channels import share_url
-from knowcast.analytics.schemas import CostIn, ExperimentIn, PlanIn, SegmentIn, ShareLinkIn
+from knowcast.analytics.schemas import CostIn, ExperimentIn, PlanIn, PlanQuery, SegmentIn, ShareLinkIn
 from knowcast.deps import Ctx, Db, Host, Id
 from knowcast.errors import KnowcastError, ValidationFailed
 from knowcast.rooms import service as rooms
@@ -167,28 +167,60 @@ async def forecasts_page(request: Request, db: Db, host: Host) -> Response:
 
 @router.get("/analytics/experiments")
 async def experiments_page(request: Request, db: Db, host: Host) -> Response:
-    return await _experiments(request, db, host)
+    """The experiments; with ``baseline``, ``effect`` and ``variants`` in the query, the sample-size calculator's
+    answer too (the form's second button)."""
+    return await _experiments(request, db, host, values=dict(request.query_params))
 
 
-async def _experiments(request: Request, db: Db, host: User, error: KnowcastError | None = None) -> Response:
+def _plan_values(values: dict[str, str]) -> dict[str, Any]:
+    """The form's percentages as the plan's fractions (baseline 5 → 0.05, effect 20 → 0.2)."""
+    keys = [k.strip() for k in values.get("variants", "").split(",") if k.strip()]
+    try:
+        baseline = float(values.get("baseline") or 5) / 100
+        effect = float(values.get("effect") or 20) / 100
+    except ValueError:
+        raise ValidationFailed("enter numbers", code="experiment.invalid_plan") from None
+    return {"keys": keys, "baseline_rate": baseline, "min_effect": effect}
+
+
+async def _experiments(
+    request: Request, db: Db, host: User, error: KnowcastError | None = None, values: dict[str, str] | None = None
+) -> Response:
     found = [await experiments.analyse(db, row) for row in await service.experiments_of(db, host.id)]
+    values = values or {}
+    calc: dict[str, Any] = {
+        "baseline": values.get("baseline", "5"),
+        "effect": values.get("effect", "20"),
+        "variants_text": values.get("variants", ""),
+        "plan": None,
+    }
+    if "baseline" in values and error is None:
+        try:
+            given = _plan_values(values)
+            query = {"baseline_rate": given["baseline_rate"], "min_effect": given["min_effect"]}
+            calc["plan"] = service.plan(parse(PlanQuery, {**query, "variants": max(2, len(given["keys"]))}))
+        except KnowcastError as exc:
+            error = exc
     status = error.status_code if error else 200
-    return pages(request).render(request, "analytics_experiments.html", status, experiments=found, error=error)
+    page = "analytics_experiments.html"
+    return pages(request).render(request, page, status, experiments=found, error=error, calc=calc)
 
 
 @router.post("/analytics/experiments")
 async def add_experiment(request: Request, ctx: Ctx, db: Db, host: Host) -> Response:
     values = await form_values(request)
-    keys = [k.strip() for k in values.get("variants", "").split(",") if k.strip()]
-    data = {
-        "name": values.get("name", ""),
-        "subject": values.get("subject", ""),
-        "variants": [{"key": k} for k in keys],
-    }
     try:
+        given = _plan_values(values)
+        data = {
+            "name": values.get("name", ""),
+            "subject": values.get("subject", ""),
+            "variants": [{"key": k} for k in given["keys"]],
+            "baseline_rate": given["baseline_rate"],
+            "min_effect": given["min_effect"],
+        }
         await service.add_experiment(db, host.id, parse(ExperimentIn, data))
     except KnowcastError as error:
-        return await _experiments(request, db, host, error)
+        return await _experiments(request, db, host, error, values)
     if ctx.analytics is not None and ctx.analytics.intake is not None:
         ctx.analytics.intake.running.forget(host.id)
     return RedirectResponse("/studio/analytics/experiments", status_code=303)
