@@ -48,8 +48,9 @@ def test_the_console_dashboard_shows_a_viewer_live(live_server: LiveServer, new_
     viewer.wait_for_selector("[data-testid=stage]")  # the banner may ask; tracking runs either way (pseudonymous)
 
     # the console polls; no reload: the viewer appears, with their channel
-    host.wait_for_selector("strong[data-kpi=uv]:text-is('1')")
     host.wait_for_selector("strong[data-kpi=viewers_now]:text-is('1')")
+    # a viewer is in UV once 1 s is watched: the page's first heartbeat goes 6 s after the view starts
+    host.wait_for_selector("strong[data-kpi=uv]:text-is('1')", timeout=40_000)
     assert "wechat" in host.inner_text("[data-list=channels]")
     assert host.locator("[data-chart=timeline] canvas").count() >= 1  # uPlot drew
     host.screenshot(path=str(artifacts / "console-dashboard.png"), full_page=True)
