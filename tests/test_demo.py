@@ -58,6 +58,10 @@ def test_demo_room_is_live_with_an_audience(tmp_path: Path) -> None:
         live = wait_for(lambda: httpx.get(f"{base}/api/v1/rooms", timeout=2).json()["live"])
         room = live[0]  # type: ignore[index]
         assert room["title"].startswith("30 天学会理财")
+        shelf = httpx.get(f"{base}/api/v1/rooms/{room['id']}/shelf", timeout=5).json()
+        kinds = sorted(entry["product"]["kind"] for entry in shelf)
+        assert kinds == ["consultation", "course", "file"], "the demo room's shelf is stocked"
+        assert [entry["product"]["kind"] for entry in shelf if entry["pinned"]] == ["course"]
         playlist = wait_for(
             lambda: httpx.get(f"{base}/media/rooms/{room['id']}/live.m3u8", timeout=2).status_code == 200
         )

@@ -1,7 +1,9 @@
-"""``knowcast demo``: an owner, a room that is live from a synthetic stream, and an audience that takes part.
+"""``knowcast demo``: an owner, a room that is live from a synthetic stream with a stocked shelf, and an audience
+that takes part.
 
-prepare_demo() runs before the server starts (owner, room); the DemoAudience component runs inside the server and
-connects simulated viewers over real WebSockets once the server listens.
+prepare_demo() runs before the server starts (owner, room, shelf: knowcast.demo_shop); the DemoAudience component
+runs inside the server and, once it listens, connects simulated viewers over real WebSockets (they chat and like)
+and lets some of them buy from the shelf over the HTTP API.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from knowcast.accounts.models import Role, User
 from knowcast.accounts.schemas import SignUp
 from knowcast.context import AppContext
 from knowcast.db.types import utcnow
+from knowcast.demo_shop import DemoBuyers, stock_shelf
 from knowcast.realtime.simulator import simulate
 from knowcast.rooms import service as rooms
 from knowcast.rooms.models import Room
@@ -47,6 +50,7 @@ async def prepare_demo(ctx: AppContext) -> Demo:
     async with ctx.db.session() as session:
         owner, password = await _owner(session, ctx, credentials)
         room = await _demo_room(session, ctx, owner)
+        await stock_shelf(session, ctx, owner, room)
     return Demo(email=DEMO_EMAIL, password=password, credentials_file=credentials, room_id=room.id)
 
 
@@ -93,11 +97,14 @@ async def _demo_room(session: AsyncSession, ctx: AppContext, owner: User) -> Roo
 class DemoAudience:
     """Simulated viewers for the demo room: some signed in (they chat), the rest watch and like."""
 
-    def __init__(self, ctx: AppContext, room_id: int, viewers: int = 24, chatters: int = 8) -> None:
+    def __init__(
+        self, ctx: AppContext, room_id: int, viewers: int = 24, chatters: int = 8, buy_every: float = 25.0
+    ) -> None:
         self.ctx = ctx
         self.room_id = room_id
         self.viewers = viewers
         self.chatters = chatters
+        self.buy_every = buy_every
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -111,7 +118,12 @@ class DemoAudience:
         base = f"http://127.0.0.1:{self.ctx.settings.port}"
         await _wait_until_serving(base)
         log.info("demo audience joining", extra={"room_id": self.room_id, "viewers": self.viewers})
-        await simulate(base, self.room_id, viewers=self.viewers, tokens=tokens, chat_every=6.0)
+        buyers = DemoBuyers(base, self.room_id, tokens, self.ctx.settings.secret_key, every=self.buy_every)
+        buying = asyncio.create_task(buyers.run())
+        try:
+            await simulate(base, self.room_id, viewers=self.viewers, tokens=tokens, chat_every=6.0)
+        finally:
+            await tasks.cancel(buying)
 
     async def _sessions(self) -> list[str]:
         tokens = []
