@@ -67,6 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
     rotate.add_argument("--retire", action="store_true", help="drop the old keys once every row is re-encrypted")
     rotate.set_defaults(run=cmd_keys_rotate)
 
+    pay = sub.add_parser("payments", help="payment commands").add_subparsers(title="payments commands")
+    rec = pay.add_parser("reconcile", help="compare a provider's statement of a day with our payments")
+    rec.add_argument("--provider", required=True, help="an enabled provider: wechat, alipay or stripe")
+    rec.add_argument("--date", required=True, help="the statement day, YYYY-MM-DD (WeChat/Alipay: China time)")
+    rec.set_defaults(run=cmd_payments_reconcile)
+
     # each benchmark adds its parser to this group and runs from benchmarks/<name>.py in a source checkout
     bench = sub.add_parser("bench", help="benchmarks (each prints one JSON line)").add_subparsers(title="benchmarks")
     fanout = bench.add_parser("fanout", help="N viewers in one room over real WebSockets, R chat messages/s")
@@ -169,6 +175,38 @@ def cmd_createuser(args: argparse.Namespace, settings: Settings) -> int:
     asyncio.run(create_account(settings, args.email, name, password, Role(args.role)))
     print(f"created {args.role} {args.email}" + (f" with password {password}" if generated else ""))
     return 0
+
+
+def cmd_payments_reconcile(args: argparse.Namespace, settings: Settings) -> int:
+    """Print the report as one JSON object; exit 1 when there are mismatches (for cron and scripts)."""
+    import datetime
+    import json
+
+    from knowcast.app import build_context
+    from knowcast.commerce import reconcile
+    from knowcast.commerce import runtime as commerce_runtime
+    from knowcast.integrations.dispatcher import WebhookDispatcher
+
+    try:
+        day = datetime.date.fromisoformat(args.date)
+    except ValueError:
+        raise ConfigError(f"--date must be YYYY-MM-DD, not {args.date!r}") from None
+
+    async def run() -> reconcile.Report:
+        ctx = build_context(settings)
+        rt = commerce_runtime.install(ctx)
+        WebhookDispatcher(ctx).install()  # payment.mismatch webhooks are queued; the server delivers them
+        try:
+            return await reconcile.run(ctx, args.provider, day)
+        finally:
+            for provider in rt.providers.values():
+                await provider.close()
+            await rt.http.aclose()
+            await ctx.db.dispose()
+
+    report = asyncio.run(run())
+    print(json.dumps(report.as_dict(), ensure_ascii=False))
+    return 1 if report.mismatches else 0
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:

@@ -252,3 +252,110 @@ async def test_a_refund_made_in_the_stripe_dashboard(shop: Shop, make_user: Any,
     rest = {**part, "id": "re_dash3", "amount": 700}
     assert (await sim.send(sim.event("refund.updated", rest))).json() == {"result": "refunded"}
     assert await _state(buyer, order["id"]) == "refunded"
+
+
+async def test_reconciliation_finds_a_planted_mismatch_of_each_kind(
+    shop: Shop,
+    make_user: Any,
+    ctx: AppContext,
+    sim: StripeSimulator,
+    seen: list[Any],
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Stripe's statement (sessions completed and refunds made that UTC day, from the simulator) against our
+    books, with one planted difference of each kind; everything else matches. Run through the reconcile core,
+    the API, the console page and the ``knowcast payments reconcile`` command."""
+    from datetime import UTC, datetime
+
+    from knowcast import cli
+    from knowcast.commerce import reconcile
+    from knowcast.commerce.states import PaymentState
+
+    buyer = await make_user(Role.VIEWER)
+    fine, fine_sid = await _checkout(shop, buyer, price=700, title="Fine")
+    await sim.pay(fine_sid)
+    await wait_for_state(buyer.client, fine["id"], {"fulfilled"})
+    assert (await shop.host.client.post(f"/api/v1/orders/{fine['id']}/refund", json={"amount": 100})).status_code == 200
+
+    differs, differs_sid = await _checkout(shop, buyer, price=990, title="Differs")
+    await sim.pay(differs_sid)
+    await wait_for_state(buyer.client, differs["id"], {"fulfilled"})
+    sim.sessions[differs_sid]["amount_total"] = 1990  # the provider's books say another amount
+
+    ours_only, ours_sid = await _checkout(shop, buyer, price=500, title="Ours only")
+    async with ctx.db.session() as session:  # our books say paid; Stripe never saw the money
+        await session.execute(
+            Payment.__table__.update()
+            .where(Payment.reference == ours_sid)
+            .values(state=PaymentState.SUCCEEDED, paid_at=datetime.now(UTC))
+        )
+        await session.commit()
+    theirs_only = sim.plant_session(300)  # paid at Stripe; Knowcast knows nothing of it
+
+    today = datetime.now(UTC).date()
+    report = await reconcile.run(ctx, "stripe", today)
+    found = {m.kind: m for m in report.mismatches}
+    assert set(found) == {"amount", "knowcast_only", "provider_only"}
+    assert (found["amount"].reference, found["amount"].ours, found["amount"].theirs) == (differs_sid, 990, 1990)
+    assert (found["knowcast_only"].reference, found["knowcast_only"].order_id) == (ours_sid, ours_only["id"])
+    assert (found["provider_only"].reference, found["provider_only"].theirs) == (theirs_only["id"], 300)
+    assert report.lines == 4 and report.new == 3  # three paid sessions and one refund on the statement
+    assert sorted(e.data["kind"] for e in seen if e.name == "payment.mismatch") == sorted(found)
+
+    again = await reconcile.run(ctx, "stripe", today)  # a rerun finds the same, announces nothing new
+    assert {m.kind for m in again.mismatches} == set(found) and again.new == 0
+
+    owner = await make_user(Role.OWNER)
+    listed = (await owner.client.get("/api/v1/payments/mismatches")).json()
+    assert sorted(m["kind"] for m in listed) == sorted(found)
+    assert (await buyer.client.get("/api/v1/payments/mismatches")).status_code == 403
+    page = await owner.client.get("/studio/payments")
+    assert page.status_code == 200 and page.text.count('data-testid="mismatch-row"') == 3
+    assert differs_sid in page.text
+    resolved = await owner.client.post(f"/api/v1/payments/mismatches/{listed[0]['id']}/resolve")
+    assert resolved.json()["resolved_at"] is not None
+    assert len((await owner.client.get("/api/v1/payments/mismatches")).json()) == 2
+
+    # the command line, as cron runs it: one JSON report, exit status 1 when anything differs
+    env = {
+        "KNOWCAST_DATABASE_URL": settings.database_url,
+        "KNOWCAST_DATA_DIR": str(settings.data_dir),
+        "KNOWCAST_SECRET_KEY": settings.secret_key,
+        "KNOWCAST_PAYMENT_PROVIDERS": "stripe",
+        "KNOWCAST_STRIPE_SECRET_KEY": API_KEY,
+        "KNOWCAST_STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "KNOWCAST_STRIPE_API_BASE": sim.base_url,
+        "KNOWCAST_STRIPE_ACCOUNT": ACCOUNT,
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(SystemExit) as done:
+        await asyncio.to_thread(
+            cli.main, ["payments", "reconcile", "--provider", "stripe", "--date", today.isoformat()]
+        )
+    assert done.value.code == 1
+    printed = __import__("json").loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert sorted(m["kind"] for m in printed["mismatches"]) == sorted(found) and printed["new"] == 0
+    with pytest.raises(SystemExit) as bad:
+        await asyncio.to_thread(cli.main, ["payments", "reconcile", "--provider", "stripe", "--date", "yesterday"])
+    assert bad.value.code == 2
+
+
+async def test_nightly_reconciliation_runs_once_a_day_after_the_bills(ctx: AppContext, sim: StripeSimulator) -> None:
+    from datetime import UTC, datetime
+
+    from knowcast.commerce import reconcile
+
+    # (a day far from today's: the app's own loop may be reconciling the real yesterday meanwhile)
+    early = datetime(2030, 3, 2, 0, 30, tzinfo=UTC)  # 08:30 in China: yesterday's bills are not out yet
+    assert await reconcile.nightly(ctx, now=early) == []
+    later = datetime(2030, 3, 2, 3, 0, tzinfo=UTC)  # 11:00 in China
+    reports = await reconcile.nightly(ctx, now=later)
+    assert [(r.provider, r.day.isoformat(), r.mismatches) for r in reports] == [("stripe", "2030-03-01", [])]
+    assert await reconcile.nightly(ctx, now=later) == []  # claimed: once per provider and day
+    async with ctx.db.session() as session:
+        runs = await reconcile.recent_runs(session)
+    ours = [(r.provider, r.finished_at is not None) for r in runs if r.day == "2030-03-01"]
+    assert ours == [("stripe", True)]

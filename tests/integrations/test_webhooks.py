@@ -106,6 +106,7 @@ async def test_a_token_with_webhooks_manage_can_manage(make_user: Any, bearer: A
         "room.ended",
         "order.paid",
         "order.refunded",
+        "payment.mismatch",
     ]
     reader = bearer((await new_token(owner, "rooms:read"))["token"])
     refused = await reader.get("/api/v1/webhooks")

@@ -12,7 +12,7 @@ from knowcast.catalog import service as catalog
 from knowcast.catalog.models import Lesson, Product
 from knowcast.catalog.schemas import CourseView
 from knowcast.catalog.views import product_public
-from knowcast.commerce import course_access, entitlements, offers, orders, payments
+from knowcast.commerce import course_access, entitlements, offers, orders, payments, reconcile
 from knowcast.commerce.models import Entitlement
 from knowcast.commerce.providers.base import ProviderEvent
 from knowcast.commerce.runtime import runtime
@@ -20,13 +20,16 @@ from knowcast.commerce.schemas import (
     CheckoutIn,
     CheckoutOut,
     EntitlementOut,
+    MismatchOut,
     OrderCreate,
     OrderOut,
     PaymentMethodOut,
+    ReconcileIn,
+    ReconciliationOut,
     RefundIn,
 )
 from knowcast.commerce.states import OrderState, check_transition
-from knowcast.deps import Ctx, CurrentUser, Db, Host, Id, Machine, Public, client_ip
+from knowcast.deps import Ctx, CurrentUser, Db, Host, Id, Machine, Owner, Public, client_ip
 from knowcast.errors import NotFound, PermissionDenied
 
 router = APIRouter(tags=["commerce"])
@@ -129,6 +132,28 @@ async def webhook(verified: SignedWebhook, ctx: Ctx, db: Db) -> Response:
     if provider.reports_outcome:
         return JSONResponse({"result": outcome}, status_code=answer.status_code)
     return Response(answer.body, status_code=answer.status_code, media_type=answer.media_type)
+
+
+@router.get("/api/v1/payments/mismatches")
+async def mismatches(db: Db, _owner: Owner) -> list[MismatchOut]:
+    """What reconciliation found and nobody has resolved yet, newest first."""
+    return [MismatchOut.model_validate(m, from_attributes=True) for m in await reconcile.open_mismatches(db)]
+
+
+@router.post("/api/v1/payments/mismatches/{mismatch_id}/resolve")
+async def resolve_mismatch(mismatch_id: Id, db: Db, owner: Owner) -> MismatchOut:
+    return MismatchOut.model_validate(await reconcile.resolve(db, mismatch_id, owner.id), from_attributes=True)
+
+
+@router.get("/api/v1/payments/reconciliations")
+async def reconciliations(db: Db, _owner: Owner) -> list[ReconciliationOut]:
+    return [ReconciliationOut.model_validate(r, from_attributes=True) for r in await reconcile.recent_runs(db)]
+
+
+@router.post("/api/v1/payments/reconcile")
+async def reconcile_now(data: ReconcileIn, ctx: Ctx, _owner: Owner) -> dict[str, object]:
+    """Reconcile a provider's day now (the nightly run does yesterday by itself)."""
+    return (await reconcile.run(ctx, data.provider, data.date)).as_dict()
 
 
 @router.get("/api/v1/library")

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 STOCK_TICK = 0.25
+RECONCILE_CHECK_SECONDS = 600.0
 OpenIdLookup = Callable[[Request, AsyncSession, User], Awaitable[str | None]]
 
 
@@ -99,6 +100,8 @@ class CommerceRuntime:
             asyncio.create_task(self._sweep_loop(), name="commerce-sweeper"),
             asyncio.create_task(self._stock_loop(), name="flash-stock"),
         ]
+        if any(name != "sandbox" for name in self.providers):
+            self._tasks.append(asyncio.create_task(self._reconcile_loop(), name="payments-reconcile"))
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -120,6 +123,17 @@ class CommerceRuntime:
                 await asyncio.wait_for(self._kick.wait(), timeout=self.ctx.settings.commerce_sweep_seconds)
             self._kick.clear()
             await sweeper.sweep_once(self.ctx)
+
+    async def _reconcile_loop(self) -> None:
+        """Yesterday's statements, once a day per provider, after the bills are out (reconcile.nightly)."""
+        from knowcast.commerce import reconcile
+
+        while True:
+            try:
+                await reconcile.nightly(self.ctx)
+            except Exception:
+                log.exception("nightly reconciliation failed")
+            await asyncio.sleep(RECONCILE_CHECK_SECONDS)
 
     async def _stock_loop(self) -> None:
         from knowcast.commerce import flash

@@ -3,7 +3,7 @@ the services."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
@@ -95,6 +95,35 @@ class RefundIn(BaseModel):
     amount: int | None = Field(default=None, strict=True, ge=1, le=MAX_PRICE)
     product_ids: list[int] = Field(default_factory=list, max_length=MAX_QUANTITY)
     reason: str = Field(default="", max_length=200)
+
+
+class ReconcileIn(BaseModel):
+    provider: str = Field(min_length=1, max_length=16, pattern=r"^[a-z0-9_]+$")
+    date: date
+
+
+class MismatchOut(BaseModel):
+    id: int
+    provider: str
+    day: str
+    kind: str
+    reference: str
+    order_id: int | None
+    ours: int | None
+    theirs: int | None
+    currency: str | None
+    found_at: datetime
+    resolved_at: datetime | None
+
+
+class ReconciliationOut(BaseModel):
+    provider: str
+    day: str
+    started_at: datetime
+    finished_at: datetime | None
+    lines: int
+    mismatches: int
+    error: str | None
 
 
 class PaymentMethodOut(BaseModel):

@@ -1,8 +1,8 @@
 """Which bus events an endpoint can subscribe to, and the payload each delivery carries.
 
 Other domains publish these on ``knowcast.bus`` after their commit (rooms: ``room.live`` and ``room.ended``;
-commerce: ``order.paid`` and ``order.refunded``). To offer another event, add it here and document its fields
-in docs/integrations.md.
+commerce: ``order.paid``, ``order.refunded`` and, from reconciliation, ``payment.mismatch``). To offer another
+event, add it here and document its fields in docs/integrations.md.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ class WebhookEvent(enum.StrEnum):
     ROOM_ENDED = "room.ended"
     ORDER_PAID = "order.paid"
     ORDER_REFUNDED = "order.refunded"
+    PAYMENT_MISMATCH = "payment.mismatch"
 
 
 def event_id(event: Event) -> str:

@@ -127,6 +127,7 @@ class PaymentProvider:
     methods: tuple[PayMethod, ...] = ()
     merchant_id: str | None = None  # notifications must name this merchant (None: provider has no such field)
     app_id: str | None = None  # ... and this app
+    statement_timezone = "Asia/Shanghai"  # the zone of statement days (WeChat Pay, Alipay); Stripe: UTC
     reports_outcome = False  # the notification answer carries what happened ("paid", "stale"...), for tests/logs
 
     async def create_checkout(self, request: CheckoutRequest) -> CheckoutSession:

@@ -86,6 +86,7 @@ class SandboxProvider(PaymentProvider):
     name = "sandbox"
     methods = (PayMethod.SANDBOX,)
     merchant_id = MERCHANT
+    statement_timezone = "UTC"
     reports_outcome = True
 
     def __init__(self, public_url: str, secret: str, db: Database | None = None) -> None:

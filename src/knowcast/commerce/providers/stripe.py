@@ -56,6 +56,7 @@ def mode_of(secret_key: str | None) -> str:
 class StripeProvider(PaymentProvider):
     name = "stripe"
     methods = (PayMethod.CARD,)
+    statement_timezone = "UTC"
     reports_outcome = True
 
     def __init__(

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
 from knowcast.catalog import service as catalog
 from knowcast.catalog.kinds import ProductKind
 from knowcast.catalog.views import product_public
-from knowcast.commerce import entitlements, orders, payments
-from knowcast.deps import Ctx, CurrentUser, Db, MaybeUser, Public
+from knowcast.commerce import entitlements, orders, payments, reconcile
+from knowcast.commerce.runtime import runtime
+from knowcast.deps import Ctx, CurrentUser, Db, Id, MaybeUser, Owner, Public
 from knowcast.errors import KnowcastError, ValidationFailed
 from knowcast.web.pages.forms import form_values
 from knowcast.web.templating import pages_of as pages
@@ -61,6 +64,51 @@ async def sandbox_act(request: Request, reference: str, ctx: Ctx, db: Db, _user:
     if action == "fail":
         return RedirectResponse(f"/sandbox/checkout/{reference}?failed=1", status_code=303)
     return RedirectResponse(payments.return_url(ctx, order), status_code=303)
+
+
+@router.get("/studio/payments")
+async def payments_console(request: Request, ctx: Ctx, db: Db, _owner: Owner) -> Response:
+    """The owner's reconciliation console: recent runs and the mismatches nobody has resolved."""
+    return await _payments_page(request, ctx, db)
+
+
+async def _payments_page(
+    request: Request, ctx: Ctx, db: Db, error: KnowcastError | None = None, report: reconcile.Report | None = None
+) -> Response:
+    return pages(request).render(
+        request,
+        "payments_console.html",
+        error.status_code if error else 200,
+        runs=await reconcile.recent_runs(db),
+        mismatches=await reconcile.open_mismatches(db),
+        providers=[name for name in runtime(ctx).providers if name != "sandbox"],
+        money=money,
+        error=error,
+        report=report,
+        yesterday=(date.today() - timedelta(days=1)).isoformat(),
+    )
+
+
+@router.post("/studio/payments/reconcile")
+async def payments_reconcile(request: Request, ctx: Ctx, db: Db, _owner: Owner) -> Response:
+    values = await form_values(request)
+    try:
+        try:
+            day = date.fromisoformat(values.get("date", ""))
+        except ValueError:
+            raise ValidationFailed(
+                "a date is YYYY-MM-DD", code="request.invalid", fields={"date": "YYYY-MM-DD"}
+            ) from None
+        report = await reconcile.run(ctx, values.get("provider", "")[:16], day)
+    except KnowcastError as error:
+        return await _payments_page(request, ctx, db, error=error)
+    return await _payments_page(request, ctx, db, report=report)
+
+
+@router.post("/studio/payments/mismatches/{mismatch_id}/resolve")
+async def payments_resolve(mismatch_id: Id, db: Db, owner: Owner) -> Response:
+    await reconcile.resolve(db, mismatch_id, owner.id)
+    return RedirectResponse("/studio/payments", status_code=303)
 
 
 @router.get("/library")
