@@ -28,7 +28,7 @@ import time
 from collections import Counter
 from typing import Any, cast
 
-ASSET = re.compile(rb'(?:src|href)="(/static/[^"]+)"')
+ASSET = re.compile(rb'(?:src|href)="(/static/[^"#]+)')  # an icon sprite's #fragment is the same file
 MASK = b"\x00\x00\x00\x00"
 KEY = base64.b64encode(os.urandom(16)).decode()
 BROWSER_TIMEOUT = 60.0

@@ -14,6 +14,7 @@ from starlette.types import ASGIApp
 
 from knowcast import __version__, ops
 from knowcast.accounts import routes as account_routes
+from knowcast.accounts.identities import IdentityLookups
 from knowcast.accounts.passwords import Passwords
 from knowcast.analytics import routes as analytics_routes
 from knowcast.analytics import runtime as analytics_runtime
@@ -53,6 +54,7 @@ from knowcast.rooms import routes as room_routes
 from knowcast.settings import Settings
 from knowcast.web import pages
 from knowcast.web.assets import StaticAssets
+from knowcast.web.room_page import RoomPageFastPath
 from knowcast.web.templating import STATIC_DIR, Pages
 
 log = logging.getLogger(__name__)
@@ -73,6 +75,8 @@ def build_context(settings: Settings) -> AppContext:
 
 def create_app(settings: Settings, ctx: AppContext | None = None) -> FastAPI:
     ctx = ctx or build_context(settings)
+    ctx.identities = IdentityLookups(ctx.db)
+    ctx.identities.subscribe(ctx.bus)
     realtime_bridge.connect(ctx.bus, ctx.hub)
     LiveInteraction(ctx).install()
     ctx.components.append(ctx.hub)
@@ -163,6 +167,7 @@ def create_app(settings: Settings, ctx: AppContext | None = None) -> FastAPI:
     app.add_middleware(EmbedFraming)  # outside the security headers: embed pages drop X-Frame-Options
     app.add_middleware(AccessLogMiddleware, metrics=ctx.metrics)
     app.add_middleware(realtime_routes.LiveSockets, ctx=ctx)  # outermost: viewers' sockets skip the stack
+    app.add_middleware(RoomPageFastPath, ctx=ctx)  # the public room page, rendered per kind of viewer
     app.add_middleware(SnapshotFastPath, ctx=ctx)  # a room's commerce snapshot (commerce/snapshot_path.py)
     app.add_middleware(FlashFastPath, ctx=ctx)  # outermost too: flash-sale attempts (commerce/fastpath.py)
     app.add_middleware(

@@ -16,6 +16,7 @@ from knowcast.realtime.hub import Hub
 from knowcast.settings import Settings
 
 if TYPE_CHECKING:
+    from knowcast.accounts.identities import IdentityLookups
     from knowcast.analytics.runtime import AnalyticsRuntime
     from knowcast.commerce.runtime import CommerceRuntime
 
@@ -58,6 +59,7 @@ class AppContext:
     components: list[Component] = field(default_factory=list)
     hub: Hub = field(default_factory=Hub)
     commerce: CommerceRuntime | None = None  # set by knowcast.commerce.runtime.install
+    identities: IdentityLookups | None = None  # session cookie → who, batched for crowds (set by create_app)
     analytics: AnalyticsRuntime | None = None  # set by knowcast.analytics.runtime.install
     experiments: Experiments | None = None  # set by analytics: None runs no experiments (knowcast.ports)
     audiences: Audiences = field(default_factory=Audiences)  # filled by growth and analytics (knowcast.ports)

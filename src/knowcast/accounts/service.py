@@ -148,6 +148,30 @@ async def session_user_ids(session: AsyncSession, tokens: Collection[str]) -> di
     return {hashes[token_hash]: user_id for token_hash, user_id in await session.execute(query)}
 
 
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who a session cookie names, as a page needs it (no personal data beyond the public nickname)."""
+
+    user_id: int
+    display_name: str
+    role: Role
+    locale: str | None
+
+
+async def session_identities(session: AsyncSession, tokens: Collection[str]) -> dict[str, Identity]:
+    """``resolve_session`` for many cookie tokens in one query, reading only what a page shows of its user."""
+    hashes = {hash_token(token): token for token in tokens}
+    query = (
+        select(AuthSession.token_hash, User.id, User.display_name, User.role, User.locale)
+        .join(User, User.id == AuthSession.user_id)
+        .where(AuthSession.token_hash.in_(hashes), AuthSession.expires_at > utcnow(), User.is_active.is_(True))
+    )
+    return {
+        hashes[token_hash]: Identity(user_id, name, role, locale)
+        for token_hash, user_id, name, role, locale in await session.execute(query)
+    }
+
+
 async def sign_out(session: AsyncSession, ctx: AppContext, token: str) -> None:
     """The session ends; its user's live sockets are told (``user.signed_out``) so that one opened under it
     stops speaking for them."""

@@ -15,6 +15,7 @@ from knowcast.rooms import service as rooms
 from knowcast.rooms.models import Room
 from knowcast.rooms.schemas import cover_url
 from knowcast.rooms.states import RoomState
+from knowcast.web.templating import Pages
 from knowcast.web.templating import pages_of as pages
 
 router = APIRouter()
@@ -30,22 +31,25 @@ async def home(request: Request, db: Db, _user: MaybeUser) -> Response:
 @router.get("/rooms/{room_id}", dependencies=[Public])
 async def room_page(request: Request, room_id: Id, db: Db, user: MaybeUser) -> Response:
     room = await rooms.get_room(db, room_id)
-    base = pages(request).settings.public_url.rstrip("/")
     locked: KnowcastError | None = None
     try:
         await rooms.ensure_can_watch(db, user, room)
     except (AuthenticationRequired, PermissionDenied) as error:
         locked = error  # the page still sells the room: title, time, description, how to get in
-    return pages(request).render(
-        request,
-        "room.html",
-        room=room,
-        locked=locked,
-        canonical=f"{base}/rooms/{room.id}",
-        image=f"{base}{cover_url(room.cover_path) if room.cover_path else pages(request).assets.url(OG_DEFAULT)}",
-        json_ld=broadcast_event(room, base, pages(request).settings.site_name),
+    return pages(request).render(request, "room.html", **room_context(request, pages(request), room, locked))
+
+
+def room_context(request: Request, site: Pages, room: Room, locked: KnowcastError | None) -> dict[str, Any]:
+    """What room.html is rendered with besides the viewer (web/room_page.py renders it ahead of the app)."""
+    base = site.settings.public_url.rstrip("/")
+    return {
+        "room": room,
+        "locked": locked,
+        "canonical": f"{base}/rooms/{room.id}",
+        "image": f"{base}{cover_url(room.cover_path) if room.cover_path else site.assets.url(OG_DEFAULT)}",
+        "json_ld": broadcast_event(room, base, site.settings.site_name),
         **playback.page_context(request.app.state.media, room, can_watch=locked is None),
-    )
+    }
 
 
 def broadcast_event(room: Room, base: str, site_name: str) -> str:
