@@ -215,6 +215,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from knowcast.realtime.serving import UVICORN_WS_OPTIONS
 
     host, port = args.host or settings.host, args.port or settings.port
+    settings.check_payments_for_production()  # before any worker starts
     if args.workers > 1:
         if not settings.redis_url:
             raise ConfigError("--workers above 1 needs KNOWCAST_REDIS_URL, so the processes share rooms")

@@ -175,6 +175,20 @@ class Settings(BaseSettings):
         return list(dict.fromkeys(name for name in names if name))
 
     @property
+    def test_payments(self) -> bool:
+        """Production taking test payments (the sandbox, explicitly allowed): every page says so."""
+        return self.mode == "production" and "sandbox" in (self.payment_provider_names or ["sandbox"])
+
+    def check_payments_for_production(self) -> None:
+        """Production is never free: the sandbox hands out paid goods for a button press."""
+        if self.test_payments and not self.payment_sandbox_in_production:
+            raise ConfigError(
+                "production mode with the sandbox payment provider would give paid goods away: set "
+                "KNOWCAST_PAYMENT_PROVIDERS to your real providers (wechat, alipay, stripe), or set "
+                "KNOWCAST_PAYMENT_SANDBOX_IN_PRODUCTION=true to take test payments (every page then says so)"
+            )
+
+    @property
     def is_development(self) -> bool:
         return self.mode == "development"
 

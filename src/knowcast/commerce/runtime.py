@@ -201,6 +201,7 @@ def build_providers(ctx: AppContext, sandbox: SandboxProvider) -> dict[str, Paym
 def install(ctx: AppContext) -> CommerceRuntime:
     """Build the runtime, hang it on the context and register it as a Component."""
     settings = ctx.settings
+    settings.check_payments_for_production()
     secret = secret_from(settings.secret_key, settings.payment_webhook_secret)
     sandbox = SandboxProvider(settings.public_url, secret, ctx.db)
     rt = CommerceRuntime(

@@ -42,6 +42,7 @@ class Pages:
             asset_imports=self.assets.imports,
             icon=self.icon,
             site_name=settings.site_name,
+            test_payments=settings.test_payments,
             theme_color=THEME_COLOR,
         )
         self.templates.env.filters["localtime"] = self.localtime
