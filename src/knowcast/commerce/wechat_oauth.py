@@ -114,7 +114,13 @@ async def authorize(
     url = f"{settings.wechat_oauth_base.rstrip('/')}/connect/oauth2/authorize?{query}#wechat_redirect"
     response = RedirectResponse(url, status_code=302)
     response.set_cookie(
-        STATE_COOKIE, f"{user.id}.{state}", max_age=STATE_SECONDS, httponly=True, samesite="lax", path="/pay/wechat"
+        STATE_COOKIE,
+        f"{user.id}.{state}",
+        max_age=STATE_SECONDS,
+        httponly=True,
+        samesite="lax",
+        secure=settings.secure_cookies,
+        path="/pay/wechat",
     )
     return response
 
@@ -144,6 +150,7 @@ async def callback(
         max_age=OPENID_DAYS * 86400,
         httponly=True,
         samesite="lax",
+        secure=settings.secure_cookies,
     )
     return response
 
