@@ -82,3 +82,84 @@ async def test_an_unexpected_failure_is_a_logged_json_error_not_a_traceback(clie
     response = await client.get("/healthz")
     assert response.status_code == 503
     assert response.json()["status"] == "unhealthy"
+
+
+STRICT_CASES = [
+    # (what, method, path, body, the field refused)
+    ("a price of true", "POST", "/api/v1/products", {"kind": "item", "title": "课", "price": True}, "price"),
+    ("a price as text", "POST", "/api/v1/products", {"kind": "item", "title": "课", "price": "990"}, "price"),
+    ("a price of 9.5", "POST", "/api/v1/products", {"kind": "item", "title": "课", "price": 9.5}, "price"),
+    ("a NUL in a title", "POST", "/api/v1/products", {"kind": "item", "title": "课\x00程", "price": 1}, "title"),
+    (
+        "a C1 control in a text",
+        "POST",
+        "/api/v1/products",
+        {"kind": "item", "title": "课", "price": 1, "description": "a\x85"},
+        "description",
+    ),
+    (
+        "a quantity as text",
+        "POST",
+        "/api/v1/orders",
+        {"items": [{"product_id": 1, "quantity": "2"}]},
+        "items.0.quantity",
+    ),
+    ("an id of true", "POST", "/api/v1/orders", {"items": [{"product_id": True}]}, "items.0.product_id"),
+    ("a consent of yes", "POST", "/api/v1/privacy/consent", {"analytics": "yes"}, "analytics"),
+    ("a consent of 1", "POST", "/api/v1/privacy/consent", {"analytics": 1}, "analytics"),
+    (
+        "a room in year 1",
+        "POST",
+        "/api/v1/rooms",
+        {"title": "直播", "scheduled_at": "0001-01-01T00:00:00Z"},
+        "scheduled_at",
+    ),
+    (
+        "a room in year 9999",
+        "POST",
+        "/api/v1/rooms",
+        {"title": "直播", "scheduled_at": "9999-12-31T00:00:00Z"},
+        "scheduled_at",
+    ),
+    (
+        "a NUL in a room title",
+        "POST",
+        "/api/v1/rooms",
+        {"title": "a\x00", "scheduled_at": "2030-01-01T00:00:00Z"},
+        "title",
+    ),
+]
+
+
+@pytest.mark.parametrize(("what", "method", "path", "body", "field"), STRICT_CASES, ids=[c[0] for c in STRICT_CASES])
+async def test_input_is_strict(make_user: Any, what: str, method: str, path: str, body: Any, field: str) -> None:
+    """#14 point 11: true was a price of 1, "2" a quantity, "yes" a consent; NUL bytes and year 1 went in."""
+    host = await make_user(Role.HOST)
+    response = await host.client.request(method, path, json=body)
+    assert response.status_code == 422, (what, response.text)
+    error = response.json()["error"]
+    assert error["code"] == "request.invalid" and field in error["fields"], (what, error)
+
+
+@pytest.mark.parametrize(
+    "url", ["//evil.example/x.m3u8", "javascript:alert(1)", "/media/x.m3u8", "https://", "ftp://a.example/x"]
+)
+async def test_a_lessons_media_url_is_http_with_a_host(make_user: Any, url: str) -> None:
+    host = await make_user(Role.HOST)
+    course = (await host.client.post("/api/v1/products", json={"kind": "course", "title": "课", "price": 1})).json()
+    refused = await host.client.post(
+        f"/api/v1/products/{course['id']}/lessons", json={"title": "第一课", "kind": "video", "media_url": url}
+    )
+    assert refused.status_code == 422 and "media_url" in refused.json()["error"]["fields"], refused.text
+    fine = await host.client.post(
+        f"/api/v1/products/{course['id']}/lessons",
+        json={"title": "第一课", "kind": "video", "media_url": "https://cdn.example/第一课.m3u8"},
+    )
+    assert fine.status_code == 201, fine.text
+
+
+async def test_forms_still_send_numbers_as_text_and_json_sends_real_ones(make_user: Any) -> None:
+    host = await make_user(Role.HOST)
+    made = await host.client.post("/api/v1/products", json={"kind": "item", "title": "课\n讲义", "price": 990})
+    assert made.status_code == 201 and made.json()["price"] == 990
+    assert (await host.client.post("/api/v1/privacy/consent", json={"analytics": False})).status_code == 200

@@ -7,6 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 from knowcast.accounts.models import Role
+from knowcast.validation import Input
 
 MIN_PASSWORD = 8
 
@@ -18,7 +19,7 @@ def _clean_name(value: str) -> str:
     return value
 
 
-class SignUp(BaseModel):
+class SignUp(Input):
     email: EmailStr
     password: str = Field(min_length=MIN_PASSWORD, max_length=256)
     display_name: str = Field(min_length=1, max_length=64)
@@ -26,17 +27,17 @@ class SignUp(BaseModel):
     _name = field_validator("display_name")(_clean_name)
 
 
-class SignIn(BaseModel):
+class SignIn(Input):
     email: EmailStr
     password: str = Field(min_length=1, max_length=256)
 
 
-class PasswordChange(BaseModel):
+class PasswordChange(Input):
     current_password: str = Field(min_length=1, max_length=256)
     new_password: str = Field(min_length=MIN_PASSWORD, max_length=256)
 
 
-class ProfileUpdate(BaseModel):
+class ProfileUpdate(Input):
     display_name: str | None = Field(default=None, min_length=1, max_length=64)
     locale: str | None = Field(default=None, pattern=r"^(zh-CN|en)$")
     real_name: str | None = Field(default=None, max_length=64)
@@ -45,7 +46,7 @@ class ProfileUpdate(BaseModel):
     _name = field_validator("display_name")(lambda v: None if v is None else _clean_name(v))
 
 
-class RoleChange(BaseModel):
+class RoleChange(Input):
     role: Role
 
 

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from knowcast.db.types import MAX_ROW_ID
+from knowcast.validation import Input
 
 MAX_ID = MAX_ROW_ID
 Id = Field(ge=1, le=MAX_ID)
@@ -14,7 +15,7 @@ Money = Field(ge=0, le=10**12)
 Label = Field(default="", max_length=64)
 
 
-class BrowserEvent(BaseModel):
+class BrowserEvent(Input):
     """One event from a viewer's browser. Unknown fields are ignored; a kind the browser may not send (an
     order, a payment) is not refused here but dropped and counted by the intake."""
 
@@ -34,7 +35,7 @@ class BrowserEvent(BaseModel):
     target: str | None = Field(default=None, max_length=32, description="where a share went")
 
 
-class EventBatch(BaseModel):
+class EventBatch(Input):
     events: list[BrowserEvent] = Field(min_length=1, max_length=50)
 
 
@@ -44,7 +45,7 @@ class IntakeResult(BaseModel):
     reasons: dict[str, int]
 
 
-class CostIn(BaseModel):
+class CostIn(Input):
     category: Literal["ads", "host_fee", "equipment", "tools", "other"]
     channel: str = Label
     amount: int = Money
@@ -62,7 +63,7 @@ class CostOut(BaseModel):
     note: str
 
 
-class ShareLinkIn(BaseModel):
+class ShareLinkIn(Input):
     source: str = Field(min_length=1, max_length=64)
     medium: str = Label
     campaign: str = Label
@@ -78,7 +79,7 @@ class ShareLinkOut(BaseModel):
     qr_url: str
 
 
-class SegmentRules(BaseModel):
+class SegmentRules(Input):
     model_config = ConfigDict(extra="forbid")
 
     rfm: list[Annotated[str, StringConstraints(max_length=32)]] = Field(default_factory=list, max_length=11)
@@ -90,7 +91,7 @@ class SegmentRules(BaseModel):
     consented_only: bool = False
 
 
-class SegmentIn(BaseModel):
+class SegmentIn(Input):
     name: str = Field(min_length=1, max_length=80)
     rules: SegmentRules
 
@@ -103,7 +104,7 @@ class SegmentOut(BaseModel):
     reachable: int  # members with an account that consented: usable as a coupon or draw audience
 
 
-class VariantIn(BaseModel):
+class VariantIn(Input):
     key: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_-]+$")
     weight: int = Field(default=1, ge=1, le=1000)
     payload: dict[str, Any] = Field(default_factory=dict)
@@ -117,7 +118,7 @@ class PlanQuery(BaseModel):
     variants: int = Field(default=2, ge=2, le=8)
 
 
-class ExperimentIn(BaseModel):
+class ExperimentIn(Input):
     name: str = Field(min_length=1, max_length=120)
     subject: Literal["price", "coupon", "pitch", "card"]
     room_id: int | None = Field(default=None, ge=1, le=MAX_ID)
@@ -126,7 +127,7 @@ class ExperimentIn(BaseModel):
     min_effect: float = Field(default=0.2, ge=0.01, le=10)
 
 
-class PlanIn(BaseModel):
+class PlanIn(Input):
     spend: dict[
         Annotated[str, StringConstraints(min_length=1, max_length=64)], Annotated[int, Field(ge=0, le=10**12)]
     ] = Field(default_factory=dict, max_length=20)  # channel → ad budget (minor units)

@@ -7,6 +7,7 @@ from datetime import datetime
 from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_validator
 
 from knowcast.catalog.kinds import ROOM_KINDS, LessonKind, ProductKind
+from knowcast.validation import Input, WebUrl
 
 MAX_PRICE = 100_000_000  # one million yuan in fen: anything above is a typo
 MAX_STOCK = 1_000_000
@@ -21,7 +22,7 @@ def _clean_title(value: str) -> str:
     return value
 
 
-class ProductCreate(BaseModel):
+class ProductCreate(Input):
     kind: ProductKind
     title: str = Field(min_length=1, max_length=120)
     description: str = Field(default="", max_length=20_000)
@@ -46,7 +47,7 @@ class ProductCreate(BaseModel):
         return self
 
 
-class ProductUpdate(BaseModel):
+class ProductUpdate(Input):
     title: str | None = Field(default=None, min_length=1, max_length=120)
     description: str | None = Field(default=None, max_length=20_000)
     price: int | None = Field(default=None, ge=0, le=MAX_PRICE)
@@ -82,11 +83,11 @@ MAX_DRIP_DAYS = 3650
 LINK_PATTERN = r"^https?://\S+$"
 
 
-class LessonCreate(BaseModel):
+class LessonCreate(Input):
     title: str = Field(min_length=1, max_length=120)
     kind: LessonKind = LessonKind.TEXT
     body: str = Field(default="", max_length=50_000)
-    media_url: str | None = Field(default=None, max_length=500, pattern=r"^(https?://|/)")
+    media_url: WebUrl | None = Field(default=None, max_length=500)  # http(s) with a host: never //host/x
     position: int | None = Field(default=None, ge=0, le=10_000)
     release_after_days: int | None = Field(default=None, ge=0, le=MAX_DRIP_DAYS)
 
@@ -99,16 +100,16 @@ class LessonCreate(BaseModel):
         return self
 
 
-class LessonUpdate(BaseModel):
+class LessonUpdate(Input):
     title: str | None = Field(default=None, min_length=1, max_length=120)
     body: str | None = Field(default=None, max_length=50_000)
-    media_url: str | None = Field(default=None, max_length=500, pattern=r"^(https?://|/)")
+    media_url: WebUrl | None = Field(default=None, max_length=500)
     release_after_days: int | None = Field(default=None, ge=0, le=MAX_DRIP_DAYS)
 
     _title = field_validator("title")(lambda v: None if v is None else _clean_title(v))
 
 
-class LessonOrder(BaseModel):
+class LessonOrder(Input):
     """The course's lessons in their new order (every lesson id once)."""
 
     lesson_ids: list[int] = Field(min_length=1, max_length=1000)
@@ -127,7 +128,7 @@ class LessonPublic(BaseModel):
     locked: bool = False
 
 
-class SlotCreate(BaseModel):
+class SlotCreate(Input):
     starts_at: AwareDatetime
     minutes: int = Field(default=30, ge=5, le=480)
 

@@ -16,6 +16,7 @@ from knowcast.commerce.providers.base import PayMethod
 from knowcast.commerce.states import EntitlementKind, OrderState, PaymentState
 from knowcast.db.types import MAX_ROW_ID
 from knowcast.ports import AUDIENCE_PATTERN
+from knowcast.validation import Input
 
 MAX_QUANTITY = 100
 MAX_NOTE = 1000
@@ -25,7 +26,7 @@ PositiveId = Field(ge=1, le=MAX_ROW_ID)
 Audience = Field(default=None, max_length=40, pattern=AUDIENCE_PATTERN)
 
 
-class ItemIn(BaseModel):
+class ItemIn(Input):
     product_id: int = PositiveId
     quantity: int = Field(default=1, ge=1, le=MAX_QUANTITY)
     slot_id: int | None = Field(default=None, ge=1, le=MAX_ROW_ID)
@@ -39,7 +40,7 @@ class ItemIn(BaseModel):
         return self
 
 
-class OrderCreate(BaseModel):
+class OrderCreate(Input):
     items: list[ItemIn] = Field(min_length=1, max_length=20)
     room_id: int | None = Field(default=None, ge=1, le=MAX_ROW_ID)
     coupon_code: str | None = Field(default=None, min_length=1, max_length=32)
@@ -76,7 +77,7 @@ class OrderOut(BaseModel):
     refund_due: bool = False
 
 
-class CheckoutIn(BaseModel):
+class CheckoutIn(Input):
     method: PayMethod | None = None  # None: the first enabled provider's first method
 
 
@@ -132,11 +133,11 @@ class PaymentMethodOut(BaseModel):
     label_key: str  # the locale key of the method's name (web/locales)
 
 
-class ShelfAdd(BaseModel):
+class ShelfAdd(Input):
     product_id: int = PositiveId
 
 
-class PinIn(BaseModel):
+class PinIn(Input):
     product_id: int | None = Field(default=None, ge=1, le=MAX_ROW_ID)  # None: unpin
     program_time: AwareDatetime | None = None  # the stream's program date-time; default: now
 
@@ -150,7 +151,7 @@ class ShelfEntry(BaseModel):
     badge: str | None = None  # a product-card variant's badge
 
 
-class FlashSaleCreate(BaseModel):
+class FlashSaleCreate(Input):
     product_id: int = PositiveId
     price: int = Field(ge=0, le=MAX_PRICE)
     stock: int = Field(ge=1, le=MAX_STOCK)
@@ -178,7 +179,7 @@ class FlashSaleOut(BaseModel):
     status: Literal["scheduled", "running", "ended"]
 
 
-class AttemptIn(BaseModel):
+class AttemptIn(Input):
     quantity: int = Field(default=1, ge=1, le=MAX_QUANTITY)
     idempotency_key: str | None = Key
 
@@ -189,7 +190,7 @@ class AttemptOut(BaseModel):
     checkout_url: str | None = None
 
 
-class CouponCreate(BaseModel):
+class CouponCreate(Input):
     code: str = Field(min_length=3, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")
     product_id: int | None = Field(default=None, ge=1, le=MAX_ROW_ID)
     kind: CouponKind
@@ -227,7 +228,7 @@ class CouponOut(BaseModel):
     claim_required: bool
 
 
-class DropCreate(BaseModel):
+class DropCreate(Input):
     coupon_id: int = PositiveId
     quantity: int = Field(ge=1, le=MAX_STOCK)
     claim_seconds: int = Field(default=60, ge=5, le=86400)
@@ -245,7 +246,7 @@ class DropOut(BaseModel):
     audience: str | None = None
 
 
-class DrawCreate(BaseModel):
+class DrawCreate(Input):
     title: str = Field(min_length=1, max_length=120)
     condition: DrawCondition
     keyword: str | None = Field(default=None, min_length=1, max_length=40)
@@ -264,7 +265,7 @@ class DrawCreate(BaseModel):
         return self
 
 
-class DrawEnter(BaseModel):
+class DrawEnter(Input):
     keyword: str | None = Field(default=None, max_length=200)
 
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from knowcast.db.types import MAX_ROW_ID
 from knowcast.growth.models import FollowKind, StepKind, StepState
+from knowcast.validation import Input
 
 MAX_OFFSET = 24 * 3600
 
@@ -55,7 +56,7 @@ class UnreadCount(BaseModel):
     unread: int
 
 
-class StepIn(BaseModel):
+class StepIn(Input):
     kind: StepKind
     title: str = Field(min_length=1, max_length=120)
     talking_points: str = Field(default="", max_length=4000)
@@ -72,7 +73,7 @@ class StepIn(BaseModel):
         return value
 
 
-class StepMove(BaseModel):
+class StepMove(Input):
     position: int = Field(ge=0, le=10_000)
 
 
@@ -105,7 +106,7 @@ class ShowOut(BaseModel):
     steps: list[StepOut]
 
 
-class FaqIn(BaseModel):
+class FaqIn(Input):
     keywords: list[str] = Field(max_length=20)
     answer: str = Field(min_length=1, max_length=500)
     room_id: int | None = Field(default=None, ge=1, le=MAX_ROW_ID)  # None: every room of the host
@@ -130,7 +131,7 @@ class FaqOut(BaseModel):
     replies: int
 
 
-class EmbedSiteIn(BaseModel):
+class EmbedSiteIn(Input):
     origin: str = Field(min_length=1, max_length=200)
 
 

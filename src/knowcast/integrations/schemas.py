@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from knowcast.integrations.events import WebhookEvent
 from knowcast.integrations.models import DeliveryStatus
 from knowcast.integrations.scopes import Scope
+from knowcast.validation import Input
 
 MAX_URL = 2000
 MAX_TOKEN_DAYS = 3650
@@ -27,7 +28,7 @@ def _unique(values: list[T]) -> list[T]:
     return list(dict.fromkeys(values))
 
 
-class TokenCreate(BaseModel):
+class TokenCreate(Input):
     name: str = Field(min_length=1, max_length=64)
     scopes: list[Scope] = Field(min_length=1, max_length=len(Scope))
     expires_in_days: int | None = Field(default=None, ge=1, le=MAX_TOKEN_DAYS)
@@ -60,7 +61,7 @@ class TokenCreated(TokenPublic):
     token: str = Field(description="shown once; only its SHA-256 is kept")
 
 
-class EndpointCreate(BaseModel):
+class EndpointCreate(Input):
     url: str = Field(min_length=1, max_length=MAX_URL)
     description: str = Field(default="", max_length=200)
     events: list[WebhookEvent] = Field(min_length=1, max_length=len(WebhookEvent))
@@ -68,7 +69,7 @@ class EndpointCreate(BaseModel):
     _events = field_validator("events")(_unique)
 
 
-class EndpointUpdate(BaseModel):
+class EndpointUpdate(Input):
     url: str | None = Field(default=None, min_length=1, max_length=MAX_URL)
     description: str | None = Field(default=None, max_length=200)
     events: list[WebhookEvent] | None = Field(default=None, min_length=1, max_length=len(WebhookEvent))

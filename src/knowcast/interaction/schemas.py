@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, EmailStr, Field, field_validator
 
 from knowcast.interaction.models import SanctionKind
+from knowcast.validation import Input
 
 MAX_MUTE_SECONDS = 30 * 86400
 
@@ -16,11 +17,11 @@ def _clean(value: str) -> str:
     return value
 
 
-class HideIn(BaseModel):
+class HideIn(Input):
     purge_user_id: int | None = None  # also remove every recent line of this user
 
 
-class SanctionIn(BaseModel):
+class SanctionIn(Input):
     user_id: int
     kind: SanctionKind
     seconds: int | None = Field(default=None, ge=10, le=MAX_MUTE_SECONDS)  # mutes; bans last until lifted
@@ -33,11 +34,11 @@ class SanctionOut(BaseModel):
     until: str | None
 
 
-class SlowModeIn(BaseModel):
+class SlowModeIn(Input):
     seconds: int = Field(ge=0, le=600)
 
 
-class PersonIn(BaseModel):
+class PersonIn(Input):
     email: EmailStr
     title: str = Field(default="", max_length=64)
 
@@ -48,7 +49,7 @@ class PersonOut(BaseModel):
     title: str = ""
 
 
-class WordIn(BaseModel):
+class WordIn(Input):
     word: str = Field(min_length=1, max_length=64)
 
     _word = field_validator("word")(lambda v: _clean(v).lower())
@@ -58,17 +59,17 @@ class WordList(BaseModel):
     words: list[str]
 
 
-class QuestionIn(BaseModel):
+class QuestionIn(Input):
     text: str = Field(min_length=1, max_length=300)
 
     _text = field_validator("text")(_clean)
 
 
-class AnswerIn(BaseModel):
+class AnswerIn(Input):
     answer: str = Field(default="", max_length=1000)
 
 
-class PinIn(BaseModel):
+class PinIn(Input):
     pinned: bool
 
 
@@ -85,7 +86,7 @@ class QuestionOut(BaseModel):
     at: str
 
 
-class PollIn(BaseModel):
+class PollIn(Input):
     question: str = Field(min_length=1, max_length=200)
     options: list[str] = Field(min_length=2, max_length=6)
 
@@ -102,7 +103,7 @@ class PollIn(BaseModel):
         return cleaned
 
 
-class VoteIn(BaseModel):
+class VoteIn(Input):
     option: int = Field(ge=0)
 
 

@@ -16,6 +16,7 @@ from knowcast.deps import Ctx, CurrentUser, Db, Id, MaybeUser, Owner, Public, cl
 from knowcast.errors import KnowcastError
 from knowcast.privacy import audit, consent, service
 from knowcast.privacy.models import AuditEntry
+from knowcast.validation import Input
 from knowcast.web.pages.auth import safe_next
 from knowcast.web.pages.forms import form_values
 from knowcast.web.templating import pages_of as pages
@@ -24,7 +25,7 @@ router = APIRouter(tags=["privacy"])
 CONSENT_MAX_AGE = 365 * 86400
 
 
-class ConsentChoice(BaseModel):
+class ConsentChoice(Input):
     analytics: bool
 
 
@@ -34,7 +35,7 @@ class ConsentPublic(BaseModel):
     signal: str | None
 
 
-class AccountDeletion(BaseModel):
+class AccountDeletion(Input):
     password: str = Field(min_length=1, max_length=256)
 
 

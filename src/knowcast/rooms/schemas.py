@@ -7,6 +7,7 @@ from datetime import datetime
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from knowcast.rooms.states import AccessMode, RoomState
+from knowcast.validation import Input
 
 MAX_DESCRIPTION = 5000
 
@@ -18,7 +19,7 @@ def _clean_title(value: str) -> str:
     return value
 
 
-class RoomCreate(BaseModel):
+class RoomCreate(Input):
     title: str = Field(min_length=1, max_length=120)
     description: str = Field(default="", max_length=MAX_DESCRIPTION)
     scheduled_at: AwareDatetime
@@ -27,7 +28,7 @@ class RoomCreate(BaseModel):
     _title = field_validator("title")(_clean_title)
 
 
-class RoomUpdate(BaseModel):
+class RoomUpdate(Input):
     title: str | None = Field(default=None, min_length=1, max_length=120)
     description: str | None = Field(default=None, max_length=MAX_DESCRIPTION)
     scheduled_at: AwareDatetime | None = None
@@ -36,7 +37,7 @@ class RoomUpdate(BaseModel):
     _title = field_validator("title")(lambda v: None if v is None else _clean_title(v))
 
 
-class RoomTransition(BaseModel):
+class RoomTransition(Input):
     to: RoomState
 
 

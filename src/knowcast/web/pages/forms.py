@@ -10,6 +10,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.datastructures import UploadFile
 
 from knowcast.errors import ValidationFailed
+from knowcast.validation import FORM
 
 Schema = TypeVar("Schema", bound=BaseModel)
 
@@ -27,7 +28,7 @@ async def form_file(request: Request, name: str) -> UploadFile | None:
 def parse(schema: type[Schema], values: Mapping[str, object]) -> Schema:
     """Validate, raising ValidationFailed with a message per field (shown beside each input)."""
     try:
-        return schema.model_validate(values)
+        return schema.model_validate(values, context=FORM)
     except ValidationError as exc:
         fields = {".".join(str(p) for p in err["loc"]) or "form": err["msg"] for err in exc.errors()}
         raise ValidationFailed("some fields are invalid", fields=fields) from exc
