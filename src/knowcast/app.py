@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from knowcast import __version__, ops
 from knowcast.accounts import routes as account_routes
@@ -170,6 +171,8 @@ def create_app(settings: Settings, ctx: AppContext | None = None) -> FastAPI:
     app.add_middleware(RoomPageFastPath, ctx=ctx)  # the public room page, rendered per kind of viewer
     app.add_middleware(SnapshotFastPath, ctx=ctx)  # a room's commerce snapshot (commerce/snapshot_path.py)
     app.add_middleware(FlashFastPath, ctx=ctx)  # outermost too: flash-sale attempts (commerce/fastpath.py)
+    if settings.trusted_proxy_list:  # outermost of all: the client's address as the trusted proxy says
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxy_list)
     app.add_middleware(
         StaticAssets, static_dir=STATIC_DIR, counts=asset_answers
     )  # hashed built files, from memory (web/assets.py)

@@ -243,8 +243,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         port=port,
         log_config=None,
         access_log=False,
-        proxy_headers=True,
-        **UVICORN_WS_OPTIONS,
+        **UVICORN_WS_OPTIONS,  # proxy headers off: the app believes them only from KNOWCAST_TRUSTED_PROXIES
     )
     return 0
 

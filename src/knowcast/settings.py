@@ -5,6 +5,7 @@ Settings are built once at start (``load_settings``), validated, and passed in; 
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from pathlib import Path
@@ -40,11 +41,18 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     max_upload_bytes: int = Field(default=8_388_608, ge=1024)
     session_days: int = Field(default=30, ge=1)
+    # failed sign-ins (accounts/throttle.py): per account from one address; per address over all accounts;
+    # per account over all the addresses it never signed in from, after a doubling delay up to the max
     login_attempts_per_account: int = Field(default=5, ge=1)
     login_attempts_per_address: int = Field(default=20, ge=1)
+    login_attempts_per_account_total: int = Field(default=100, ge=1)
+    login_delay_max_seconds: float = Field(default=60.0, ge=0)
     login_window_seconds: int = Field(default=300, ge=1)
     signup_per_address: int = Field(default=10, ge=1)
     orders_per_minute: int = Field(default=20, ge=1)  # orders one account may create per minute (POST /orders)
+    # addresses or networks ("10.0.0.5,172.16.0.0/12") of the reverse proxies whose X-Forwarded-For and
+    # X-Forwarded-Proto are believed; empty (the default): the connecting peer's address is the client's
+    trusted_proxies: str = ""
     encryption_keys: str | None = None  # "kid:base64,kid2:base64"; else <data_dir>/keys/keyring.json
     lookup_key: str | None = None
     auto_migrate: bool | None = None
@@ -167,6 +175,21 @@ class Settings(BaseSettings):
                 "'import secrets; print(secrets.token_urlsafe(48))')"
             )
         return self
+
+    @model_validator(mode="after")
+    def _check_trusted_proxies(self) -> Settings:
+        for entry in self.trusted_proxy_list:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ConfigError(
+                    f"KNOWCAST_TRUSTED_PROXIES: {entry!r} is not an IP address or network (e.g. 10.0.0.0/8)"
+                ) from None
+        return self
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        return [entry.strip() for entry in self.trusted_proxies.split(",") if entry.strip()]
 
     @property
     def payment_provider_names(self) -> list[str]:

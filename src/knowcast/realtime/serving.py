@@ -4,7 +4,9 @@
 - no permessage-deflate: its zlib contexts cost far more memory per viewer than a frame is worth, and the
   hub's frames are written to the socket uncompressed anyway;
 - a small maximum message: client frames are at most protocol.MAX_CLIENT_FRAME bytes; anything much larger
-  is cut off by the server before it reaches the app.
+  is cut off by the server before it reaches the app;
+- no proxy headers read by the server (uvicorn would believe X-Forwarded-For from any local peer): the app
+  reads them itself, only from KNOWCAST_TRUSTED_PROXIES (app.py).
 """
 
 from __future__ import annotations
@@ -16,4 +18,5 @@ UVICORN_WS_OPTIONS: dict[str, Any] = {
     "ws_per_message_deflate": False,
     "ws_max_size": 65_536,
     "backlog": 4096,
+    "proxy_headers": False,
 }
