@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from knowcast.accounts.passwords import Passwords
+from knowcast.accounts.throttle import SignInThrottle
 from knowcast.bus import EventBus
 from knowcast.db.engine import Database
 from knowcast.observability import Metrics
@@ -31,8 +32,7 @@ class Component(Protocol):
 
 @dataclass
 class Limits:
-    signin_account: RateLimiter
-    signin_address: RateLimiter
+    signin: SignInThrottle
     signup_address: RateLimiter
     orders_account: RateLimiter
 
@@ -40,8 +40,13 @@ class Limits:
     def from_settings(cls, settings: Settings) -> Limits:
         window = settings.login_window_seconds
         return cls(
-            signin_account=RateLimiter(settings.login_attempts_per_account, window),
-            signin_address=RateLimiter(settings.login_attempts_per_address, window),
+            signin=SignInThrottle(
+                per_pair=settings.login_attempts_per_account,
+                per_address=settings.login_attempts_per_address,
+                per_account_total=settings.login_attempts_per_account_total,
+                window=window,
+                delay_max=settings.login_delay_max_seconds,
+            ),
             signup_address=RateLimiter(settings.signup_per_address, 3600),
             orders_account=RateLimiter(settings.orders_per_minute, 60),
         )

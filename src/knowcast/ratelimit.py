@@ -44,6 +44,17 @@ class RateLimiter:
             raise RateLimited(f"{message}; try again in {wait} s", retry_after=wait, code=code)
         hits.append(now)
 
+    def record(self, key: str) -> None:
+        """Count one hit without refusing it (the caller decided already)."""
+        now = self._clock()
+        self._sweep(now)
+        self._recent(key, now).append(now)
+
+    def recent(self, key: str) -> tuple[int, float | None]:
+        """How many hits ``key`` has within the window, and when the last one was."""
+        hits = self._recent(key, self._clock()) if key in self._hits else ()
+        return len(hits), (hits[-1] if hits else None)
+
     def reset(self, key: str) -> None:
         self._hits.pop(key, None)
 

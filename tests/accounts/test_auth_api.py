@@ -97,7 +97,7 @@ async def test_sign_in_is_rate_limited_per_account(client_factory: object, make_
 
 
 async def test_sign_in_is_rate_limited_per_address(client: Client, ctx: AppContext) -> None:
-    ctx.limit.signin_address.limit = 3
+    ctx.limit.signin.address.limit = 3
     for n in range(3):
         response = await client.post("/api/v1/auth/signin", json={"email": f"u{n}@example.com", "password": "bad pass"})
         assert response.status_code == 401

@@ -88,23 +88,29 @@ async def sign_up(
 
 
 async def sign_in(session: AsyncSession, ctx: AppContext, data: SignIn, ip: str, user_agent: str | None) -> NewSession:
-    """Check the password. Failures count against both the account and the address."""
+    """Check the password; failures are counted as accounts/throttle.py says."""
     email = normalize_email(str(data.email))
-    account_key, address_key = f"signin:{email}", f"signin-ip:{ip}"
-    for limiter, key in ((ctx.limit.signin_account, account_key), (ctx.limit.signin_address, address_key)):
-        if limiter.retry_after(key) > 0:
-            limiter.hit(key, code="auth.signin_rate_limited", message="too many sign-in attempts")
+    throttle = ctx.limit.signin
     user = await find_by_email(session, email)
+    usual = throttle.is_usual(email, ip) or (user is not None and await _signed_in_from(session, user.id, ip))
+    throttle.check(email, ip, usual_address=usual)
     if not ctx.passwords.verify(user.password_hash if user else None, data.password) or user is None:
-        ctx.limit.signin_account.hit(account_key, code="auth.signin_rate_limited")
-        ctx.limit.signin_address.hit(address_key, code="auth.signin_rate_limited")
+        throttle.failed(email, ip)
         raise InvalidCredentials("wrong email or password")
     if not user.is_active:
         raise PermissionDenied("this account is disabled", code="account.disabled")
-    ctx.limit.signin_account.reset(account_key)
+    throttle.succeeded(email, ip)
     if ctx.passwords.needs_rehash(user.password_hash):
         user.password_hash = ctx.passwords.hash(data.password)
     return await open_session(session, ctx, user, ip=ip, user_agent=user_agent)
+
+
+async def _signed_in_from(session: AsyncSession, user_id: int, ip: str) -> bool:
+    """Whether the account has a session, live or not, opened from this address: the owner's usual one."""
+    found = await session.scalar(
+        select(AuthSession.id).where(AuthSession.user_id == user_id, AuthSession.ip == ip).limit(1)
+    )
+    return found is not None
 
 
 async def open_session(
