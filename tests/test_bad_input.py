@@ -163,3 +163,25 @@ async def test_forms_still_send_numbers_as_text_and_json_sends_real_ones(make_us
     made = await host.client.post("/api/v1/products", json={"kind": "item", "title": "课\n讲义", "price": 990})
     assert made.status_code == 201 and made.json()["price"] == 990
     assert (await host.client.post("/api/v1/privacy/consent", json={"analytics": False})).status_code == 200
+
+
+async def test_every_request_body_is_a_strict_input(app: Any) -> None:
+    """New routes get the strict rules too: their body schema must derive from knowcast.validation.Input
+    (server-to-server hooks, whose senders we do not control, and file uploads excepted)."""
+    from pydantic import BaseModel
+
+    from knowcast.validation import Input
+    from tests.routing import api_routes
+
+    loose = []
+    for path, route in api_routes(app):
+        body = route.body_field
+        if body is None or path.startswith("/api/v1/media/hooks") or "/hooks/" in path:
+            continue
+        model = body.field_info.annotation
+        candidates = [arg for arg in getattr(model, "__args__", (model,)) if isinstance(arg, type)]
+        for candidate in candidates:
+            if issubclass(candidate, BaseModel) and not candidate.__module__.startswith("fastapi"):
+                if not issubclass(candidate, Input):
+                    loose.append(f"{sorted(route.methods)} {path}: {candidate.__name__}")
+    assert not loose, loose
