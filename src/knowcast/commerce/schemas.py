@@ -90,7 +90,7 @@ class CheckoutOut(BaseModel):
     expires_at: datetime | None = None  # the order's hold ends then
 
 
-class RefundIn(BaseModel):
+class RefundIn(Input):
     """A host's refund: all that is left (no amount) or a part; ``product_ids`` are taken back with it."""
 
     amount: int | None = Field(default=None, strict=True, ge=1, le=MAX_PRICE)
