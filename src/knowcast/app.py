@@ -19,6 +19,7 @@ from knowcast.accounts.identities import IdentityLookups
 from knowcast.accounts.passwords import Passwords
 from knowcast.analytics import routes as analytics_routes
 from knowcast.analytics import runtime as analytics_runtime
+from knowcast.analytics.intake_path import IntakeFastPath
 from knowcast.catalog import routes as catalog_routes
 from knowcast.commerce import room_routes as commerce_room_routes
 from knowcast.commerce import routes as commerce_routes
@@ -168,6 +169,7 @@ def create_app(settings: Settings, ctx: AppContext | None = None) -> FastAPI:
     app.add_middleware(EmbedFraming)  # outside the security headers: embed pages drop X-Frame-Options
     app.add_middleware(AccessLogMiddleware, metrics=ctx.metrics)
     app.add_middleware(realtime_routes.LiveSockets, ctx=ctx)  # outermost: viewers' sockets skip the stack
+    app.add_middleware(IntakeFastPath, ctx=ctx)  # browsers' analytics events (analytics/intake_path.py)
     app.add_middleware(RoomPageFastPath, ctx=ctx)  # the public room page, rendered per kind of viewer
     app.add_middleware(SnapshotFastPath, ctx=ctx)  # a room's commerce snapshot (commerce/snapshot_path.py)
     app.add_middleware(FlashFastPath, ctx=ctx)  # outermost too: flash-sale attempts (commerce/fastpath.py)

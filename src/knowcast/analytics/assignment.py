@@ -51,4 +51,4 @@ class AnalyticsExperiments:
         from knowcast.analytics.routes import visit_of
 
         async with self.ctx.db.session() as session:
-            return (await visit_of(request, self.ctx, session, user)).visitor
+            return (await visit_of(request, self.ctx, session, user.id if user else None)).visitor

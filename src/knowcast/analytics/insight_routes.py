@@ -164,7 +164,7 @@ async def assignments(request: Request, room_id: Id, ctx: Ctx, db: Db, user: May
     from knowcast.analytics.routes import visit_of
 
     runtime = runtime_of(ctx)
-    visit = await visit_of(request, ctx, db, user)
+    visit = await visit_of(request, ctx, db, user.id if user else None)
     assert runtime.intake is not None
     found = await experiments.assignments(db, runtime, runtime.intake.running, room_id, visit.visitor)
     return {"room_id": room_id, "assignments": found}

@@ -33,11 +33,10 @@ router.include_router(report_routes.router)
 router.include_router(insight_routes.router)
 
 
-async def visit_of(request: Request, ctx: Ctx, db: Db, user: User | None) -> Visit:
+async def visit_of(request: Request, ctx: Ctx, db: Db, user_id: int | None) -> Visit:
     """The sender as METRICS.md counts them: account id if signed in and consented, else the daily pseudonym."""
     agreed = consent.state(request.headers, request.cookies).analytics
     agent = request.headers.get("user-agent", "")[:400]
-    user_id = user.id if user else None
     address = client_ip(request)
     visitor = await ctx.visitors.visitor_id(db, user_id, agreed, address, agent)
     previous = await ctx.visitors.previous(db, address, agent) if visitor.startswith("p:") else None
@@ -49,7 +48,7 @@ async def visit_of(request: Request, ctx: Ctx, db: Db, user: User | None) -> Vis
 async def intake(request: Request, batch: EventBatch, ctx: Ctx, db: Db, user: MaybeUser) -> IntakeResult:
     runtime = runtime_of(ctx)
     assert runtime.intake is not None
-    return await runtime.intake.accept(await visit_of(request, ctx, db, user), batch.events)
+    return await runtime.intake.accept(await visit_of(request, ctx, db, user.id if user else None), batch.events)
 
 
 @router.get("/rooms/{room_id}/live")

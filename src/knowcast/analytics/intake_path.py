@@ -1,0 +1,108 @@
+"""The browser event intake (``POST /api/v1/analytics/events``) as a plain ASGI handler, ahead of the app.
+
+Every viewer's page posts its ``view_start`` on arrival, so a join storm brings ten thousand of these a
+minute. This answers a well-formed batch (JSON, the CSRF header matching its cookie, no API token) without
+the middleware stack, routing and dependency injection, and resolves the session cookie in batches
+(accounts.identities) instead of two queries per request; the intake itself (checks, sequencing, the
+pseudonymous visitor id, metrics) is the route's own: ``visit_of`` and ``Intake.accept``. Anything else — a
+bad token, a body that is not a valid batch, a form, an API token — is handed to the FastAPI route
+(analytics.routes.intake, the reference) with the body it sent, so its errors are the route's.
+tests/analytics/test_intake_path.py checks that both answer alike.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+
+from pydantic import ValidationError
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from knowcast import csrf
+from knowcast.analytics.routes import visit_of
+from knowcast.analytics.runtime import runtime_of
+from knowcast.analytics.schemas import EventBatch
+from knowcast.commerce.fastpath import SECURITY_HEADERS, RequestIds, _read
+from knowcast.context import AppContext
+from knowcast.deps import SESSION_COOKIE
+from knowcast.errors import KnowcastError
+from knowcast.timing import same_secret
+
+log = logging.getLogger(__name__)
+PATH = "/api/v1/analytics/events"
+CSRF_HEADER = csrf.HEADER.encode()
+
+
+class IntakeFastPath:
+    def __init__(self, app: ASGIApp, ctx: AppContext) -> None:
+        self.app = app
+        self.ctx = ctx
+        self.ids = RequestIds()
+        self._count: Callable[[], None] = ctx.metrics.requests.labels("POST", PATH, "202").inc
+        self._observe = ctx.metrics.latency.labels("POST", PATH).observe
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != PATH:
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        headers = dict(scope["headers"])
+        try:
+            raw = await _read(receive)
+        except KnowcastError:  # too large: the route's own limits answer
+            await self.app(scope, receive, send)
+            return
+        body = await self._answer(scope, headers, raw)
+        if body is None:
+            await self.app(scope, _replay(raw), send)
+            return
+        request_id = headers.get(b"x-request-id", b"")[:64] or self.ids.next()
+        out = [
+            (b"content-type", b"application/json"),
+            (b"content-length", b"%d" % len(body)),
+            *SECURITY_HEADERS,
+            (b"x-request-id", request_id),
+        ]
+        await send({"type": "http.response.start", "status": 202, "headers": out})
+        await send({"type": "http.response.body", "body": body})
+        self._count()
+        self._observe(time.perf_counter() - started)
+
+    async def _answer(self, scope: Scope, headers: dict[bytes, bytes], raw: bytes) -> bytes | None:
+        """The intake's answer, or None when the route must answer (see the module's docstring)."""
+        if b"authorization" in headers or not headers.get(b"content-type", b"").startswith(b"application/json"):
+            return None
+        request = Request(scope)
+        nonce, sent = request.cookies.get(csrf.COOKIE), headers.get(CSRF_HEADER, b"").decode("latin-1")
+        if not nonce or not sent or not same_secret(sent, csrf.token_for(self.ctx.settings.secret_key, nonce)):
+            return None
+        try:
+            batch = EventBatch.model_validate_json(raw)
+        except ValidationError:
+            return None
+        token = request.cookies.get(SESSION_COOKIE)
+        assert self.ctx.identities is not None
+        who = await self.ctx.identities.get(token) if token else None
+        intake = runtime_of(self.ctx).intake
+        assert intake is not None
+        async with self.ctx.db.session() as db:  # connects only if the visitor's salt must be read
+            visit = await visit_of(request, self.ctx, db, who.user_id if who else None)
+        result = await intake.accept(visit, batch.events)
+        return json.dumps(result.model_dump(), separators=(",", ":")).encode()
+
+
+def _replay(raw: bytes) -> Receive:
+    """A receive that gives the app the body this handler already read."""
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": raw, "more_body": False}
+
+    return receive
