@@ -219,6 +219,7 @@ async def test_full_and_partial_refunds(shop: Shop, make_user: Any, ctx: AppCont
 
     partial = await shop.host.client.post(refund, json={"amount": 400, "product_ids": [second["id"]]})
     assert partial.status_code == 200 and partial.json()["state"] == "fulfilled"
+    assert (partial.json()["refunded"], partial.json()["payment_method"]) == (400, "card")
     assert [r["amount"] for r in sim.refunds.values()] == [400]
     library = {e["product"]["title"]: e["active"] for e in (await buyer.client.get("/api/v1/library")).json()}
     assert library == {"Course A": True}  # B was taken back, A kept

@@ -52,6 +52,8 @@ def order_view(
     checkout_url: str | None = None,
     buyer: str | None = None,
     refund_due: bool = False,
+    refunded: int = 0,
+    payment_method: str | None = None,
 ) -> OrderOut:
     """An order as its buyer or seller sees it, from rows already at hand (no database round trip)."""
     return OrderOut(
@@ -72,6 +74,8 @@ def order_view(
         checkout_url=checkout_url,
         buyer=buyer,
         refund_due=refund_due,
+        refunded=refunded,
+        payment_method=payment_method,
     )
 
 
@@ -97,6 +101,8 @@ async def order_out(session: AsyncSession, order: Order, buyer: str | None = Non
         checkout_url=payment.checkout_url if payment and order.state is OrderState.PENDING else None,
         buyer=buyer,
         refund_due=bool(payment and payment.refund_due),
+        refunded=payment.refunded if payment and not payment.refund_due else 0,
+        payment_method=payment.method if payment else None,
     )
 
 

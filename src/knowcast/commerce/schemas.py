@@ -75,6 +75,8 @@ class OrderOut(BaseModel):
     checkout_url: str | None = None
     buyer: str | None = None
     refund_due: bool = False
+    refunded: int = 0  # refunded so far (partial refunds add up; all of ``total`` when refunded in full)
+    payment_method: str | None = None  # the PayMethod of the latest payment attempt
 
 
 class CheckoutIn(Input):

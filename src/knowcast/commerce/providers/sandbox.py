@@ -120,8 +120,8 @@ class SandboxProvider(PaymentProvider):
                 reference=str(data["reference"]),
                 order_id=int(data["order_id"]),
                 amount=int(data["amount"]),
-                currency=str(data.get("currency") or ""),
-                merchant_id=str(data.get("merchant") or ""),
+                currency=str(data["currency"]) if data.get("currency") else None,
+                merchant_id=str(data["merchant"]) if data.get("merchant") else None,
                 refund_reference=data.get("refund_reference"),
             )
         except (ValueError, KeyError, TypeError):
@@ -154,8 +154,8 @@ class SandboxProvider(PaymentProvider):
                         reference=reference,
                         order_id=int(data["order_id"]),
                         amount=int(data["amount"]),
-                        currency=str(data.get("currency") or ""),
-                        merchant_id=str(data.get("merchant") or ""),
+                        currency=str(data["currency"]) if data.get("currency") else None,
+                        merchant_id=MERCHANT,  # the sandbox's own books
                     )
         return None
 
