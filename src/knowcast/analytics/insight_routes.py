@@ -127,7 +127,7 @@ async def list_experiments(db: Db, user: Reader, host_id: HostQuery = None) -> l
 async def add_experiment(data: ExperimentIn, ctx: Ctx, db: Db, user: Host) -> dict[str, Any]:
     if data.room_id is not None:
         await rooms.get_managed_room(db, user, data.room_id)
-    row = await service.add_experiment(db, user.id, data)
+    row = await service.add_experiment(db, user.id, data, any_host=user.role is Role.OWNER)
     intake = runtime_of(ctx).intake
     if intake is not None:
         intake.running.forget(user.id)

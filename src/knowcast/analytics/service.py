@@ -13,7 +13,8 @@ from knowcast.analytics import models as m
 from knowcast.analytics import stats
 from knowcast.analytics.channels import clean
 from knowcast.analytics.schemas import CostIn, ExperimentIn, PlanQuery, SegmentIn, ShareLinkIn
-from knowcast.db.types import utcnow
+from knowcast.commerce import ownership
+from knowcast.db.types import MAX_ROW_ID, utcnow
 from knowcast.errors import Conflict, NotFound, ValidationFailed
 
 Row = TypeVar("Row", m.Cost, m.ShareLink, m.Segment, m.Experiment)
@@ -108,7 +109,19 @@ async def delete_segment(session: AsyncSession, row: m.Segment) -> None:
     await _delete(session, row)
 
 
-async def add_experiment(session: AsyncSession, host_id: int, data: ExperimentIn) -> m.Experiment:
+async def add_experiment(
+    session: AsyncSession, host_id: int, data: ExperimentIn, *, any_host: bool = False
+) -> m.Experiment:
+    """A new experiment; its variants may aim only at the host's own products and coupons (the shop owner,
+    ``any_host``, at anyone's)."""
+    if not any_host:
+        payloads = [variant.payload for variant in data.variants]
+        await ownership.ensure_owned(
+            session,
+            host_id,
+            product_ids=[p["product_id"] for p in payloads if _is_id(p.get("product_id"))],
+            coupon_ids=[p["coupon_id"] for p in payloads if _is_id(p.get("coupon_id"))],
+        )
     keys = [v.key for v in data.variants]
     if len(set(keys)) != len(keys):
         raise ValidationFailed(
@@ -179,3 +192,7 @@ def ensure_host(row: Any, host_id: int, is_owner: bool) -> None:
     """A host sees only their own costs, links, segments and experiments (the owner sees all)."""
     if not is_owner and row.host_id != host_id:
         raise NotFound("not found", code="analytics.not_found")
+
+
+def _is_id(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ROW_ID

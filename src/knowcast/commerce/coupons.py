@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowcast.accounts.models import User
 from knowcast.bus import Event
-from knowcast.commerce import announce, audience, counters
+from knowcast.commerce import announce, audience, counters, ownership
 from knowcast.commerce.offers import NOBODY, Viewer
 from knowcast.commerce.promotions import Coupon, CouponClaim, CouponDrop, CouponKind
 from knowcast.commerce.schemas import CouponCreate, CouponOut, DropCreate, DropOut
@@ -30,6 +30,8 @@ def coupon_out(coupon: Coupon, value: int | None = None) -> CouponOut:
 
 
 async def create(session: AsyncSession, host: User, data: CouponCreate) -> Coupon:
+    if host.role.value != "owner":  # a product coupon names one of the host's own products
+        await ownership.ensure_owned(session, host.id, product_ids=[data.product_id])
     coupon = Coupon(host_id=host.id, **data.model_dump(exclude={"starts_at", "code"}))
     coupon.code = data.code.upper()
     coupon.starts_at = data.starts_at or utcnow()

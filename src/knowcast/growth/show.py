@@ -71,6 +71,7 @@ async def add_step(session: AsyncSession, room: Room, data: StepIn) -> ShowStep:
     if room.state is RoomState.ENDED:
         raise Conflict("this room has ended", code="show.room_ended")
     params = show_actions.validate(data.kind, data.params)
+    await show_actions.check_owned(session, room, params)
     count = await session.scalar(select(func.count()).select_from(ShowStep).where(ShowStep.room_id == room.id))
     if int(count or 0) >= MAX_STEPS:
         raise Conflict(f"a script has at most {MAX_STEPS} steps", code="show.too_many_steps")
@@ -88,7 +89,11 @@ def _ensure_pending(step: ShowStep) -> None:
 
 async def update_step(session: AsyncSession, step: ShowStep, data: StepIn) -> ShowStep:
     _ensure_pending(step)
-    step.params = show_actions.validate(data.kind, data.params)
+    params = show_actions.validate(data.kind, data.params)
+    room = await session.get(Room, step.room_id)
+    if room is not None:
+        await show_actions.check_owned(session, room, params)
+    step.params = params
     for name, value in data.model_dump(exclude={"params"}).items():
         setattr(step, name, value)
     await session.commit()

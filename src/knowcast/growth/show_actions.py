@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowcast.accounts.models import User
 from knowcast.bus import Event
-from knowcast.commerce import coupons, draws, flash, shelf
+from knowcast.commerce import coupons, draws, flash, ownership, shelf
 from knowcast.commerce.schemas import DrawCreate, DropCreate, FlashSaleCreate, PinIn
 from knowcast.context import AppContext
 from knowcast.errors import ValidationFailed
@@ -57,6 +57,16 @@ def validate(kind: StepKind, params: dict[str, Any]) -> dict[str, Any]:
     if kind is StepKind.PIN and model.model_dump().get("product_id") is None:
         raise ValidationFailed("say which product to pin", code="show.bad_params", fields={"product_id": "required"})
     return model.model_dump(mode="json", exclude_none=True, exclude=set(RUN_TIME_FIELDS))
+
+
+async def check_owned(session: AsyncSession, room: Room, params: dict[str, Any]) -> None:
+    """The products and coupons a step names are the room host's own (refused now, not mid-stream)."""
+    await ownership.ensure_owned(
+        session,
+        room.host_id,
+        product_ids=[params.get("product_id"), params.get("prize_product_id")],
+        coupon_ids=[params.get("coupon_id"), params.get("prize_coupon_id")],
+    )
 
 
 Action = Callable[[AsyncSession, AppContext, User, Room, dict[str, Any], ShowStep], Awaitable[dict[str, Any]]]

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
-from knowcast.accounts.models import User
+from knowcast.accounts.models import Role, User
 from knowcast.analytics import experiments, facts_read, outlook, planner, profiles, report, service
 from knowcast.analytics.channels import share_url
 from knowcast.analytics.schemas import CostIn, ExperimentIn, PlanIn, PlanQuery, SegmentIn, ShareLinkIn
@@ -218,7 +218,7 @@ async def add_experiment(request: Request, ctx: Ctx, db: Db, host: Host) -> Resp
             "baseline_rate": given["baseline_rate"],
             "min_effect": given["min_effect"],
         }
-        await service.add_experiment(db, host.id, parse(ExperimentIn, data))
+        await service.add_experiment(db, host.id, parse(ExperimentIn, data), any_host=host.role is Role.OWNER)
     except KnowcastError as error:
         return await _experiments(request, db, host, error, values)
     if ctx.analytics is not None and ctx.analytics.intake is not None:
