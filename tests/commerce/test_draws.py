@@ -119,3 +119,30 @@ async def test_a_chat_line_enters_every_open_keyword_draw_once(shop: Shop, make_
         assert not await draws.enter_by_comment(session, ctx, shop.room_id, viewer.user.id, "hello")
     for draw_id in ids:
         assert (await viewer.client.get(f"/api/v1/draws/{draw_id}")).json()["entries"] == 1
+
+
+async def test_a_watching_draw_admits_only_viewers_present_in_the_room(shop: Shop, make_user: Any, app: Any) -> None:
+    """#14 point 10: "watching" once admitted anyone; now an open socket that joined or heartbeat recently."""
+    from tests.realtime.harness import open_viewer, serve, token_of
+
+    prize = await shop.product(kind="course", title="奖品课程", price=9900)
+    body = {"title": "在线抽奖", "condition": "watching", "prize_product_id": prize["id"], "winners": 1}
+    draw = (await shop.host.client.post(f"/api/v1/rooms/{shop.room_id}/draws", json=body)).json()
+    entries = f"/api/v1/draws/{draw['id']}/entries"
+    absent, watcher, quiet = [await make_user(Role.VIEWER) for _ in range(3)]
+    refused = await absent.client.post(entries, json={})
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "draw.watching_required"
+    async for live in serve(app):
+        socket = await open_viewer(live, shop.room_id, token_of(watcher), join={})
+        assert (await watcher.client.post(entries, json={})).status_code == 201
+        stale = await open_viewer(live, shop.room_id, token_of(quiet), join={})
+        room = live.ctx.hub.rooms[shop.room_id]
+        room.present[f"u{quiet.user.id}"] -= live.ctx.hub.presence_timeout + 1  # open, but stopped heartbeating
+        answer = await quiet.client.post(entries, json={})
+        assert answer.status_code == 403 and answer.json()["error"]["code"] == "draw.watching_required"
+        await stale.send({"type": "heartbeat"})
+        await stale.send({"type": "like"})  # a frame after the heartbeat: once it is counted, so is the heartbeat
+        await stale.until(lambda m: m.get("likes", 0) >= 1)
+        assert (await quiet.client.post(entries, json={})).status_code == 201
+        await socket.close()
+        await stale.close()

@@ -119,6 +119,8 @@ async def enter(session: AsyncSession, ctx: AppContext, user: User, draw: Draw, 
         not keyword or (draw.keyword or "").casefold() not in keyword.casefold()
     ):
         raise PermissionDenied("comment the keyword to enter", code="draw.keyword_required")
+    if draw.condition is DrawCondition.WATCHING and not ctx.hub.is_present(draw.room_id, user.id):
+        raise PermissionDenied("be in the live room to enter", code="draw.watching_required")
     if draw.condition is DrawCondition.BOUGHT and not await entitlements.order_items_for_room(
         session, user.id, draw.room_id
     ):

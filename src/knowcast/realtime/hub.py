@@ -197,6 +197,15 @@ class Hub:
         if room is not None:
             room.detach(conn)
 
+    def is_present(self, room_id: int, user_id: int) -> bool:
+        """Whether the user has a socket open in the room here that joined or heartbeat within the presence
+        timeout (what the viewer count counts). Only this process's sockets are known."""
+        room = self.rooms.get(room_id)
+        if room is None or not room.sockets.get(f"u{user_id}"):
+            return False
+        seen = room.present.get(f"u{user_id}")
+        return seen is not None and time.monotonic() - seen <= self.presence_timeout
+
     def heartbeat(self, conn: Connection) -> None:
         room = self.rooms.get(conn.room_id)
         if room is not None:
