@@ -360,3 +360,52 @@ async def test_nightly_reconciliation_runs_once_a_day_after_the_bills(ctx: AppCo
         runs = await reconcile.recent_runs(session)
     ours = [(r.provider, r.finished_at is not None) for r in runs if r.day == "2030-03-01"]
     assert ours == [("stripe", True)]
+
+
+async def test_reconciliation_finds_refund_mismatches(
+    shop: Shop, make_user: Any, ctx: AppContext, sim: StripeSimulator
+) -> None:
+    from datetime import UTC, datetime
+
+    from knowcast.commerce import reconcile
+    from knowcast.commerce.models import PaymentRefund
+
+    buyer = await make_user(Role.VIEWER)
+    order, sid = await _checkout(shop, buyer, price=1000)
+    await sim.pay(sid)
+    await wait_for_state(buyer.client, order["id"], {"fulfilled"})
+    refund = f"/api/v1/orders/{order['id']}/refund"
+    assert (await shop.host.client.post(refund, json={"amount": 100})).status_code == 200
+    assert (await shop.host.client.post(refund, json={"amount": 200})).status_code == 200
+    first, second = sorted(sim.refunds.values(), key=lambda r: r["amount"])
+    second["amount"] = 250  # the provider's books say another refund amount
+    intent = sim.sessions[sid]["payment_intent"]
+    sim.refunds["re_elsewhere"] = {  # a refund Knowcast never heard of
+        **first,
+        "id": "re_elsewhere",
+        "amount": 50,
+        "metadata": {"reference": sid},
+        "payment_intent": intent,
+    }
+    async with ctx.db.session() as session:  # a refund in our books that Stripe never made
+        payment = await session.scalar(select(Payment).where(Payment.reference == sid))
+        assert payment is not None
+        session.add(
+            PaymentRefund(
+                payment_id=payment.id,
+                order_id=order["id"],
+                reference="rf-ours-only",
+                amount=70,
+                state="succeeded",
+                done_at=datetime.now(UTC),
+            )
+        )
+        await session.commit()
+    report = await reconcile.run(ctx, "stripe", datetime.now(UTC).date())
+    found = {(m.kind, m.reference): (m.ours, m.theirs) for m in report.mismatches}
+    refund_ref = second["metadata"]["refund_reference"]
+    assert found == {
+        ("refund_amount", refund_ref): (200, 250),
+        ("refund_provider_only", "re_elsewhere"): (None, 50),
+        ("refund_knowcast_only", "rf-ours-only"): (70, None),
+    }

@@ -623,7 +623,9 @@ async def close_abandoned(session: AsyncSession, ctx: AppContext, batch: int = 5
     closed = 0
     for payment in rows:
         provider, reference, pid = rt.provider_named(payment.provider), payment.reference, payment.id
-        if provider is None:
+        if provider is None:  # its provider was disabled: look again tomorrow, and let the others through
+            payment.next_query_at = now + timedelta(days=1)
+            await session.commit()
             continue
         try:
             event = await provider.query(reference)
