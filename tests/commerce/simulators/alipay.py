@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import urlencode
 
 import httpx
 from cryptography.exceptions import InvalidSignature
@@ -169,9 +169,10 @@ class AlipaySimulator:
         self.notifications: list[Notification] = []
         self.deliver = True  # False: notifications are kept here but never sent (a notification that got lost)
         self.calls: list[str] = []  # every gateway method called, in order
-        self.bill_edits: dict[str, dict[str, str]] = {}  # out_trade_no -> columns to overwrite in its bill rows
-        self.bill_extra: list[dict[str, str]] = []  # rows Alipay has and Knowcast may not
-        self.bill_hidden: set[str] = set()  # out_trade_nos left out of the bill
+        # mismatches a test plants in the bill: another amount for a payment / a refund, a refund left out
+        self.bill_amounts: dict[str, int] = {}  # out_trade_no -> amount
+        self.bill_refund_amounts: dict[str, int] = {}  # out_request_no -> amount
+        self.bill_dropped_refunds: set[str] = set()  # out_request_nos
         self._bills: dict[str, bytes] = {}
         self._tasks: set[asyncio.Task[str]] = set()  # notifications in flight (on whichever loop sent them)
         self.app = Starlette(
@@ -529,14 +530,14 @@ class AlipaySimulator:
 
         rows = []
         for trade in self.trades.values():
-            if trade.out_trade_no in self.bill_hidden:
-                continue
             if on_day(trade.paid_at):
-                rows.append(self._bill_row(trade, "交易", trade.total, trade.paid_at, ""))
+                amount = self.bill_amounts.get(trade.out_trade_no, trade.total)
+                rows.append(self._bill_row(trade, "交易", amount, trade.paid_at, ""))
             for refund in trade.refunds.values():
-                if on_day(refund.at):
-                    rows.append(self._bill_row(trade, "退款", -refund.amount, refund.at, refund.out_request_no))
-        return rows + list(self.bill_extra)
+                if on_day(refund.at) and refund.out_request_no not in self.bill_dropped_refunds:
+                    amount = self.bill_refund_amounts.get(refund.out_request_no, refund.amount)
+                    rows.append(self._bill_row(trade, "退款", -amount, refund.at, refund.out_request_no))
+        return rows
 
     def _bill_row(self, trade: Trade, kind: str, amount: int, at: datetime | None, request_no: str) -> dict[str, str]:
         row = dict.fromkeys(BILL_COLUMNS, "")
@@ -555,7 +556,6 @@ class AlipaySimulator:
                 "服务费（元）": yuan(-round(abs(amount) * 0.006)),
             }
         )
-        row.update(self.bill_edits.get(trade.out_trade_no, {}))
         return row
 
     def bill_archive(self, day: date, rows: list[dict[str, str]]) -> bytes:
@@ -591,8 +591,19 @@ class AlipaySimulator:
             return Response("bill url expired", status_code=404)
         return Response(archive, media_type="application/zip")
 
-    def trade_for(self, reference: str) -> Trade:
-        return self.trades[reference]
+    def forget(self, out_trade_no: str) -> None:
+        """Alipay has no such trade (Knowcast holds a payment Alipay never took)."""
+        del self.trades[out_trade_no]
 
-    def form(self, body: bytes) -> dict[str, str]:
-        return dict(parse_qsl(body.decode()))
+    def ghost(self, out_trade_no: str, amount: int) -> Trade:
+        """A trade paid at Alipay that Knowcast never opened (money Knowcast never heard of)."""
+        trade = Trade(out_trade_no, "alipay.trade.page.pay", "未知订单", amount, "", "", "", None)
+        trade.status, trade.paid_at = "TRADE_SUCCESS", datetime.now(UTC)
+        self.trades[out_trade_no] = trade
+        return trade
+
+    def console_refund(self, out_trade_no: str, out_request_no: str, amount: int) -> dict[str, Any]:
+        """The merchant refunds in Alipay's own console (the same as alipay.trade.refund)."""
+        return self._refund(
+            {"out_trade_no": out_trade_no, "out_request_no": out_request_no, "refund_amount": yuan(amount)}
+        )
