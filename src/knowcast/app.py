@@ -21,6 +21,7 @@ from knowcast.analytics import routes as analytics_routes
 from knowcast.analytics import runtime as analytics_runtime
 from knowcast.analytics.intake_path import IntakeFastPath
 from knowcast.catalog import routes as catalog_routes
+from knowcast.commerce import checkout_routes
 from knowcast.commerce import room_routes as commerce_room_routes
 from knowcast.commerce import routes as commerce_routes
 from knowcast.commerce import runtime as commerce_runtime
@@ -147,6 +148,7 @@ def create_app(settings: Settings, ctx: AppContext | None = None) -> FastAPI:
         commerce_routes.router,
         commerce_room_routes.router,
         wechat_oauth.router,
+        checkout_routes.router,
         media_routes.router,
         media_routes.api,
         media_hooks.router,

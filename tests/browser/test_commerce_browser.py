@@ -57,9 +57,12 @@ def test_a_viewer_buys_the_pinned_product_in_a_flash_sale(
     expect(viewer.locator("[data-testid=flash-stock]")).to_contain_text("4")
     viewer.locator("[data-testid=flash-pay]").click()
 
-    viewer.wait_for_selector("[data-testid=sandbox-checkout]")
+    viewer.wait_for_selector("[data-testid=checkout]")
     expect(viewer.locator("[data-testid=checkout-total]")).to_have_text("¥9.90")
     viewer.screenshot(path=str(artifacts / "checkout.png"))
+    viewer.locator("[data-testid=pay-button]").click()
+    viewer.wait_for_selector("[data-testid=sandbox-checkout]")
+    expect(viewer.locator("[data-testid=checkout-total]")).to_have_text("¥9.90")
     viewer.locator("[data-testid=sandbox-pay]").click()
     viewer.wait_for_url(f"{live_server.url}/rooms/{room_id}?order=*")
     link = viewer.locator("[data-testid=toast-link]")
@@ -99,7 +102,7 @@ def test_a_viewer_books_a_consultation_slot_with_a_note(live_server: LiveServer,
     expect(viewer.locator("[data-testid=slot-option]")).to_have_count(1)
     viewer.locator("[data-testid=consultation-note]").fill("想聊聊基金定投")
     viewer.locator("[data-testid=buy-now]").click()
-    viewer.wait_for_selector("[data-testid=sandbox-checkout]")
+    viewer.wait_for_selector("[data-testid=checkout]")
     expect(viewer.locator("[data-testid=checkout-total]")).to_have_text("¥300.00")
     orders = page_api(host, "GET", f"/api/v1/rooms/{room_id}/orders")["body"]
     assert [(i["slot_id"], i["note"]) for o in orders for i in o["items"]] == [(slot["body"]["id"], "想聊聊基金定投")]

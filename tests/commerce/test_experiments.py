@@ -98,6 +98,8 @@ async def test_a_relative_price_change_and_a_stopped_experiment(shop: Shop, make
     viewers = await _viewers_in(make_user, ctx, experiment)
     order = (await _buy(viewers["B"], {"items": [{"product_id": product["id"]}], "room_id": shop.room_id})).json()
     assert order["total"] == 1500
+    # (a buy while this order waits for payment would get it back: it is cancelled first)
+    assert (await viewers["B"].client.post(f"/api/v1/orders/{order['id']}/cancel")).status_code == 200
     stopped = await shop.host.client.post(f"/api/v1/analytics/experiments/{experiment['id']}/stop")
     assert stopped.status_code == 200
     after = (await _buy(viewers["B"], {"items": [{"product_id": product["id"]}], "room_id": shop.room_id})).json()

@@ -37,8 +37,9 @@ async def test_an_account_creating_orders_too_fast_gets_a_coded_429(
     product = await shop.shelved(title="练习册")
     buyer, other = await make_user(), await make_user()
     body = {"items": [{"product_id": product["id"]}], "room_id": shop.room_id}
-    for _ in range(3):
-        assert (await buyer.client.post("/api/v1/orders", json=body)).status_code == 201
+    for quantity in (1, 2, 3):  # different orders each time (the same one again would reuse the pending order)
+        more = {"items": [{"product_id": product["id"], "quantity": quantity}], "room_id": shop.room_id}
+        assert (await buyer.client.post("/api/v1/orders", json=more)).status_code == 201
     refused = await buyer.client.post("/api/v1/orders", json=body)
     assert refused.status_code == 429
     assert refused.json()["error"]["code"] == "order.rate_limited"

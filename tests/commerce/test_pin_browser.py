@@ -179,7 +179,7 @@ def test_a_viewer_in_a_price_variant_sees_and_pays_it_in_the_room(
     page.screenshot(path=str(artifacts / "variant-b-shelf.png"))
     page.click("[data-close]")
     page.click("[data-testid=pinned-buy]")
-    page.wait_for_selector("[data-testid=sandbox-checkout]")
+    page.wait_for_selector("[data-testid=checkout]")
     assert page.text_content("[data-testid=checkout-total]") == "¥9.90"
     page.screenshot(path=str(artifacts / "variant-b-checkout.png"))
     host.close()

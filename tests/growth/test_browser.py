@@ -180,7 +180,7 @@ def test_embed_is_blocked_unless_the_owner_allowed_the_site(
         shop.click("[data-testid=signin-form] button[type=submit]")
         shop.wait_for_url(f"{server.url}{buy_path}")
         shop.click("[data-testid=buy-pay]")
-        shop.wait_for_selector("[data-testid=sandbox-checkout]")
+        shop.wait_for_selector("[data-testid=checkout]")  # our checkout page: coupon, pay method, hold time
         assert "19.90" in shop.inner_text("[data-testid=checkout-total]")
     finally:
         allowed.close()

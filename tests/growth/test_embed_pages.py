@@ -88,9 +88,11 @@ async def test_embed_shows_the_shelf_and_buys_on_a_first_party_page(make_user: A
     confirm = await viewer.client.get(buy_url)
     assert confirm.status_code == 200 and "¥19.90" in confirm.text
     paid = await viewer.client.post(buy_url)
-    assert paid.status_code == 303 and "/sandbox/checkout/" in paid.headers["location"]
     orders = (await viewer.client.get("/api/v1/orders")).json()
     assert [(o["room_id"], o["total"]) for o in orders] == [(room["id"], 1990)]
+    assert paid.status_code == 303 and paid.headers["location"] == f"/checkout/{orders[0]['id']}"
+    again = await viewer.client.post(buy_url)  # the pending order is reused, not doubled
+    assert again.headers["location"] == paid.headers["location"]
 
 
 async def test_notifications_page_and_room_panel(make_user: Any, client: Any) -> None:

@@ -20,7 +20,7 @@ from knowcast.commerce.promotions import Coupon, CouponClaim, CouponDrop, Coupon
 from knowcast.commerce.schemas import CouponCreate, CouponOut, DropCreate, DropOut
 from knowcast.context import AppContext
 from knowcast.db.types import utcnow
-from knowcast.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from knowcast.errors import Conflict, KnowcastError, NotFound, PermissionDenied, ValidationFailed
 
 
 def coupon_out(coupon: Coupon, value: int | None = None) -> CouponOut:
@@ -73,25 +73,37 @@ async def check(
     coupon = await session.scalar(select(Coupon).where(Coupon.host_id == host_id, Coupon.code == code.upper()))
     if coupon is None:
         raise NotFound("no such coupon", code="coupon.not_found", fields={"coupon_code": "unknown"})
+    problem = await why_not(session, user.id, coupon, amounts, currency)
+    if problem is not None:
+        raise problem
+    return coupon
+
+
+async def why_not(
+    session: AsyncSession, user_id: int, coupon: Coupon, amounts: dict[int, int], currency: str, held: int = 0
+) -> KnowcastError | None:
+    """Why this buyer may not use ``coupon`` on an order of ``amounts``, or None when they may. ``held``: uses
+    the order being re-priced holds already (they come back if it switches away from this coupon)."""
     now = utcnow()
     if now < coupon.starts_at:
-        raise Conflict("this coupon is not valid yet", code="coupon.not_started")
+        return Conflict("this coupon is not valid yet", code="coupon.not_started")
     if now >= coupon.ends_at:
-        raise Conflict("this coupon has expired", code="coupon.expired")
+        return Conflict("this coupon has expired", code="coupon.expired")
     if coupon.currency != currency:
-        raise Conflict("this coupon is for another currency", code="coupon.wrong_currency")
+        return Conflict("this coupon is for another currency", code="coupon.wrong_currency")
     if coupon.product_id is not None and coupon.product_id not in amounts:
-        raise Conflict("this coupon is for another product", code="coupon.wrong_product")
+        return Conflict("this coupon is for another product", code="coupon.wrong_product")
     base = amounts.get(coupon.product_id, 0) if coupon.product_id else sum(amounts.values())
     if base < coupon.min_spend:
-        raise Conflict("the order is below this coupon's minimum spend", code="coupon.min_spend")
-    if coupon.total_limit is not None and coupon.used >= coupon.total_limit:
-        raise Conflict("this coupon has been used up", code="coupon.used_up")
-    if await counters.count_of(session, counters.coupon_scope(coupon.id), user.id) >= coupon.per_user_limit:
-        raise Conflict("you have used this coupon as often as allowed", code="coupon.limit_reached")
-    if coupon.claim_required and not await has_claim(session, coupon.id, user.id):
-        raise PermissionDenied("claim this coupon in the room first", code="coupon.not_claimed")
-    return coupon
+        return Conflict("the order is below this coupon's minimum spend", code="coupon.min_spend")
+    if coupon.total_limit is not None and coupon.used - held >= coupon.total_limit:
+        return Conflict("this coupon has been used up", code="coupon.used_up")
+    used = await counters.count_of(session, counters.coupon_scope(coupon.id), user_id) - held
+    if used >= coupon.per_user_limit:
+        return Conflict("you have used this coupon as often as allowed", code="coupon.limit_reached")
+    if coupon.claim_required and not await has_claim(session, coupon.id, user_id):
+        return PermissionDenied("claim this coupon in the room first", code="coupon.not_claimed")
+    return None
 
 
 async def redeem(session: AsyncSession, coupon: Coupon, user_id: int) -> bool:

@@ -151,6 +151,18 @@ async def owned_since(session: AsyncSession, user_id: int, product_id: int) -> d
     return since
 
 
+async def owned_among(session: AsyncSession, user_id: int, product_ids: list[int]) -> set[int]:
+    """Which of these products the user owns now (one query for a whole shelf)."""
+    if not product_ids:
+        return set()
+    query = select(Entitlement.product_id).where(
+        Entitlement.user_id == user_id,
+        Entitlement.product_id.in_(product_ids),
+        _active(utcnow()),  # type: ignore[arg-type]
+    )
+    return set(await session.scalars(query))
+
+
 async def has_replay(session: AsyncSession, user_id: int, room_id: int) -> bool:
     query = select(
         exists().where(

@@ -42,6 +42,13 @@ async def get_order_for(session: AsyncSession, user: User, order_id: int) -> Ord
     return order
 
 
+def own_order(user: User, order: Order) -> Order:
+    """Only the buyer acts on their order as a buyer (the seller sees it, but does not pay or re-price it)."""
+    if order.user_id != user.id:
+        raise NotFound("no such order", code="order.not_found")
+    return order
+
+
 async def items_of(session: AsyncSession, order_id: int) -> list[OrderItem]:
     return list(await session.scalars(select(OrderItem).where(OrderItem.order_id == order_id)))
 

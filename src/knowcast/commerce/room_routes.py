@@ -7,7 +7,7 @@ from sqlalchemy import select
 from starlette.responses import Response
 
 from knowcast.accounts.models import User
-from knowcast.commerce import coupons, draws, flash, offers, orders, program_clock, shelf
+from knowcast.commerce import coupons, draws, flash, mine, offers, orders, program_clock, shelf
 from knowcast.commerce.buyers import BuyerId
 from knowcast.commerce.promotions import DrawEntry, DrawState
 from knowcast.commerce.runtime import runtime
@@ -86,13 +86,17 @@ async def snapshot(request: Request, room_id: Id, ctx: Ctx, db: Db, user: MaybeU
     drop = await coupons.active_drop(db, room_id) if inside else None
     open_draws = [d for d in await draws.draws_of_room(db, room_id) if d.state is DrawState.OPEN] if inside else []
     user_id = user.id if user else None
+    entries = await shelf.shelf_of(db, room_id)
     body: dict[str, object] = {
-        "shelf": [viewer.dress(e).model_dump(mode="json") for e in await shelf.shelf_of(db, room_id)],
+        "shelf": [viewer.dress(e).model_dump(mode="json") for e in entries],
         "sale": (await flash.sale_out(db, sale, ctx)).model_dump(mode="json") if sale else None,
         "drop": (await coupons.drop_out(db, drop, viewer, user_id)).model_dump(mode="json") if drop else None,
         "draw": (await draws.draw_out(db, open_draws[0])).model_dump(mode="json") if open_draws else None,
         "variants": viewer.variants,
     }
+    if user is not None:  # the viewer's own part: pending orders, what they own, coupons they hold
+        kinds = {e.product.id: e.product.kind for e in entries}
+        body["mine"] = (await mine.my_shop(db, user.id, room.host_id, kinds)).model_dump(mode="json")
     if sale is not None:
         await db.close()  # loading the gate takes connections of its own: give this one back first
         await flash.warm(ctx, sale.id)

@@ -12,7 +12,7 @@ from knowcast.catalog import service as catalog
 from knowcast.catalog.models import Lesson, Product
 from knowcast.catalog.schemas import CourseView
 from knowcast.catalog.views import product_public
-from knowcast.commerce import course_access, entitlements, offers, orders, payments, reconcile
+from knowcast.commerce import buying, course_access, entitlements, offers, orders, payments, reconcile
 from knowcast.commerce.models import Entitlement
 from knowcast.commerce.providers.base import ProviderEvent
 from knowcast.commerce.runtime import runtime
@@ -54,10 +54,11 @@ def ensure_seller(user: User, host_id: int) -> None:
 
 @router.post("/api/v1/orders", status_code=201)
 async def create_order(request: Request, data: OrderCreate, ctx: Ctx, db: Db, user: CurrentUser) -> OrderOut:
-    """Priced on the server; from a room, at the buyer's variant of any price experiment running there."""
+    """Priced on the server; from a room, at the buyer's variant of any price experiment running there. The
+    buyer's pending order for the same items is given back instead of a second one (buying.py)."""
     ctx.limit.orders_account.hit(f"orders:{user.id}", code="order.rate_limited", message="too many orders")
     visitor = offers.visitor_of(request, ctx, user)
-    return await orders.order_out(db, await orders.create_order(db, ctx, user, data, visitor))
+    return await orders.order_out(db, await buying.buy(db, ctx, user, data, visitor))
 
 
 @router.get("/api/v1/orders")

@@ -304,3 +304,53 @@ class EntitlementOut(BaseModel):
 class RefundOut(BaseModel):
     order: OrderOut
     payment_state: PaymentState | None
+
+
+class CouponChoice(BaseModel):
+    """One of the buyer's coupons against one order: its discount, or why it does not apply (a stable code)."""
+
+    coupon: CouponOut  # at the value this buyer holds it with
+    discount: int  # minor units off this order (0 when not eligible)
+    eligible: bool
+    best: bool  # the one applied by default
+    selected: bool  # the one the order uses now
+    reason_code: str | None = None  # e.g. coupon.min_spend, coupon.expired, coupon.not_with_flash
+    reason: str | None = None
+
+
+class CouponChoices(BaseModel):
+    currency: str
+    subtotal: int
+    choices: list[CouponChoice]
+    best_code: str | None
+    selected_code: str | None
+
+
+class CouponQuoteIn(BaseModel):
+    """What the buyer is about to order (the room's product sheet asks before buying)."""
+
+    items: list[ItemIn] = Field(min_length=1, max_length=20)
+    room_id: int | None = Field(default=None, ge=1, le=MAX_ROW_ID)
+
+
+class CouponSwitch(BaseModel):
+    coupon_code: str | None = Field(default=None, min_length=1, max_length=32)  # None: no coupon
+
+
+class PendingOrder(BaseModel):
+    """A product the viewer has ordered and not paid yet: the room's "去支付" (with the hold time left)."""
+
+    order_id: int
+    product_id: int
+    total: int
+    currency: str
+    reserved_until: datetime | None
+    flash_sale_id: int | None = None
+
+
+class MyShop(BaseModel):
+    """The viewer's own part of the room's shop (commerce/mine.py)."""
+
+    pending: list[PendingOrder]
+    owned: list[int]  # product ids bought once and owned now
+    coupons: list[CouponOut]  # the host's coupons they hold, not expired

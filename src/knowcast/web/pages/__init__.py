@@ -1,6 +1,6 @@
 """Page routes, one module per area: auth (sign in/up, account), channel (home, room), studio (host: rooms,
-product library, home), learn (the buyer's course page), integrations (API tokens, webhooks), shop (checkout,
-library), seo, app_shell (manifest, favicon)."""
+product library, home), learn (the buyer's course page), integrations (API tokens, webhooks), shop (sandbox checkout,
+library), checkout (the buyer's checkout and my orders), seo, app_shell (manifest, favicon)."""
 
 from fastapi import APIRouter
 
@@ -9,6 +9,7 @@ from knowcast.web.pages import (
     app_shell,
     auth,
     channel,
+    checkout,
     growth,
     integrations,
     learn,
@@ -29,6 +30,7 @@ for module in (
     analytics,
     integrations,
     shop,
+    checkout,
     learn,
     growth,
     seo,

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
 from knowcast.catalog import service as catalog
-from knowcast.commerce import orders, payments, shelf
+from knowcast.commerce import buying, shelf
 from knowcast.commerce.schemas import ItemIn, OrderCreate
 from knowcast.deps import Ctx, CurrentUser, Db, Id, MaybeUser, Public
 from knowcast.errors import AuthenticationRequired, KnowcastError, NotFound, PermissionDenied
@@ -66,18 +66,16 @@ async def buy_page(request: Request, room_id: Id, product_id: Id, db: Db, user: 
 
 @router.post("/embed/rooms/{room_id}/buy/{product_id}")
 async def buy(request: Request, room_id: Id, product_id: Id, ctx: Ctx, db: Db, user: CurrentUser) -> Response:
-    """Create the order (attributed to the room) and go to the payment provider's checkout."""
+    """Create the order (attributed to the room; the buyer's pending one for it is reused) and go to our
+    checkout page (coupon, pay method for the device, hold time)."""
     room = await rooms.get_room(db, room_id)
     await _on_shelf(db, room, product_id)
     product = await catalog.get_product(db, product_id)
     try:
-        order = await orders.create_order(
-            db, ctx, user, OrderCreate(items=[ItemIn(product_id=product.id)], room_id=room.id)
-        )
-        checkout = await payments.start_checkout(db, ctx, user, order)
+        order = await buying.buy(db, ctx, user, OrderCreate(items=[ItemIn(product_id=product.id)], room_id=room.id))
     except KnowcastError as error:
         page = pages(request)
         return page.render(
             request, "growth_buy.html", error.status_code, room=room, product=product, money=money, error=error
         )
-    return RedirectResponse(checkout.checkout_url, status_code=303)
+    return RedirectResponse(f"/checkout/{order.id}", status_code=303)

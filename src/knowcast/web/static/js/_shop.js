@@ -1,5 +1,8 @@
 // The viewer's shop inside the room (commerce plane, docs/commerce.md): shelf sheet, pinned card, flash-sale
-// countdown and stock, buy now → hosted checkout → back to the room, coupon drops, lucky draws.
+// countdown and stock, buy now (with the best of the viewer's coupons, or the one they pick) → our checkout
+// page → back to the room, coupon drops, lucky draws. The snapshot's `mine` part is this viewer's own: their
+// pending orders ("去支付" with the hold time left, also after a reload), what they own ("已购买 · 去学习"),
+// and the coupons they hold.
 // Live updates arrive as `knowcast:event` CustomEvents (names in docs/protocol.md, "Commerce events").
 import { api } from "./_api.js";
 
@@ -57,7 +60,16 @@ export function startShop(root) {
   const t = JSON.parse(root.dataset.strings || "{}");
   const signedIn = root.dataset.signedIn === "1";
   const $ = (id) => root.querySelector(`#${id}`);
-  const state = { shelf: [], sale: null, drop: null, draw: null, variants: {}, pinTimer: null, reloadTimer: null };
+  const state = { shelf: [], sale: null, drop: null, draw: null, variants: {}, pinTimer: null, reloadTimer: null, mine: null };
+  const noMine = { pending: [], owned: [], coupons: [] };
+
+  // ---- the viewer's own part: pending orders (within their hold), owned products, held coupons ----------
+  const mineNow = () => state.mine || noMine;
+  const held = (entry) => entry && new Date(entry.reserved_until).getTime() > Date.now();
+  const pendingFor = (productId, saleId = null) =>
+    mineNow().pending.find((p) => p.product_id === productId && (saleId === null || p.flash_sale_id === saleId) && held(p));
+  const owns = (productId) => mineNow().owned.includes(productId);
+  const toCheckout = (orderId) => window.location.assign(`/checkout/${orderId}`);
 
   // A viewer in the host's experiments sees their own price, card, pitch and coupon value, which only the
   // snapshot carries (room events are the same for everyone): reload it, spread out, when those change.
@@ -82,21 +94,78 @@ export function startShop(root) {
     return true;
   }
 
-  async function checkout(orderId) {
-    const { checkout_url: url } = await api("POST", `/api/v1/orders/${orderId}/checkout`);
-    window.location.href = url;
+  // The best coupon the viewer holds for this buy (as Douyin does), unless they picked one (or none: "")
+  async function bestCoupon(item) {
+    if (!mineNow().coupons.length) return null;
+    const quote = await api("POST", "/api/v1/coupons/quote", { items: [item], room_id: Number(roomId) });
+    return quote.best_code;
   }
 
-  async function buy(product, extra = {}) {
+  // A buy goes to our checkout page (coupon, pay method, hold time); a product already waiting for payment
+  // goes straight to its order (the server reuses it too).
+  async function buy(product, extra = {}, coupon = undefined) {
     if (needSignIn()) return;
+    const waiting = extra.slot_id ? null : pendingFor(product.id);
+    if (waiting) {
+      toCheckout(waiting.order_id);
+      return;
+    }
     try {
       const item = { product_id: product.id, quantity: 1, ...extra };
-      const body = { items: [item], room_id: Number(roomId), idempotency_key: key() };
+      const code = coupon === undefined ? await bestCoupon(item).catch(() => null) : coupon;
+      const body = { items: [item], room_id: Number(roomId), idempotency_key: key(), ...(code ? { coupon_code: code } : {}) };
       const order = await api("POST", "/api/v1/orders", body);
-      await checkout(order.id);
+      toCheckout(order.id);
     } catch (err) {
       toast(err.message || t.error);
     }
+  }
+
+  // "去支付 04:59" for a pending order, "已购买 · 去学习" for an owned product, else the buy button
+  function buyAction(product, onBuy, cls = "button small", testid = "pinned-buy") {
+    if (owns(product.id)) {
+      return el("a", { class: `${cls} owned`, href: `/library#product-${product.id}`, "data-testid": `${testid}-owned` }, t.owned);
+    }
+    const waiting = pendingFor(product.id);
+    if (waiting) {
+      return el(
+        "button",
+        { type: "button", class: `${cls} pay`, "data-testid": `${testid}-pay`, "data-until": waiting.reserved_until, onclick: () => toCheckout(waiting.order_id) },
+        holdLabel(waiting.reserved_until),
+      );
+    }
+    return el("button", { type: "button", class: cls, "data-testid": testid, onclick: onBuy }, t.buy);
+  }
+
+  const holdLabel = (until) => `${t.pay} ${clock(new Date(until).getTime() - Date.now())}`;
+
+  // every second: the hold time left on each "去支付"; a hold that ran out brings the buy button back
+  function tickHolds() {
+    let ran = false;
+    for (const node of root.querySelectorAll("[data-until]")) {
+      const left = new Date(node.dataset.until).getTime() - Date.now();
+      node.textContent = holdLabel(node.dataset.until);
+      if (left <= 0) ran = true;
+    }
+    if (ran) reloadSoon();
+  }
+
+  // the product sheet's coupon picker: the viewer's coupons for this product, the best chosen by default,
+  // the ones that do not apply shown with the reason
+  async function couponPicker(product) {
+    if (!signedIn || !mineNow().coupons.length || owns(product.id) || pendingFor(product.id)) return null;
+    const quote = await api("POST", "/api/v1/coupons/quote", { items: [{ product_id: product.id, quantity: 1 }], room_id: Number(roomId) });
+    if (!quote.choices.length) return null;
+    const select = el("select", { name: "coupon", "data-testid": "sheet-coupon" });
+    for (const choice of quote.choices) {
+      const label = choice.eligible ? `${choice.coupon.code} −${money(choice.discount, quote.currency)}` : `${choice.coupon.code} · ${choice.reason}`;
+      const option = el("option", { value: choice.coupon.code, ...(choice.eligible ? {} : { disabled: "" }), ...(choice.best ? { selected: "" } : {}) }, label);
+      option.dataset.reason = choice.reason_code || "";
+      select.append(option);
+    }
+    select.append(el("option", { value: "", ...(quote.best_code ? {} : { selected: "" }) }, t.no_coupon));
+    const node = el("label", { class: "sheet-coupon" }, el("span", {}, t.coupon_applied), select);
+    return { node, code: () => select.value };
   }
 
   function price(product) {
@@ -133,7 +202,9 @@ export function startShop(root) {
 
   async function productSheet({ product, pitch, badge }) {
     const consultation = product.kind === "consultation" ? await consultationPicker(product).catch(() => null) : null;
-    const buyNow = () => (consultation ? consultation.choice && buy(product, consultation.choice()) : buy(product));
+    const coupon = await couponPicker(product).catch(() => null);
+    const code = () => (coupon ? coupon.code() : undefined);
+    const buyNow = () => (consultation ? consultation.choice && buy(product, consultation.choice(), code()) : buy(product, {}, code()));
     const description = el("div", { class: "description" });
     description.innerHTML = product.description_html; // rendered safely on the server (html disabled)
     openSheet(
@@ -146,7 +217,10 @@ export function startShop(root) {
         pitch ? el("p", { class: "pitch", "data-testid": "product-pitch" }, pitch) : null,
         description,
         consultation ? consultation.node : null,
-        el("button", { type: "button", class: "button", "data-testid": "buy-now", onclick: buyNow, ...(consultation && !consultation.choice ? { disabled: "" } : {}) }, t.buy),
+        coupon ? coupon.node : null,
+        consultation && !consultation.choice
+          ? el("button", { type: "button", class: "button", "data-testid": "buy-now", disabled: "" }, t.buy)
+          : buyAction(product, buyNow, "button", "buy-now"),
       ),
     );
   }
@@ -188,7 +262,7 @@ export function startShop(root) {
         el("span", { class: "tag" }, entry.badge || t.now_explaining),
         el("button", { type: "button", class: "link title", "data-testid": "pinned-title", onclick: () => productSheet(entry) }, product.title),
         price(product),
-        el("button", { type: "button", class: "button small", "data-testid": "pinned-buy", onclick: () => buy(product) }, t.buy),
+        buyAction(product, () => buy(product)),
       );
       card.dataset.productId = product.id;
       card.hidden = false;
@@ -235,9 +309,33 @@ export function startShop(root) {
       el("span", { class: "stock", "data-testid": "flash-stock" }, `${t.left} ${Math.max(0, sale.stock_left)}`),
       el("span", { class: "countdown", "data-testid": "flash-countdown" }, countdown),
       button,
-      sale.order ? el("button", { type: "button", class: "button small", "data-testid": "flash-pay", onclick: () => checkout(sale.order.id) }, t.pay) : null,
+      sale.order ? flashPay(sale.order) : null,
     );
     banner.hidden = now >= ends && !sale.order;
+  }
+
+  // a won flash order waiting for payment: "去支付" with the hold time left, to our checkout page
+  function flashPay(order) {
+    const until = order.reserved_until;
+    const attrs = { type: "button", class: "button small", "data-testid": "flash-pay", onclick: () => toCheckout(order.id) };
+    return el("button", until ? { ...attrs, "data-until": until } : attrs, until ? holdLabel(until) : t.pay);
+  }
+
+  // after a reload the snapshot says what this viewer got in the running sale: a won order still to pay,
+  // or the product already bought
+  function mySale() {
+    const sale = state.sale;
+    if (!sale) return;
+    const waiting = pendingFor(sale.product_id, sale.id);
+    if (waiting) {
+      sale.result = "won";
+      sale.order = { id: waiting.order_id, reserved_until: waiting.reserved_until };
+    } else if (owns(sale.product_id)) {
+      sale.result = "owned";
+      sale.order = null;
+    } else if (sale.order && !pendingFor(sale.product_id)) {
+      sale.order = null;
+    }
   }
 
   async function grab() {
@@ -274,8 +372,9 @@ export function startShop(root) {
     button.addEventListener("click", async () => {
       if (needSignIn()) return;
       try {
-        await api("POST", `/api/v1/coupon-drops/${drop.id}/claim`);
+        const got = await api("POST", `/api/v1/coupon-drops/${drop.id}/claim`);
         drop.mine = true;
+        state.mine = { ...mineNow(), coupons: [got, ...mineNow().coupons] }; // the next buy may use it
         toast(`${t.claimed}: ${coupon.code}`);
       } catch (err) {
         toast(err.message || t.error);
@@ -330,6 +429,8 @@ export function startShop(root) {
     state.drop = snap.drop;
     state.draw = snap.draw;
     state.variants = snap.variants || {};
+    state.mine = snap.mine || null;
+    mySale();
     refreshShelfSheet();
     const pinned = state.shelf.find((entry) => entry.pinned);
     renderPin(pinned ? { ...pinned, program_time: pinned.pin_program_time } : null);
@@ -375,7 +476,7 @@ export function startShop(root) {
         if (order.state === "paid" || order.state === "fulfilled") {
           toast(t.paid, { href: "/library", text: t.library });
           if (state.sale && state.sale.order && state.sale.order.id === order.id) state.sale.order = null;
-          renderSale();
+          await load().catch(() => {}); // what they own now, and no "去支付" any more
           return;
         }
         if (order.state !== "pending") return;
@@ -407,6 +508,7 @@ export function startShop(root) {
     }
     renderSale();
     renderDrop();
+    tickHolds();
   }, 1000);
   load().catch(() => {});
   followReturn();
