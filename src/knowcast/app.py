@@ -21,11 +21,10 @@ from knowcast.analytics import routes as analytics_routes
 from knowcast.analytics import runtime as analytics_runtime
 from knowcast.analytics.intake_path import IntakeFastPath
 from knowcast.catalog import routes as catalog_routes
-from knowcast.commerce import checkout_routes
+from knowcast.commerce import checkout_routes, wechat_oauth
 from knowcast.commerce import room_routes as commerce_room_routes
 from knowcast.commerce import routes as commerce_routes
 from knowcast.commerce import runtime as commerce_runtime
-from knowcast.commerce import wechat_oauth
 from knowcast.commerce.fastpath import FlashFastPath, in_front
 from knowcast.commerce.snapshot_path import SnapshotFastPath
 from knowcast.context import AppContext

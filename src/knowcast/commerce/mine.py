@@ -1,55 +1,158 @@
-"""The viewer's own part of a room's shop, looked up in a few batched queries: their pending orders (so the
-pinned card and the flash banner say "去支付" with the hold time left, even after a reload), the products they
-own ("已购买 · 去学习"), and the host's coupons they hold. Everything else in the room's snapshot is the same for
-every viewer; this part never is, and is never sent to anyone else."""
+"""The viewer's own part of a room's shop: their pending orders (so the pinned card and the flash banner say
+"去支付" with the hold time left, even after a reload), the products they own ("已购买 · 去学习"), and the host's
+coupons they hold. Everything else in the room's snapshot is the same for every viewer; this part never is,
+and is never sent to anyone else.
+
+The route (room_routes.snapshot) reads it for one viewer (``my_shop``); the snapshot's fast path, in a join
+storm, for all the viewers arriving together in three queries (``MyShopLookups``).
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import asyncio
+import itertools
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowcast.catalog.kinds import ProductKind
-from knowcast.commerce import coupon_choice, coupons, entitlements
-from knowcast.commerce.models import Order, OrderItem
-from knowcast.commerce.schemas import MyShop, PendingOrder
+from knowcast.commerce import coupons, entitlements
+from knowcast.commerce.models import Entitlement, Order, OrderItem
+from knowcast.commerce.promotions import Coupon, CouponClaim
+from knowcast.commerce.schemas import CouponOut, MyShop, PendingOrder
 from knowcast.commerce.states import OrderState
+from knowcast.context import AppContext
 from knowcast.db.types import utcnow
 
 # what is bought once: owning it turns "buy" into "已购买 · 去学习" (a membership is renewed, a consultation
 # booked again, a plain item bought again)
 ONCE = frozenset({ProductKind.COURSE, ProductKind.FILE, ProductKind.REPLAY, ProductKind.TICKET})
+BATCH = 400  # viewers per lookup: well under SQLite's bound on a statement's parameters
 
 
-async def pending_orders(session: AsyncSession, user_id: int, host_id: int | None = None) -> list[PendingOrder]:
-    """The buyer's orders still waiting for payment within their hold, one entry per product in them."""
-    query = (
+def once(products: dict[int, ProductKind]) -> tuple[int, ...]:
+    return tuple(sorted(pid for pid, kind in products.items() if kind in ONCE))
+
+
+def _pending(order: Order, product_id: int) -> PendingOrder:
+    return PendingOrder(
+        order_id=order.id,
+        product_id=product_id,
+        total=order.total,
+        currency=order.currency,
+        reserved_until=order.reserved_until,
+        flash_sale_id=order.flash_sale_id,
+    )
+
+
+def _pending_query(user_ids: Iterable[int]) -> Select[tuple[Order, int]]:
+    return (
         select(Order, OrderItem.product_id)
         .join(OrderItem, OrderItem.order_id == Order.id)
-        .where(Order.user_id == user_id, Order.state == OrderState.PENDING, Order.reserved_until > utcnow())
+        .where(Order.user_id.in_(list(user_ids)), Order.state == OrderState.PENDING, Order.reserved_until > utcnow())
         .order_by(Order.id)
     )
-    if host_id is not None:
-        query = query.where(Order.host_id == host_id)
-    return [
-        PendingOrder(
-            order_id=order.id,
-            product_id=product_id,
-            total=order.total,
-            currency=order.currency,
-            reserved_until=order.reserved_until,
-            flash_sale_id=order.flash_sale_id,
-        )
-        for order, product_id in (await session.execute(query)).tuples()
-    ]
+
+
+def _held_query(user_ids: Iterable[int]) -> Select[tuple[Coupon, CouponClaim]]:
+    return (
+        select(Coupon, CouponClaim)
+        .join(CouponClaim, CouponClaim.coupon_id == Coupon.id)
+        .where(CouponClaim.user_id.in_(list(user_ids)), Coupon.ends_at > utcnow())
+        .order_by(CouponClaim.id.desc())
+    )
 
 
 async def my_shop(session: AsyncSession, user_id: int, host_id: int, products: dict[int, ProductKind]) -> MyShop:
-    """``products``: the room's shelf (and sale) product ids with their kinds."""
-    owned = await entitlements.owned_among(session, user_id, [pid for pid, kind in products.items() if kind in ONCE])
-    now = utcnow()
+    """``products``: the room's shelf product ids with their kinds."""
+    pending = [
+        _pending(order, product_id)
+        for order, product_id in (await session.execute(_pending_query([user_id]))).tuples()
+        if order.host_id == host_id
+    ]
+    owned = await entitlements.owned_among(session, user_id, list(once(products)))
     held = [
         coupons.coupon_out(coupon, claim.value)
-        for coupon, claim in await coupon_choice.held(session, user_id, host_id)
-        if coupon.ends_at > now
+        for coupon, claim in (await session.execute(_held_query([user_id]))).tuples()
+        if coupon.host_id == host_id
     ]
-    return MyShop(pending=await pending_orders(session, user_id, host_id), owned=sorted(owned), coupons=held)
+    return MyShop(pending=pending, owned=sorted(owned), coupons=held)
+
+
+@dataclass(frozen=True, slots=True)
+class _Ask:
+    user_id: int
+    host_id: int
+    once: tuple[int, ...]
+
+
+class MyShopLookups:
+    """Each arriving viewer's own part, for the viewers arriving together in three queries: those asked for
+    while a lookup runs wait for the next one (as room_snapshot.ClaimLookups does for claimed coupons)."""
+
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx = ctx
+        self._waiting: dict[_Ask, asyncio.Future[MyShop]] = {}
+        self._running: asyncio.Task[None] | None = None
+        self.queries = 0
+
+    async def of(self, user_id: int, host_id: int, products: dict[int, ProductKind]) -> MyShop:
+        ask = _Ask(user_id, host_id, once(products))
+        waiting = self._waiting.get(ask)
+        if waiting is None:
+            waiting = self._waiting[ask] = asyncio.get_running_loop().create_future()
+            if self._running is None:
+                self._running = asyncio.create_task(self._drain())
+        return await asyncio.shield(waiting)  # a viewer who hangs up does not cancel the others' answer
+
+    async def _drain(self) -> None:
+        try:
+            while self._waiting:
+                asks = list(itertools.islice(self._waiting, BATCH))
+                await self._answer({ask: self._waiting.pop(ask) for ask in asks})
+        finally:
+            self._running = None
+
+    async def _answer(self, batch: dict[_Ask, asyncio.Future[MyShop]]) -> None:
+        try:
+            found = await self._read(list(batch))
+        except Exception as exc:  # every waiting viewer hears of it (their request fails as its own error)
+            for waiting in batch.values():
+                if not waiting.done():
+                    waiting.set_exception(exc)
+                    waiting.exception()
+            return
+        for ask, waiting in batch.items():
+            if not waiting.done():
+                waiting.set_result(found[ask])
+
+    async def _read(self, asks: list[_Ask]) -> dict[_Ask, MyShop]:
+        users = {ask.user_id for ask in asks}
+        products = {pid for ask in asks for pid in ask.once}
+        pending: dict[int, list[tuple[int, PendingOrder]]] = {}
+        owned: dict[int, set[int]] = {}
+        held: dict[int, list[tuple[int, CouponOut]]] = {}
+        async with self.ctx.db.session() as db:
+            self.queries += 3
+            for order, product_id in (await db.execute(_pending_query(users))).tuples():
+                pending.setdefault(order.user_id, []).append((order.host_id, _pending(order, product_id)))
+            if products:
+                query = select(Entitlement.user_id, Entitlement.product_id).where(
+                    Entitlement.user_id.in_(users),
+                    Entitlement.product_id.in_(products),
+                    entitlements.active_now(),  # type: ignore[arg-type]
+                )
+                for user_id, product_id in (await db.execute(query)).tuples():
+                    owned.setdefault(user_id, set()).add(product_id)
+            for coupon, claim in (await db.execute(_held_query(users))).tuples():
+                held.setdefault(claim.user_id, []).append((coupon.host_id, coupons.coupon_out(coupon, claim.value)))
+        return {
+            ask: MyShop(  # the same shape and order as my_shop
+                pending=[p for host, p in pending.get(ask.user_id, []) if host == ask.host_id],
+                owned=sorted(owned.get(ask.user_id, set()) & set(ask.once)),
+                coupons=[c for host, c in held.get(ask.user_id, []) if host == ask.host_id],
+            )
+            for ask in asks
+        }

@@ -31,6 +31,7 @@ from knowcast.context import AppContext
 from knowcast.errors import ConfigError
 
 if TYPE_CHECKING:
+    from knowcast.commerce.mine import MyShopLookups
     from knowcast.commerce.room_snapshot import ClaimLookups, RoomSnapshots
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ class CommerceRuntime:
     sessions: buyers.SessionLookups  # who is buying: one session memory and lookup queue per app
     snapshots: RoomSnapshots | None = None  # each room's shared commerce snapshot (room_snapshot.py)
     claims: ClaimLookups | None = None  # viewers' claimed coupon values, batched
+    mine: MyShopLookups | None = None  # viewers' own part of the shop (pending orders, owned, coupons), batched
     http: httpx.AsyncClient = field(default_factory=lambda: httpx.AsyncClient(timeout=10))
     sales: dict[int, tuple[float, SaleInfo]] = field(default_factory=dict)
     load_locks: dict[int, asyncio.Lock] = field(default_factory=dict)
@@ -212,9 +214,10 @@ def install(ctx: AppContext) -> CommerceRuntime:
         sandbox=sandbox,
         sessions=buyers.SessionLookups(ctx.db, settings.flash_session_cache_seconds),
     )
+    from knowcast.commerce.mine import MyShopLookups
     from knowcast.commerce.room_snapshot import ClaimLookups, RoomSnapshots  # it builds on this module
 
-    rt.snapshots, rt.claims = RoomSnapshots(ctx), ClaimLookups(ctx)
+    rt.snapshots, rt.claims, rt.mine = RoomSnapshots(ctx), ClaimLookups(ctx), MyShopLookups(ctx)
     rt.snapshots.install()
     ctx.commerce = rt
     if "wechat" in rt.providers:

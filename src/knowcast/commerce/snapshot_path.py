@@ -3,7 +3,8 @@
 Every viewer's page asks for it on arrival, so in a join storm it comes ten thousand times a minute. For a
 public room whose host runs no experiment, this answers from the room's shared snapshot
 (room_snapshot.RoomSnapshots: built once per process, dropped by the events that change it) plus the
-viewer's own part (a claimed coupon's value, batched over the viewers arriving together), without the
+viewer's own part (a claimed coupon's value; their pending orders, owned products and held coupons:
+commerce/mine.py; each batched over the viewers arriving together), without the
 middleware stack, routing, dependency injection and a database session per request. It does for itself what
 the skipped layers would (metrics, security headers, request id) and remembers a signed-in viewer's session
 for the flash-sale hot path as the route does. Everything else — a ticket or members room (each viewer's
@@ -22,6 +23,7 @@ from collections.abc import Callable
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from knowcast.commerce.fastpath import SECURITY_HEADERS, RequestIds, _cookies
+from knowcast.commerce.room_snapshot import encode
 from knowcast.commerce.runtime import runtime
 from knowcast.context import AppContext
 from knowcast.db.types import MAX_ROW_ID
@@ -77,6 +79,14 @@ class SnapshotFastPath:
         cookie = next((v for k, v in scope["headers"] if k == b"cookie"), b"")
         token = _cookies(cookie.decode("latin-1")).get(SESSION_COOKIE)
         user_id = await rt.sessions.user_id(token) if token else None  # found sessions are remembered
-        if user_id is None or shared.drop is None:
+        if user_id is None:
             return shared.body
-        return shared.body_for(await rt.claims.held(shared.drop.coupon.id, user_id))
+        body = (
+            shared.body
+            if shared.drop is None
+            else shared.body_for(await rt.claims.held(shared.drop.coupon.id, user_id))
+        )
+        assert rt.mine is not None
+        kinds = {entry.product.id: entry.product.kind for entry in shared.shelf}
+        mine = await rt.mine.of(user_id, shared.host_id, kinds)
+        return body[:-1] + b',"mine":' + encode(mine.model_dump(mode="json")) + b"}"  # the viewer's own part
