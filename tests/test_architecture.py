@@ -12,6 +12,7 @@ import knowcast
 PACKAGE = Path(knowcast.__file__).parent
 MAY_IMPORT_ANALYTICS = {
     "app.py",  # the composition root installs it
+    "cli.py",  # the command line's root registers its commands (knowcast analytics ...)
     "context.py",  # names the runtime it holds, for type checking only
     "db/registry.py",  # every domain's models, for migrations
     "web/pages/analytics.py",  # its pages

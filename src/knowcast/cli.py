@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from knowcast.analytics import commands as analytics_commands
 from knowcast.errors import ConfigError, KnowcastError
 from knowcast.settings import Settings, load_settings
 
@@ -60,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     user.add_argument("--role", choices=["owner", "host", "moderator", "viewer"], default="viewer")
     user.add_argument("--password", default=None, help="default: ask, or generate one when not on a terminal")
     user.set_defaults(run=cmd_createuser)
+
+    analytics_commands.add_commands(sub)
 
     keys = sub.add_parser("keys", help="encryption keys for personal data").add_subparsers(title="keys commands")
     keys.add_parser("init", help="create the key file if there is none").set_defaults(run=cmd_keys_init)

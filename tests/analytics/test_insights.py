@@ -7,8 +7,11 @@ import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from knowcast.accounts.models import Role
 from knowcast.analytics import experiments, forecast, profiles
+from knowcast.analytics import forecast_models as fm
 from knowcast.analytics.records import Record
 from knowcast.analytics.runtime import runtime_of
 from knowcast.analytics.store import Batch
@@ -66,9 +69,14 @@ async def history(
 
 
 async def test_few_streams_say_so(stage: Stage, ctx: AppContext) -> None:
+    """Below the minimum history: said so, with the seasonal naive forecast and the history's own range."""
     await history(ctx, stage.host.user.id, [(10, 1, 100), (12, 2, 100)])
     body = (await stage.host.client.get("/api/v1/analytics/forecast")).json()
-    assert body["gmv"] == {"streams": 2, "enough": False, "note": "few_streams"}
+    gmv = body["gmv"]
+    assert (gmv["streams"], gmv["enough"], gmv["note"], gmv["model"]) == (2, False, "thin_history", "seasonal_naive")
+    assert (gmv["point"], gmv["low"], gmv["high"]) == (200, 100, 200)  # the last stream; the range of both
+    page = (await stage.host.client.get("/studio/analytics/forecasts")).text
+    assert 'data-testid="thin-history"' in page
 
 
 async def test_forecast_backtests_against_seasonal_naive_with_mase(stage: Stage, ctx: AppContext) -> None:
@@ -76,22 +84,12 @@ async def test_forecast_backtests_against_seasonal_naive_with_mase(stage: Stage,
     await history(ctx, stage.host.user.id, sizes)
     body = (await stage.host.client.get("/api/v1/analytics/forecast")).json()
     gmv, viewers = body["gmv"], body["viewers"]
-    assert gmv["enough"] and gmv["streams"] == 12 and gmv["note"] is None
+    assert gmv["enough"] and gmv["streams"] == 12 and gmv["model"]
     assert gmv["low"] <= gmv["point"] <= gmv["high"] and gmv["level"] == 0.8
     test = viewers["backtest"]
-    assert test["origins"] == 12 - forecast.MIN_STREAMS
-    # weekly streams: the seasonal naive forecast is the one-step naive one, so its MASE is exactly 1
-    assert math.isclose(test["mase_baseline"], 1.0, rel_tol=1e-9)
-    assert test["mase"] is not None and test["mase"] > 0
-
-
-def test_mase_is_one_for_the_naive_forecast_itself() -> None:
-    series = [(START + timedelta(days=7 * i), float(v)) for i, v in enumerate([5, 9, 4, 8, 10, 3, 7, 6])]
-    result = forecast.backtest(series)
-    values = [v for _, v in series]
-    scale = sum(abs(b - a) for a, b in itertools.pairwise(values)) / (len(values) - 1)
-    naive = [abs(values[t] - values[t - 1]) for t in range(forecast.MIN_STREAMS, len(values))]
-    assert math.isclose(result["mase_baseline"], sum(naive) / len(naive) / scale)
+    assert test["origins"] >= 4 and test["mase"] is not None and test["mase_seasonal_naive"] is not None
+    assert test["mase"] <= test["mase_seasonal_naive"]  # the headline never loses to seasonal naive
+    assert set(test["models"]) >= {"seasonal_naive", "regression"}
 
 
 async def test_profiles_rfm_ltv_and_a_segment_as_a_coupon_audience(stage: Stage, ctx: AppContext) -> None:
@@ -290,20 +288,19 @@ async def test_the_planner_takes_price_elasticity_from_price_experiments(stage: 
     assert plan["V"] == 1000 * 1.2
 
 
-def test_the_seasonal_naive_baseline_is_the_same_weekday_and_its_mase_is_computed_by_hand() -> None:
-    """Streams on Saturdays (big) and Tuesdays (small): the baseline is the latest stream on the same weekday,
-    so it follows the weekly pattern that one-step smoothing cannot; both MASEs are over the same in-sample
-    one-step naive error (Hyndman & Koehler 2006)."""
-    values = [100, 20, 110, 22, 105, 21, 115, 25]
-    days = [0, 3, 7, 10, 14, 17, 21, 24]  # START is a Saturday; +3 days a Tuesday
-    series = [(START + timedelta(days=d), float(v)) for d, v in zip(days, values, strict=True)]
-    assert forecast.seasonal_naive(series[:4], START + timedelta(days=14)) == 110  # the last Saturday
-    assert forecast.seasonal_naive(series[:1], START + timedelta(days=3)) == 100  # no Tuesday yet: previous
-    result = forecast.backtest(series)
-    naive_errors = [abs(values[t] - values[t - 2]) for t in range(forecast.MIN_STREAMS, len(values))]
-    assert naive_errors == [2, 5, 1, 10, 4]
+def test_the_seasonal_naive_baseline_is_the_same_slot_of_the_week() -> None:
+    """Streams on Saturdays (big) and Tuesdays (small): the baseline is the latest stream in the same slot, so it
+    follows the weekly pattern; its MASE is over the in-sample one-step naive error (Hyndman & Koehler 2006)."""
+    values = [100, 20, 110, 22, 105, 21, 115, 25, 108, 23]
+    days = [0, 3, 7, 10, 14, 17, 21, 24, 28, 31]  # START is a Saturday; +3 days a Tuesday
+    points = [fm.Point(START + timedelta(days=d), float(v)) for d, v in zip(days, values, strict=True)]
+    saturday, tuesday = fm.Point(START + timedelta(days=14), 0), fm.Point(START + timedelta(days=3), 0)
+    assert math.expm1(fm.seasonal_naive(points[:4], [saturday])[0]) == pytest.approx(110)  # the last Saturday
+    assert math.expm1(fm.seasonal_naive(points[:1], [tuesday])[0]) == pytest.approx(100)  # no Tuesday yet
+    tests = fm.backtest(points, 1)
+    origins = sorted(tests["seasonal_naive"].one_step)
+    errors = [tests["seasonal_naive"].one_step[o] for o in origins]
+    assert errors == pytest.approx([abs(values[o] - values[o - 2]) for o in origins])
     scale = sum(abs(b - a) for a, b in itertools.pairwise(values)) / (len(values) - 1)
-    assert scale == 609 / 7
-    assert result["origins"] == 5 and math.isclose(result["mae_baseline"], 4.4)
-    assert math.isclose(result["mase_baseline"], 4.4 / (609 / 7))
-    assert result["mase"] > result["mase_baseline"]  # here the baseline wins, and the page shows it
+    assert fm.naive_scale(points) == pytest.approx(scale)
+    assert tests["seasonal_naive"].mase(scale) == pytest.approx(sum(errors) / len(errors) / scale)

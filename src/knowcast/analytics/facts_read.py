@@ -119,13 +119,18 @@ class Stream:
     ended_at: datetime | None
     totals: Totals
     reminders: int = 0  # booked before it went live
+    promotion: bool = False  # ran a coupon or a flash sale
 
 
-async def streams_of(session: AsyncSession, host_id: int, before: datetime | None = None) -> list[Stream]:
-    """Every stream of a host that went live (oldest first), with its totals, in one query."""
+async def streams_of(
+    session: AsyncSession, host_id: int, before: datetime | None = None, imported: bool = False
+) -> list[Stream]:
+    """Every stream of a host that went live (oldest first), with its totals, in one query; with ``imported``,
+    the past streams brought from another platform too (room id 0; only viewers, orders and GMV known)."""
     R = m.AnalyticsRoom
+    promoted = select(m.RoomPromotion.room_id).where(m.RoomPromotion.room_id == R.room_id).exists()
     query = (
-        select(R.room_id, R.started_at, R.ended_at, R.reminders, *TOTAL_COLUMNS)
+        select(R.room_id, R.started_at, R.ended_at, R.reminders, promoted, *TOTAL_COLUMNS)
         .select_from(R)
         .outerjoin(V, V.room_id == R.room_id)
         .where(R.host_id == host_id, R.started_at.is_not(None))
@@ -134,8 +139,30 @@ async def streams_of(session: AsyncSession, host_id: int, before: datetime | Non
     )
     if before is not None:
         query = query.where(R.started_at < before)
+    found = [
+        Stream(row[0], row[1], row[2], Totals.of(row[5:]), int(row[3] or 0), bool(row[4]))
+        for row in await session.execute(query)
+    ]
+    if imported:
+        found += await _imported(session, host_id, before)
+        found.sort(key=lambda stream: stream.started_at)
+    return found
+
+
+async def _imported(session: AsyncSession, host_id: int, before: datetime | None) -> list[Stream]:
+    query = select(m.ImportedStream).where(m.ImportedStream.host_id == host_id)
+    if before is not None:
+        query = query.where(m.ImportedStream.started_at < before)
     return [
-        Stream(row[0], row[1], row[2], Totals.of(row[4:]), int(row[3] or 0)) for row in await session.execute(query)
+        Stream(
+            0,
+            row.started_at,
+            row.started_at,
+            Totals(uv=row.viewers, gmv=row.gmv, buyers=row.orders, orders_paid=row.orders),
+            0,
+            row.promotion,
+        )
+        for row in await session.scalars(query)
     ]
 
 

@@ -1,22 +1,18 @@
 """Forecasts: the next stream's GMV and viewers from the host's history, and the running stream's final GMV.
 
-Model: simple exponential smoothing of log(1 + y) over past streams (the smoothing weight chosen by the
-smallest one-step in-sample error). Baseline: seasonal naive, the latest past stream on the same weekday
-(else the previous stream). Both are backtested with a rolling origin (fit on streams 1..t, forecast t+1);
-MASE divides each one's mean absolute error by the in-sample mean absolute error of the one-step naive
-forecast (Hyndman & Koehler, 2006), so < 1 beats naive. Prediction intervals come from the backtest's own
-errors in log space. With fewer than MIN_STREAMS streams there is no forecast, only a note saying so.
+The next stream: candidate models (seasonal naive, ETS, a regression on trend, weekly slots, promotions and
+reminders) chosen by a rolling-origin backtest, with ranges calibrated from the chosen model's own backtest
+errors (knowcast.analytics.forecast_models, which says how). The headline is never a model that loses to
+seasonal naive on that backtest. Reminders (预约) booked for the next stream are a term of the regression of
+viewers; that model is used only when it wins the backtest, and the page shows both MASEs. Below
+forecast_models.MIN_HISTORY streams the answer says the history is thin and gives seasonal naive with the
+history's own range.
 
-Reminders (预约) booked for the next stream are a regressor of its viewers: log(1 + viewers) = level +
-β · log(1 + reminders), β the elasticity of viewers to reminders, estimated from the shop's own consecutive
-streams (first differences, least squares through the origin, clamped to [0, BETA_MAX]); the level is the
-smoothed remainder. The reminder model is used only when it backtests at least as well as the plain one (the
-same rolling origin, each stream's reminders being known before it went live); the page shows both MASEs.
+The running stream: so far + the last 15 minutes' pace of paid orders over the minutes expected to remain.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 import statistics
 from collections.abc import Sequence
@@ -25,86 +21,17 @@ from typing import TYPE_CHECKING, Any
 
 from scipy import stats as sstats
 
+from knowcast.analytics import forecast_models as fm
 from knowcast.analytics.facts_read import Stream
 
 if TYPE_CHECKING:
     from knowcast.analytics.live import RoomBoard
 
-MIN_STREAMS = 3
-GOOD_STREAMS = 10
-ALPHAS = tuple(a / 10 for a in range(1, 10))
-LEVEL = 0.8
+MIN_STREAMS = 1  # with fewer, there is nothing to say at all
+LEVEL = fm.LEVEL
 RECENT_MINUTES = 15
 DEFAULT_MINUTES = 120
-BETA_MAX = 1.5
-
-
-def ses(values: Sequence[float], alpha: float) -> float:
-    level = values[0]
-    for v in values[1:]:
-        level = alpha * v + (1 - alpha) * level
-    return level
-
-
-def best_alpha(values: Sequence[float]) -> float:
-    if len(values) < 3:
-        return 0.5
-
-    def sse(alpha: float) -> float:
-        return sum((values[t] - ses(values[:t], alpha)) ** 2 for t in range(1, len(values)))
-
-    return min(ALPHAS, key=sse)
-
-
-def seasonal_naive(history: Sequence[tuple[datetime, float]], when: datetime) -> float:
-    same_day = [v for t, v in history if t.weekday() == when.weekday()]
-    return same_day[-1] if same_day else history[-1][1]
-
-
-def elasticity(logs: Sequence[float], regressor: Sequence[float]) -> float:
-    """β from consecutive streams: Σ Δy·Δx / Σ Δx² (0 when the regressor never changed), clamped."""
-    dy = [b - a for a, b in itertools.pairwise(logs)]
-    dx = [b - a for a, b in itertools.pairwise(regressor)]
-    den = sum(d * d for d in dx)
-    if not den:
-        return 0.0
-    return min(BETA_MAX, max(0.0, sum(a * b for a, b in zip(dy, dx, strict=True)) / den))
-
-
-def predict(logs: Sequence[float], regressor: Sequence[float] | None, upcoming: float | None) -> tuple[float, float]:
-    """(the next log(1 + y), β): plain smoothing, or smoothing of y − β·x plus β·x of the next stream."""
-    if regressor is None or upcoming is None:
-        return ses(logs, best_alpha(logs)), 0.0
-    beta = elasticity(logs, regressor)
-    rest = [y - beta * x for y, x in zip(logs, regressor, strict=True)]
-    return ses(rest, best_alpha(rest)) + beta * upcoming, beta
-
-
-def backtest(series: list[tuple[datetime, float]], reminders: Sequence[int] | None = None) -> dict[str, Any]:
-    """Rolling-origin one-step forecasts from the MIN_STREAMS-th stream on; errors in log space kept for the
-    intervals, absolute errors in original units for MASE. With ``reminders`` (one per stream), the reminder
-    model."""
-    logs = [math.log1p(v) for _, v in series]
-    xs = [math.log1p(r) for r in reminders] if reminders is not None else None
-    model_err, naive_err, log_err = [], [], []
-    for t in range(MIN_STREAMS, len(series)):
-        centre, _beta = predict(logs[:t], xs[:t] if xs else None, xs[t] if xs else None)
-        guess = math.expm1(centre)
-        base = seasonal_naive(series[:t], series[t][0])
-        actual = series[t][1]
-        model_err.append(abs(actual - guess))
-        naive_err.append(abs(actual - base))
-        log_err.append(logs[t] - centre)
-    values = [v for _, v in series]
-    scale = statistics.fmean(abs(b - a) for a, b in itertools.pairwise(values)) if len(values) > 1 else 0.0
-    return {
-        "origins": len(model_err),
-        "mae": statistics.fmean(model_err) if model_err else None,
-        "mae_baseline": statistics.fmean(naive_err) if naive_err else None,
-        "mase": statistics.fmean(model_err) / scale if model_err and scale else None,
-        "mase_baseline": statistics.fmean(naive_err) / scale if naive_err and scale else None,
-        "log_errors": log_err,
-    }
+HISTORY_SHOWN = 24  # past streams drawn beside the forecast
 
 
 def forecast_series(
@@ -112,54 +39,54 @@ def forecast_series(
     when: datetime,
     reminders: Sequence[int] | None = None,
     upcoming: int | None = None,
+    promotions: Sequence[bool] | None = None,
 ) -> dict[str, Any]:
-    """The next value with its interval and backtest; with the past streams' ``reminders`` and the next one's
-    (``upcoming``), the reminder model when it backtests no worse than the plain one."""
+    """The next value (a stream at ``when``) with its range, the model that made it and its backtest; with the
+    past streams' ``reminders`` and the next one's (``upcoming``), the reminder term may win the backtest."""
     n = len(series)
     if n < MIN_STREAMS:
         return {"streams": n, "enough": False, "note": "few_streams"}
-    logs = [math.log1p(v) for _, v in series]
-    test = backtest(series)
-    centre, _beta = predict(logs, None, None)
-    effect: dict[str, Any] | None = None
-    if reminders is not None and upcoming is not None:
-        tested = backtest(series, reminders)
-        effect = _reminder_effect(logs, reminders, upcoming, tested["mase"], test["mase"])
-        if effect["used"]:
-            centre, _beta = predict(logs, [math.log1p(r) for r in reminders], math.log1p(upcoming))
-            test = tested
-    errors = test.pop("log_errors")
-    spread = statistics.stdev(errors) if len(errors) >= 2 else statistics.stdev(logs) if n >= 2 else 0.0
-    spread = max(spread, 0.05) * math.sqrt(1 + 1 / n)
-    q = float(sstats.t.ppf(0.5 + LEVEL / 2, max(1, len(errors) - 1)))
-    return {
+    flags = promotions if promotions is not None else [False] * n
+    booked: Sequence[float | None] = (
+        [float(r) for r in reminders] if reminders is not None and upcoming is not None else [None] * n
+    )
+    points = [fm.Point(at, v, bool(f), r) for (at, v), f, r in zip(series, flags, booked, strict=True)]
+    coming = float(upcoming) if reminders is not None and upcoming is not None else None
+    result = fm.forecast(points, [fm.Point(when, 0.0, False, coming)])
+    test = dict(result["backtest"])  # type: ignore[call-overload]
+    test["mase_baseline"] = test["mase_seasonal_naive"]
+    out = {
         "streams": n,
-        "enough": True,
-        "note": "little_history" if n < GOOD_STREAMS else None,
-        "point": math.expm1(centre),
-        "low": max(0.0, math.expm1(centre - q * spread)),
-        "high": math.expm1(centre + q * spread),
+        "enough": result["enough"],
+        "note": result["note"] or ("little_history" if n < fm.MIN_HISTORY + 4 else None),
+        "model": result["model"],
+        "point": result["points"][0],  # type: ignore[index]
+        "low": result["low"][0],  # type: ignore[index]
+        "high": result["high"][0],  # type: ignore[index]
         "level": LEVEL,
-        "baseline": seasonal_naive(series, when),
+        "baseline": math.expm1(float(fm.seasonal_naive(points, [fm.Point(when, 0.0)])[0])),
         "backtest": test,
-        "reminders": effect,
+        "reminders": None,
+        "history": [{"at": at.isoformat(), "value": v} for at, v in series[-HISTORY_SHOWN:]],
     }
+    if coming is not None:
+        out["reminders"] = _reminder_effect(points, int(coming), result)
+    return out
 
 
-def _reminder_effect(
-    logs: list[float], reminders: Sequence[int], upcoming: int, mase: float | None, mase_plain: float | None
-) -> dict[str, Any]:
+def _reminder_effect(points: list[fm.Point], upcoming: int, result: dict[str, Any]) -> dict[str, Any]:
     """What the reminders say about the next stream, and whether the model that uses them is the one used."""
-    beta = elasticity(logs, [math.log1p(r) for r in reminders])
-    better = beta > 0 and (mase_plain is None or (mase is not None and mase <= mase_plain))
+    models = result["backtest"]["models"]
+    without = [m for name, m in models.items() if name != "regression_reminders" and m is not None]
+    beta = fm.reminder_elasticity(points)
     return {
         "upcoming": upcoming,
         "elasticity": beta,
         "per_doubling": 2**beta,  # viewers multiply by this when reminders double
-        "history": sum(1 for r in reminders if r > 0),
-        "used": better,
-        "mase_with": mase,
-        "mase_without": mase_plain,
+        "history": sum(1 for p in points if p.reminders),
+        "used": result["model"] == "regression_reminders",
+        "mase_with": models.get("regression_reminders"),
+        "mase_without": min(without) if without else None,
     }
 
 
@@ -171,9 +98,10 @@ def next_stream(
     gmv = [(s.started_at, float(s.totals.gmv)) for s in ended]
     viewers = [(s.started_at, float(s.totals.uv)) for s in ended]
     booked = [s.reminders for s in ended]
+    promoted = [s.promotion for s in ended]
     return {
-        "gmv": forecast_series(gmv, when),
-        "viewers": forecast_series(viewers, when, booked, upcoming_reminders),
+        "gmv": forecast_series(gmv, when, promotions=promoted),
+        "viewers": forecast_series(viewers, when, booked, upcoming_reminders, promotions=promoted),
         "when": when.isoformat(),
         "room_id": room_id,
         "reminders": upcoming_reminders,

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Date, Float, Index, Integer, String
+from sqlalchemy import JSON, BigInteger, Boolean, Date, Float, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from knowcast.db.base import Base
@@ -50,6 +50,19 @@ class AnalyticsEvent(Base):
     variants: Mapped[dict[str, Any] | None] = mapped_column(Json, default=None)
     data: Mapped[dict[str, Any] | None] = mapped_column(Json, default=None)
     origin: Mapped[str | None] = mapped_column(String(16), default=None)  # the process that wrote it
+
+
+class ImportedStream(Base):
+    """A past stream from another platform (``knowcast analytics import-history``): the forecasts' history too."""
+
+    __tablename__ = "analytics_imported_streams"
+
+    host_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    gmv: Mapped[int] = mapped_column(BigInteger)  # minor units
+    viewers: Mapped[int] = mapped_column(Integer)
+    orders: Mapped[int] = mapped_column(Integer)
+    promotion: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class AnalyticsRoom(Base):

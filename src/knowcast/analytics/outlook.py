@@ -33,7 +33,7 @@ async def next_room(session: AsyncSession, host_id: int) -> Room | None:
 
 async def ahead(session: AsyncSession, host_id: int, room: Room | None = None) -> dict[str, Any]:
     """The next stream's GMV and viewers; for a scheduled room, at its time and with its reminders."""
-    streams = await facts_read.streams_of(session, host_id)
+    streams = await facts_read.streams_of(session, host_id, imported=True)
     room = room or await next_room(session, host_id)
     if room is None or room.state is not RoomState.SCHEDULED:
         return forecast.next_stream(streams, forecast.next_weekly(streams, utcnow()))
