@@ -165,7 +165,10 @@ def create_app(settings: Settings, ctx: AppContext | None = None) -> FastAPI:
         BodyLimitMiddleware, max_bytes=settings.max_body_bytes, upload_max_bytes=settings.max_upload_bytes
     )
     app.add_middleware(
-        RequestContextMiddleware, default_locale=settings.default_locale, secure_cookies=settings.secure_cookies
+        RequestContextMiddleware,
+        default_locale=settings.default_locale,
+        secure_cookies=settings.secure_cookies,
+        media_origin=settings.download_url.rstrip("/"),
     )
     app.add_middleware(EmbedFraming)  # outside the security headers: embed pages drop X-Frame-Options
     app.add_middleware(AccessLogMiddleware, metrics=ctx.metrics)

@@ -72,10 +72,16 @@ class BodyLimitMiddleware:
 class RequestContextMiddleware:
     """Gives each request an id, a locale and a CSRF nonce cookie, and adds the security headers."""
 
-    def __init__(self, app: ASGIApp, default_locale: str, secure_cookies: bool) -> None:
+    def __init__(self, app: ASGIApp, default_locale: str, secure_cookies: bool, media_origin: str = "") -> None:
         self.app = app
         self.default_locale = default_locale
         self.secure_cookies = secure_cookies
+        self.headers = dict(SECURITY_HEADERS)
+        if media_origin:  # bought files (course videos among them) come from the download origin
+            csp = self.headers["content-security-policy"]
+            self.headers["content-security-policy"] = csp.replace(
+                "media-src 'self'", f"media-src 'self' {media_origin}"
+            )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -95,7 +101,7 @@ class RequestContextMiddleware:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 out = MutableHeaders(scope=message)
-                for name, value in SECURITY_HEADERS.items():
+                for name, value in self.headers.items():
                     out.setdefault(name, value)
                 out["x-request-id"] = state["request_id"]
                 if new_nonce:

@@ -10,6 +10,7 @@ import os
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -120,6 +121,9 @@ class Settings(BaseSettings):
     flash_claim_stale_seconds: int = Field(default=30, ge=1)
     commerce_sweep_seconds: float = Field(default=2.0, gt=0)
     download_link_seconds: int = Field(default=600, ge=10)
+    # an origin of its own for bought files (e.g. "https://dl.example.com", served by this same app); empty:
+    # the site's origin. Uploaded files never share the shop's origin, cookies or storage (commerce/downloads.py)
+    download_url: str = ""
     # integrations (docs/integrations.md)
     webhook_max_attempts: int = Field(default=10, ge=1, le=30)
     webhook_backoff_seconds: float = Field(default=30.0, gt=0)  # before the 2nd attempt; doubles, with jitter
@@ -185,6 +189,13 @@ class Settings(BaseSettings):
                 raise ConfigError(
                     f"KNOWCAST_TRUSTED_PROXIES: {entry!r} is not an IP address or network (e.g. 10.0.0.0/8)"
                 ) from None
+        return self
+
+    @model_validator(mode="after")
+    def _check_download_url(self) -> Settings:
+        parts = urlsplit(self.download_url)
+        if self.download_url and (parts.scheme not in ("http", "https") or not parts.hostname or parts.path.strip("/")):
+            raise ConfigError("KNOWCAST_DOWNLOAD_URL is an origin: http(s)://host[:port], e.g. https://dl.example.com")
         return self
 
     @property

@@ -204,7 +204,8 @@ def _signature(secret: str, file_id: int, user_id: int, expires: int) -> str:
 def download_url(ctx: AppContext, file_id: int, user_id: int, now: float | None = None) -> str:
     expires = int((now or time.time()) + ctx.settings.download_link_seconds)
     sig = _signature(ctx.settings.secret_key, file_id, user_id, expires)
-    return f"/downloads/{file_id}?u={user_id}&e={expires}&s={sig}"
+    origin = ctx.settings.download_url.rstrip("/")  # "" : the site's own origin
+    return f"{origin}/downloads/{file_id}?u={user_id}&e={expires}&s={sig}"
 
 
 def check_download(ctx: AppContext, file_id: int, user_id: int, expires: int, sig: str) -> bool:

@@ -12,7 +12,7 @@ from knowcast.catalog import service as catalog
 from knowcast.catalog.models import Lesson, Product
 from knowcast.catalog.schemas import CourseView
 from knowcast.catalog.views import product_public
-from knowcast.commerce import buying, course_access, entitlements, offers, orders, payments, reconcile
+from knowcast.commerce import buying, course_access, downloads, entitlements, offers, orders, payments, reconcile
 from knowcast.commerce.models import Entitlement
 from knowcast.commerce.providers.base import ProviderEvent
 from knowcast.commerce.runtime import runtime
@@ -205,12 +205,17 @@ async def complete_lesson(lesson_id: Id, db: Db, user: CurrentUser) -> dict[str,
 
 
 @router.get("/downloads/{file_id}", dependencies=[Public])
-async def download(file_id: Id, ctx: Ctx, db: Db, u: int = 0, e: int = 0, s: str = "") -> Response:
-    """A signed, expiring link; the signature is the guard, and the entitlement must still be active."""
+async def download(request: Request, file_id: Id, ctx: Ctx, db: Db, u: int = 0, e: int = 0, s: str = "") -> Response:
+    """A signed, expiring link; the signature is the guard, and the entitlement must still be active. Served
+    as an attachment that no browser runs (commerce/downloads.py), from the download origin when one is set."""
+    moved = downloads.elsewhere(request, ctx.settings.download_url)
+    if moved is not None:
+        return moved
     if not entitlements.check_download(ctx, file_id, u, e, s):
         raise PermissionDenied("this download link is invalid or has expired", code="download.link_invalid")
     row = await catalog.get_file(db, file_id)
     if not await course_access.may_fetch(db, u, row):
         raise PermissionDenied("this purchase was refunded", code="download.not_owned")
     path = catalog.files_dir(ctx) / row.stored_name
-    return FileResponse(path, media_type=row.content_type, filename=row.filename)
+    media_type = downloads.safe_type(row.content_type)
+    return FileResponse(path, media_type=media_type, filename=row.filename, headers=downloads.HEADERS)
