@@ -315,6 +315,14 @@ async def test_reconciliation_finds_a_planted_mismatch_of_each_kind(
     page = await owner.client.get("/studio/payments")
     assert page.status_code == 200 and page.text.count('data-testid="mismatch-row"') == 3
     assert differs_sid in page.text
+    by_api = await owner.client.post("/api/v1/payments/reconcile", json={"provider": "stripe", "date": str(today)})
+    assert by_api.status_code == 200 and sorted(m["kind"] for m in by_api.json()["mismatches"]) == sorted(found)
+    unknown = await owner.client.post("/api/v1/payments/reconcile", json={"provider": "paypal", "date": str(today)})
+    assert (unknown.status_code, unknown.json()["error"]["code"]) == (404, "payment.unknown_provider")
+    bad_day = await owner.client.post("/api/v1/payments/reconcile", json={"provider": "stripe", "date": "2099-01-01"})
+    assert bad_day.status_code == 422
+    form = await owner.client.post("/studio/payments/reconcile", data={"provider": "stripe", "date": str(today)})
+    assert form.status_code == 200 and 'data-testid="reconcile-report"' in form.text
     resolved = await owner.client.post(f"/api/v1/payments/mismatches/{listed[0]['id']}/resolve")
     assert resolved.json()["resolved_at"] is not None
     assert len((await owner.client.get("/api/v1/payments/mismatches")).json()) == 2

@@ -3,7 +3,7 @@ the services."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
@@ -16,7 +16,7 @@ from knowcast.commerce.providers.base import PayMethod
 from knowcast.commerce.states import EntitlementKind, OrderState, PaymentState
 from knowcast.db.types import MAX_ROW_ID
 from knowcast.ports import AUDIENCE_PATTERN
-from knowcast.validation import Input
+from knowcast.validation import EARLIEST, Input
 
 MAX_QUANTITY = 100
 MAX_NOTE = 1000
@@ -100,9 +100,15 @@ class RefundIn(Input):
     reason: str = Field(default="", max_length=200)
 
 
-class ReconcileIn(BaseModel):
+class ReconcileIn(Input):
     provider: str = Field(min_length=1, max_length=16, pattern=r"^[a-z0-9_]+$")
     date: date
+
+    @model_validator(mode="after")
+    def _a_past_day(self) -> ReconcileIn:
+        if not EARLIEST.date() <= self.date <= datetime.now(UTC).date() + timedelta(days=1):
+            raise ValueError("a statement day lies between 2000 and today")
+        return self
 
 
 class MismatchOut(BaseModel):
