@@ -417,3 +417,27 @@ async def test_reconciliation_finds_refund_mismatches(
         ("refund_provider_only", "re_elsewhere"): (None, 50),
         ("refund_knowcast_only", "rf-ours-only"): (70, None),
     }
+
+
+async def test_stripe_failures_have_stable_codes(
+    shop: Shop, make_user: Any, ctx: AppContext, sim: StripeSimulator
+) -> None:
+    from knowcast.commerce.providers.base import RefundRequest
+    from knowcast.commerce.providers.stripe import StripeProvider
+    from knowcast.commerce.runtime import runtime
+    from knowcast.errors import ConfigError, ServiceUnavailable
+
+    with pytest.raises(ConfigError) as bad_key:
+        await StripeProvider("sk_test_wrong", WEBHOOK_SECRET, sim.base_url).query("cs_test_x")
+    assert bad_key.value.code == "payment.not_configured"
+    with pytest.raises(ServiceUnavailable) as refused:  # Stripe answers 404: no such session
+        await StripeProvider(API_KEY, WEBHOOK_SECRET, sim.base_url).refund(RefundRequest("cs_none", "rf1", 1, 1, "CNY"))
+    assert refused.value.code == "payment.provider_error"
+
+    runtime(ctx).providers["stripe"] = StripeProvider(API_KEY, WEBHOOK_SECRET, "http://127.0.0.1:9")  # nobody there
+    buyer = await make_user(Role.VIEWER)
+    product = await shop.shelved(kind="course", price=990)
+    order = (await buyer.client.post("/api/v1/orders", json={"items": [{"product_id": product["id"]}]})).json()
+    down = await buyer.client.post(f"/api/v1/orders/{order['id']}/checkout")
+    assert (down.status_code, down.json()["error"]["code"]) == (503, "payment.provider_unavailable")
+    assert await _state(buyer, order["id"]) == "pending"  # nothing lost: the buyer can try again

@@ -18,9 +18,9 @@ Notification checks: ``app_id`` is the mode ("live" or "test", from the secret k
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import stripe
 
@@ -37,7 +37,9 @@ from knowcast.commerce.providers.base import (
     StatementLine,
     WebhookRejected,
 )
-from knowcast.errors import ConfigError
+from knowcast.errors import ConfigError, ServiceUnavailable
+
+T = TypeVar("T")
 
 KINDS = {
     "checkout.session.completed": EventKind.SUCCEEDED,
@@ -47,6 +49,25 @@ KINDS = {
     "refund.created": EventKind.REFUNDED,
     "refund.updated": EventKind.REFUNDED,
 }
+
+
+def _call(fn: Callable[..., T], *args: Any) -> T:
+    """One Stripe API call (in a worker thread), its failures as Knowcast errors with stable codes."""
+    try:
+        return fn(*args)
+    except stripe.APIConnectionError as exc:
+        raise ServiceUnavailable("Stripe cannot be reached right now", code="payment.provider_unavailable") from exc
+    except stripe.AuthenticationError as exc:
+        raise ConfigError(
+            "Stripe refused the secret key (KNOWCAST_STRIPE_SECRET_KEY)", code="payment.not_configured"
+        ) from exc
+    except stripe.StripeError as exc:
+        message = exc.user_message or str(exc) or type(exc).__name__
+        raise ServiceUnavailable(f"Stripe refused: {message}", code="payment.provider_error") from exc
+
+
+async def _to_thread(fn: Callable[..., T], *args: Any) -> T:
+    return await asyncio.to_thread(_call, fn, *args)
 
 
 def mode_of(secret_key: str | None) -> str:
@@ -68,7 +89,9 @@ class StripeProvider(PaymentProvider):
     ) -> None:
         addresses: Any = {"api": api_base.rstrip("/")} if api_base else {}
         self.client = (
-            stripe.StripeClient(secret_key, stripe_account=account or None, base_addresses=addresses)
+            stripe.StripeClient(
+                secret_key, stripe_account=account or None, base_addresses=addresses, max_network_retries=1
+            )
             if secret_key
             else None
         )
@@ -109,7 +132,7 @@ class StripeProvider(PaymentProvider):
         options: stripe.RequestOptions = (
             {"idempotency_key": f"checkout-{request.reference}"} if request.reference else {}
         )
-        session = await asyncio.to_thread(client.v1.checkout.sessions.create, params, options)  # type: ignore[arg-type]
+        session = await _to_thread(client.v1.checkout.sessions.create, params, options)
         return CheckoutSession(reference=str(session.id), url=str(session.url or ""))
 
     async def verify(self, body: bytes, headers: Mapping[str, str]) -> ProviderEvent | None:
@@ -125,7 +148,7 @@ class StripeProvider(PaymentProvider):
 
     async def query(self, reference: str) -> ProviderEvent | None:
         client = self._client()
-        session = (await asyncio.to_thread(client.v1.checkout.sessions.retrieve, reference)).to_dict()
+        session = (await _to_thread(client.v1.checkout.sessions.retrieve, reference)).to_dict()
         paid = session.get("payment_status") in ("paid", "no_payment_required")
         if session.get("status") == "complete" and paid:
             kind = EventKind.SUCCEEDED
@@ -138,13 +161,13 @@ class StripeProvider(PaymentProvider):
 
     async def close_checkout(self, reference: str) -> None:
         client = self._client()
-        session = await asyncio.to_thread(client.v1.checkout.sessions.retrieve, reference)
+        session = await _to_thread(client.v1.checkout.sessions.retrieve, reference)
         if session.status == "open":
-            await asyncio.to_thread(client.v1.checkout.sessions.expire, reference)
+            await _to_thread(client.v1.checkout.sessions.expire, reference)
 
     async def refund(self, request: RefundRequest) -> RefundResult:
         client = self._client()
-        session = await asyncio.to_thread(client.v1.checkout.sessions.retrieve, request.reference)
+        session = await _to_thread(client.v1.checkout.sessions.retrieve, request.reference)
         params: dict[str, Any] = {
             "payment_intent": str(session.payment_intent),
             "amount": request.amount,
@@ -161,7 +184,7 @@ class StripeProvider(PaymentProvider):
         if request.reason in ("duplicate", "fraudulent", "requested_by_customer"):
             params["reason"] = request.reason
         options: stripe.RequestOptions = {"idempotency_key": f"refund-{request.refund_reference}"}
-        refund = await asyncio.to_thread(client.v1.refunds.create, params, options)  # type: ignore[arg-type]
+        refund = await _to_thread(client.v1.refunds.create, params, options)
         return RefundResult(request.refund_reference, str(refund.id), done=refund.status == "succeeded")
 
     async def statement(self, day: date) -> Statement:
@@ -169,7 +192,7 @@ class StripeProvider(PaymentProvider):
         client = self._client()
         start = datetime.combine(day, time(0), tzinfo=UTC)
         span = {"gte": int(start.timestamp()), "lt": int((start + timedelta(days=1)).timestamp())}
-        return await asyncio.to_thread(self._statement, client, day, span)
+        return await _to_thread(self._statement, client, day, span)
 
     def _statement(self, client: stripe.StripeClient, day: date, span: dict[str, int]) -> Statement:
         lines: list[StatementLine] = []
