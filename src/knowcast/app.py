@@ -44,7 +44,7 @@ from knowcast.media import hooks as media_hooks
 from knowcast.media import routes as media_routes
 from knowcast.media.runtime import build_media
 from knowcast.middleware import BodyLimitMiddleware, RequestContextMiddleware
-from knowcast.observability import AccessLogMiddleware
+from knowcast.observability import AccessLogMiddleware, quiet_parameter_loggers
 from knowcast.openapi import install_openapi
 from knowcast.privacy import audit_events, crypto, keyring
 from knowcast.privacy import routes as privacy_routes
@@ -77,6 +77,7 @@ def build_context(settings: Settings) -> AppContext:
 
 def create_app(settings: Settings, ctx: AppContext | None = None) -> FastAPI:
     ctx = ctx or build_context(settings)
+    quiet_parameter_loggers()
     ctx.identities = IdentityLookups(ctx.db)
     ctx.identities.subscribe(ctx.bus)
     realtime_bridge.connect(ctx.bus, ctx.hub)

@@ -47,8 +47,14 @@ def configure_logging(level: str, as_json: bool) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for name in PARAMETER_LOGGERS:  # LOG_LEVEL=DEBUG is for our code, not a copy of viewers' data in the logs
-        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
+    quiet_parameter_loggers(root.level)
+
+
+def quiet_parameter_loggers(level: int = logging.WARNING) -> None:
+    """LOG_LEVEL=DEBUG is for our code, not a copy of viewers' data in the logs. create_app calls it too, so an
+    app served without `knowcast serve`'s logging setup (a worker, an embedding, a test) holds the same line."""
+    for name in PARAMETER_LOGGERS:
+        logging.getLogger(name).setLevel(max(logging.WARNING, level))
 
 
 class Metrics:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -67,6 +68,21 @@ class Database:
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
+
+    async def checkpoint(self, attempts: int = 20) -> bool:
+        """SQLite: copy the WAL into the database file and truncate it to nothing, so that no older copy of a
+        page (an erased person's rows, say) stays on disk; with secure_delete the freed bytes are zeroed too.
+        True when done (always on PostgreSQL, whose files are not ours to scrub); False when readers kept it
+        from finishing ``attempts`` times."""
+        if self.dialect != "sqlite":
+            return True
+        for attempt in range(attempts):
+            async with self.engine.connect() as conn:
+                busy, _, _ = (await conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))).one()
+            if not busy:
+                return True
+            await asyncio.sleep(0.05 * (attempt + 1))  # a reader holds an older snapshot: let it finish
+        return False
 
     async def dispose(self) -> None:
         await self.engine.dispose()
