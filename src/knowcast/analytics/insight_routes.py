@@ -8,9 +8,19 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from knowcast.accounts.models import Role, User
 from knowcast.accounts.permissions import Permission
-from knowcast.analytics import advisor, experiments, facts_read, forecast, outlook, planner, profiles, service
+from knowcast.analytics import (
+    advisor,
+    experiments,
+    facts_read,
+    forecast,
+    optimizer,
+    outlook,
+    planner,
+    profiles,
+    service,
+)
 from knowcast.analytics.runtime import runtime_of
-from knowcast.analytics.schemas import ExperimentIn, PlanIn, PlanQuery, SegmentIn, SegmentOut
+from knowcast.analytics.schemas import ExperimentIn, OptimizeIn, PlanIn, PlanQuery, SegmentIn, SegmentOut
 from knowcast.db.types import MAX_ROW_ID, utcnow
 from knowcast.deps import Ctx, Db, Id, MaybeUser, Public, require
 from knowcast.integrations.scopes import Scope
@@ -113,6 +123,13 @@ async def projection(room_id: Id, ctx: Ctx, db: Db, user: Reader) -> dict[str, A
 @router.post("/plan")
 async def plan(data: PlanIn, db: Db, user: Host) -> dict[str, Any]:
     return await planner.plan(db, user.id, data)
+
+
+@router.post("/optimize")
+async def optimize(data: OptimizeIn, db: Db, user: Host) -> dict[str, Any]:
+    """The next stream's budget split, interaction plan and price that maximize expected R (or why not yet)."""
+    limits = optimizer.Constraints(data.budget, data.min_price_ratio, data.max_price_ratio)
+    return await planner.optimize(db, user.id, limits)
 
 
 # ---- experiments ------------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from knowcast.analytics import facts_read
+from knowcast.analytics import facts_read, optimizer
 from knowcast.analytics import models as m
 from knowcast.analytics.records import MIN_VIEW_SECONDS
 from knowcast.analytics.schemas import PlanIn
@@ -126,3 +126,62 @@ async def plan(session: AsyncSession, host_id: int, data: PlanIn, seed: int = 7)
         "elasticity": {"value": eps, "se": eps_se, "from_experiments": measured},
         "unknown_channels": unknown,
     }
+
+
+# ---- the optimizer's history ------------------------------------------------------------------------------
+
+MARKER_KINDS = {"poll": "polls", "draw": "draws", "coupon": "drops"}
+
+
+async def past_streams(session: AsyncSession, host_id: int) -> list[optimizer.PastStream]:
+    """The host's ended streams as the optimizer learns from them: hours, unpaid viewers, spend and viewers per
+    channel, UV, buyers, GMV, and how many polls, draws and coupon drops each ran."""
+    streams = [s for s in await facts_read.streams_of(session, host_id) if s.ended_at and s.totals.uv]
+    rooms = [s.room_id for s in streams]
+    spend: dict[tuple[int, str], int] = defaultdict(int)
+    costs = select(m.Cost.room_id, m.Cost.channel, func.sum(m.Cost.amount)).where(
+        m.Cost.host_id == host_id, m.Cost.category == "ads", m.Cost.room_id.in_(rooms)
+    )
+    for room_id, channel, amount in await session.execute(costs.group_by(m.Cost.room_id, m.Cost.channel)):
+        spend[(room_id, channel or "direct")] += int(amount or 0)
+    V = m.RoomVisitor
+    seen = (
+        select(V.room_id, V.channel, func.count())
+        .where(V.room_id.in_(rooms), V.watched_seconds >= MIN_VIEW_SECONDS)
+        .group_by(V.room_id, V.channel)
+    )
+    paid: dict[int, dict[str, tuple[int, int]]] = defaultdict(dict)
+    unpaid: dict[int, int] = defaultdict(int)
+    for room_id, channel, count in await session.execute(seen):
+        name = channel or "direct"
+        if spend.get((room_id, name)):
+            paid[room_id][name] = (spend[(room_id, name)], int(count))
+        else:
+            unpaid[room_id] += int(count)
+    counts: dict[int, dict[str, int]] = defaultdict(lambda: dict.fromkeys(optimizer.KINDS, 0))
+    E = m.AnalyticsEvent
+    for room_id, data in await session.execute(
+        select(E.room_id, E.data).where(E.room_id.in_(rooms), E.kind == "marker")
+    ):
+        kind = MARKER_KINDS.get(str((data or {}).get("type")))
+        if kind:
+            counts[room_id][kind] += 1
+    return [
+        optimizer.PastStream(
+            hours=max(0.25, (s.ended_at - s.started_at).total_seconds() / 3600) if s.ended_at else 1.0,
+            unpaid=unpaid[s.room_id],
+            spend=paid[s.room_id],
+            uv=s.totals.uv,
+            buyers=s.totals.buyers,
+            gmv=s.totals.gmv,
+            **counts[s.room_id],
+        )
+        for s in streams
+    ]
+
+
+async def optimize(session: AsyncSession, host_id: int, limits: optimizer.Constraints) -> dict[str, Any]:
+    """The next stream's recommended budget split, interaction plan and price (knowcast.analytics.optimizer)."""
+    eps, eps_se, measured = await _elasticity(session, host_id)
+    evidence = optimizer.PriceEvidence(eps, eps_se) if measured else None
+    return optimizer.recommend(await past_streams(session, host_id), limits, evidence)

@@ -127,6 +127,14 @@ class ExperimentIn(Input):
     min_effect: float = Field(default=0.2, ge=0.01, le=10)
 
 
+class OptimizeIn(Input):
+    """The creator's constraints for the next stream: the ad budget cap and the price floor (margin) and ceiling."""
+
+    budget: int = Field(default=0, ge=0, le=10**12)  # minor units
+    min_price_ratio: float = Field(default=0.8, ge=0.1, le=1.0)  # 0.8: at most 20 % below today's price
+    max_price_ratio: float = Field(default=1.5, ge=1.0, le=5.0)
+
+
 class PlanIn(Input):
     spend: dict[
         Annotated[str, StringConstraints(min_length=1, max_length=64)], Annotated[int, Field(ge=0, le=10**12)]

@@ -9,9 +9,9 @@ from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
 from knowcast.accounts.models import Role, User
-from knowcast.analytics import experiments, facts_read, outlook, planner, profiles, report, service
+from knowcast.analytics import experiments, facts_read, optimizer, outlook, planner, profiles, report, service
 from knowcast.analytics.channels import share_url
-from knowcast.analytics.schemas import CostIn, ExperimentIn, PlanIn, PlanQuery, SegmentIn, ShareLinkIn
+from knowcast.analytics.schemas import CostIn, ExperimentIn, OptimizeIn, PlanIn, PlanQuery, SegmentIn, ShareLinkIn
 from knowcast.deps import Ctx, Db, Host, Id
 from knowcast.errors import KnowcastError, ValidationFailed
 from knowcast.rooms import service as rooms
@@ -162,7 +162,18 @@ async def forecasts_page(request: Request, db: Db, host: Host) -> Response:
     except (KnowcastError, ValueError) as exc:
         error = exc if isinstance(exc, KnowcastError) else ValidationFailed("enter numbers", code="plan.invalid")
     plan = await planner.plan(db, host.id, plan_in)
-    return pages(request).render(request, "analytics_forecasts.html", ahead=ahead, plan=plan, values=query, error=error)
+    best = None
+    if "cap" in query:
+        try:
+            limits = parse(
+                OptimizeIn,
+                {"budget": _minor(query.get("cap") or "0"), "min_price_ratio": float(query.get("floor") or 80) / 100},
+            )
+            best = await planner.optimize(db, host.id, optimizer.Constraints(limits.budget, limits.min_price_ratio))
+        except (KnowcastError, ValueError) as exc:
+            error = exc if isinstance(exc, KnowcastError) else ValidationFailed("enter numbers", code="plan.invalid")
+    page, status = "analytics_forecasts.html", error.status_code if error else 200
+    return pages(request).render(request, page, status, ahead=ahead, plan=plan, best=best, values=query, error=error)
 
 
 @router.get("/analytics/experiments")
