@@ -40,6 +40,8 @@ def test_the_console_dashboard_shows_a_viewer_live(live_server: LiveServer, new_
     host.wait_for_selector("[data-testid=console]")
     room_id = host.get_attribute("[data-testid=console]", "data-room-id")
     host.click("[data-testid=to-live]")
+    host.wait_for_selector("[data-testid=console-state]:has-text('直播中')")
+    host.click("[data-testid=tab-data]")
     host.wait_for_selector("[data-testid=analytics-live]")
     host.wait_for_selector("strong[data-kpi=uv]:text-is('0')")  # the first poll came back
 

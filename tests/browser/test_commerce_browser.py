@@ -27,6 +27,7 @@ def test_a_viewer_buys_the_pinned_product_in_a_flash_sale(
     sign_in(host, live_server, "shop-host@example.com")
     room_id = create_room(host, live_server)
 
+    host.locator("[data-testid=tab-shelf]").click()
     panel = host.locator("[data-testid=console-shelf]")
     panel.locator("[data-testid=product-form] input[name=title]").fill("30 天理财入门课")
     panel.locator("[data-testid=product-form] select[name=kind]").select_option("course")
@@ -36,7 +37,7 @@ def test_a_viewer_buys_the_pinned_product_in_a_flash_sale(
     item = panel.locator("[data-testid=console-shelf-item]", has_text="30 天理财入门课")
     item.locator("[data-testid=pin]").click()
     expect(panel.locator("[data-testid=console-shelf-item].pinned")).to_have_count(1)
-    panel.locator("summary", has_text="秒杀").click()
+    host.locator("[data-testid=tab-promotions]").click()
     flash = panel.locator("[data-testid=flash-form]")
     flash.locator("input[name=price]").fill("9.9")
     flash.locator("input[name=stock]").fill("5")

@@ -78,7 +78,7 @@ def test_two_viewers_chat_and_a_hidden_line_disappears_from_both(
         bob.click("[data-testid=like-button]")
     expect(alice.locator("[data-testid=like-count]")).to_have_text("3")
 
-    host.goto(f"{live_server.url}/studio/rooms/{room_id}")
+    host.goto(f"{live_server.url}/studio/rooms/{room_id}#tab-interaction")
     answer_consent(host)
     line = host.locator("[data-testid=console-chat-lines] li", has_text="广告链接")
     line.locator("[data-testid=hide-message]").click()
@@ -111,7 +111,7 @@ def test_bus_events_reach_the_page_as_dom_events(live_server: LiveServer, new_co
             document.body.append(mark);
         })"""
     )
-    host.goto(f"{live_server.url}/studio/rooms/{room_id}")
+    host.goto(f"{live_server.url}/studio/rooms/{room_id}#tab-interaction")
     answer_consent(host)
     host.fill("[data-testid=poll-form] input[name=question]", "下节课讲什么？")
     host.fill("[data-testid=poll-form] textarea[name=options]", "基金\n股票")

@@ -86,7 +86,7 @@ def test_reminder_mail_link_opens_the_live_room(
     viewer.wait_for_selector("[data-testid=remind-me][data-booked=true]")
     assert "1" in viewer.inner_text("[data-testid=reminder-count]")
 
-    host.goto(f"{server.url}/studio/rooms/{room_id}")
+    host.goto(f"{server.url}/studio/rooms/{room_id}#tab-data")
     wait_until(host, lambda: host.inner_text("[data-testid=console-reminder-count]") == "1", "the reminder count")
     host.click("[data-testid=to-live]")
     host.wait_for_selector("[data-testid=console-state]:has-text('直播中')")

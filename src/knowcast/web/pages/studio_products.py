@@ -16,6 +16,7 @@ from knowcast.catalog.kinds import ROOM_KINDS, LessonKind, ProductKind
 from knowcast.catalog.models import Product
 from knowcast.catalog.schemas import LessonCreate, LessonUpdate, ProductCreate, ProductUpdate, SlotCreate
 from knowcast.catalog.views import product_public
+from knowcast.commerce import summary
 from knowcast.deps import Ctx, Db, Host, Id
 from knowcast.errors import KnowcastError, ValidationFailed
 from knowcast.rooms import service as rooms
@@ -66,6 +67,7 @@ async def library(request: Request, db: Db, host: Host, kind: str = "") -> Respo
     products = await catalog.products_of_host(db, host)
     counts = {k: sum(1 for p in products if p.kind.value == k) for k in KINDS}
     shown = [p for p in products if not kind or p.kind.value == kind]
+    lessons = await courses.lesson_counts(db, [p.id for p in shown if p.kind is ProductKind.COURSE])
     return pages(request).render(
         request,
         "studio_products.html",
@@ -74,6 +76,8 @@ async def library(request: Request, db: Db, host: Host, kind: str = "") -> Respo
         total=len(products),
         kind=kind if kind in KINDS else "",
         kinds=KINDS,
+        sales=await summary.by_product(db, host.id),
+        lessons=lessons,
         money=money,
     )
 

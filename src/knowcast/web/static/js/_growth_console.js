@@ -32,7 +32,12 @@ function startFaq(panel) {
         return li;
       }),
     );
-    if (!entries.length) list.textContent = panel.dataset.tEmpty;
+    if (!entries.length) {
+      const empty = document.createElement("li"); // a list holds only items (axe: list)
+      empty.className = "muted";
+      empty.textContent = panel.dataset.tEmpty;
+      list.replaceChildren(empty);
+    }
   };
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -98,7 +103,12 @@ function startShare() {
         return li;
       }),
     );
-    if (!rows.length) sites.textContent = sites.dataset.tNone;
+    if (!rows.length) {
+      const none = document.createElement("li");
+      none.className = "muted";
+      none.textContent = sites.dataset.tNone;
+      sites.replaceChildren(none);
+    }
   };
   const form = document.querySelector("[data-embed-site-form]");
   if (form) {

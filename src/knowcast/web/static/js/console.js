@@ -1,10 +1,13 @@
 // The host console: the stream key is hidden until asked for and can be copied in one tap.
 import { startConsoleLive } from "./_console_live.js";
 import { startConsoleShop } from "./_console_shop.js";
+import { startConsoleTabs } from "./_console_tabs.js";
 import { startDashboard } from "./_dashboard.js";
 import { startGrowthConsole } from "./_growth_console.js";
 import { startHealth } from "./_health.js";
 
+const tabs = document.querySelector("[data-console-tabs]");
+if (tabs) startConsoleTabs(tabs);
 const health = document.querySelector("[data-testid=stream-health]");
 if (health) startHealth(health);
 const dashboard = document.getElementById("analytics-live");
