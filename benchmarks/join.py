@@ -37,7 +37,7 @@ from typing import Any
 import httpx
 
 from benchmarks import handshake, nginx
-from benchmarks.fanout import _cpu_s, _raise_fd_limit_to_hard, _rss_mb
+from benchmarks.fanout import _cpu_s, _prioritize, _raise_fd_limit_to_hard, _rss_mb
 from benchmarks.flash_sale import browsers as browser_cookies
 from knowcast.settings import Settings, load_settings
 
@@ -45,6 +45,15 @@ SECRET = "flash-sale-benchmark-secret-key-0123456789"  # browsers() signs CSRF t
 CHATTERS = 12
 BROWSERS_PER_LOADGEN = 5000
 FD_MARGIN = 512
+NICE = {"value": 0}
+
+
+def _child() -> None:
+    """Each server and load generator process: the open-file limit raised, and with --nice its priority
+    (in a session of its own, whose autogroup gets the same nice value: see benchmarks/fanout._prioritize)."""
+    _raise_fd_limit_to_hard()
+    if NICE["value"]:
+        _prioritize(NICE["value"])
 
 
 def run(args: argparse.Namespace, _settings: Settings) -> int:
@@ -56,6 +65,7 @@ def run(args: argparse.Namespace, _settings: Settings) -> int:
 
 def bench(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     workers = args.workers
+    NICE["value"] = args.nice
     redis_url = args.redis or os.environ.get("KNOWCAST_REDIS_URL")
     if workers > 1 and not redis_url:
         raise SystemExit("--workers above 1 needs --redis URL (or KNOWCAST_REDIS_URL): the processes share rooms")
@@ -73,7 +83,9 @@ def bench(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         for server, port in zip(servers, ports, strict=True):
             _wait_healthy(port, server)
         with contextlib.ExitStack() as stack:
-            proxy = stack.enter_context(nginx.running(tmp / "nginx", front, ports)) if workers > 1 else None
+            proxy = (
+                stack.enter_context(nginx.running(tmp / "nginx", front, ports, preexec=_child)) if workers > 1 else None
+            )
             asyncio.run(chat_history(front, room_id, chatters))
             report = storm(args, tmp, front, room_id, viewer_tokens, servers, proxy)
             report["server"] = server_counts(ports)
@@ -92,6 +104,7 @@ def bench(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         "seconds": args.seconds,
         **report,
         "workers": workers,
+        "nice": args.nice,
         "signed_in": signed_in,
         "database": settings_from(env).database_url.split(":", 1)[0],
     }
@@ -331,7 +344,7 @@ def _start_loadgen(job_file: Path, index: int, count: int, tmp: Path) -> subproc
             stdout=subprocess.PIPE,
             stderr=errors,
             text=True,
-            preexec_fn=_raise_fd_limit_to_hard,
+            preexec_fn=_child,
         )
 
 
@@ -348,7 +361,7 @@ def _spawn(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
-            preexec_fn=_raise_fd_limit_to_hard,
+            preexec_fn=_child,
         )
 
 

@@ -60,7 +60,13 @@ class Http(asyncio.Protocol):
         if self.waiter is not None and not self.waiter.done():
             self.waiter.set_exception(Failed("connection_closed"))
 
+    @property
+    def usable(self) -> bool:
+        return self.transport is not None and not self.transport.is_closing()
+
     async def request(self, raw: bytes) -> tuple[int, bytes, bytes]:
+        if not self.usable:
+            raise Failed("connection_closed")
         assert self.transport is not None
         self.waiter = asyncio.get_running_loop().create_future()
         self.transport.write(raw)
@@ -221,7 +227,15 @@ class Run:
             raise Failed(f"connect_{type(exc).__name__}") from None
 
     async def fetch(self, conn: Http, raw: bytes, kind: str, ok: tuple[int, ...] = (200,)) -> bytes:
-        status, _head, body = await conn.request(raw)
+        try:
+            status, _head, body = await conn.request(raw)
+        except Failed:  # the server closed the idle keep-alive connection: a browser opens another and retries
+            if conn.buffer:
+                raise
+            self.requests["reconnect"] += 1
+            conn.transport = None
+            await self.connect(conn)
+            status, _head, body = await conn.request(raw)
         if status not in ok:
             raise Failed(f"{kind}_http_{status}")
         self.requests[kind] += 1
@@ -239,6 +253,8 @@ class Run:
             self.errors[str(failed)] += 1
         except TimeoutError:
             self.errors["timeout"] += 1
+        except Exception as exc:  # one browser's surprise is counted, never the end of the run
+            self.errors[f"{type(exc).__name__}"] += 1
         finally:
             first.close()
             second.close()

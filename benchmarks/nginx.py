@@ -16,7 +16,7 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "operations.md"
@@ -78,8 +78,10 @@ def configure(prefix: Path, listen: int, upstreams: list[int], workers: int = 2,
 
 
 @contextlib.contextmanager
-def running(prefix: Path, listen: int, upstreams: list[int], workers: int = 2) -> Iterator[subprocess.Popen[bytes]]:
-    """nginx in the foreground (its own process group), stopped on the way out."""
+def running(
+    prefix: Path, listen: int, upstreams: list[int], workers: int = 2, preexec: Callable[[], None] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """nginx in the foreground, stopped on the way out (``preexec``: run in its process before it starts)."""
     config = configure(prefix, listen, upstreams, workers)
     check = subprocess.run([NGINX, "-t", "-p", str(prefix), "-c", str(config)], capture_output=True, text=True)
     if check.returncode != 0:
@@ -88,7 +90,7 @@ def running(prefix: Path, listen: int, upstreams: list[int], workers: int = 2) -
         [NGINX, "-p", str(prefix), "-c", str(config), "-g", "daemon off;"],
         stdout=subprocess.DEVNULL,
         stderr=(prefix / "stderr.log").open("wb"),
-        preexec_fn=_raise_fd_limit,
+        preexec_fn=preexec or _raise_fd_limit,
     )
     try:
         _wait_listening(listen, process)

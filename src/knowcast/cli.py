@@ -109,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     join.add_argument("--redis", default=None, help="Redis URL for --workers above 1 (default: KNOWCAST_REDIS_URL)")
     join.add_argument("--database", default=None, help="database URL (default: a fresh SQLite file)")
     join.add_argument("--loadgen-processes", type=int, default=0, help="default: one per 5,000 browsers")
+    join.add_argument("--nice", type=int, default=0, help="scheduling priority of server and load (root: below 0)")
     join.set_defaults(run=run_benchmark("join"))
     analytics = bench.add_parser("analytics", help="N events: review report and live tick (benchmarks/analytics.py)")
     analytics.add_argument("--events", type=int, default=1_000_000)
