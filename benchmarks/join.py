@@ -365,7 +365,7 @@ def _spawn(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]
         )
 
 
-def _wait_healthy(port: int, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+def _wait_healthy(port: int, process: subprocess.Popen[bytes], timeout: float = 180) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
