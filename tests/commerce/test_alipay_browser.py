@@ -6,12 +6,14 @@ the simulator, signed with its Alipay key."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 from tests.browser.conftest import PHONE, artifacts, browser, new_context  # noqa: F401  (browser fixtures)
@@ -84,10 +86,11 @@ def test_a_viewer_pays_the_pinned_course_with_a_coupon_on_alipay(
     expect(viewer.locator("[data-testid=pinned-title]")).to_have_text("30 天理财入门课")
     claim = viewer.locator("[data-testid=coupon-claim]")
     for _ in range(10):  # the drop card is redrawn every second (its countdown): a click may land on the old one
-        claim.click()
-        if claim.get_attribute("disabled") is not None or viewer.locator("#shop-toast", has_text="ALIPAY30").count():
+        if claim.is_disabled():
             break
-        viewer.wait_for_timeout(300)
+        with contextlib.suppress(PlaywrightTimeout):
+            claim.click(timeout=2_000)
+        viewer.wait_for_timeout(500)  # bounded polling, nothing timed
     expect(claim).to_have_text("已领取")
     viewer.locator("[data-testid=pinned-buy]").click()
 
