@@ -15,6 +15,7 @@ encrypted with the APIv3 key."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,6 +23,8 @@ from typing import Any
 
 import httpx
 import pytest
+import zxingcpp
+from PIL import Image
 from playwright.sync_api import expect
 
 from tests.browser.conftest import PHONE, artifacts, browser, new_context  # noqa: F401  (browser fixtures)
@@ -206,3 +209,47 @@ def test_a_viewer_pays_inside_wechat_with_jsapi(
         in_library(viewer, server, title, artifacts)
     finally:
         context.close()
+
+
+def test_a_desktop_buyer_scans_the_native_qr_code_and_the_page_follows(
+    wechat_shop: tuple[LiveServer, WechatSimulator],
+    new_context: Any,  # noqa: F811
+    artifacts: Path,  # noqa: F811
+) -> None:
+    """Desktop: the checkout shows WeChat Pay's code_url as a QR code; the test reads the code off the screen
+    (zxing), opens it on a phone as WeChat would after a scan, pays, and the desktop page, polling, moves on."""
+    server, sim = wechat_shop
+    title = "扫码买的课"
+    create_user(server, "wx-host3@example.com", "host", PASSWORD)
+    create_user(server, "wx-buyer3@example.com", "viewer", PASSWORD)
+    host = new_context().new_page()
+    sign_in(host, server, "wx-host3@example.com")
+    course = page_api(host, "POST", "/api/v1/products", {"kind": "course", "title": title, "price": 1990})
+    assert course["status"] == 201, course
+
+    desktop = new_context().new_page()
+    sign_in(desktop, server, "wx-buyer3@example.com")
+    created = page_api(desktop, "POST", "/api/v1/orders", {"items": [{"product_id": course["body"]["id"]}]})
+    assert created["status"] == 201, created
+    order_id = created["body"]["id"]
+    desktop.goto(f"{server.url}/checkout/{order_id}")
+    expect(desktop.locator("[data-testid=pay-method][data-method=wechat_native] input")).to_be_checked()
+    desktop.locator("[data-testid=pay-button]").click()
+    qr = desktop.locator("[data-testid=qr-code]")
+    expect(qr).to_be_visible()
+    desktop.wait_for_function("() => document.querySelector('[data-testid=qr-code]').naturalWidth > 0")
+    desktop.screenshot(path=str(artifacts / "native-qr.png"))
+    codes = [r.text for r in zxingcpp.read_barcodes(Image.open(io.BytesIO(qr.screenshot())))]
+    assert len(codes) == 1 and codes[0].startswith("weixin://wxpay/bizpayurl?pr="), codes
+
+    phone_page = new_context(phone=True).new_page()  # WeChat opens the scanned code on the phone
+    phone_page.goto(sim.scan_url(codes[0]))
+    expect(phone_page.locator("#wxpay-amount")).to_have_text("¥19.90")
+    phone_page.locator("#wxpay-confirm").click()
+    expect(phone_page.locator("#wxpay-done")).to_be_visible()
+
+    assert paid_order(desktop, order_id)["total"] == 1990
+    # the page polled the order and now shows the result: nothing left to pay
+    expect(desktop.locator("[data-testid=pay-form]")).to_have_count(0)
+    expect(desktop.locator("[data-testid=qr-code]")).to_have_count(0)
+    in_library(desktop, server, title, artifacts)
