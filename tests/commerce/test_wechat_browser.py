@@ -237,9 +237,13 @@ def test_a_desktop_buyer_scans_the_native_qr_code_and_the_page_follows(
     desktop.locator("[data-testid=pay-button]").click()
     qr = desktop.locator("[data-testid=qr-code]")
     expect(qr).to_be_visible()
-    desktop.wait_for_function("() => document.querySelector('[data-testid=qr-code]').naturalWidth > 0")
+    desktop.wait_for_function(
+        "() => { const img = document.querySelector('[data-testid=qr-code]'); "
+        "return img.getAttribute('src') && img.complete; }"
+    )
     desktop.screenshot(path=str(artifacts / "native-qr.png"))
-    codes = [r.text for r in zxingcpp.read_barcodes(Image.open(io.BytesIO(qr.screenshot())))]
+    shot = qr.screenshot(path=str(artifacts / "qr-code.png"))
+    codes = [r.text for r in zxingcpp.read_barcodes(Image.open(io.BytesIO(shot)))]
     assert len(codes) == 1 and codes[0].startswith("weixin://wxpay/bizpayurl?pr="), codes
 
     phone_page = new_context(phone=True).new_page()  # WeChat opens the scanned code on the phone

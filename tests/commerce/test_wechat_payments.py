@@ -64,6 +64,8 @@ async def test_native_qr_code_paid_on_the_phone(
     answer = await checkout(buyer, order["id"], "wechat_native")
     assert answer["method"] == "wechat_native" and answer["checkout_url"] == ""
     assert answer["qr_code"].startswith("weixin://wxpay/bizpayurl?pr=")
+    drawn = await buyer.client.get(f"/checkout/{order['id']}/qr.svg")  # what the desktop page shows
+    assert drawn.headers["content-type"] == "image/svg+xml" and 'xmlns="http://www.w3.org/2000/svg"' in drawn.text
     again = await checkout(buyer, order["id"], "wechat_native")  # the QR page reloads: the same code
     assert again["qr_code"] == answer["qr_code"] and len(wechat_sim.trades) == 1
     trade = wechat_sim.trades[reference_of(wechat_sim, order["id"])]

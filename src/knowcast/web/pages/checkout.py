@@ -3,6 +3,7 @@ left, a QR code on desktop that is polled until paid, then the result) and "æˆ‘ç
 
 from __future__ import annotations
 
+import io
 from datetime import datetime
 
 import segno
@@ -82,8 +83,10 @@ async def checkout_qr(order_id: Id, db: Db, user: CurrentUser) -> Response:
     payment = await payments.latest_payment(db, order.id)
     if order.state is not OrderState.PENDING or payment is None or not payment.qr_code or payment.closed_at:
         raise NotFound("this order has no pay code to scan", code="payment.no_qr_code")
-    svg = segno.make(payment.qr_code, error="m").svg_inline(scale=6, border=2, title=f"#{order.id}")
-    return Response(svg, media_type="image/svg+xml", headers={"cache-control": "no-store"})
+    # a whole SVG document (svg_inline leaves out the namespace, and an <img> then shows nothing)
+    out = io.BytesIO()
+    segno.make(payment.qr_code, error="m").save(out, kind="svg", scale=6, border=2, title=f"#{order.id}")
+    return Response(out.getvalue(), media_type="image/svg+xml", headers={"cache-control": "no-store"})
 
 
 @router.get("/orders")
