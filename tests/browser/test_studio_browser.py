@@ -147,9 +147,12 @@ def test_a_host_builds_a_course_and_a_buyer_learns_it(
     buyer.locator("[data-testid=shelf-button]").click()
     buyer.locator("[data-testid=shelf-item]", has_text="30 天理财入门课").locator("button").click()
     buyer.locator("[data-testid=buy-now]").click()
+    buyer.wait_for_selector("[data-testid=checkout]")  # our checkout page, then the sandbox's hosted one
+    buyer.locator("[data-testid=pay-button]").click()
     buyer.wait_for_selector("[data-testid=sandbox-checkout]")
     buyer.locator("[data-testid=sandbox-pay]").click()
     buyer.wait_for_url(f"{live_server.url}/rooms/{room_id}?order=*")
+    expect(buyer.locator("[data-testid=toast-link]")).to_be_visible(timeout=20_000)  # the paid order is back
 
     buyer.goto(f"{live_server.url}/library")
     buyer.locator("[data-testid=open-course]").click()
