@@ -60,7 +60,7 @@ export function startShop(root) {
   const t = JSON.parse(root.dataset.strings || "{}");
   const signedIn = root.dataset.signedIn === "1";
   const $ = (id) => root.querySelector(`#${id}`);
-  const state = { shelf: [], sale: null, drop: null, draw: null, variants: {}, pinTimer: null, reloadTimer: null, mine: null };
+  const state = { shelf: [], sale: null, drop: null, draw: null, variants: {}, pinTimer: null, reloadTimer: null, mine: null, grabButton: null, payButton: null };
   const noMine = { pending: [], owned: [], coupons: [] };
 
   // ---- the viewer's own part: pending orders (within their hold), owned products, held coupons ----------
@@ -124,7 +124,8 @@ export function startShop(root) {
   // "去支付 04:59" for a pending order, "已购买 · 去学习" for an owned product, else the buy button
   function buyAction(product, onBuy, cls = "button small", testid = "pinned-buy") {
     if (owns(product.id)) {
-      return el("a", { class: `${cls} owned`, href: `/library#product-${product.id}`, "data-testid": `${testid}-owned` }, t.owned);
+      const href = product.kind === "course" ? `/library/courses/${product.id}` : `/library#product-${product.id}`;
+      return el("a", { class: `${cls} owned`, href, "data-testid": `${testid}-owned` }, t.owned);
     }
     const waiting = pendingFor(product.id);
     if (waiting) {
@@ -294,12 +295,10 @@ export function startShop(root) {
     const running = now >= starts && now < ends;
     const countdown = now < starts ? `${t.starts_in} ${clock(starts - now)}` : running ? `${t.ends_in} ${clock(ends - now)}` : t.ended;
     const soldOut = sale.stock_left <= 0;
-    const button = el(
-      "button",
-      { type: "button", class: "button grab", "data-testid": "flash-grab", disabled: running && !soldOut && !sale.result ? null : "" },
-      sale.result ? t[sale.result] : soldOut ? t.sold_out : t.grab,
-    );
-    button.addEventListener("click", grab);
+    // the banner is drawn again every second: its buttons are kept, so a tap that spans a redraw still lands
+    const button = (state.grabButton ||= el("button", { type: "button", class: "button grab", "data-testid": "flash-grab", onclick: grab }));
+    button.disabled = !(running && !soldOut && !sale.result);
+    button.textContent = sale.result ? t[sale.result] : soldOut ? t.sold_out : t.grab;
     fill(
       banner,
       el("span", { class: "tag" }, t.flash),
@@ -317,8 +316,11 @@ export function startShop(root) {
   // a won flash order waiting for payment: "去支付" with the hold time left, to our checkout page
   function flashPay(order) {
     const until = order.reserved_until;
-    const attrs = { type: "button", class: "button small", "data-testid": "flash-pay", onclick: () => toCheckout(order.id) };
-    return el("button", until ? { ...attrs, "data-until": until } : attrs, until ? holdLabel(until) : t.pay);
+    if (!state.payButton || state.payButton.dataset.orderId !== String(order.id)) {
+      const attrs = { type: "button", class: "button small", "data-testid": "flash-pay", "data-order-id": order.id, onclick: () => toCheckout(order.id) };
+      state.payButton = el("button", until ? { ...attrs, "data-until": until } : attrs, until ? holdLabel(until) : t.pay);
+    }
+    return state.payButton;
   }
 
   // after a reload the snapshot says what this viewer got in the running sale: a won order still to pay,
@@ -450,7 +452,12 @@ export function startShop(root) {
       renderPin({ ...mine(data.product), program_time: data.program_time });
       if (personal() && !state.shelf.some((entry) => entry.product.id === data.product.id)) reloadSoon();
     } else if (name === "shelf.unpinned") renderPin(null);
-    else if (name === "flash.scheduled") state.sale = data.sale;
+    else if (name === "flash.scheduled") {
+      // the same sale told again (a late joiner's replay): keep what this viewer got in it
+      const before = state.sale && state.sale.id === data.sale.id ? state.sale : null;
+      state.sale = before ? { ...data.sale, result: before.result, order: before.order, key: before.key } : data.sale;
+      mySale();
+    }
     else if (name === "flash.stock" && state.sale && state.sale.id === data.sale_id) state.sale.stock_left = data.stock_left;
     else if (name === "flash.sold_out" && state.sale && state.sale.id === data.sale_id) state.sale.stock_left = 0;
     else if (name === "flash.ended" && state.sale && state.sale.id === data.sale_id) state.sale.ends_at = new Date().toISOString();
