@@ -130,7 +130,7 @@ async def test_jsapi_inside_wechat_learns_the_openid_silently_then_pays(
     assert stolen.status_code == 422 and "payment.oauth_state" in stolen.text  # an error page: a browser is here
     assert "这次微信授权不是从本站发起的" in stolen.text
     landed = await buyer.client.get(f"{callback.path}?{callback.query}")
-    assert landed.status_code == 303 and landed.headers["location"] == f"/checkout/{order['id']}"
+    assert landed.status_code == 303 and landed.headers["location"] == f"/checkout/{order['id']}?pay=wechat_jsapi"
     cookie = buyer.client.cookies.get(wechat_oauth.OPENID_COOKIE)
     assert wechat_oauth.openid_from(ctx.settings, buyer.user.id, cookie) == wechat_sim.openid
     assert wechat_oauth.openid_from(ctx.settings, buyer.user.id + 1, cookie) is None  # bound to the account

@@ -142,7 +142,8 @@ async def callback(
     if not code:  # the user refused (only possible with snsapi_userinfo) or WeChat failed
         raise Conflict("WeChat did not confirm who is paying; try again", code="payment.oauth_denied")
     openid = await exchange(ctx, code)
-    response = RedirectResponse(back, status_code=303)
+    # the checkout page carries on paying with JSAPI by itself (the buyer already chose to pay)
+    response = RedirectResponse(f"{back}{'&' if '?' in back else '?'}pay=wechat_jsapi", status_code=303)
     response.delete_cookie(STATE_COOKIE, path="/pay/wechat")
     response.set_cookie(
         OPENID_COOKIE,

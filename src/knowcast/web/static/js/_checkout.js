@@ -104,5 +104,17 @@ export function startCheckout(root) {
         button.disabled = false;
       }
     });
+    // back from WeChat's silent sign-in (snsapi_base): go on paying with the method chosen before, once
+    const resume = new URLSearchParams(window.location.search).get("pay");
+    if (resume) {
+      const url = new URL(window.location.href);
+      url.searchParams.delete("pay");
+      window.history.replaceState(null, "", url);
+      const choice = payForm.querySelector(`input[name=method][value="${CSS.escape(resume)}"]`);
+      if (choice) {
+        choice.checked = true;
+        payForm.requestSubmit();
+      }
+    }
   }
 }
