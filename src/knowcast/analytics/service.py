@@ -146,7 +146,14 @@ async def add_experiment(
 def plan(query: PlanQuery) -> dict[str, Any]:
     """The sample an experiment needs: visitors per variant for 80 % power at α = 5 % (split over the variants'
     comparisons with control)."""
-    per_variant = stats.sample_size(query.baseline_rate, query.min_effect, comparisons=query.variants - 1)
+    try:
+        per_variant = stats.sample_size(query.baseline_rate, query.min_effect, comparisons=query.variants - 1)
+    except ValueError:  # a baseline so close to 100 % that the lift has no room left
+        raise ValidationFailed(
+            "no sample can find this lift from this baseline: the lifted rate would pass 100 %",
+            code="experiment.plan_impossible",
+            fields={"baseline_rate": "too close to 1 for this min_effect", "min_effect": "leaves no room"},
+        ) from None
     return {
         "baseline_rate": query.baseline_rate,
         "min_effect": query.min_effect,
