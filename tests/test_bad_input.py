@@ -187,9 +187,11 @@ async def test_every_request_body_is_a_strict_input(app: Any) -> None:
     assert not loose, loose
 
 
-async def test_an_impossible_sample_size_question_is_a_coded_422(make_user: Any) -> None:
-    """Found by the schemathesis run: a baseline next to 100 % made the power calculator raise (a 500)."""
+@pytest.mark.parametrize("baseline", [0.999999999, 5e-324, 1e-200])
+async def test_an_impossible_sample_size_question_is_a_coded_422(make_user: Any, baseline: float) -> None:
+    """Found by the schemathesis run: a baseline next to 100 % (the lifted rate is capped just below 1) or so
+    near 0 that the difference vanishes made the power calculator raise (a 500)."""
     host = await make_user(Role.HOST)
-    params = {"baseline_rate": 0.999999999, "min_effect": 0.01}  # the lifted rate is capped just below 1
+    params = {"baseline_rate": baseline, "min_effect": 0.01}
     answer = await host.client.get("/api/v1/analytics/experiments/sample-size", params=params)
     assert answer.status_code == 422 and answer.json()["error"]["code"] == "experiment.plan_impossible", answer.text

@@ -148,11 +148,11 @@ def plan(query: PlanQuery) -> dict[str, Any]:
     comparisons with control)."""
     try:
         per_variant = stats.sample_size(query.baseline_rate, query.min_effect, comparisons=query.variants - 1)
-    except ValueError:  # a baseline so close to 100 % that the lift has no room left
+    except (ValueError, ArithmeticError):  # no room left for the lift near 100 %, or a rate so near 0 it vanishes
         raise ValidationFailed(
-            "no sample can find this lift from this baseline: the lifted rate would pass 100 %",
+            "no sample can find this lift from this baseline",
             code="experiment.plan_impossible",
-            fields={"baseline_rate": "too close to 1 for this min_effect", "min_effect": "leaves no room"},
+            fields={"baseline_rate": "too close to 0 or 1 for this min_effect", "min_effect": "cannot be measured"},
         ) from None
     return {
         "baseline_rate": query.baseline_rate,
