@@ -76,13 +76,18 @@ class Shared:
             "variants": variants,
         }
 
-    def body_for(self, held: int | None) -> bytes:
-        """The snapshot of a viewer with no experiment variants who holds ``held`` of the drop's coupon."""
-        if held is None or self.drop is None:
+    def body_for(self, held: int | None, mine: dict[str, Any] | None = None) -> bytes:
+        """The snapshot of a viewer with no experiment variants who holds ``held`` of the drop's coupon, with
+        their own shop part (``mine``: pending orders, what they own, their coupons) when signed in."""
+        if held is None and mine is None:
             return self.body
-        coupon = self.drop.coupon.model_copy(update={"value": held})
-        mine = self.drop.model_copy(update={"coupon": coupon})
-        return encode(self.as_dict(mine, {}))
+        drop = self.drop
+        if held is not None and drop is not None:
+            drop = drop.model_copy(update={"coupon": drop.coupon.model_copy(update={"value": held})})
+        data = self.as_dict(drop, {})
+        if mine is not None:
+            data["mine"] = mine
+        return encode(data)
 
 
 def encode(data: dict[str, object]) -> bytes:
