@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -51,8 +52,8 @@ def new_context(browser: Any) -> Iterator[Any]:
     """new_context(phone=False, locale="zh-CN") → a fresh browser context (its own cookies), closed afterwards."""
     contexts: list[Any] = []
 
-    def make(phone: bool = False, locale: str = "zh-CN") -> Any:
-        context = browser.new_context(locale=locale, **(PHONE if phone else {}))
+    def make(phone: bool = False, locale: str = "zh-CN", **options: Any) -> Any:
+        context = browser.new_context(locale=locale, **(PHONE if phone else {}), **options)
         context.set_default_timeout(15_000)
         # the consent banner is answered up front so it does not cover buttons; tests/privacy covers the banner
         context.add_cookies([{"name": "kc_consent", "value": "essential", "domain": "127.0.0.1", "path": "/"}])
@@ -68,5 +69,15 @@ def new_context(browser: Any) -> Iterator[Any]:
 def artifacts(request: pytest.FixtureRequest) -> Path:
     """A folder for screenshots of this test (kept under test-results/, which git ignores)."""
     folder = Path("test-results") / request.node.name
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def screens(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the page screenshots go: KNOWCAST_SCREENSHOTS (e.g. docs/img, to refresh the README's pictures) or a
+    folder under pytest's tmp."""
+    wanted = os.environ.get("KNOWCAST_SCREENSHOTS")
+    folder = Path(wanted) if wanted else tmp_path_factory.mktemp("screens")
     folder.mkdir(parents=True, exist_ok=True)
     return folder

@@ -29,10 +29,12 @@ from tests.live_server import LiveServer
 FFMPEG = ffmpeg_binary(None)
 
 
-def make_sample(path: Path, *, seconds: int = 4, video: str = "libx264", audio: str = "aac", gop: int = 25) -> Path:
-    """A small test-pattern FLV, encoded faster than real time."""
+def make_sample(
+    path: Path, *, seconds: int = 4, video: str = "libx264", audio: str = "aac", gop: int = 25, size: str = "320x180"
+) -> Path:
+    """A small test-pattern FLV, encoded faster than real time (``size="360x640"`` for a phone's portrait stream)."""
     args = [FFMPEG, "-hide_banner", "-loglevel", "error", "-y"]
-    args += ["-f", "lavfi", "-i", f"testsrc2=size=320x180:rate=25:duration={seconds}"]
+    args += ["-f", "lavfi", "-i", f"testsrc2=size={size}:rate=25:duration={seconds}"]
     args += ["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=44100:duration={seconds}"]
     vcodec = ["-c:v", video] + (["-preset", "veryfast", "-pix_fmt", "yuv420p"] if video == "libx264" else [])
     args += [*vcodec, "-g", str(gop), "-c:a", audio, "-b:a", "64k", "-f", "flv", str(path)]

@@ -199,8 +199,7 @@ async def start_drop(session: AsyncSession, ctx: AppContext, host: User, room_id
             {
                 "room_id": room_id,
                 "broadcast": True,
-                "system": True,
-                "text": announce.line(ctx, "drop", count=data.quantity),
+                **announce.system(ctx, "drop", count=data.quantity),
                 "drop": out.model_dump(mode="json"),
             },
         )

@@ -89,8 +89,7 @@ async def open_draw(session: AsyncSession, ctx: AppContext, host: User, room: Ro
             {
                 "room_id": room.id,
                 "broadcast": True,
-                "system": True,
-                "text": announce.line(ctx, "draw_opened", title=draw.title),
+                **announce.system(ctx, "draw_opened", title=draw.title),
                 "draw": out.model_dump(mode="json"),
             },
         )
@@ -148,12 +147,10 @@ async def run_draw(session: AsyncSession, ctx: AppContext, draw: Draw) -> Draw:
     await session.commit()
     await _grant_prizes(session, ctx, draw, sorted(chosen))
     out = await draw_out(session, draw)
-    text = announce.line(ctx, "draw_drawn", title=draw.title, count=len(out.winner_ids))
     data = {
         "room_id": draw.room_id,
         "broadcast": True,
-        "system": True,
-        "text": text,
+        **announce.system(ctx, "draw_drawn", title=draw.title, count=len(out.winner_ids)),
         "draw": out.model_dump(mode="json"),
     }
     await ctx.bus.publish(Event("draw.drawn", data))

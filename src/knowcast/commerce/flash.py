@@ -107,9 +107,8 @@ async def create_sale(session: AsyncSession, ctx: AppContext, room: Room, data: 
             {
                 "room_id": room.id,
                 "broadcast": True,
-                "system": True,
-                "text": announce.line(
-                    ctx, "flash", title=out.product_title, price=announce.yuan(out.price), stock=out.stock_total
+                **announce.system(
+                    ctx, "flash", title=out.product_title, price=out.price, currency=out.currency, stock=out.stock_total
                 ),
                 "sale": out.model_dump(mode="json"),
             },
@@ -330,8 +329,7 @@ async def publish_stock(ctx: AppContext, sale_id: int) -> None:
     data = {"room_id": info.room_id, "broadcast": True, "sale_id": sale_id, "stock_left": max(0, left)}
     await ctx.bus.publish(Event("flash.stock", data))
     if left <= 0:
-        text = announce.line(ctx, "sold_out", title=info.title)
-        await ctx.bus.publish(Event("flash.sold_out", {**data, "system": True, "text": text}))
+        await ctx.bus.publish(Event("flash.sold_out", {**data, **announce.system(ctx, "sold_out", title=info.title)}))
 
 
 # ---- upkeep (the sweeper) ----------------------------------------------------------------------------------

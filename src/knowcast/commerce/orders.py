@@ -261,8 +261,8 @@ async def _announce(session: AsyncSession, ctx: AppContext, order: Order, items:
     if order.room_id is None or order.source == "draw":
         return
     buyer = await session.get(User, order.user_id)
-    text = announce.line(ctx, "bought", name=buyer.display_name if buyer else "?", title=items[0].title)
-    data = {"room_id": order.room_id, "broadcast": True, "system": True, "text": text, "order_id": order.id}
+    line = announce.system(ctx, "bought", name=buyer.display_name if buyer else "?", title=items[0].title)
+    data = {"room_id": order.room_id, "broadcast": True, **line, "order_id": order.id}
     await ctx.bus.publish(Event("order.announced", data))
 
 

@@ -302,6 +302,13 @@ def system_line(seq: int, index: int, name: str, data: dict[str, Any]) -> dict[s
         line["text"] = data["text"]
     if isinstance(data.get("order_id"), int):
         line["order_id"] = data["order_id"]  # "小李 买了…": deleting the buyer's account removes it
+    params = data.get("params")
+    if isinstance(data.get("message"), str) and isinstance(params, dict):
+        # each viewer's page formats this catalog message in its own language (docs/protocol.md)
+        line["message"] = data["message"]
+        line["params"] = {
+            k: v for k, v in params.items() if isinstance(v, str | int | float) and not isinstance(v, bool)
+        }
     return line
 
 

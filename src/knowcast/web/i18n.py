@@ -1,5 +1,8 @@
 """Translations. zh-CN is the first language; every key exists in both catalogs (a test checks).
 
+Messages are ICU MessageFormat (web/messages.py here, npm ``intl-messageformat`` in the browser), so plurals and
+selects are written once per language: ``"{count, plural, one {# vote} other {# votes}}"``.
+
 The locale is, in order: the signed-in user's choice, the ``kc_locale`` cookie, ``Accept-Language``, the
 shop's default.
 """
@@ -9,6 +12,8 @@ from __future__ import annotations
 import json
 from functools import cache
 from pathlib import Path
+
+from knowcast.web import messages
 
 LOCALES = ("zh-CN", "en")
 LOCALE_COOKIE = "kc_locale"
@@ -23,7 +28,7 @@ def catalog(locale: str) -> dict[str, str]:
 
 def translate(locale: str, key: str, **params: object) -> str:
     text = catalog(locale).get(key) or catalog("en").get(key) or key
-    return text.format(**params) if params else text
+    return messages.format_message(locale, text, params) if params else text
 
 
 def match(tag: str) -> str | None:

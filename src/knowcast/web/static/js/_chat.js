@@ -1,7 +1,10 @@
 // The chat list: lines from snapshot and ticks, system lines from events marked "system", lines hidden by a
 // moderator removed everywhere, and (for moderators) hide / mute / ban buttons on each line.
+// A system line is written in this page's language from the event's data: its catalog key (`message`) and
+// `params` (docs/protocol.md, "System lines"); the server's `text` is only the fallback.
 import { api } from "./_api.js";
 import { onLive } from "./_live.js";
+import { formatMessage, formatMoney } from "./_messages.js";
 
 const KEEP = 200;
 
@@ -21,8 +24,8 @@ export function startChat(live, { list, form, strings, notice }) {
     if (item.user_id) li.dataset.user = item.user_id;
     if (item.order_id) li.dataset.order = item.order_id;
     if (item.system) {
-      li.className = "chat-line system";
-      li.textContent = item.text || strings[`event.${item.event}`] || item.event;
+      li.className = `chat-line system event-${String(item.event).replaceAll(".", "-")}`;
+      li.textContent = systemText(item);
       return li;
     }
     li.className = "chat-line";
@@ -63,6 +66,14 @@ export function startChat(live, { list, form, strings, notice }) {
     return tools;
   };
 
+  const systemText = (item) => {
+    const message = item.message && strings[item.message];
+    if (!message || !item.params) return item.text || strings[`event.${item.event}`] || item.event;
+    const values = { ...item.params };
+    if (typeof values.price === "number") values.price = formatMoney(values.price, values.currency || "CNY");
+    return formatMessage(message, values);
+  };
+
   const add = (items) => {
     const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
     for (const item of items) list.append(line(item));
@@ -84,7 +95,10 @@ export function startChat(live, { list, form, strings, notice }) {
   onLive("tick", (m) => {
     const items = [...(m.chat || [])];
     (m.events || []).forEach((e, i) => {
-      if (e.data && e.data.system) items.push({ id: `s${m.seq}.${i}`, system: true, event: e.name, text: e.data.text, order_id: e.data.order_id });
+      if (e.data && e.data.system) {
+        const { text, order_id: orderId, message, params } = e.data;
+        items.push({ id: `s${m.seq}.${i}`, system: true, event: e.name, text, order_id: orderId, message, params });
+      }
     });
     add(items);
   });

@@ -103,7 +103,7 @@ export function startConsoleShop(root) {
         el(
           "li",
           { "data-testid": "console-sale", "data-status": s.status },
-          `${s.product_title} · ${money(s.price, s.currency)} · ${t.left} ${s.stock_left}/${s.stock_total} · ${s.status}`,
+          `${s.product_title} · ${money(s.price, s.currency)} · ${t.left} ${s.stock_left}/${s.stock_total} · ${t[`sale.${s.status}`] || s.status}`,
           s.status !== "ended"
             ? el("button", { type: "button", class: "button small secondary", onclick: () => act(() => api("POST", `/api/v1/flash-sales/${s.id}/stop`)) }, t.stop)
             : null,
@@ -138,7 +138,7 @@ export function startConsoleShop(root) {
         el(
           "li",
           {},
-          `${d.title} · ${d.entries} · ${d.state}${d.state === "drawn" ? ` · ${d.winner_ids.join(", ")}` : ""}`,
+          `${d.title} · ${d.entries} · ${t[`draw.${d.state}`] || d.state}${d.state === "drawn" ? ` · ${d.winner_ids.join(", ")}` : ""}`,
           d.state === "open"
             ? el("button", { type: "button", class: "button small", onclick: () => act(() => api("POST", `/api/v1/draws/${d.id}/draw`)) }, t.draw_now)
             : null,
@@ -157,7 +157,7 @@ export function startConsoleShop(root) {
           el("td", {}, o.buyer || ""),
           el("td", {}, o.items.map((i) => (i.note ? `${i.title} (${t.note}: ${i.note})` : i.title)).join(", ")),
           el("td", {}, money(o.total, o.currency)),
-          el("td", {}, o.state + (o.refund_due ? " !" : "")),
+          el("td", {}, (t[`order.${o.state}`] || o.state) + (o.refund_due ? " !" : "")),
           el(
             "td",
             {},

@@ -1,6 +1,7 @@
 // Growth panels on the host console: reminder and follower counts, FAQ auto-replies, posters, embed code.
 import { api } from "./_api.js";
 import { startShow } from "./_growth_show.js";
+import { formatMessage } from "./_messages.js";
 
 async function counts(panel) {
   const reminders = await api("GET", `/api/v1/rooms/${panel.dataset.roomId}/reminders`).catch(() => null);
@@ -19,7 +20,7 @@ function startFaq(panel) {
     list.replaceChildren(
       ...entries.map((entry) => {
         const li = document.createElement("li");
-        li.textContent = `${entry.keywords.join(" / ")} → ${entry.answer} (${panel.dataset.tReplies.replace("{n}", entry.replies)}) `;
+        li.textContent = `${entry.keywords.join(" / ")} → ${entry.answer} (${formatMessage(panel.dataset.tReplies, { n: entry.replies })}) `;
         const remove = document.createElement("button");
         remove.type = "button";
         remove.className = "link";

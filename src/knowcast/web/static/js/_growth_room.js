@@ -1,8 +1,9 @@
 // Growth on the room page: follow the host or the channel, book a reminder (预约). State comes from the API.
 import { api } from "./_api.js";
+import { formatMessage } from "./_messages.js";
 
 function fill(template, n) {
-  return template.replace("{n}", String(n));
+  return formatMessage(template, { n });
 }
 
 async function followButton(root, button) {

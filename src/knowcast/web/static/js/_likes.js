@@ -1,5 +1,6 @@
 // Likes: taps are counted locally and sent at most every 300 ms as one frame; the room's running total and
 // the live viewer count arrive with the ticks; each tap floats a heart.
+import { icon } from "./_icons.js";
 import { onLive } from "./_live.js";
 
 const FLUSH_MS = 300;
@@ -9,10 +10,11 @@ export function startLikes(live, { button, likes, viewers, stage }) {
   const heart = () => {
     const h = document.createElement("span");
     h.className = "heart";
-    h.textContent = "❤";
-    h.style.left = `${20 + Math.random() * 60}%`;
+    h.append(icon("heart"));
+    h.style.left = `${Math.random() * 45}%`;
+    h.style.setProperty("--drift", `${Math.round((Math.random() - 0.5) * 50)}px`);
     stage.append(h);
-    setTimeout(() => h.remove(), 1400);
+    setTimeout(() => h.remove(), 1600);
   };
   const show = (m) => {
     if (typeof m.likes === "number" && likes) likes.textContent = m.likes.toLocaleString();

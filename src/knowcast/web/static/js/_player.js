@@ -118,14 +118,13 @@ class Player {
   }
 
   ending() {
-    // viewers are a few seconds behind the host: let the last seconds play before saying it has ended
-    const done = () => {
-      this.stop();
-      this.show("ended");
-      this.refresh();
-    };
-    if (this.state === "live" && !this.video.paused) setTimeout(done, ENDED_GRACE_MS);
-    else done();
+    // The overlay with the replay link shows at once; viewers are a few seconds behind the host, so the
+    // last seconds keep playing under it before the video stops.
+    const playing = this.state === "live" && !this.video.paused;
+    this.show("ended");
+    this.refresh();
+    if (playing) setTimeout(() => this.stop(), ENDED_GRACE_MS);
+    else this.stop();
   }
 
   async refresh() {

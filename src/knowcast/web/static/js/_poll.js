@@ -1,6 +1,7 @@
 // The room's poll: the open poll with live results; a signed-in viewer votes once; the host opens and closes.
 import { api } from "./_api.js";
 import { onLive } from "./_live.js";
+import { formatMessage } from "./_messages.js";
 
 export function startPoll(live, { card, strings, notice }) {
   const base = `/api/v1/rooms/${live.roomId}/polls`;
@@ -27,7 +28,7 @@ export function startPoll(live, { card, strings, notice }) {
       row.setAttribute("data-testid", `poll-option-${i}`);
       row.disabled = voted || poll.state !== "open" || !you.user_id;
       row.style.setProperty("--share", `${share}%`);
-      row.textContent = `${label} · ${share}% (${poll.counts[i]})`;
+      row.textContent = `${label} · ${share}% (${formatMessage(strings.vote_count, { count: poll.counts[i] })})`;
       row.addEventListener("click", () =>
         api("POST", `${base}/${poll.id}/vote`, { option: i })
           .then((p) => {
@@ -44,7 +45,7 @@ export function startPoll(live, { card, strings, notice }) {
       return row;
     });
     const footer = document.createElement("small");
-    footer.textContent = poll.state === "open" ? `${poll.total} ${strings.votes}` : strings.closed;
+    footer.textContent = poll.state === "open" ? formatMessage(strings.vote_count, { count: poll.total }) : strings.closed;
     card.replaceChildren(title, ...rows, footer);
     if (you.can_moderate && poll.state === "open") {
       const close = document.createElement("button");

@@ -2,6 +2,7 @@
 // host (and guest experts) answer, the host pins. Changes arrive as qa.* events carrying the whole question.
 import { api } from "./_api.js";
 import { onLive } from "./_live.js";
+import { formatMessage } from "./_messages.js";
 
 function order(a, b) {
   return b.pinned - a.pinned || a.answered - b.answered || b.votes - a.votes || a.id - b.id;
@@ -36,7 +37,7 @@ export function startQa(live, { list, form, strings, notice }) {
         const text = document.createElement("p");
         text.textContent = q.text;
         const meta = document.createElement("small");
-        meta.textContent = `${q.name} · ${q.votes} ${strings.votes}${q.answered ? ` · ${strings.answered}` : ""}`;
+        meta.textContent = `${q.name} · ${formatMessage(strings.upvote_count, { count: q.votes })}${q.answered ? ` · ${strings.answered}` : ""}`;
         li.append(text, meta);
         if (q.answer) {
           const answer = document.createElement("p");

@@ -13,7 +13,7 @@ export function startRoomLive(stage) {
   const live = connectLive(Number(stage.dataset.roomId));
   const $ = (id) => document.getElementById(id);
   startChat(live, { list: $("chat-lines"), form: $("chat-form"), strings, notice });
-  startLikes(live, { button: $("like-button"), likes: $("like-count"), viewers: $("viewer-count"), stage: stage.querySelector(".video-area") || stage });
+  startLikes(live, { button: $("like-button"), likes: $("like-count"), viewers: $("viewer-count"), stage: $("hearts") || stage.querySelector(".video-area") || stage });
   startQa(live, { list: $("questions"), form: $("qa-form"), strings, notice });
   startPoll(live, { card: $("poll-card"), strings, notice });
   return live;

@@ -244,8 +244,13 @@ export function startShop(root) {
     $("shop-sheet").dataset.kind = kind;
   }
 
-  // an open shelf list follows the shelf as it changes
+  // an open shelf list follows the shelf as it changes; the bag in the bar shows how many items are on it
   function refreshShelfSheet() {
+    const count = root.querySelector("[data-shelf-count]");
+    if (count) {
+      count.textContent = String(state.shelf.length);
+      count.hidden = state.shelf.length === 0;
+    }
     if (!$("shop-sheet").hidden && $("shop-sheet").dataset.kind === "shelf") shelfSheet();
   }
 
@@ -259,7 +264,9 @@ export function startShop(root) {
     // until this viewer's video reaches the new pin, the product pinned at their moment stays on screen
     const show = () => {
       const product = entry.product;
-      card.replaceChildren(
+      fill(
+        card,
+        product.cover_url ? el("img", { class: "thumb", src: product.cover_url, alt: "" }) : null,
         el("span", { class: "tag" }, entry.badge || t.now_explaining),
         el("button", { type: "button", class: "link title", "data-testid": "pinned-title", onclick: () => productSheet(entry) }, product.title),
         price(product),
