@@ -373,6 +373,14 @@ export function startShop(root) {
     const coupon = drop.coupon;
     const off = coupon.kind === "percent" ? `${coupon.value}% ${t.percent_off}` : `${money(coupon.value, coupon.currency)} ${t.off}`;
     const left = Math.max(0, drop.quantity - drop.claimed);
+    const shown = `${drop.id}:${drop.mine ? 1 : 0}:${left}`;
+    const countdown = card.querySelector(".countdown");
+    if (!card.hidden && card.dataset.shown === shown && countdown) {
+      // the once-a-second redraw touches only the countdown: a tap on the claim button is never lost to it
+      countdown.textContent = clock(new Date(drop.closes_at).getTime() - Date.now());
+      return;
+    }
+    card.dataset.shown = shown;
     const button = el(
       "button",
       { type: "button", class: "button small", "data-testid": "coupon-claim", disabled: drop.mine || left === 0 ? "" : null },
@@ -383,6 +391,7 @@ export function startShop(root) {
       try {
         const got = await api("POST", `/api/v1/coupon-drops/${drop.id}/claim`);
         drop.mine = true;
+        if (state.drop && state.drop.id === drop.id) state.drop.mine = true; // the button outlives redraws of the same drop
         state.mine = { ...mineNow(), coupons: [got, ...mineNow().coupons] }; // the next buy may use it
         toast(`${t.claimed}: ${coupon.code}`);
       } catch (err) {
