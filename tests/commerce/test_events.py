@@ -75,6 +75,8 @@ async def test_order_events_carry_items_amounts_coupon_and_sale(
         "broadcast": True,
         "system": True,
         "text": announced["text"],
+        "message": "shop.system.bought",  # each viewer's page renders the line in their own language
+        "params": {"name": "小李", "title": "理财课"},
         "order_id": order["id"],
     }
     assert "小李" in announced["text"] and "理财课" in announced["text"]

@@ -57,7 +57,7 @@ class IntakeFastPath:
             return
         body = await self._answer(scope, headers, raw)
         if body is None:
-            await self.app(scope, _replay(raw), send)
+            await self.app(scope, _replay(raw, receive), send)
             return
         request_id = headers.get(b"x-request-id", b"")[:64] or self.ids.next()
         out = [
@@ -94,15 +94,16 @@ class IntakeFastPath:
         return json.dumps(result.model_dump(), separators=(",", ":")).encode()
 
 
-def _replay(raw: bytes) -> Receive:
-    """A receive that gives the app the body this handler already read."""
+def _replay(raw: bytes, receive: Receive) -> Receive:
+    """A receive that gives the app the body this handler already read, then waits on the real connection (a
+    made-up disconnect would make the app's middleware drop its answer: the client then waits for nothing)."""
     sent = False
 
-    async def receive() -> Message:
+    async def replayed() -> Message:
         nonlocal sent
         if sent:
-            return {"type": "http.disconnect"}
+            return await receive()
         sent = True
         return {"type": "http.request", "body": raw, "more_body": False}
 
-    return receive
+    return replayed

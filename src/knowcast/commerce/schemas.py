@@ -332,14 +332,14 @@ class CouponChoices(BaseModel):
     selected_code: str | None
 
 
-class CouponQuoteIn(BaseModel):
+class CouponQuoteIn(Input):
     """What the buyer is about to order (the room's product sheet asks before buying)."""
 
     items: list[ItemIn] = Field(min_length=1, max_length=20)
     room_id: int | None = Field(default=None, ge=1, le=MAX_ROW_ID)
 
 
-class CouponSwitch(BaseModel):
+class CouponSwitch(Input):
     coupon_code: str | None = Field(default=None, min_length=1, max_length=32)  # None: no coupon
 
 
