@@ -50,6 +50,22 @@ def _flash_win(host: Any, viewer: Any, live_server: LiveServer, room_id: str, pr
     answer_consent(viewer)
     viewer.locator("[data-testid=flash-grab]").click()
     expect(viewer.locator("[data-testid=flash-grab]")).to_have_text("抢到了！请尽快支付")
+    # the sale told again as a late joiner's replay would (it knows nothing of this viewer's win): still won
+    _stale_replay(viewer, room_id, "sale", "flash.scheduled")
+    expect(viewer.locator("[data-testid=flash-grab]")).to_have_text("抢到了！请尽快支付")
+
+
+def _stale_replay(viewer: Any, room_id: str, part: str, name: str, **stale: Any) -> None:
+    """Hand the room's shop an event carrying the shop snapshot's ``part`` with ``stale`` fields, as the live
+    connection would deliver a replay that was sent before this viewer's own action answered."""
+    viewer.evaluate(
+        """async ([roomId, part, name, stale]) => {
+            const snap = await (await fetch(`/api/v1/rooms/${roomId}/commerce`)).json();
+            const data = { room_id: Number(roomId), [part]: { ...snap[part], ...stale } };
+            document.dispatchEvent(new CustomEvent("knowcast:event", { detail: { name, data } }));
+        }""",
+        [room_id, part, name, stale],
+    )
 
 
 def _pay_on_checkout(viewer: Any, total: str) -> str:
@@ -160,6 +176,8 @@ def test_the_30_off_coupon_is_applied_by_default_and_charged(
             answer_consent(viewer)
             viewer.locator("[data-testid=coupon-claim]").click()
             expect(viewer.locator("[data-testid=coupon-claim]")).to_have_text("已领取")
+            _stale_replay(viewer, room_id, "drop", "coupon.drop_started", mine=False, claimed=0)
+            expect(viewer.locator("[data-testid=coupon-claim]")).to_have_text("已领取")  # a late replay keeps it
     viewer.reload()
     viewer.locator("[data-testid=coupon-claim]").click()
     expect(viewer.locator("[data-testid=coupon-claim]")).to_have_text("已领取")

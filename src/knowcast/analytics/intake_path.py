@@ -25,14 +25,14 @@ from knowcast import csrf
 from knowcast.analytics.routes import visit_of
 from knowcast.analytics.runtime import runtime_of
 from knowcast.analytics.schemas import EventBatch
-from knowcast.commerce.fastpath import SECURITY_HEADERS, RequestIds, _read
+from knowcast.commerce.fastpath import SECURITY_HEADERS, RequestIds
 from knowcast.context import AppContext
 from knowcast.deps import SESSION_COOKIE
-from knowcast.errors import KnowcastError
 from knowcast.timing import same_secret
 
 log = logging.getLogger(__name__)
 PATH = "/api/v1/analytics/events"
+MAX_BODY = 16384  # a page's batch is far smaller; a larger body goes to the route as it is
 CSRF_HEADER = csrf.HEADER.encode()
 
 
@@ -50,14 +50,10 @@ class IntakeFastPath:
             return
         started = time.perf_counter()
         headers = dict(scope["headers"])
-        try:
-            raw = await _read(receive)
-        except KnowcastError:  # too large: the route's own limits answer
-            await self.app(scope, receive, send)
-            return
-        body = await self._answer(scope, headers, raw)
-        if body is None:
-            await self.app(scope, _replay(raw, receive), send)
+        raw, whole = await _read_up_to(receive, MAX_BODY)
+        body = await self._answer(scope, headers, raw) if whole else None
+        if body is None:  # the route answers, reading what this handler read and then the rest, if any
+            await self.app(scope, _replay(raw, whole, receive), send)
             return
         request_id = headers.get(b"x-request-id", b"")[:64] or self.ids.next()
         out = [
@@ -94,9 +90,24 @@ class IntakeFastPath:
         return json.dumps(result.model_dump(), separators=(",", ":")).encode()
 
 
-def _replay(raw: bytes, receive: Receive) -> Receive:
-    """A receive that gives the app the body this handler already read, then waits on the real connection (a
-    made-up disconnect would make the app's middleware drop its answer: the client then waits for nothing)."""
+async def _read_up_to(receive: Receive, limit: int) -> tuple[bytes, bool]:
+    """The body, or its first chunks once they pass ``limit``; and whether that is the whole body."""
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        chunk = message.get("body", b"")
+        chunks.append(chunk)
+        size += len(chunk)
+        if not message.get("more_body"):
+            return b"".join(chunks), True
+        if size > limit:
+            return b"".join(chunks), False
+
+
+def _replay(raw: bytes, whole: bool, receive: Receive) -> Receive:
+    """A receive that gives the app what this handler already read, then goes on with the real connection: the
+    rest of a body too large for this handler (the app's own limits answer it), or the disconnect (a made-up
+    one would make the app's middleware drop its answer: the client then waits for nothing)."""
     sent = False
 
     async def replayed() -> Message:
@@ -104,6 +115,6 @@ def _replay(raw: bytes, receive: Receive) -> Receive:
         if sent:
             return await receive()
         sent = True
-        return {"type": "http.request", "body": raw, "more_body": False}
+        return {"type": "http.request", "body": raw, "more_body": not whole}
 
     return replayed

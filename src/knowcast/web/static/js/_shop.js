@@ -69,6 +69,19 @@ export function startShop(root) {
   const pendingFor = (productId, saleId = null) =>
     mineNow().pending.find((p) => p.product_id === productId && (saleId === null || p.flash_sale_id === saleId) && held(p));
   const owns = (productId) => mineNow().owned.includes(productId);
+  // an order this page just won: the viewer's own until a snapshot lists it (one read before the win does not),
+  // so a late snapshot or replay never takes "去支付" away while its hold runs
+  const wonHere = [];
+  function heldHere(order, productId) {
+    const entry = { order_id: order.id, product_id: productId, total: order.total, currency: order.currency, reserved_until: order.reserved_until, flash_sale_id: order.flash_sale_id };
+    wonHere.push(entry);
+    state.mine = withHeldHere(mineNow());
+  }
+  function withHeldHere(mine) {
+    if (!mine) return mine;
+    const missing = wonHere.filter((w) => held(w) && !mine.owned.includes(w.product_id) && !mine.pending.some((p) => p.order_id === w.order_id));
+    return missing.length ? { ...mine, pending: [...mine.pending, ...missing] } : mine;
+  }
   const toCheckout = (orderId) => window.location.assign(`/checkout/${orderId}`);
 
   // A viewer in the host's experiments sees their own price, card, pitch and coupon value, which only the
@@ -330,6 +343,13 @@ export function startShop(root) {
     return state.payButton;
   }
 
+  // the same sale told again (a late joiner's replay, a snapshot read before this viewer's grab answered):
+  // keep what this viewer got in it
+  function sameSale(sale) {
+    const before = state.sale && state.sale.id === sale.id ? state.sale : null;
+    return before ? { ...sale, result: before.result, order: before.order, key: before.key } : sale;
+  }
+
   // after a reload the snapshot says what this viewer got in the running sale: a won order still to pay,
   // or the product already bought
   function mySale() {
@@ -354,7 +374,10 @@ export function startShop(root) {
     try {
       const answer = await api("POST", `/api/v1/flash-sales/${sale.id}/attempts`, { quantity: 1, idempotency_key: sale.key });
       sale.result = answer.outcome;
-      if (answer.order) sale.order = answer.order;
+      if (answer.order) {
+        sale.order = answer.order;
+        heldHere(answer.order, sale.product_id);
+      }
       renderSale();
       if (answer.outcome === "won") toast(t.won);
     } catch (err) {
@@ -410,6 +433,14 @@ export function startShop(root) {
     card.hidden = false;
   }
 
+  // the same drop told again (a late joiner's replay, a snapshot that lags): keep what this viewer already got
+  // and the highest count of claims seen, so a claim that just went through never shows "领取" again
+  function sameDrop(drop) {
+    const before = state.drop && state.drop.id === drop.id ? state.drop : null;
+    if (!before) return drop;
+    return { ...drop, mine: Boolean(drop.mine || before.mine), claimed: Math.max(drop.claimed, before.claimed) };
+  }
+
   function renderDraw() {
     const draw = state.draw;
     const card = $("draw-card");
@@ -443,11 +474,11 @@ export function startShop(root) {
   async function load() {
     const snap = await api("GET", `/api/v1/rooms/${roomId}/commerce`);
     state.shelf = snap.shelf;
-    state.sale = snap.sale;
-    state.drop = snap.drop;
+    state.sale = snap.sale && sameSale(snap.sale);
+    state.drop = snap.drop && sameDrop(snap.drop);
     state.draw = snap.draw;
     state.variants = snap.variants || {};
-    state.mine = snap.mine || null;
+    state.mine = withHeldHere(snap.mine || null);
     mySale();
     refreshShelfSheet();
     const pinned = state.shelf.find((entry) => entry.pinned);
@@ -469,16 +500,14 @@ export function startShop(root) {
       if (personal() && !state.shelf.some((entry) => entry.product.id === data.product.id)) reloadSoon();
     } else if (name === "shelf.unpinned") renderPin(null);
     else if (name === "flash.scheduled") {
-      // the same sale told again (a late joiner's replay): keep what this viewer got in it
-      const before = state.sale && state.sale.id === data.sale.id ? state.sale : null;
-      state.sale = before ? { ...data.sale, result: before.result, order: before.order, key: before.key } : data.sale;
+      state.sale = sameSale(data.sale);
       mySale();
     }
     else if (name === "flash.stock" && state.sale && state.sale.id === data.sale_id) state.sale.stock_left = data.stock_left;
     else if (name === "flash.sold_out" && state.sale && state.sale.id === data.sale_id) state.sale.stock_left = 0;
     else if (name === "flash.ended" && state.sale && state.sale.id === data.sale_id) state.sale.ends_at = new Date().toISOString();
     else if (name === "coupon.drop_started") {
-      state.drop = data.drop;
+      state.drop = sameDrop(data.drop);
       if (personal()) reloadSoon();
     }
     else if (name === "coupon.left" && state.drop && state.drop.id === data.drop_id) state.drop.claimed = state.drop.quantity - data.left;
