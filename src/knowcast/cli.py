@@ -223,6 +223,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     if args.workers > 1:
         if not settings.redis_url:
             raise ConfigError("--workers above 1 needs KNOWCAST_REDIS_URL, so the processes share rooms")
+        if settings.should_auto_migrate:  # once, here: workers migrating a fresh database together collide
+            from knowcast.db import migrate
+
+            migrate.upgrade(settings.database_url)
         uvicorn.run(
             "knowcast.app:app_from_env",
             factory=True,
