@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test check lint types web install serve clean
+.PHONY: demo test check lint types jscheck web install serve clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +27,12 @@ demo: install web
 serve: install web
 	$(BIN)/knowcast serve
 
-test: install web
+test: install web jscheck
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# browser code: ESLint, tsc --checkJs (JSDoc types) and the node --test unit tests in tests/js
+jscheck: node_modules/.package-lock.json
+	bash scripts/jscheck
 
 lint: install
 	$(BIN)/ruff format --check src tests benchmarks

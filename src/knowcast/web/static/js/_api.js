@@ -10,7 +10,7 @@ export class ApiError extends Error {
 }
 
 export function csrfToken() {
-  const meta = document.querySelector('meta[name="csrf-token"]');
+  const meta = /** @type {HTMLMetaElement | null} */ (document.querySelector('meta[name="csrf-token"]'));
   return meta ? meta.content : "";
 }
 

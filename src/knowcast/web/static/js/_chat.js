@@ -4,10 +4,15 @@
 // `params` (docs/protocol.md, "System lines"); the server's `text` is only the fallback.
 import { api } from "./_api.js";
 import { onLive } from "./_live.js";
-import { formatMessage, formatMoney } from "./_messages.js";
+import { money } from "./_format.js";
+import { formatMessage } from "./_messages.js";
 
 const KEEP = 200;
 
+/**
+ * @param {import("./_live.js").Live} live
+ * @param {{ list: HTMLElement, form: HTMLFormElement | null, strings: Record<string, string>, notice: HTMLElement }} parts
+ */
 export function startChat(live, { list, form, strings, notice }) {
   const roomId = live.roomId;
   let canModerate = false;
@@ -70,7 +75,7 @@ export function startChat(live, { list, form, strings, notice }) {
     const message = item.message && strings[item.message];
     if (!message || !item.params) return item.text || strings[`event.${item.event}`] || item.event;
     const values = { ...item.params };
-    if (typeof values.price === "number") values.price = formatMoney(values.price, values.currency || "CNY");
+    if (typeof values.price === "number") values.price = money(values.price, values.currency || "CNY");
     return formatMessage(message, values);
   };
 

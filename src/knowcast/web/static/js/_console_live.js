@@ -9,6 +9,7 @@ import { startQa } from "./_qa.js";
 
 export function startConsoleLive(panel) {
   const strings = JSON.parse(panel.dataset.strings || "{}");
+  /** @type {(id: string) => any} the panel's parts, each of the element type its template gives it */
   const $ = (id) => document.getElementById(id);
   const notice = $("live-notice");
   const fail = (err) => {

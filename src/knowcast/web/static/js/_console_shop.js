@@ -1,7 +1,7 @@
 // The host's commerce panels in the console (docs/commerce.md): create products and put them on the shelf,
 // pin one, start flash sales, create coupons and drop them, open and draw lucky draws, refund orders.
 import { api } from "./_api.js";
-import { money } from "./_shop.js";
+import { money } from "./_format.js";
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);

@@ -47,7 +47,7 @@ export function startConsoleTabs(root) {
     const tab = fromHash();
     if (tab) show(tab);
   });
-  let stored = null;
+  let stored;
   try {
     stored = sessionStorage.getItem(remembered);
   } catch {

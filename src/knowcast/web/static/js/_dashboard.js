@@ -1,9 +1,12 @@
 // The live dashboard and advisor in the host console: polls the host-only analytics endpoint every 1.5 s.
 import { api } from "./_api.js";
 import { timelineChart } from "./_charts.js";
+import { money as moneyText } from "./_format.js";
 
 const POLL_MS = 1500;
-const money = (v) => (v == null ? "—" : `¥${(v / 100).toLocaleString(undefined, { maximumFractionDigits: 2 })}`);
+let currency = "CNY"; // the room's, from the latest snapshot (the board's first order sets it)
+/** @param {number | null | undefined} v */
+const money = (v) => (v == null ? "—" : moneyText(v, currency));
 const pct = (v) => (v == null ? "—" : `${(v * 100).toFixed(1)}%`);
 const count = (v) => (v == null ? "—" : Number(v).toLocaleString());
 const FORMAT = {
@@ -13,6 +16,7 @@ const FORMAT = {
 };
 
 function fill(panel, snap) {
+  currency = snap.currency || "CNY";
   for (const el of panel.querySelectorAll("[data-kpi]")) {
     const key = el.dataset.kpi;
     el.textContent = (FORMAT[key] || count)(snap[key]);

@@ -59,18 +59,25 @@ function startFaq(panel) {
 }
 
 function startShare() {
+  /** @type {HTMLFormElement | null} */
   const posterForm = document.querySelector("[data-poster-form]");
+  /** @type {HTMLImageElement | null} */
   const preview = document.querySelector("[data-poster-preview]");
   if (posterForm && preview) {
     posterForm.addEventListener("submit", (event) => {
       event.preventDefault();
-      const source = encodeURIComponent(new FormData(posterForm).get("source") || "poster");
-      const locale = event.submitter ? event.submitter.value : "zh-CN";
-      preview.src = `/api/v1/rooms/${posterForm.dataset.roomId}/poster.png?source=${source}&locale=${locale}`;
+      const submitter = /** @type {HTMLButtonElement | null} */ (/** @type {SubmitEvent} */ (event).submitter);
+      const query = new URLSearchParams({
+        source: String(new FormData(posterForm).get("source") || "poster"),
+        locale: submitter ? submitter.value : "zh-CN",
+      });
+      preview.src = `/api/v1/rooms/${posterForm.dataset.roomId}/poster.png?${query}`;
       preview.hidden = false;
     });
   }
+  /** @type {HTMLElement | null} */
   const copy = document.querySelector("[data-embed-copy]");
+  /** @type {HTMLTextAreaElement | null} */
   const code = document.querySelector("[data-embed-code]");
   if (copy && code) {
     copy.addEventListener("click", async () => {
@@ -83,6 +90,7 @@ function startShare() {
       }
     });
   }
+  /** @type {HTMLElement | null} */
   const sites = document.querySelector("[data-embed-sites]");
   if (!sites) return;
   const refresh = async () => {
@@ -111,8 +119,10 @@ function startShare() {
       sites.replaceChildren(none);
     }
   };
+  /** @type {HTMLFormElement | null} */
   const form = document.querySelector("[data-embed-site-form]");
   if (form) {
+    /** @type {HTMLElement} */
     const error = form.querySelector("[data-embed-error]");
     form.addEventListener("submit", async (event) => {
       event.preventDefault();

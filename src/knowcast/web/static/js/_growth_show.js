@@ -92,7 +92,7 @@ export function startShow(panel) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const data = new FormData(form);
-    let params = {};
+    let params;
     try {
       params = JSON.parse(String(data.get("params") || "{}"));
     } catch (err) {

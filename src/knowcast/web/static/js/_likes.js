@@ -5,6 +5,11 @@ import { onLive } from "./_live.js";
 
 const FLUSH_MS = 300;
 
+/**
+ * @param {import("./_live.js").Live} live
+ * @param {{ button?: HTMLElement | null, likes: HTMLElement, viewers: HTMLElement, stage: HTMLElement }} parts
+ *   the host console has no like button: it only shows the counts
+ */
 export function startLikes(live, { button, likes, viewers, stage }) {
   let pending = 0;
   const heart = () => {

@@ -3,8 +3,51 @@
 // and no duplicate (or takes a fresh snapshot). Every forwarded domain event is dispatched on `document` as
 // `knowcast:event` ({name, data, seq, replay}); other modules send with window.knowcast.live.send(obj).
 const HEARTBEAT_MS = 15000;
+/** @type {Record<string, Array<(message: any) => void>>} */
 const listeners = {};
 
+/**
+ * @typedef {{ seq: number | null, you: { user_id?: number } & Record<string, any> | null, socket: WebSocket | null, retry: number, queue: Array<{ type: string } & Record<string, unknown>> }} LiveState
+ * @typedef {{ send: (obj: { type: string } & Record<string, unknown>) => void, state: LiveState, roomId: number | string }} Live
+ */
+
+/**
+ * What a frame carrying `seq` means after `last` (the last sequence number applied; null before the welcome):
+ * "apply" it, drop it as a "duplicate" (a resume may repeat what we have), or a "gap" (something was missed:
+ * close and resume from `last`, or take a fresh snapshot).
+ * @param {number | null} last
+ * @param {number} seq
+ * @returns {"apply" | "duplicate" | "gap"}
+ */
+export function sequenceStep(last, seq) {
+  if (last === null) return "apply";
+  if (seq <= last) return "duplicate";
+  return seq === last + 1 ? "apply" : "gap";
+}
+
+/**
+ * Whether a close with this code is worth reconnecting after: a 44xx refusal (not allowed, banned, room gone)
+ * is final, except 4408 (the server timed the connection out).
+ * @param {number} code
+ */
+export function reconnects(code) {
+  return !(code >= 4400 && code < 4500 && code !== 4408);
+}
+
+/**
+ * The wait before reconnect attempt `retry` (1..6): exponential from 600 ms, jittered by `random` in [0, 1)
+ * to between half and one and a half times that, so a room's viewers do not all come back at once.
+ * @param {number} retry
+ * @param {number} random
+ */
+export function retryDelay(retry, random) {
+  return 300 * 2 ** retry * (0.5 + random);
+}
+
+/**
+ * @param {"snapshot" | "welcome" | "tick" | "error" | "status"} type
+ * @param {(message: any) => void} fn
+ */
 export function onLive(type, fn) {
   (listeners[type] ||= []).push(fn);
 }
@@ -36,10 +79,16 @@ function visitorId() {
   }
 }
 
+/**
+ * @param {number | string} roomId
+ * @returns {Live}
+ */
 export function connectLive(roomId) {
+  /** @type {LiveState} */
   const state = { seq: null, you: null, socket: null, retry: 0, queue: [] };
   const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/api/v1/rooms/${roomId}/live`;
 
+  /** @param {{ type: string } & Record<string, unknown>} obj */
   const send = (obj) => {
     const socket = state.socket;
     if (socket && socket.readyState === WebSocket.OPEN && state.you) socket.send(JSON.stringify(obj));
@@ -66,8 +115,9 @@ export function connectLive(roomId) {
       return;
     }
     if (typeof message.seq === "number") {
-      if (state.seq !== null && message.seq <= state.seq) return; // already applied
-      if (state.seq !== null && message.seq !== state.seq + 1) {
+      const step = sequenceStep(state.seq, message.seq);
+      if (step === "duplicate") return; // already applied
+      if (step === "gap") {
         state.socket.close(4000, "gap"); // resume fills it, or a fresh snapshot replaces our state
         return;
       }
@@ -82,6 +132,7 @@ export function connectLive(roomId) {
     state.socket = socket;
     socket.addEventListener("open", () => {
       state.retry = 0;
+      /** @type {{ type: "join", v: number, visitor: string | undefined, last_seq?: number }} */
       const join = { type: "join", v: 1, visitor: visitorId() };
       if (state.seq !== null) join.last_seq = state.seq;
       socket.send(JSON.stringify(join));
@@ -92,9 +143,9 @@ export function connectLive(roomId) {
       state.you = null;
       document.documentElement.dataset.live = "offline";
       emit("status", { connected: false, code: e.code });
-      if (e.code >= 4400 && e.code < 4500 && e.code !== 4408) return; // refused: reconnecting will not help
+      if (!reconnects(e.code)) return; // refused: reconnecting will not help
       state.retry = Math.min(state.retry + 1, 6);
-      setTimeout(open, 300 * 2 ** state.retry * (0.5 + Math.random()));
+      setTimeout(open, retryDelay(state.retry, Math.random()));
     });
   };
 

@@ -1,6 +1,6 @@
 // ICU messages in the browser (npm intl-messageformat), the twin of web/messages.py on the server: catalog strings
-// like "{count, plural, one {# vote} other {# votes}}" read right in the page's language. Money is shown with
-// Intl.NumberFormat in the same language.
+// like "{count, plural, one {# vote} other {# votes}}" read right in the page's language. Money is _format.js's `money`, as
+// the server writes it.
 import { IntlMessageFormat } from "intl-messageformat";
 
 const cache = new Map();
@@ -24,15 +24,5 @@ export function formatMessage(message, values = {}) {
     return String(compiled.format(values));
   } catch {
     return message;
-  }
-}
-
-export function formatMoney(amount, currency = "CNY") {
-  const digits = currency === "JPY" ? 0 : 2;
-  const value = currency === "JPY" ? amount : amount / 100;
-  try {
-    return new Intl.NumberFormat(lang(), { style: "currency", currency, minimumFractionDigits: digits, maximumFractionDigits: digits }).format(value);
-  } catch {
-    return `${currency} ${value.toFixed(digits)}`;
   }
 }

@@ -111,6 +111,7 @@ class Player {
     }, 2000);
   }
 
+  /** @param {{ name?: string }} event */
   onEvent({ name }) {
     if (name === "room.live") this.refresh();
     else if (name === "room.reconnecting") this.show("reconnecting");

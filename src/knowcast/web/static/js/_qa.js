@@ -8,6 +8,11 @@ function order(a, b) {
   return b.pinned - a.pinned || a.answered - b.answered || b.votes - a.votes || a.id - b.id;
 }
 
+/**
+ * @param {import("./_live.js").Live} live
+ * @param {{ list: HTMLElement, form?: HTMLFormElement | null, strings: Record<string, string>, notice: HTMLElement }} parts
+ *   the host console answers and pins but asks nothing: no form there
+ */
 export function startQa(live, { list, form, strings, notice }) {
   const base = `/api/v1/rooms/${live.roomId}/questions`;
   const questions = new Map();

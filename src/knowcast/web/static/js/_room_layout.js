@@ -27,7 +27,7 @@ function watchOrientation(stage) {
 }
 
 function startSheets(stage) {
-  const all = () => [...document.querySelectorAll(".sheet")];
+  const all = () => [.../** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll(".sheet"))];
   let lastOpener = null;
   const sizeObserver = new ResizeObserver(() => measure());
 
@@ -64,6 +64,7 @@ function startSheets(stage) {
     lastOpener = opener || document.activeElement;
     for (const other of all()) if (other !== sheet) other.hidden = true;
     sheet.hidden = false;
+    /** @type {HTMLElement | null} */
     const focusable = sheet.querySelector("input:not([disabled]), button:not([disabled]):not(.sheet-close)") || sheet.querySelector(".sheet-close");
     if (focusable) focusable.focus({ preventScroll: true });
   }
@@ -75,17 +76,20 @@ function startSheets(stage) {
   const observer = new MutationObserver(sync);
   for (const sheet of all()) observer.observe(sheet, { attributes: true, attributeFilter: ["hidden"] });
   document.addEventListener("click", (event) => {
-    const opener = event.target.closest("[data-open-sheet]");
+    const target = /** @type {Element} */ (event.target);
+    /** @type {HTMLElement | null} */
+    const opener = target.closest("[data-open-sheet]");
     if (opener) {
       const target = document.getElementById(opener.dataset.openSheet);
       if (target && !target.hidden) close();
       else open(opener.dataset.openSheet, opener);
       return;
     }
-    const closer = event.target.closest("[data-close]");
-    if (closer && closer.closest(".sheet")) closer.closest(".sheet").hidden = true;
+    /** @type {HTMLElement | null} */
+    const closing = target.closest("[data-close]") && target.closest(".sheet");
+    if (closing) closing.hidden = true;
     // a tap on the video closes the open sheet, as in the apps viewers know
-    if (stage.dataset.sheet && event.target.closest(".video-area")) close();
+    if (stage.dataset.sheet && target.closest(".video-area")) close();
   });
   document.addEventListener("keydown", (event) => {
     if (event.key === "Escape" && stage.dataset.sheet) close();
@@ -150,8 +154,8 @@ function notice(text) {
   if (!box || !text) return;
   box.replaceChildren(text);
   box.hidden = false;
-  clearTimeout(box._timer);
-  box._timer = setTimeout(() => (box.hidden = true), 4000);
+  clearTimeout(Number(box.dataset.timer)); // the shop's toasts share the box and its timer (_shop.js)
+  box.dataset.timer = String(setTimeout(() => (box.hidden = true), 4000));
 }
 
 // The host ended the stream: at once, without a reload, the room says so, the chat box, cards and sheets
@@ -165,7 +169,7 @@ function startEnding(stage, sheets) {
       badge.textContent = stage.dataset.tStateEnded || badge.textContent;
       badge.className = "badge state-ended";
     }
-    const input = document.getElementById("chat-input");
+    const input = /** @type {HTMLInputElement | null} */ (document.getElementById("chat-input"));
     if (input) {
       input.disabled = true;
       input.blur();

@@ -11,6 +11,7 @@ export function startRoomLive(stage) {
   const strings = JSON.parse(panel.dataset.strings || "{}");
   const notice = document.getElementById("live-notice");
   const live = connectLive(Number(stage.dataset.roomId));
+  /** @type {(id: string) => any} the room's parts, each of the element type its template gives it */
   const $ = (id) => document.getElementById(id);
   startChat(live, { list: $("chat-lines"), form: $("chat-form"), strings, notice });
   startLikes(live, { button: $("like-button"), likes: $("like-count"), viewers: $("viewer-count"), stage: $("hearts") || stage.querySelector(".video-area") || stage });

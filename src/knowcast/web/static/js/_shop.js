@@ -5,14 +5,8 @@
 // and the coupons they hold.
 // Live updates arrive as `knowcast:event` CustomEvents (names in docs/protocol.md, "Commerce events").
 import { api } from "./_api.js";
-
-const SYMBOLS = { CNY: "¥", USD: "$", EUR: "€", JPY: "¥", GBP: "£", HKD: "HK$" };
-
-export function money(amount, currency = "CNY") {
-  const symbol = SYMBOLS[currency] || `${currency} `;
-  if (currency === "JPY") return `${symbol}${amount}`;
-  return `${symbol}${Math.floor(amount / 100)}.${String(amount % 100).padStart(2, "0")}`;
-}
+import { clock, money } from "./_format.js";
+import { NO_MINE, applyMine, pendingFor as pendingIn, sameDrop as sameDropAs, sameSale as sameSaleAs, withHeldHere as withHeld } from "./_shop_state.js";
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -32,12 +26,6 @@ function fill(node, ...children) {
 
 function key() {
   return `web-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
-}
-
-function clock(ms) {
-  const s = Math.max(0, Math.ceil(ms / 1000));
-  const m = Math.floor(s / 60);
-  return `${String(m).padStart(2, "0")}:${String(s % 60).padStart(2, "0")}`;
 }
 
 // The pin carries the stream's program date-time: it shows once this viewer's own video has reached it
@@ -61,27 +49,21 @@ export function startShop(root) {
   const signedIn = root.dataset.signedIn === "1";
   const $ = (id) => root.querySelector(`#${id}`);
   const state = { shelf: [], sale: null, drop: null, draw: null, variants: {}, pinTimer: null, reloadTimer: null, mine: null, grabButton: null, payButton: null };
-  const noMine = { pending: [], owned: [], coupons: [] };
 
   // ---- the viewer's own part: pending orders (within their hold), owned products, held coupons ----------
-  const mineNow = () => state.mine || noMine;
-  const held = (entry) => entry && new Date(entry.reserved_until).getTime() > Date.now();
-  const pendingFor = (productId, saleId = null) =>
-    mineNow().pending.find((p) => p.product_id === productId && (saleId === null || p.flash_sale_id === saleId) && held(p));
+  const mineNow = () => state.mine || NO_MINE;
+  const pendingFor = (productId, saleId = null) => pendingIn(mineNow(), productId, saleId, Date.now());
   const owns = (productId) => mineNow().owned.includes(productId);
   // an order this page just won: the viewer's own until a snapshot lists it (one read before the win does not),
   // so a late snapshot or replay never takes "去支付" away while its hold runs
+  /** @type {import("./_shop_state.js").PendingOrder[]} */
   const wonHere = [];
   function heldHere(order, productId) {
     const entry = { order_id: order.id, product_id: productId, total: order.total, currency: order.currency, reserved_until: order.reserved_until, flash_sale_id: order.flash_sale_id };
     wonHere.push(entry);
     state.mine = withHeldHere(mineNow());
   }
-  function withHeldHere(mine) {
-    if (!mine) return mine;
-    const missing = wonHere.filter((w) => held(w) && !mine.owned.includes(w.product_id) && !mine.pending.some((p) => p.order_id === w.order_id));
-    return missing.length ? { ...mine, pending: [...mine.pending, ...missing] } : mine;
-  }
+  const withHeldHere = (mine) => withHeld(mine, wonHere, Date.now());
   const toCheckout = (orderId) => window.location.assign(`/checkout/${orderId}`);
 
   // A viewer in the host's experiments sees their own price, card, pitch and coupon value, which only the
@@ -97,8 +79,8 @@ export function startShop(root) {
     const box = $("shop-toast");
     fill(box, text, link ? el("a", { href: link.href, "data-testid": "toast-link" }, link.text) : "");
     box.hidden = false;
-    clearTimeout(box._timer);
-    box._timer = setTimeout(() => (box.hidden = true), 8000);
+    clearTimeout(Number(box.dataset.timer)); // the room's notices share the box and its timer (_room_layout.js)
+    box.dataset.timer = String(setTimeout(() => (box.hidden = true), 8000));
   }
 
   function needSignIn() {
@@ -344,28 +326,12 @@ export function startShop(root) {
   }
 
   // the same sale told again (a late joiner's replay, a snapshot read before this viewer's grab answered):
-  // keep what this viewer got in it
-  function sameSale(sale) {
-    const before = state.sale && state.sale.id === sale.id ? state.sale : null;
-    return before ? { ...sale, result: before.result, order: before.order, key: before.key } : sale;
-  }
+  // keep what this viewer got in it (rules in _shop_state.js)
+  const sameSale = (sale) => sameSaleAs(state.sale, sale);
 
   // after a reload the snapshot says what this viewer got in the running sale: a won order still to pay,
   // or the product already bought
-  function mySale() {
-    const sale = state.sale;
-    if (!sale) return;
-    const waiting = pendingFor(sale.product_id, sale.id);
-    if (waiting) {
-      sale.result = "won";
-      sale.order = { id: waiting.order_id, reserved_until: waiting.reserved_until };
-    } else if (owns(sale.product_id)) {
-      sale.result = "owned";
-      sale.order = null;
-    } else if (sale.order && !pendingFor(sale.product_id)) {
-      sale.order = null;
-    }
-  }
+  const mySale = () => applyMine(state.sale, mineNow(), Date.now());
 
   async function grab() {
     if (needSignIn() || !state.sale) return;
@@ -435,11 +401,7 @@ export function startShop(root) {
 
   // the same drop told again (a late joiner's replay, a snapshot that lags): keep what this viewer already got
   // and the highest count of claims seen, so a claim that just went through never shows "领取" again
-  function sameDrop(drop) {
-    const before = state.drop && state.drop.id === drop.id ? state.drop : null;
-    if (!before) return drop;
-    return { ...drop, mine: Boolean(drop.mine || before.mine), claimed: Math.max(drop.claimed, before.claimed) };
-  }
+  const sameDrop = (drop) => sameDropAs(state.drop, drop);
 
   function renderDraw() {
     const draw = state.draw;

@@ -75,7 +75,7 @@ export function startTracking(stage) {
 
   const observer = new IntersectionObserver((entries) => {
     for (const entry of entries) {
-      const id = Number(entry.target.dataset.productId);
+      const id = Number(/** @type {HTMLElement} */ (entry.target).dataset.productId);
       if (entry.isIntersecting && id && viewId && !seen.has(id)) {
         seen.add(id);
         send("impression", { product_id: id });
@@ -86,9 +86,12 @@ export function startTracking(stage) {
     document.body, { childList: true, subtree: true },
   );
   document.addEventListener("click", (event) => {
-    const product = event.target.closest("[data-product-id]");
+    const target = /** @type {Element} */ (event.target);
+    /** @type {HTMLElement | null} */
+    const product = target.closest("[data-product-id]");
     if (product && viewId) send("click", { product_id: Number(product.dataset.productId) });
-    const share = event.target.closest("[data-share-target]");
+    /** @type {HTMLElement | null} */
+    const share = target.closest("[data-share-target]");
     if (share && viewId) send("share", { target: share.dataset.shareTarget });
   });
   document.addEventListener("visibilitychange", resume);

@@ -14,6 +14,7 @@ const dashboard = document.getElementById("analytics-live");
 if (dashboard) startDashboard(dashboard);
 const livePanel = document.getElementById("live-console");
 if (livePanel) startConsoleLive(livePanel);
+/** @type {HTMLElement | null} */
 const key = document.querySelector("[data-testid=stream-key]");
 if (key) {
   const secret = key.textContent;
