@@ -6,13 +6,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from knowcast.accounts.models import User
+from knowcast.accounts.service import Identity
 from knowcast.bus import Event
 from knowcast.context import AppContext
 from knowcast.interaction import moderation, polls, privacy, qa
 from knowcast.interaction.chat import ChatDesk
+from knowcast.interaction.standings import StandingLookups
 from knowcast.realtime.connection import Connection
 from knowcast.realtime.hub import Tappers
 from knowcast.realtime.room import LiveRoom
@@ -25,6 +24,7 @@ class LiveInteraction:
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
         self.desk = ChatDesk(ctx)
+        self.standings = StandingLookups(ctx.db)
         self._extras: dict[int, dict[str, Any]] = {}
         self._loading: dict[int, asyncio.Future[dict[str, Any]]] = {}
 
@@ -41,12 +41,12 @@ class LiveInteraction:
     async def _words_changed(self, _event: Event) -> None:
         self.desk.words.invalidate()
 
-    async def identify(self, db: AsyncSession, conn: Connection, user: User | None, room: Room) -> dict[str, Any]:
-        if user is None:
+    async def identify(self, conn: Connection, who: Identity | None, room: Room) -> dict[str, Any]:
+        if who is None:
             return {"badge": None, "can_chat": False, "can_moderate": False, "can_answer": False}
-        mine = await moderation.standing(db, user, room)
+        mine = await self.standings.get(room, who.user_id, who.role)
         conn.badge, conn.can_moderate = mine.badge, mine.can_moderate
-        self.desk.learn(room.id, user.id, mine, await moderation.slow_mode(db, room.id))
+        self.desk.learn(room.id, who.user_id, mine, (await self.snapshot(room.id))["slow_mode"])
         return {
             "badge": mine.badge,
             "can_chat": not mine.banned,
@@ -54,7 +54,7 @@ class LiveInteraction:
             "can_answer": mine.can_answer or mine.can_moderate,
             "banned": mine.banned,
             "muted_until": mine.muted_until.isoformat() if mine.muted_until else None,
-            "is_host": user.id == room.host_id,
+            "is_host": who.user_id == room.host_id,
         }
 
     async def snapshot(self, room_id: int) -> dict[str, Any]:

@@ -28,8 +28,8 @@ Applier = Callable[[LiveRoom, str, dict[str, Any]], None]
 SnapshotProvider = Callable[[int], Awaitable[dict[str, Any]]]
 Tappers = dict[str, tuple[int | None, int]]  # presence key → (user id, taps) within one tick
 LikeListener = Callable[[int, Tappers], Awaitable[None]]
-# (db session, connection, user or None, room row) → the "you" part of the welcome; may refuse by raising
-Identify = Callable[[Any, Connection, Any, Any], Awaitable[dict[str, Any]]]
+# (connection, accounts.service.Identity or None, room row) → the "you" part of the welcome; may refuse by raising
+Identify = Callable[[Connection, Any, Any], Awaitable[dict[str, Any]]]
 ChatHandler = Callable[[Connection, protocol.Chat], Awaitable[None]]
 PRESENCE_EVERY = 1.0
 # what can fail without costing anyone else anything, counted in /metrics (knowcast_realtime_failures_total):

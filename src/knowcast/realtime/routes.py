@@ -21,7 +21,8 @@ from urllib.parse import urlsplit
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from knowcast.accounts import service as accounts
+from knowcast.accounts.models import User
+from knowcast.accounts.service import Identity
 from knowcast.context import AppContext
 from knowcast.deps import SESSION_COOKIE
 from knowcast.errors import AuthenticationRequired, KnowcastError, NotFound, PermissionDenied, ValidationFailed
@@ -56,9 +57,9 @@ class LiveSockets:
 
 
 class PublicRooms:
-    """Public rooms remembered for a few seconds, so that a crowd of anonymous viewers arriving together (a
-    stream starting, a link shared) costs one database read, not one each. A room made private takes up to
-    TTL seconds to stop admitting anonymous viewers here."""
+    """Public rooms remembered for a few seconds, so that a crowd of viewers arriving together (a stream
+    starting, a link shared) costs one database read, not one each. A room made private takes up to TTL
+    seconds to stop admitting viewers without a ticket here."""
 
     TTL = 5.0
 
@@ -184,46 +185,51 @@ class Session:
         self.window = (0.0, 0)
 
     async def open(self, transport: frames.Transport) -> Connection:
-        """Admit, wait for the join frame, then join; no database session is held while the client is awaited."""
-        room = None if SESSION_COOKIE in self.socket.cookies() else self.public_rooms.get(self.room_id)
-        user = None
+        """Admit, wait for the join frame, then join; no database session is held while the client is awaited.
+
+        A crowd arriving together shares its reads: the session cookies are resolved in batches
+        (accounts.identities), a public room is read once every few seconds (PublicRooms) and the standings
+        come in batches too (the interaction domain's ``identify``)."""
+        token = self.socket.cookies().get(SESSION_COOKIE)
+        assert self.ctx.identities is not None, "create_app sets the identity lookups"
+        who = await self.ctx.identities.get(token) if token else None
+        if who is not None and who.locale in i18n.LOCALES:
+            self.locale = str(who.locale)
+        room = self.public_rooms.get(self.room_id)
         if room is None:
             async with self.ctx.db.session() as db:
-                user, room = await self.admit(db)
+                room = await self.admit(db, who)
             self.public_rooms.put(room)
         join = await self.wait_for_join()
         conn = Connection(
             transport,
             room_id=self.room_id,
-            user_id=user.id if user is not None else None,
-            name=user.display_name if user is not None else None,
+            user_id=who.user_id if who is not None else None,
+            name=who.display_name if who is not None else None,
             locale=self.locale,
             buffer_limit=self.ctx.hub.buffer_limit,
         )
-        if user is None and join.visitor:
+        if who is None and join.visitor:
             conn.key = "v" + join.visitor
         you: dict[str, Any] = {"user_id": conn.user_id, "name": conn.name}
         if self.ctx.hub.identify is not None:
-            async with self.ctx.db.session() as db:
-                you.update(await self.ctx.hub.identify(db, conn, user, room))
+            you.update(await self.ctx.hub.identify(conn, who, room))
         live_room = await self.ctx.hub.open_room(self.room_id)
         extras = await self.ctx.hub.snapshot_extras(live_room)
         self.conn = conn
         self.ctx.hub.join(conn, live_room, join.last_seq, you, extras)
         return conn
 
-    async def admit(self, db: AsyncSession) -> tuple[Any, Any]:
-        token = self.socket.cookies().get(SESSION_COOKIE)
-        user = await accounts.resolve_session(db, token) if token else None
-        if user is not None and user.locale in i18n.LOCALES:
-            self.locale = str(user.locale)
+    async def admit(self, db: AsyncSession, who: Identity | None) -> Any:
         try:
             room = await rooms.get_room(db, self.room_id)
-            await rooms.ensure_can_watch(db, user, room)
+            if room.access_mode is not AccessMode.PUBLIC:  # a ticket or a membership: the full user decides
+                user = await db.get(User, who.user_id) if who is not None else None
+                await rooms.ensure_can_watch(db, user, room)
         except (NotFound, AuthenticationRequired, PermissionDenied) as error:
             await self.socket.send_text(protocol.encode(self.error_frame(error)).decode())
             raise Refused(CLOSE_CODES.get(type(error), 4403)) from None
-        return user, room
+        return room
 
     async def wait_for_join(self) -> protocol.Join:
         deadline = time.monotonic() + JOIN_TIMEOUT
