@@ -12,7 +12,8 @@ view_start, live socket until ``welcome``). Prints one JSON line:
 ``viewers, seconds, joined, errors, joins_per_s, p50_ms, p99_ms, server_cpu_pct, server_rss_mb`` (times from
 arrival to ``welcome``; CPU in percent of one core, summed over the server processes, while the browsers
 arrive), plus ``server`` (what the servers themselves counted in /metrics: pages, commerce snapshots, view
-events, static files and welcomes) and ``requests`` (the same as the browsers counted them), ``errors_by``,
+events, static files and welcomes; behind nginx, the static files are the ones nginx answered itself, from
+its log) and ``requests`` (the same as the browsers counted them), ``errors_by``,
 ``workers``, ``signed_in``, ``database``, ``nginx_cpu_pct``, ``loadgen_cpu_pct`` and the machine's 1-minute
 load average before and after.
 """
@@ -89,6 +90,8 @@ def bench(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             asyncio.run(chat_history(front, room_id, chatters))
             report = storm(args, tmp, front, room_id, viewer_tokens, servers, proxy)
             report["server"] = server_counts(ports)
+            if proxy is not None:  # nginx serves the static files itself (docs/operations.md)
+                report["server"]["asset"] += nginx.static_answers(tmp / "nginx")
     except Exception:
         for log in [*tmp.glob("server-*.log"), *tmp.glob("loadgen-*.log"), tmp / "nginx" / "error.log"]:
             if log.exists():

@@ -1,9 +1,11 @@
 """A real nginx in front of several `knowcast serve` processes, configured from docs/operations.md.
 
 The site block documented for operators (between ``<!-- nginx-site -->`` and ``<!-- /nginx-site -->`` in
-docs/operations.md) is what runs here: only its ``listen`` port and its upstream's ``server`` lines are
-replaced by this run's ports, and it is wrapped in a main configuration that keeps every file nginx writes
-(pid, logs, temporary bodies) under a folder of the run's own. Used by `knowcast bench join --workers N` and
+docs/operations.md) is what runs here: only its ``listen`` port, its upstream's ``server`` lines and the
+static files' ``alias`` are replaced by this run's ports and this checkout's built files (and the static
+location logs its answers to ``static.log``, so that the benchmark can count them), and it is wrapped in a
+main configuration that keeps every file nginx writes (pid, logs, temporary bodies) under a folder of the
+run's own. Used by `knowcast bench join --workers N` and
 by tests/realtime/test_join_bench.py.
 """
 
@@ -19,6 +21,9 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from knowcast.web.templating import STATIC_DIR
+
+STATIC_LOG = "static.log"  # one line per answer of the static location, in nginx's combined format
 DOC = Path(__file__).resolve().parents[1] / "docs" / "operations.md"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 MAIN = """\
@@ -40,6 +45,16 @@ http {{
 """
 
 
+def static_answers(prefix: Path, status: int = 200) -> int:
+    """How many static files nginx answered with ``status`` (from the run's static.log)."""
+    log = prefix / STATIC_LOG
+    if not log.exists():
+        return 0
+    marker = f'" {status} '
+    with log.open(encoding="latin-1") as lines:
+        return sum(1 for line in lines if marker in line)
+
+
 def available() -> bool:
     return os.path.exists(NGINX)
 
@@ -59,6 +74,15 @@ def configure(prefix: Path, listen: int, upstreams: list[int], workers: int = 2,
     if count != 1:
         raise RuntimeError("the documented nginx site has no `upstream knowcast` block with server lines")
     site = re.sub(r"listen \d+;", f"listen 127.0.0.1:{listen};", site)
+    site, count = re.subn(
+        r"(location /static/dist/ \{\n)(\s*)alias [^;\n]+;",
+        lambda m: (
+            f"{m.group(1)}{m.group(2)}alias {STATIC_DIR / 'dist'}/;\n{m.group(2)}access_log {prefix / STATIC_LOG};"
+        ),
+        site,
+    )
+    if count != 1:
+        raise RuntimeError("the documented nginx site has no `location /static/dist/` block with an alias")
     for folder in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
         (prefix / folder).mkdir(parents=True, exist_ok=True)
     mime = "/etc/nginx/mime.types"

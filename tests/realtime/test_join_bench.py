@@ -12,8 +12,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import httpx
 from benchmarks import nginx
 
+from knowcast.web.templating import STATIC_DIR
+from tests.live_server import free_port
 from tests.services import require_redis, unavailable
 
 FIELDS = {
@@ -75,5 +78,28 @@ def test_the_documented_nginx_site_is_the_one_run(tmp_path: Path) -> None:
     assert "upstream knowcast" in site and "proxy_set_header Upgrade $http_upgrade;" in site
     assert "listen 127.0.0.1:8123;" in config and "server 127.0.0.1:9001 max_fails=0;" in config
     assert "server 127.0.0.1:8001" not in config  # the documented ports were replaced, not added to
-    for line in ("location ~ ^/api/v1/rooms/[0-9]+/live$ {", "least_conn;", "keepalive 128;"):
+    for line in ("location ~ ^/api/v1/rooms/[0-9]+/live$ {", "least_conn;", "keepalive 128;", "gzip_static on;"):
         assert line in config
+    assert f"alias {STATIC_DIR / 'dist'}/;" in config and "/srv/knowcast" not in config  # this checkout's built files
+
+
+def test_nginx_serves_the_hashed_files_as_knowcast_would(tmp_path: Path) -> None:
+    """The documented static location answers a built file with the same bytes, its gzip copy to a browser
+    that accepts gzip, and immutable caching; nginx counts it in static.log."""
+    if not nginx.available():
+        unavailable(f"nginx is not installed at {nginx.NGINX} (apt-get install nginx)")
+    name = json.loads((STATIC_DIR / "dist" / "manifest.json").read_text())["dist/room.js"]
+    name = name if isinstance(name, str) else name["file"]
+    port = free_port()
+    with nginx.running(tmp_path, port, [free_port()]):
+        url = f"http://127.0.0.1:{port}/static/dist/{name.rsplit('/', 1)[-1]}"
+        plain = httpx.get(url, headers={"Accept-Encoding": "identity"})
+        zipped = httpx.get(url, headers={"Accept-Encoding": "gzip"})
+        missing = httpx.get(f"http://127.0.0.1:{port}/static/dist/room-NOTBUILT.js")
+    built = (STATIC_DIR / "dist" / name.rsplit("/", 1)[-1]).read_bytes()
+    assert plain.status_code == 200 and plain.content == built
+    assert plain.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert zipped.headers["content-encoding"] == "gzip" and zipped.content == built  # httpx unzips it
+    assert "Accept-Encoding" in zipped.headers["vary"]
+    assert missing.status_code == 404
+    assert nginx.static_answers(tmp_path) == 2 and nginx.static_answers(tmp_path, 404) == 1
