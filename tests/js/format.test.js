@@ -1,6 +1,7 @@
 // Formatting in the browser: money (the twin of knowcast.money), clocks, ICU plurals and dates in the shop's
 // time zone. Run by `make jscheck` (node --test).
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { beforeEach, describe, test } from "node:test";
 
 import { clock, money } from "../../src/knowcast/web/static/js/_format.js";
@@ -8,7 +9,13 @@ import { formatMessage } from "../../src/knowcast/web/static/js/_messages.js";
 import { dateTimeFormat } from "../../src/knowcast/web/static/js/_time.js";
 import { fakeDocument } from "./fakes.js";
 
+// the table knowcast.money (Python) is tested against too (tests/test_money.py): the two write money alike
+const CASES = JSON.parse(readFileSync(new URL("../money_cases.json", import.meta.url), "utf8"));
+
 describe("money", () => {
+  test("as knowcast.money writes it (tests/money_cases.json)", () => {
+    for (const [amount, currency, shown] of CASES) assert.equal(money(amount, currency), shown, `${amount} ${currency}`);
+  });
   test("minor units with the currency's symbol", () => {
     assert.equal(money(1990), "¥19.90");
     assert.equal(money(1990, "CNY"), "¥19.90");

@@ -16,6 +16,8 @@ from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont
 
+from knowcast.money import money
+
 FONT_CANDIDATES = (
     "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
     "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc",
@@ -83,8 +85,7 @@ def font(size: int) -> Font:
 
 
 def _money(minor: int | float | None, currency: str | None) -> str:
-    symbol = "¥" if (currency or "CNY") == "CNY" else f"{currency} "
-    return f"{symbol}{(minor or 0) / 100:,.2f}"
+    return money(minor or 0, currency or "CNY")
 
 
 def _pct(value: float | None) -> str:

@@ -9,6 +9,7 @@ the replay's record."""
 from __future__ import annotations
 
 from knowcast.context import AppContext
+from knowcast.money import money
 from knowcast.web import i18n
 
 Param = str | int
@@ -25,12 +26,3 @@ def line(ctx: AppContext, key: str, **params: Param) -> str:
     if isinstance(params.get("price"), int):
         shown["price"] = money(int(params["price"]), str(params.get("currency", "CNY")))
     return i18n.translate(ctx.settings.default_locale, f"shop.system.{key}", **shown)
-
-
-def money(amount: int, currency: str = "CNY") -> str:
-    symbol = {"CNY": "¥", "USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "HKD": "HK$"}.get(currency, f"{currency} ")
-    return f"{symbol}{amount}" if currency == "JPY" else f"{symbol}{amount // 100}.{amount % 100:02d}"
-
-
-def yuan(amount: int) -> str:
-    return f"{amount // 100}.{amount % 100:02d}"

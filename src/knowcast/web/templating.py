@@ -16,6 +16,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from knowcast import csrf
 from knowcast.accounts.models import User
+from knowcast.money import money
 from knowcast.privacy import consent
 from knowcast.settings import Settings
 from knowcast.web import i18n
@@ -40,6 +41,7 @@ class Pages:
         self.templates.env.globals.update(
             asset=self.assets.url,
             asset_imports=self.assets.imports,
+            format_money=money,
             icon=self.icon,
             site_name=settings.site_name,
             test_payments=settings.test_payments,

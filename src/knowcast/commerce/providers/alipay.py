@@ -53,6 +53,7 @@ from knowcast.commerce.providers.base import (
     WebhookRejected,
 )
 from knowcast.errors import ConfigError, Conflict, ServiceUnavailable, ValidationFailed
+from knowcast.money import decimal
 from knowcast.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -98,11 +99,6 @@ def pem_or_der(key: str, kind: str) -> str | bytes:
         return base64.b64decode("".join(text.split()), validate=True)
     except ValueError:
         raise ConfigError(f"{kind} is neither PEM, a key file nor base64", code="config.invalid") from None
-
-
-def yuan(fen: int) -> str:
-    """Alipay amounts are yuan with two decimals, as text."""
-    return f"{fen // 100}.{fen % 100:02d}"
 
 
 def fen(amount: str | None) -> int | None:
@@ -174,7 +170,7 @@ class AlipayProvider(PaymentProvider):
             raise ValidationFailed("an Alipay checkout needs our reference", code="payment.no_reference")
         biz: dict[str, Any] = {
             "out_trade_no": request.reference,
-            "total_amount": yuan(request.amount),
+            "total_amount": decimal(request.amount),
             "subject": subject(request.title),
             "product_code": PRODUCT_CODES[method],
             "passback_params": str(request.order_id),
@@ -316,7 +312,7 @@ class AlipayProvider(PaymentProvider):
     async def refund(self, request: RefundRequest) -> RefundResult:
         biz: dict[str, Any] = {
             "out_trade_no": request.reference,
-            "refund_amount": yuan(request.amount),
+            "refund_amount": decimal(request.amount),
             "out_request_no": request.refund_reference,  # the same number again is the same refund, not a second
         }
         if request.reason:

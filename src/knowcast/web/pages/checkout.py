@@ -17,8 +17,8 @@ from knowcast.commerce.states import OWNED, OrderState, check_transition
 from knowcast.db.types import utcnow
 from knowcast.deps import Ctx, CurrentUser, Db, Id
 from knowcast.errors import KnowcastError, NotFound, ValidationFailed
+from knowcast.money import money
 from knowcast.web.pages.forms import form_values
-from knowcast.web.pages.shop import money
 from knowcast.web.templating import pages_of as pages
 
 router = APIRouter()

@@ -20,9 +20,9 @@ from knowcast.deps import Ctx, CurrentUser, Db, Id, MaybeUser, Public
 from knowcast.errors import AuthenticationRequired, KnowcastError, NotFound, PermissionDenied
 from knowcast.growth import embed, notifications
 from knowcast.media import playback
+from knowcast.money import money
 from knowcast.rooms import service as rooms
 from knowcast.rooms.models import Room
-from knowcast.web.pages.shop import money
 from knowcast.web.templating import pages_of as pages
 
 router = APIRouter()

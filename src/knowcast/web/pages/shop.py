@@ -14,20 +14,12 @@ from knowcast.commerce import entitlements, orders, payments, reconcile
 from knowcast.commerce.runtime import runtime
 from knowcast.deps import Ctx, CurrentUser, Db, Id, MaybeUser, Owner, Public
 from knowcast.errors import KnowcastError, ValidationFailed
+from knowcast.money import money
 from knowcast.web.pages.forms import form_values
 from knowcast.web.templating import pages_of as pages
 
 router = APIRouter()
 ACTIONS = ("pay", "fail", "abandon")
-SYMBOLS = {"CNY": "¥", "USD": "$", "EUR": "€", "JPY": "¥", "GBP": "£", "HKD": "HK$"}
-
-
-def money(amount: int, currency: str) -> str:
-    """Minor units for display: 1990 CNY → ¥19.90 (zero-decimal currencies have no cents)."""
-    symbol = SYMBOLS.get(currency, currency + " ")
-    if currency == "JPY":
-        return f"{symbol}{amount:,}"
-    return f"{symbol}{amount // 100:,}.{amount % 100:02d}"
 
 
 @router.get("/sandbox/checkout/{reference}", dependencies=[Public])

@@ -11,12 +11,12 @@ from knowcast.accounts.models import User
 from knowcast.db.types import utcnow
 from knowcast.deps import Ctx, Db, Host, Id
 from knowcast.errors import KnowcastError, ValidationFailed
+from knowcast.money import money
 from knowcast.rooms import service as rooms
 from knowcast.rooms.models import Room
 from knowcast.rooms.schemas import RoomCreate, RoomUpdate
 from knowcast.rooms.states import RoomState
 from knowcast.web.pages.forms import form_file, form_values, parse
-from knowcast.web.pages.shop import money
 from knowcast.web.pages.studio_home import studio_home
 from knowcast.web.templating import Pages
 from knowcast.web.templating import pages_of as pages

@@ -19,9 +19,9 @@ from knowcast.catalog.views import product_public
 from knowcast.commerce import summary
 from knowcast.deps import Ctx, Db, Host, Id
 from knowcast.errors import KnowcastError, ValidationFailed
+from knowcast.money import decimal, money
 from knowcast.rooms import service as rooms
 from knowcast.web.pages.forms import form_file, form_values, parse
-from knowcast.web.pages.shop import money
 from knowcast.web.pages.studio import local_to_utc
 from knowcast.web.templating import pages_of as pages
 
@@ -240,7 +240,7 @@ async def delete_slot(request: Request, product_id: Id, slot_id: Id, db: Db, hos
 def _yuan(amount: int | None) -> str:
     if amount is None:
         return ""
-    return f"{amount // 100}" if amount % 100 == 0 else f"{amount // 100}.{amount % 100:02d}"
+    return f"{amount // 100}" if amount % 100 == 0 else decimal(amount)
 
 
 def _values_of(product: Product) -> dict[str, str]:
