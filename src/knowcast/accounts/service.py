@@ -8,7 +8,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -49,10 +49,6 @@ def email_hash(email: str) -> str:
 async def find_by_email(session: AsyncSession, email: str) -> User | None:
     user: User | None = await session.scalar(select(User).where(User.email_hash == email_hash(email)))
     return user
-
-
-async def count_users(session: AsyncSession) -> int:
-    return int(await session.scalar(select(func.count()).select_from(User)) or 0)
 
 
 async def create_user(

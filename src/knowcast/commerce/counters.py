@@ -52,27 +52,6 @@ async def take(session: AsyncSession, scope: str, user_id: int, quantity: int, l
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def take_many(session: AsyncSession, scope: str, user_ids: list[int], limit: int) -> bool:
-    """One more unit for each of these distinct users, all or nothing: False (nothing to rely on, roll back)
-    unless every one of them stays within ``limit``."""
-    rows = [{"scope": scope, "user_id": user_id, "count": 0} for user_id in user_ids]
-    if session.bind.dialect.name == "postgresql":
-        await session.execute(postgresql.insert(PurchaseCounter).values(rows).on_conflict_do_nothing())
-    else:
-        await session.execute(sqlite.insert(PurchaseCounter).values(rows).on_conflict_do_nothing())
-    result = await session.execute(
-        update(PurchaseCounter)
-        .where(
-            PurchaseCounter.scope == scope,
-            PurchaseCounter.user_id.in_(user_ids),
-            PurchaseCounter.count + 1 <= limit,
-        )
-        .values(count=PurchaseCounter.count + 1)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(result.rowcount == len(user_ids))  # type: ignore[attr-defined]
-
-
 async def give_back(session: AsyncSession, scope: str, user_id: int, quantity: int) -> None:
     await session.execute(
         update(PurchaseCounter)

@@ -168,18 +168,6 @@ async def owned_among(session: AsyncSession, user_id: int, product_ids: list[int
     return set(await session.scalars(query))
 
 
-async def has_replay(session: AsyncSession, user_id: int, room_id: int) -> bool:
-    query = select(
-        exists().where(
-            Entitlement.user_id == user_id,
-            Entitlement.kind == EntitlementKind.REPLAY,
-            Entitlement.room_id == room_id,
-            _active(utcnow()),  # type: ignore[arg-type]
-        )
-    )
-    return bool(await session.scalar(query))
-
-
 async def library(session: AsyncSession, user_id: int) -> list[tuple[Entitlement, Product]]:
     """Everything the user owns now (active entitlements, newest first) with its product."""
     now = utcnow()

@@ -17,7 +17,6 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from knowcast.accounts.models import User
 from knowcast.bus import Event
 from knowcast.catalog import service as catalog
 from knowcast.catalog.models import Product
@@ -361,8 +360,3 @@ async def reconcile(session: AsyncSession, ctx: AppContext) -> int:
                 given_back += 1
                 rt.note_sold(sale.id)
     return given_back
-
-
-async def attempts_outcome_user(session: AsyncSession, user: User, sale_id: int) -> int:
-    """Units of this sale the user holds (for the viewer's card)."""
-    return await counters.count_of(session, counters.sale_scope(sale_id), user.id)

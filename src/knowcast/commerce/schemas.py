@@ -13,7 +13,7 @@ from knowcast.catalog.schemas import MAX_PRICE, MAX_STOCK, ProductPublic
 from knowcast.commerce.gate import Outcome
 from knowcast.commerce.promotions import CouponKind, DrawCondition, DrawState
 from knowcast.commerce.providers.base import PayMethod
-from knowcast.commerce.states import EntitlementKind, OrderState, PaymentState
+from knowcast.commerce.states import EntitlementKind, OrderState
 from knowcast.db.types import MAX_ROW_ID
 from knowcast.ports import AUDIENCE_PATTERN
 from knowcast.validation import EARLIEST, Input
@@ -305,11 +305,6 @@ class EntitlementOut(BaseModel):
     starts_at: datetime
     ends_at: datetime | None
     active: bool
-
-
-class RefundOut(BaseModel):
-    order: OrderOut
-    payment_state: PaymentState | None
 
 
 class CouponChoice(BaseModel):
