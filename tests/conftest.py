@@ -42,17 +42,24 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     yield url
 
 
+def settings_for(database_url: str, data_dir: Path, **overrides: object) -> Settings:
+    """Settings for an app under test: the given database, fast password hashing, plain logs, no migrating on
+    start (the session's database is migrated once); ``overrides`` on top. Fixtures that need more build on it."""
+    values: dict[str, object] = {
+        "database_url": database_url,
+        "data_dir": data_dir,
+        "secret_key": SECRET,
+        "auto_migrate": False,
+        "argon2_time_cost": 1,
+        "argon2_memory_kib": 1024,
+        "log_json": False,
+    }
+    return load_settings(**(values | overrides))
+
+
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
-    return load_settings(
-        database_url=database_url,
-        data_dir=tmp_path / "data",
-        secret_key=SECRET,
-        auto_migrate=False,
-        argon2_time_cost=1,
-        argon2_memory_kib=1024,
-        log_json=False,
-    )
+    return settings_for(database_url, tmp_path / "data")
 
 
 async def _truncate(ctx: AppContext) -> None:

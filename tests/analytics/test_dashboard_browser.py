@@ -10,21 +10,11 @@ from typing import Any
 import pytest
 
 from tests.browser.conftest import artifacts, browser, live_server, new_context  # noqa: F401  (fixtures)
+from tests.browser.pages import sign_in
+from tests.conftest import PASSWORD
 from tests.live_server import LiveServer, create_user
 
 pytestmark = pytest.mark.browser
-PASSWORD = "correct horse battery"
-
-
-def sign_in(page: Any, server: LiveServer, email: str) -> None:
-    page.goto(f"{server.url}/signin")
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("[data-testid=signin-form] button[type=submit]")
-    page.wait_for_url(f"{server.url}/")
-    if page.locator("[data-testid=consent-allow]").count():
-        page.click("[data-testid=consent-allow]")
-        page.wait_for_selector("[data-testid=consent-banner]", state="detached")
 
 
 def test_the_console_dashboard_shows_a_viewer_live(live_server: LiveServer, new_context: Any, artifacts: Path) -> None:  # noqa: F811
@@ -32,7 +22,7 @@ def test_the_console_dashboard_shows_a_viewer_live(live_server: LiveServer, new_
     host = new_context().new_page()
     errors: list[str] = []
     host.on("pageerror", lambda exc: errors.append(str(exc)))
-    sign_in(host, live_server, "analytics-host@example.com")
+    sign_in(host, live_server, "analytics-host@example.com", consent="allow")
     host.goto(f"{live_server.url}/studio/rooms/new")
     host.fill("[data-testid=room-title-input]", "数据看板测试")
     host.fill("input[name=scheduled_at]", (datetime.now() + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"))

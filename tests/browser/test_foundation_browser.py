@@ -8,18 +8,11 @@ from typing import Any
 
 import pytest
 
+from tests.browser.pages import sign_in
+from tests.conftest import PASSWORD
 from tests.live_server import LiveServer, create_user
 
 pytestmark = pytest.mark.browser
-PASSWORD = "correct horse battery"
-
-
-def sign_in(page: Any, server: LiveServer, email: str) -> None:
-    page.goto(f"{server.url}/signin")
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("[data-testid=signin-form] button[type=submit]")
-    page.wait_for_url(f"{server.url}/")
 
 
 def test_sign_up_create_a_room_and_watch_it(live_server: LiveServer, new_context: Any, artifacts: Path) -> None:
@@ -34,7 +27,7 @@ def test_sign_up_create_a_room_and_watch_it(live_server: LiveServer, new_context
 
     create_user(live_server, "host@example.com", "host", PASSWORD)
     host = new_context().new_page()
-    sign_in(host, live_server, "host@example.com")
+    sign_in(host, live_server, "host@example.com", consent=None)
     host.click("[data-testid=nav-studio]")
     host.click("[data-testid=new-room]")
     host.fill("[data-testid=room-title-input]", "<b>理财第一课</b>")

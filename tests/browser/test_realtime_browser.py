@@ -4,43 +4,17 @@ reach both, and a line the host hides from the console disappears from both scre
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.pages import answer_consent, create_room, sign_in
+from tests.conftest import PASSWORD
 from tests.live_server import LiveServer, create_user
 
 pytestmark = pytest.mark.browser
-PASSWORD = "correct horse battery"
-
-
-def sign_in(page: Any, server: LiveServer, email: str) -> None:
-    page.goto(f"{server.url}/signin")
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("[data-testid=signin-form] button[type=submit]")
-    page.wait_for_url(f"{server.url}/")
-    answer_consent(page)
-
-
-def answer_consent(page: Any) -> None:
-    """The privacy banner covers the bottom of a phone screen until it is answered."""
-    banner = page.locator("[data-testid=consent-deny]")
-    if banner.count():
-        with page.expect_navigation():
-            banner.click()
-
-
-def create_room(host: Any, server: LiveServer) -> str:
-    host.goto(f"{server.url}/studio/rooms/new")
-    host.fill("[data-testid=room-title-input]", "实时互动测试")
-    host.fill("input[name=scheduled_at]", (datetime.now() + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"))
-    host.click("[data-testid=room-form] button[type=submit]")
-    host.wait_for_selector("[data-testid=console]")
-    return str(host.get_attribute("[data-testid=console]", "data-room-id"))
 
 
 def chat_line(page: Any, text: str) -> Any:

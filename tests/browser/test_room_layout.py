@@ -26,8 +26,8 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.axe import serious_violations
-from tests.browser.pages import page_api
-from tests.browser.test_realtime_browser import PASSWORD, answer_consent, sign_in
+from tests.browser.pages import answer_consent, page_api, sign_in
+from tests.conftest import PASSWORD
 from tests.live_server import LiveServer, create_user, start_server
 from tests.media.conftest import FFMPEG, make_room_in, make_sample
 

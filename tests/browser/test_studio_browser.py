@@ -17,8 +17,8 @@ from playwright.sync_api import expect
 from knowcast.media.ffmpeg import ffmpeg_binary
 from tests.browser.axe import serious_violations
 from tests.browser.conftest import PHONE
-from tests.browser.pages import page_api
-from tests.browser.test_realtime_browser import PASSWORD, answer_consent, create_room, sign_in
+from tests.browser.pages import answer_consent, create_room, page_api, sign_in
+from tests.conftest import PASSWORD
 from tests.live_server import LiveServer, create_user
 
 pytestmark = pytest.mark.browser

@@ -17,10 +17,10 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 from tests.browser.conftest import PHONE, artifacts, browser, new_context  # noqa: F401  (browser fixtures)
-from tests.browser.pages import page_api
-from tests.browser.test_realtime_browser import PASSWORD, answer_consent, create_room, sign_in
+from tests.browser.pages import answer_consent, create_room, page_api, sign_in
 from tests.commerce.alipay_fixtures import APP_ID, SELLER_ID, app_keys, served
 from tests.commerce.simulators.alipay import AlipaySimulator
+from tests.conftest import PASSWORD
 from tests.live_server import LiveServer, create_user, start_server
 
 pytestmark = pytest.mark.browser

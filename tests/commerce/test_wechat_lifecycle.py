@@ -20,7 +20,7 @@ from knowcast.settings import Settings
 from tests.commerce.conftest import Shop, wait_for_state
 from tests.commerce.simulators.wechat import Notification, Refund, WechatSimulator
 from tests.commerce.test_orders import _expire_now
-from tests.commerce.wechat_support import wechat_keys, wechat_sim, write_keys
+from tests.commerce.wechat_support import wechat_keys, wechat_sim, with_wechat
 
 __all__ = ["wechat_keys", "wechat_sim"]  # fixtures
 WEBHOOK = "/api/v1/payments/wechat/webhook"
@@ -28,11 +28,8 @@ WEBHOOK = "/api/v1/payments/wechat/webhook"
 
 @pytest.fixture
 def settings(settings: Settings, wechat_sim: WechatSimulator, tmp_path: Path) -> Settings:
-    values: dict[str, Any] = write_keys(wechat_sim, tmp_path)
-    for name in ("wechat_private_key_path", "wechat_public_key_path"):
-        values[name] = Path(values[name])
-    values["payment_query_after_seconds"] = 3600  # the app's own sweeper leaves payments alone here
-    return settings.model_copy(update={"payment_providers": "wechat", **values})
+    # the app's own sweeper leaves payments alone here
+    return with_wechat(settings, wechat_sim, tmp_path, payment_query_after_seconds=3600)
 
 
 async def reference_of(ctx: AppContext, order_id: int) -> str:

@@ -20,7 +20,7 @@ from knowcast.privacy.models import AuditEntry
 from knowcast.settings import Settings
 from tests.commerce.conftest import Shop, wait_for_state
 from tests.commerce.simulators.wechat import WechatSimulator
-from tests.commerce.wechat_support import wechat_keys, wechat_sim, write_keys
+from tests.commerce.wechat_support import wechat_keys, wechat_sim, with_wechat
 
 __all__ = ["wechat_keys", "wechat_sim"]  # fixtures
 WEBHOOK = "/api/v1/payments/wechat/webhook"
@@ -29,10 +29,7 @@ WEBHOOK = "/api/v1/payments/wechat/webhook"
 @pytest.fixture
 def settings(settings: Settings, wechat_sim: WechatSimulator, tmp_path: Path) -> Settings:
     """The test settings with WeChat Pay as the only provider, its keys written as a merchant would."""
-    values: dict[str, Any] = write_keys(wechat_sim, tmp_path)
-    for name in ("wechat_private_key_path", "wechat_public_key_path"):
-        values[name] = Path(values[name])
-    return settings.model_copy(update={"payment_providers": "wechat", **values})
+    return with_wechat(settings, wechat_sim, tmp_path)
 
 
 async def pending_order(shop: Shop, buyer: Any, price: int = 6900, **fields: Any) -> dict[str, Any]:

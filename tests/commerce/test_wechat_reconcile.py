@@ -19,18 +19,14 @@ from knowcast.settings import Settings
 from tests.commerce.conftest import Shop, wait_for_state
 from tests.commerce.simulators.wechat import CST, WechatSimulator
 from tests.commerce.test_wechat_lifecycle import answered, order_with
-from tests.commerce.wechat_support import wechat_keys, wechat_sim, write_keys
+from tests.commerce.wechat_support import wechat_keys, wechat_sim, with_wechat
 
 __all__ = ["wechat_keys", "wechat_sim"]  # fixtures
 
 
 @pytest.fixture
 def settings(settings: Settings, wechat_sim: WechatSimulator, tmp_path: Path) -> Settings:
-    values: dict[str, Any] = write_keys(wechat_sim, tmp_path)
-    for name in ("wechat_private_key_path", "wechat_public_key_path"):
-        values[name] = Path(values[name])
-    values["payment_query_after_seconds"] = 3600
-    return settings.model_copy(update={"payment_providers": "wechat", **values})
+    return with_wechat(settings, wechat_sim, tmp_path, payment_query_after_seconds=3600)
 
 
 async def paid(shop: Shop, buyer: Any, ctx: AppContext, sim: WechatSimulator, price: int) -> tuple[int, str]:

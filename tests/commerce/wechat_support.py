@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from knowcast.commerce.providers.wechat import WechatProvider
 from knowcast.commerce.providers.wechat_sdk import Credentials
+from knowcast.settings import Settings
 from tests.commerce.simulators.wechat import WechatKeys, WechatSimulator
 
 
@@ -43,6 +45,14 @@ def credentials(sim: WechatSimulator, notify_url: str = "http://127.0.0.1:9/unus
 @pytest.fixture
 def wechat(wechat_sim: WechatSimulator) -> WechatProvider:
     return WechatProvider(credentials(wechat_sim))
+
+
+def with_wechat(settings: Settings, sim: WechatSimulator, folder: Path, **overrides: Any) -> Settings:
+    """``settings`` with WeChat Pay as the only provider, its keys written to ``folder`` as a merchant would."""
+    values: dict[str, Any] = write_keys(sim, folder)
+    for name in ("wechat_private_key_path", "wechat_public_key_path"):
+        values[name] = Path(values[name])
+    return settings.model_copy(update={"payment_providers": "wechat", **values, **overrides})
 
 
 def write_keys(sim: WechatSimulator, folder: Path) -> dict[str, str]:

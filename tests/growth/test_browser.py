@@ -18,12 +18,12 @@ from typing import Any
 
 import pytest
 
-from tests.browser.pages import page_api
+from tests.browser.pages import page_api, sign_in
+from tests.conftest import PASSWORD
 from tests.growth.conftest import SmtpServer
 from tests.live_server import LiveServer, create_user, free_port, start_server
 
 pytestmark = pytest.mark.browser
-PASSWORD = "correct horse battery"
 
 
 @pytest.fixture(scope="module")
@@ -44,14 +44,6 @@ def server(tmp_path_factory: pytest.TempPathFactory, smtp_server: SmtpServer) ->
     )
     yield live
     live.stop()
-
-
-def sign_in(page: Any, server: LiveServer, email: str, then: str | None = None) -> None:
-    page.goto(f"{server.url}/signin" + (f"?next={then}" if then else ""))
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("[data-testid=signin-form] button[type=submit]")
-    page.wait_for_url(f"{server.url}{then or '/'}")
 
 
 def wait_until(page: Any, check: Any, what: str, timeout_ms: int = 30_000) -> Any:
@@ -76,11 +68,11 @@ def test_reminder_mail_link_opens_the_live_room(
     create_user(server, "booker@example.com", "viewer", PASSWORD)
     create_user(server, "anchor@example.com", "host", PASSWORD)
     host = new_context().new_page()
-    sign_in(host, server, "anchor@example.com")
+    sign_in(host, server, "anchor@example.com", consent=None)
     room_id = create_room(host, "周末理财直播")
 
     viewer = new_context(phone=True).new_page()
-    sign_in(viewer, server, "booker@example.com")
+    sign_in(viewer, server, "booker@example.com", consent=None)
     viewer.goto(f"{server.url}/rooms/{room_id}")
     viewer.click("[data-testid=remind-me]")
     viewer.wait_for_selector("[data-testid=remind-me][data-booked=true]")
@@ -145,7 +137,7 @@ def test_embed_is_blocked_unless_the_owner_allowed_the_site(
     create_user(server, "owner@example.com", "owner", PASSWORD)
     create_user(server, "buyer@example.com", "viewer", PASSWORD)
     owner = new_context().new_page()
-    sign_in(owner, server, "owner@example.com")
+    sign_in(owner, server, "owner@example.com", consent=None)
     room_id = create_room(owner, "嵌入测试")
     product = page_api(owner, "POST", "/api/v1/products", {"kind": "item", "title": "预算手册", "price": 1990})["body"]
     assert page_api(owner, "POST", f"/api/v1/rooms/{room_id}/shelf", {"product_id": product["id"]})["status"] == 201

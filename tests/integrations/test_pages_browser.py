@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.browser.conftest import artifacts, browser, live_server, new_context  # noqa: F401  # fixtures
-from tests.browser.test_foundation_browser import sign_in
+from tests.browser.pages import sign_in
 from tests.live_server import LiveServer, create_user
 
 pytestmark = pytest.mark.browser
@@ -54,7 +54,7 @@ def test_owner_sets_up_a_token_and_a_webhook_on_a_phone(
     url, received = hooks
     create_user(live_server, "owner-int@example.com", "owner")
     page = new_context(phone=True).new_page()
-    sign_in(page, live_server, "owner-int@example.com")
+    sign_in(page, live_server, "owner-int@example.com", consent=None)
     deny = page.locator("[data-testid=consent-deny]")  # the privacy banner covers a phone's lower half
     if deny.count():
         with page.expect_navigation():

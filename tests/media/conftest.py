@@ -22,7 +22,7 @@ from knowcast.media.ffmpeg import ffmpeg_binary
 from knowcast.media.runtime import Media
 from knowcast.settings import Settings, load_settings
 from tests.browser.conftest import artifacts, browser, new_context  # noqa: F401  (browser fixtures, shared)
-from tests.conftest import PASSWORD, SECRET
+from tests.conftest import PASSWORD, settings_for
 from tests.live_server import SECRET as LIVE_SECRET
 from tests.live_server import LiveServer
 
@@ -50,14 +50,9 @@ def sample_flv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
     """The shared settings plus embedded ingest on a free port and a short reconnect grace."""
-    return load_settings(
-        database_url=database_url,
-        data_dir=tmp_path / "data",
-        secret_key=SECRET,
-        auto_migrate=False,
-        argon2_time_cost=1,
-        argon2_memory_kib=1024,
-        log_json=False,
+    return settings_for(
+        database_url,
+        tmp_path / "data",
         ingest="embedded",
         rtmp_port=0,
         media_reconnect_grace_seconds=2,

@@ -9,10 +9,11 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from tests.browser.pages import sign_in
+from tests.conftest import PASSWORD
 from tests.live_server import LiveServer, create_user
 
 pytestmark = pytest.mark.browser
-PASSWORD = "correct horse battery"
 MAX_PAGES = 40
 SKIP = ("/signout", "/static/", "/media/", "/sandbox/", "/api/")  # actions and files, not pages
 
@@ -31,11 +32,7 @@ def watch_for_violations(page: Any) -> list[str]:
 
 def owner_with_a_live_room(page: Any, server: LiveServer) -> None:
     create_user(server, "csp-owner@example.com", "owner", PASSWORD)
-    page.goto(f"{server.url}/signin")
-    page.fill("input[name=email]", "csp-owner@example.com")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("[data-testid=signin-form] button[type=submit]")
-    page.wait_for_url(f"{server.url}/")
+    sign_in(page, server, "csp-owner@example.com", consent=None)  # the banner is this file's subject
     page.click("[data-testid=nav-studio]")
     page.click("[data-testid=new-room]")
     page.fill("[data-testid=room-title-input]", "CSP 检查")
