@@ -1,4 +1,4 @@
-"""The house rules of ARCHITECTURE.md that a test can hold: nothing imports analytics but the composition
+"""The house rules (README, "Where things are") that a test can hold: nothing imports analytics but the composition
 root, the model registry and web routes for its pages (analytics learns everything from bus events; what other
 domains need from it comes through knowcast.ports)."""
 

@@ -1,4 +1,4 @@
-"""Which room an order belongs to (METRICS.md "Attributed order"): one paid while its buyer was watching the
+"""Which room an order belongs to (docs/metrics.md "Attributed order"): one paid while its buyer was watching the
 room, or within the attribution window (default 24 h) after their last view of it. An order placed from a room
 page goes to that room if its buyer watched it in the window; an order placed elsewhere goes to the host's
 room the buyer watched last within the window. Orders with no such view are not attributed to any room.

@@ -1,4 +1,4 @@
-"""Traffic channels as METRICS.md defines them: ``utm_source`` ‖ ``ref`` ‖ the referrer's host class.
+"""Traffic channels as docs/metrics.md defines them: ``utm_source`` ‖ ``ref`` ‖ the referrer's host class.
 
 Share links carry the utm parameters for one channel; their QR code encodes the same URL.
 """

@@ -1,4 +1,4 @@
-"""R = A × P × V, and the exact log decomposition of a change between two streams (METRICS.md):
+"""R = A × P × V, and the exact log decomposition of a change between two streams (docs/metrics.md):
 ln(R₂/R₁) = ln(A₂/A₁) + ln(P₂/P₁) + ln(V₂/V₁), each term reported with its share of the change."""
 
 from __future__ import annotations

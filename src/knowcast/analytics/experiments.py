@@ -3,7 +3,7 @@
 Assignment: a keyed hash (HMAC-SHA256 with the site secret) of (experiment key, visitor id) picks a point in
 [0, 1) that falls into one variant by weight, so a visitor keeps their variant on every page and process.
 Exposure: recorded when the page asks for its assignments. Conversion: a paid order attributed to the
-visitor after their first exposure. The analysis follows METRICS.md (knowcast.analytics.stats).
+visitor after their first exposure. The analysis follows docs/metrics.md (knowcast.analytics.stats).
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ Json = JSON(none_as_null=True)  # None is SQL NULL, so "keep the old value" merg
 
 
 class AnalyticsEvent(Base):
-    """One event, append-only. ``visitor`` is a visitor id as METRICS.md defines it; ``user_id`` is set only
+    """One event, append-only. ``visitor`` is a visitor id as docs/metrics.md defines it; ``user_id`` is set only
     on order events (a buyer is an account)."""
 
     __tablename__ = "analytics_events"

@@ -37,8 +37,8 @@ ORDER_KINDS = frozenset({ORDER_CREATED, ORDER_PAID, ORDER_REFUNDED})
 UNPAID_KINDS = frozenset({ORDER_EXPIRED, ORDER_CANCELLED})
 VIEW_KINDS = frozenset({VIEW_START, HEARTBEAT, VIEW_END})
 
-VIEW_TIMEOUT_SECONDS = 60  # METRICS.md: a view ends after 60 s without a heartbeat
-MIN_VIEW_SECONDS = 1.0  # METRICS.md: a viewer (UV) watched the room for at least 1 s
+VIEW_TIMEOUT_SECONDS = 60  # docs/metrics.md: a view ends after 60 s without a heartbeat
+MIN_VIEW_SECONDS = 1.0  # docs/metrics.md: a viewer (UV) watched the room for at least 1 s
 HEARTBEAT_SECONDS = 15
 MAX_BEAT_SECONDS = 20.0  # the most one heartbeat may add to watch time (15 s plus slack)
 

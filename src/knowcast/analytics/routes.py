@@ -34,7 +34,7 @@ router.include_router(insight_routes.router)
 
 
 async def visit_of(request: Request, ctx: Ctx, db: Db, user_id: int | None) -> Visit:
-    """The sender as METRICS.md counts them: account id if signed in and consented, else the daily pseudonym."""
+    """The sender as docs/metrics.md counts them: account id if signed in and consented, else the daily pseudonym."""
     agreed = consent.state(request.headers, request.cookies).analytics
     agent = request.headers.get("user-agent", "")[:400]
     address = client_ip(request)

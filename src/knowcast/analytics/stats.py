@@ -1,4 +1,4 @@
-"""Statistics for experiments (METRICS.md "Experiments"), each from a published method:
+"""Statistics for experiments (docs/metrics.md "Experiments"), each from a published method:
 
 - Wald (normal-approximation) intervals for a proportion and a difference of proportions;
 - relative lift p₁/p₀ − 1 with the log (Katz) interval for a risk ratio, as in Altman (1991);

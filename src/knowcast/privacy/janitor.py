@@ -1,7 +1,7 @@
 """A small Component that deletes the cookieless visitor ids' salts once they are older than 48 hours.
 
 Once a day's salt is gone, nobody (us included) can link that day's pseudonymous visitor ids to an address and
-user agent again (privacy.visitors, METRICS.md). It runs at start and then every hour, in every process; the
+user agent again (privacy.visitors, docs/metrics.md). It runs at start and then every hour, in every process; the
 delete is idempotent, so several processes doing it at once is harmless.
 """
 

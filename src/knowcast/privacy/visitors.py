@@ -1,4 +1,4 @@
-"""Visitor ids as METRICS.md defines them.
+"""Visitor ids as docs/metrics.md defines them.
 
 A signed-in visitor who consented to analytics is counted by account id. Everyone else gets a cookieless
 pseudonymous id: a keyed hash of the day's site salt, the address and the user agent. The salt rotates at
