@@ -7,7 +7,10 @@ real ffmpeg publishing a PORTRAIT stream (360×640) through the embedded RTMP ga
 - on 1440×900 the video is on the left and the chat on the right;
 - axe-core finds no serious or critical accessibility problem on either;
 - when the host ends the stream (after confirming), the viewer's page — not reloaded — shows "ended" with the
-  replay link, and the chat box and the pinned card are gone.
+  replay link, and the chat box and the pinned card are gone;
+- a LANDSCAPE stream (640×360) sits on top of the phone's screen, full width at 16:9, with the chat and the bar
+  below it, no sideways scroll, the newest line in sight with the shelf or Q&A open; its replay writes the
+  room's system line (a coupon drop) in English and in Chinese from the line's catalog key and params.
 
 Screenshots (390×844 and 1440×900) go to the ``screens`` folder (KNOWCAST_SCREENSHOTS=docs/img refreshes the
 README's)."""
@@ -249,3 +252,104 @@ def test_the_phone_room_with_a_portrait_stream(
     finally:
         publisher.terminate()
         publisher.wait(10)
+
+
+@pytest.fixture(scope="module")
+def landscape_flv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_sample(tmp_path_factory.mktemp("landscape") / "landscape.flv", size="640x360")
+
+
+def test_the_phone_room_with_a_landscape_stream_and_its_replay(
+    server: LiveServer, new_context: Any, screens: Path, landscape_flv: Path
+) -> None:
+    """A landscape stream sits on top of the phone's screen with the room below it; the replay afterwards writes
+    its system lines in each viewer's language from their catalog key and params (not the stored text)."""
+    with ThreadPoolExecutor(1) as pool:  # Playwright's sync API owns this thread's event loop
+        room_id, key, host_email = pool.submit(asyncio.run, make_room_in(server)).result()
+    create_user(server, "landscape-viewer@example.com", "viewer", PASSWORD)
+    host = new_context(**DESKTOP).new_page()
+    sign_in(host, server, host_email)
+    course = page_api(
+        host, "POST", "/api/v1/products", {"kind": "course", "title": "横屏课：镜头前怎么讲", "price": 9900}
+    )
+    assert course["status"] == 201, course
+    page_api(host, "POST", f"/api/v1/rooms/{room_id}/shelf", {"product_id": course["body"]["id"]})
+    publisher = publish(server, key, landscape_flv)
+    try:
+        viewer = new_context(phone=True, bypass_csp=True).new_page()
+        sign_in(viewer, server, "landscape-viewer@example.com")
+        viewer.goto(f"{server.url}/rooms/{room_id}", wait_until="domcontentloaded")
+        answer_consent(viewer)
+        wait_for(viewer, "document.getElementById('stage').dataset.player === 'live'")
+        wait_for(viewer, "document.getElementById('player').videoWidth > 0")
+        assert viewer.get_attribute("#stage", "data-orientation") == "landscape"
+        for n in range(1, 13):
+            say(viewer, f"横屏第 {n} 条")
+        newest_line_seen(viewer, "横屏第 12 条")
+
+        # the video on top, the whole width, 16:9; the chat below it, not over it; the bar at the bottom
+        video = viewer.locator("[data-testid=video-area]").bounding_box()
+        chat = viewer.locator("[data-testid=chat-lines]").bounding_box()
+        bar = viewer.locator("[data-testid=room-bar]").bounding_box()
+        assert video and chat and bar, (video, chat, bar)
+        assert video["y"] < 844 * 0.2 and video["width"] >= 390 - 1, video
+        assert abs(video["height"] - video["width"] * 9 / 16) <= 2, video
+        assert chat["y"] >= video["y"] + video["height"] - 1, (chat, video)
+        assert chat["y"] + chat["height"] <= bar["y"] + 1 and bar["y"] + bar["height"] <= 844 + 1, (chat, bar)
+        picture = viewer.locator("#player").evaluate("v => [v.videoWidth, v.videoHeight]")
+        assert picture == [640, 360]
+        no_sideways_scroll(viewer)
+        viewer.screenshot(path=str(screens / "room-phone-landscape.png"))
+        assert serious_violations(viewer) == []
+
+        # sheets open below the video and still leave the newest line in sight
+        viewer.click("[data-testid=shelf-button]")
+        expect(viewer.locator("[data-testid=shelf-item]")).to_have_count(1)
+        newest_line_seen(viewer, "横屏第 12 条")
+        no_sideways_scroll(viewer)
+        viewer.screenshot(path=str(screens / "room-phone-landscape-shelf.png"))
+        viewer.click("[data-testid=shop-sheet] [data-close]")
+        expect(viewer.locator("[data-testid=shop-sheet]")).to_be_hidden()
+        viewer.click("[data-testid=open-qa]")
+        expect(viewer.locator("[data-testid=qa-sheet]")).to_be_visible()
+        viewer.fill("[data-testid=qa-input]", "横屏能回放吗？")
+        viewer.press("[data-testid=qa-input]", "Enter")
+        expect(viewer.locator("[data-testid=questions] li")).to_have_count(1)
+        say(viewer, "横屏第 13 条")
+        newest_line_seen(viewer, "横屏第 13 条")
+        no_sideways_scroll(viewer)
+        viewer.keyboard.press("Escape")
+        expect(viewer.locator("[data-testid=qa-sheet]")).to_be_hidden()
+
+        # a system line for the replay: a coupon drop (catalog key shop.system.drop, params {count})
+        ends = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+        coupon = page_api(
+            host, "POST", "/api/v1/coupons", {"code": "LAND10", "kind": "fixed", "value": 1000, "ends_at": ends}
+        )
+        drop = page_api(
+            host, "POST", f"/api/v1/rooms/{room_id}/coupon-drops", {"coupon_id": coupon["body"]["id"], "quantity": 1}
+        )
+        assert drop["status"] == 201, drop
+        expect(viewer.locator("#chat-lines li.system").last).to_have_text(
+            "主播发券啦，共 1 张，先到先得！", timeout=20_000
+        )
+        viewer.wait_for_timeout(5_000)  # a few more seconds of video after the drop, so the replay reaches it
+        ended = page_api(host, "POST", f"/api/v1/rooms/{room_id}/transitions", {"to": "ended"})
+        assert ended["status"] == 200, ended
+    finally:
+        publisher.terminate()
+        publisher.wait(10)
+
+    for locale, drop_line in (
+        ("en-US", "Coupon drop: 1 coupon to claim, first come first served!"),
+        ("zh-CN", "主播发券啦，共 1 张，先到先得！"),
+    ):
+        page = new_context(phone=True, locale=locale, bypass_csp=True).new_page()
+        page.goto(f"{server.url}/rooms/{room_id}/replay", wait_until="domcontentloaded")
+        wait_for(page, "document.getElementById('replay-video').duration > 1")
+        page.locator("#replay-video").evaluate("v => { v.currentTime = Math.max(0, v.duration - 0.5); v.play(); }")
+        line = page.locator("[data-testid=replay-chat] li.system").last
+        expect(line).to_have_text(drop_line, timeout=30_000)
+        expect(page.locator("[data-testid=replay-chat] li.chat").last).to_contain_text("横屏第 13 条")
+        no_sideways_scroll(page)
+        page.screenshot(path=str(screens / f"replay-phone-{locale}.png"))

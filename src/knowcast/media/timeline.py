@@ -1,7 +1,8 @@
 """The room's timeline beside its recording, so the replay can show chat and chapters at the right moment.
 
 It listens to the bus: chat lines (``chat.message`` events that carry ``text``), system lines (events with
-``"system": True``) and pins (events named ``*.pinned``, which become chapters), for rooms that have video.
+``"system": True``; with their catalog ``message`` and ``params`` when the event has them) and pins (events
+named ``*.pinned``, which become chapters), for rooms that have video.
 Each is one JSON line in ``<room media dir>/timeline.jsonl``. A moderator's hide (``chat.hidden``) takes the
 line out again — with ``purge``, every line of its author in that room — as the live room does.
 """
@@ -35,8 +36,18 @@ def item_for(event: Event) -> TimelineItem | None:
         return TimelineItem(at=event.at, kind="chapter", text=_title(data), data=_plain(data))
     if data.get("system"):
         text = str(data.get("text") or data.get("message") or event.name)
-        return TimelineItem(at=event.at, kind="system", text=text, data=_plain(data))
+        return TimelineItem(at=event.at, kind="system", text=text, data={**_plain(data), **_message(data)})
     return None
+
+
+def _message(data: dict[str, Any]) -> dict[str, Any]:
+    """A system line's catalog key and params, so the replay writes it in each viewer's language (the stored
+    ``text`` is the shop's default language, shown only by lines recorded before keys were kept)."""
+    params = data.get("params")
+    if not isinstance(data.get("message"), str) or not isinstance(params, dict):
+        return {}
+    plain = {k: v for k, v in params.items() if isinstance(v, str | int | float) and not isinstance(v, bool)}
+    return {"message": data["message"], "params": plain}
 
 
 def _title(data: dict[str, Any]) -> str:

@@ -4,8 +4,7 @@
 // `params` (docs/protocol.md, "System lines"); the server's `text` is only the fallback.
 import { api } from "./_api.js";
 import { onLive } from "./_live.js";
-import { money } from "./_format.js";
-import { formatMessage } from "./_messages.js";
+import { systemText } from "./_messages.js";
 
 const KEEP = 200;
 
@@ -30,7 +29,7 @@ export function startChat(live, { list, form, strings, notice }) {
     if (item.order_id) li.dataset.order = item.order_id;
     if (item.system) {
       li.className = `chat-line system event-${String(item.event).replaceAll(".", "-")}`;
-      li.textContent = systemText(item);
+      li.textContent = systemText(item, strings);
       return li;
     }
     li.className = "chat-line";
@@ -69,14 +68,6 @@ export function startChat(live, { list, form, strings, notice }) {
     );
     act(strings.ban, "ban-user", () => api("POST", `/api/v1/rooms/${roomId}/sanctions`, { user_id: item.user_id, kind: "ban" }));
     return tools;
-  };
-
-  const systemText = (item) => {
-    const message = item.message && strings[item.message];
-    if (!message || !item.params) return item.text || strings[`event.${item.event}`] || item.event;
-    const values = { ...item.params };
-    if (typeof values.price === "number") values.price = money(values.price, values.currency || "CNY");
-    return formatMessage(message, values);
   };
 
   const add = (items) => {

@@ -1,6 +1,7 @@
 // Replays the room's timeline (chat, system lines, chapters) against the recording's clock.
 // The recording carries EXT-X-PROGRAM-DATE-TIME, so each moment of the video has a wall-clock time
 // (hls.playingDate); a timeline item shows once the video has reached the moment it happened.
+import { systemText } from "./_messages.js";
 
 export function playingDate(video, hls, startedAt) {
   if (hls && hls.playingDate) return hls.playingDate.getTime();
@@ -19,8 +20,9 @@ export function itemsUntil(items, at) {
 }
 
 export class ChatReplay {
-  constructor(list, items) {
+  constructor(list, items, strings = {}) {
     this.list = list;
+    this.strings = strings;
     this.items = items.filter((i) => i.kind !== "chapter").map((i) => ({ ...i, time: Date.parse(i.at) }));
     this.shown = 0;
   }
@@ -31,15 +33,21 @@ export class ChatReplay {
       this.list.replaceChildren(); // seeked backwards
       this.shown = 0;
     }
-    for (const item of this.items.slice(this.shown, upto)) this.list.append(line(item));
+    for (const item of this.items.slice(this.shown, upto)) this.list.append(line(item, this.strings));
     if (upto !== this.shown) this.list.scrollTop = this.list.scrollHeight;
     this.shown = upto;
   }
 }
 
-function line(item) {
+function line(item, strings) {
   const li = document.createElement("li");
   li.className = item.kind;
+  if (item.kind === "system") {
+    // written from the line's catalog key and params in this page's language (stored text for older lines)
+    const data = item.data || {};
+    li.textContent = systemText({ text: item.text, message: data.message, params: data.params }, strings);
+    return li;
+  }
   if (item.name) {
     const who = document.createElement("b");
     who.textContent = `${item.name}: `;
