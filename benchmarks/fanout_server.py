@@ -145,11 +145,11 @@ def install() -> None:
             for seq in [seq for seq in sequenced if seq <= self._pass_seq]:
                 PROBE.writes.append(now - sequenced.pop(seq))
 
-    session_open = routes.Session.open
+    conversation_open = routes.Conversation.open
 
-    async def counted_open(self: routes.Session, transport: Any) -> Any:
+    async def counted_open(self: routes.Conversation, transport: Any) -> Any:
         try:
-            conn = await session_open(self, transport)
+            conn = await conversation_open(self, transport)
         except BaseException as error:
             why = f"{type(error).__name__}{getattr(error, 'close_code', '')}"
             PROBE.failed_joins[why] = PROBE.failed_joins.get(why, 0) + 1
@@ -157,7 +157,7 @@ def install() -> None:
         PROBE.joins += 1
         return conn
 
-    routes.Session.open = counted_open  # type: ignore[method-assign]
+    routes.Conversation.open = counted_open  # type: ignore[method-assign]
     full_pass = HeapKeeper._full_pass
 
     def logged_full_pass(self: HeapKeeper, sockets: int, *, thaw: bool) -> None:

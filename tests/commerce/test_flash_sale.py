@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from knowcast.accounts.models import Role
 from knowcast.commerce import counters, flash, orders
-from knowcast.commerce.gate import Claim, Outcome
+from knowcast.commerce.flash_gate import Claim, Outcome
 from knowcast.commerce.models import Order
 from knowcast.commerce.promotions import FlashSale
 from knowcast.commerce.runtime import runtime

@@ -7,7 +7,7 @@ import asyncio
 import secrets
 from collections import Counter
 
-from knowcast.commerce.gate import Claim, MemoryGate, Outcome, SaleKey
+from knowcast.commerce.flash_gate import Claim, MemoryGate, Outcome, SaleKey
 from knowcast.commerce.redis_gate import RedisGate
 from tests.services import require_redis
 

@@ -34,7 +34,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from knowcast import csrf, middleware
 from knowcast.commerce import flash
-from knowcast.commerce.gate import Outcome
+from knowcast.commerce.flash_gate import Outcome
 from knowcast.commerce.runtime import runtime
 from knowcast.commerce.schemas import AttemptIn, AttemptOut
 from knowcast.context import AppContext

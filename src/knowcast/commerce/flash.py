@@ -2,7 +2,7 @@
 
 An attempt runs: sale info from a per-process cache → the gate (memory or Redis; answers losers without the
 database) → for a win, the batch writer, which confirms the claim in the database with conditional UPDATEs
-and commits the order before the buyer hears "won". The database's ``stock_left`` is the truth; see gate.py.
+and commits the order before the buyer hears "won". The database's ``stock_left`` is the truth; see flash_gate.py.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from knowcast.bus import Event
 from knowcast.catalog import service as catalog
 from knowcast.catalog.models import Product
 from knowcast.commerce import announce, counters, order_events, orders, returns
-from knowcast.commerce.gate import Claim, Outcome, SaleKey
+from knowcast.commerce.flash_gate import Claim, Outcome, SaleKey
 from knowcast.commerce.models import Order, ShelfItem
 from knowcast.commerce.promotions import FlashSale
 from knowcast.commerce.redis_gate import GateNotLoaded

@@ -14,7 +14,7 @@ from typing import Any, cast
 
 from redis.asyncio import Redis
 
-from knowcast.commerce.gate import Claim, FlashGate, Outcome, SaleKey
+from knowcast.commerce.flash_gate import Claim, FlashGate, Outcome, SaleKey
 
 LOAD = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end

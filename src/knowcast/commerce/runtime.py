@@ -23,7 +23,7 @@ from starlette.requests import Request
 from knowcast.accounts.models import User
 from knowcast.bus import Event
 from knowcast.commerce import buyers
-from knowcast.commerce.gate import FlashGate, MemoryGate
+from knowcast.commerce.flash_gate import FlashGate, MemoryGate
 from knowcast.commerce.providers.base import PaymentProvider, PayMethod
 from knowcast.commerce.providers.sandbox import SandboxProvider, secret_from
 from knowcast.commerce.writer import FlashWriter, SaleInfo

@@ -10,7 +10,7 @@ from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
 from knowcast.catalog.kinds import ProductKind
 from knowcast.catalog.schemas import MAX_PRICE, MAX_STOCK, ProductPublic
-from knowcast.commerce.gate import Outcome
+from knowcast.commerce.flash_gate import Outcome
 from knowcast.commerce.promotions import CouponKind, DrawCondition, DrawState
 from knowcast.commerce.providers.base import PayMethod
 from knowcast.commerce.states import EntitlementKind, OrderState

@@ -29,7 +29,7 @@ from sqlalchemy.pool import NullPool
 from knowcast import tasks
 from knowcast.catalog.kinds import ProductKind
 from knowcast.commerce.counters import sale_scope
-from knowcast.commerce.gate import Claim, Outcome
+from knowcast.commerce.flash_gate import Claim, Outcome
 from knowcast.commerce.models import Order, OrderItem, PurchaseCounter
 from knowcast.commerce.promotions import FlashSale
 from knowcast.commerce.states import OrderState

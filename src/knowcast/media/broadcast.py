@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING
 
 from knowcast.media import flv, rtmp
 from knowcast.media.ffmpeg import FfmpegProcess, StreamPlan, hls_args, plan_for
-from knowcast.media.gate import Link
 from knowcast.media.health import HealthIssue, HealthReport, HealthTracker
 from knowcast.media.rtmp import Message
+from knowcast.media.rtmp_gate import Link
 
 if TYPE_CHECKING:
     from knowcast.media.supervisor import MediaPlane

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from knowcast import tasks
 from knowcast.context import AppContext
-from knowcast.media.gate import RtmpGate
+from knowcast.media.rtmp_gate import RtmpGate
 from knowcast.rooms.models import Room
 from knowcast.settings import Settings
 

@@ -10,7 +10,7 @@ from knowcast.context import AppContext
 from knowcast.media.access import RoomFactsCache
 from knowcast.media.demo import DemoStream
 from knowcast.media.ffmpeg import ffmpeg_binary
-from knowcast.media.gate import RtmpGate
+from knowcast.media.rtmp_gate import RtmpGate
 from knowcast.media.storage import MediaStore
 from knowcast.media.supervisor import MediaPlane
 from knowcast.media.timeline import TimelineRecorder

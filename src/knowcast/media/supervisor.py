@@ -16,9 +16,9 @@ from knowcast.context import AppContext
 from knowcast.errors import KnowcastError
 from knowcast.media import service
 from knowcast.media.broadcast import Broadcast, PublisherSession
-from knowcast.media.gate import Link, PublishRefused, PublishRequest
 from knowcast.media.health import HealthReport
 from knowcast.media.ladder import Rung, parse_ladder
+from knowcast.media.rtmp_gate import Link, PublishRefused, PublishRequest
 from knowcast.media.storage import MediaStore
 from knowcast.rooms.states import RoomState
 

@@ -143,10 +143,10 @@ async def serve(ctx: AppContext, socket: Socket, room_id: int, public_rooms: Pub
         log.error("the live endpoint needs uvicorn (it writes frames to the socket itself)")
         await socket.close(1011)
         return
-    session = Session(socket, ctx, room_id, public_rooms)
+    conversation = Conversation(socket, ctx, room_id, public_rooms)
     try:
-        conn = await session.open(transport)
-        await session.converse(conn)
+        conn = await conversation.open(transport)
+        await conversation.converse(conn)
     except Refused as refused:
         await socket.close(refused.close_code)
     except Gone:
@@ -155,7 +155,7 @@ async def serve(ctx: AppContext, socket: Socket, room_id: int, public_rooms: Pub
         log.exception("live socket failed", extra={"room_id": room_id})
         await socket.close(1011)
     finally:
-        session.leave()
+        conversation.leave()
 
 
 def same_origin(socket: Socket, public_url: str) -> bool:
@@ -166,8 +166,9 @@ def same_origin(socket: Socket, public_url: str) -> bool:
     return urlsplit(origin).netloc in (socket.header(b"host"), urlsplit(public_url).netloc)
 
 
-class Session:
-    """One socket's conversation: handshake checks, join, then messages until it closes."""
+class Conversation:
+    """One socket's conversation: handshake checks, join, then messages until it closes. (Not a database
+    session nor a sign-in session: the word stays with those two.)"""
 
     __slots__ = ("bad_frames", "conn", "ctx", "locale", "public_rooms", "room_id", "socket", "window")
 
