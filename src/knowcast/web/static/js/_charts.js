@@ -15,8 +15,8 @@ function timeAxis() {
   const clock = dateTimeFormat({ hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
   const full = dateTimeFormat({ month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" });
   return {
-    axis: { values: (u, splits) => splits.map((v) => (v == null ? "" : clock.format(new Date(v * 1000)))) },
-    legend: (u, v) => (v == null ? "—" : full.format(new Date(v * 1000))),
+    axis: { values: (_u, splits) => splits.map((v) => (v == null ? "" : clock.format(new Date(v * 1000)))) },
+    legend: (_u, v) => (v == null ? "—" : full.format(new Date(v * 1000))),
   };
 }
 
