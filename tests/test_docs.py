@@ -1,5 +1,5 @@
-"""The docs point at files that exist, and docs/metrics.md is the design's METRICS.md word for word (Knowcast's
-additions live in docs/analytics.md, "Beyond docs/metrics.md")."""
+"""The docs and the code point at files that exist, and docs/metrics.md is the design's METRICS.md word for word
+(Knowcast's additions live in docs/analytics.md, "Beyond docs/metrics.md")."""
 
 from __future__ import annotations
 
@@ -47,3 +47,41 @@ def test_no_reference_to_a_design_file_outside_the_repo() -> None:
         if stale.search(line)
     ]
     assert not found, found
+
+
+CITED = re.compile(
+    r"(?<![\w./-])((?:docs|tests|src|benchmarks|scripts|static|web)/[\w./-]+\.(?:md|py|json|js|mjs|html|css|txt))"
+)
+# a cited path may be relative to the repository, the package, web/ or web/static/
+BASES = (
+    ROOT,
+    ROOT / "src" / "knowcast",
+    ROOT / "src" / "knowcast" / "web",
+    ROOT / "src" / "knowcast" / "web" / "static",
+)
+
+
+def _citing_files() -> list[Path]:
+    web = ROOT / "src" / "knowcast" / "web"
+    return [
+        ROOT / "README.md",
+        *(ROOT / "docs").rglob("*.md"),
+        *(ROOT / "src").rglob("*.py"),
+        *(web / "static" / "js").glob("*.js"),
+        *(web / "templates").glob("*.html"),
+        *(ROOT / "tests").rglob("*.py"),
+        *(ROOT / "benchmarks").glob("*.py"),
+    ]
+
+
+def test_every_cited_file_exists() -> None:
+    """A path named in the README, the docs, a docstring or a comment is a file in the tree (built bundles under
+    dist/ aside: they exist after `make web`)."""
+    missing = [
+        f"{path.relative_to(ROOT)}:{number}: {cited}"
+        for path in _citing_files()
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        for cited in CITED.findall(line)
+        if "/dist/" not in f"/{cited}" and not any((base / cited.rstrip(".")).exists() for base in BASES)
+    ]
+    assert not missing, missing

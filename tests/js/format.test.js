@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { beforeEach, describe, test } from "node:test";
 
 import { clock, money } from "../../src/knowcast/web/static/js/_format.js";
-import { formatMessage } from "../../src/knowcast/web/static/js/_messages.js";
+import { formatMessage, systemText } from "../../src/knowcast/web/static/js/_messages.js";
 import { dateTimeFormat } from "../../src/knowcast/web/static/js/_time.js";
 import { fakeDocument } from "./fakes.js";
 
@@ -73,6 +73,24 @@ describe("ICU messages", () => {
   test("a broken catalog string shows as written; a missing one is empty", () => {
     assert.equal(formatMessage("{count, plural, one {# x}", { count: 1 }), "{count, plural, one {# x}");
     assert.equal(formatMessage("", {}), "");
+  });
+});
+
+describe("system chat lines", () => {
+  beforeEach(() => {
+    globalThis.document = fakeDocument();
+    globalThis.document.documentElement.lang = "en";
+  });
+  const strings = { "shop.system.order": "{name} bought {title} for {price}", "event.coupon.drop_started": "Coupon!" };
+  test("written from the catalog key and params, the price as money", () => {
+    const item = { message: "shop.system.order", params: { name: "Li", title: "Course", price: 1990, currency: "CNY" }, text: "李 买了" };
+    assert.equal(systemText(item, strings), "Li bought Course for ¥19.90");
+  });
+  test("without a key this page knows, the stored text, else the event's string, else its name", () => {
+    assert.equal(systemText({ message: "shop.system.unknown", params: {}, text: "stored" }, strings), "stored");
+    assert.equal(systemText({ event: "coupon.drop_started" }, strings), "Coupon!");
+    assert.equal(systemText({ event: "x.y" }, strings), "x.y");
+    assert.equal(systemText({}, strings), "");
   });
 });
 
