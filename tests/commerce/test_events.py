@@ -70,17 +70,17 @@ async def test_order_events_carry_items_amounts_coupon_and_sale(
         assert (data["room_id"], data["currency"], data["state"], data["source"]) == (shop.room_id, "CNY", state, "buy")
     # the room hears only the public line, without the buyer's id, amounts or variants
     (announced,) = _named(seen, "order.announced")
+    (envelope,) = [e for e in seen if e.name == "order.announced"]
+    assert envelope.to_room and envelope.system
     assert announced == {
         "room_id": shop.room_id,
-        "broadcast": True,
-        "system": True,
         "text": announced["text"],
         "message": "shop.system.bought",  # each viewer's page renders the line in their own language
         "params": {"name": "小李", "title": "理财课"},
         "order_id": order["id"],
     }
     assert "小李" in announced["text"] and "理财课" in announced["text"]
-    assert not any(e.data.get("broadcast") for e in seen if e.name.startswith("order.") and e.name != "order.announced")
+    assert not any(e.to_room for e in seen if e.name.startswith("order.") and e.name != "order.announced")
 
 
 async def test_cancel_and_expire_publish_the_same_shape(
@@ -140,7 +140,8 @@ async def test_coupon_claims_name_the_claimer_but_the_room_hears_only_the_count(
         "user_id": viewer.user.id,
     }
     (left,) = _named(seen, "coupon.left")
-    assert left == {"room_id": shop.room_id, "drop_id": drop.json()["id"], "broadcast": True, "left": 2}
+    assert left == {"room_id": shop.room_id, "drop_id": drop.json()["id"], "left": 2}
+    assert [e.to_room for e in seen if e.name in ("coupon.claimed", "coupon.left")] == [False, True]
 
 
 async def test_entering_a_draw_publishes_draw_entered_by_either_path(

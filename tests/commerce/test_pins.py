@@ -67,11 +67,12 @@ async def test_a_pin_carries_the_streams_program_time(app: Any, shop: Shop, seen
     _touch(_write_stream(store, shop.room_id, behind, count=30), datetime.now(UTC))
     pinned = await shop.host.client.post(f"/api/v1/rooms/{shop.room_id}/pin", json={"product_id": product["id"]})
     assert pinned.status_code == 200, pinned.text
-    (event,) = [e.data for e in seen if e.name == "shelf.pinned"]
+    (pin,) = [e for e in seen if e.name == "shelf.pinned"]
+    event = pin.data
     at = datetime.fromisoformat(event["program_time"])
     expected = behind + timedelta(seconds=30 * SEGMENT)
     assert expected <= at < expected + timedelta(seconds=30)  # the stream's clock, minutes from ours
-    assert event["product"]["id"] == product["id"] and event["broadcast"] is True
+    assert event["product"]["id"] == product["id"] and pin.to_room
     assert datetime.fromisoformat(pinned.json()["pin_program_time"]) == at
 
     given = "2030-01-01T10:00:00+00:00"

@@ -107,7 +107,7 @@ async def test_the_script_runs_step_by_step(make_user: Any, ctx: AppContext) -> 
     assert [e["pinned"] for e in shelf] == [True]
     assert [e.data["step_id"] for e in done] == [intro["id"], pin["id"], sale["id"], poll["id"]]
     first = done[0]
-    assert first.data["system"] is True and "broadcast" not in first.data  # talking points stay the host's
+    assert first.system and not first.to_room  # talking points stay the host's
     assert "talking_points" not in first.data and first.data["planned_at"] and first.data["started_at"]
     marker = item_for(first)  # what the replay's timeline (media) records for it
     assert marker is not None and marker.kind == "system" and marker.text == "▶ 开场：今天讲什么"

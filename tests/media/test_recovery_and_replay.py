@@ -57,7 +57,7 @@ async def test_the_replay_has_the_recording_and_the_timeline(
     await eventually(live, what="the room to go live")
     await ctx.bus.publish(Event("chat.message", {"room_id": room.id, "name": "Ann", "text": "hello <b>"}))
     await ctx.bus.publish(Event("shelf.pinned", {"room_id": room.id, "product": {"title": "Budget course"}}))
-    await ctx.bus.publish(Event("flash.started", {"room_id": room.id, "system": True, "text": "Flash sale!"}))
+    await ctx.bus.publish(Event("flash.started", {"room_id": room.id, "text": "Flash sale!"}, system=True))
     await ctx.bus.publish(Event("likes.tapped", {"room_id": room.id, "count": 3}))
     await publisher.stop()
 

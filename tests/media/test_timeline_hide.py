@@ -25,14 +25,14 @@ async def test_hidden_lines_leave_the_replay_timeline(ctx: Any, media: Media, ma
         _chat(room.id, "m3", 9, "刷屏一"),
         _chat(room.id, "m4", 9, "刷屏二"),
         _chat(other.id, "m5", 9, "别的房间"),
-        Event("flash.started", {"room_id": room.id, "system": True, "text": "秒杀开始"}),
+        Event("flash.started", {"room_id": room.id, "text": "秒杀开始"}, to_room=True, system=True),
     ):
         await ctx.bus.publish(event)
-    hide = {"room_id": room.id, "broadcast": True, "by": 1}
-    await ctx.bus.publish(Event("chat.hidden", {**hide, "message_id": "m2"}))
+    hide = {"room_id": room.id, "by": 1}
+    await ctx.bus.publish(Event("chat.hidden", {**hide, "message_id": "m2"}, to_room=True))
     assert [i.text for i in media.timeline.items(room.id)] == ["老师好", "刷屏一", "刷屏二", "秒杀开始"]
-    await ctx.bus.publish(Event("chat.hidden", {**hide, "message_id": "m3", "user_id": 9, "purge": True}))
+    await ctx.bus.publish(Event("chat.hidden", {**hide, "message_id": "m3", "user_id": 9, "purge": True}, to_room=True))
     assert [i.text for i in media.timeline.items(room.id)] == ["老师好", "秒杀开始"]
     assert [i.text for i in media.timeline.items(other.id)] == ["别的房间"]
-    await ctx.bus.publish(Event("chat.hidden", {**hide, "message_id": "no-such-line"}))
+    await ctx.bus.publish(Event("chat.hidden", {**hide, "message_id": "no-such-line"}, to_room=True))
     assert len(media.timeline.items(room.id)) == 2

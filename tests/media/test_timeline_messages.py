@@ -19,15 +19,13 @@ async def test_system_lines_keep_their_message_key_and_params(ctx: Any, media: M
     media.store.write_variants(room.id, [Variant("src", 1)])  # rooms with video keep a timeline
     bought = {
         "room_id": room.id,
-        "broadcast": True,
-        "system": True,
         "message": "shop.system.bought",
         "params": {"name": "小李", "title": "理财课", "flag": True, "nested": {"no": 1}},
         "text": "小李 买了《理财课》",
         "order_id": 42,
     }
-    await ctx.bus.publish(Event("order.announced", bought))
-    await ctx.bus.publish(Event("flash.started", {"room_id": room.id, "system": True, "text": "秒杀开始"}))
+    await ctx.bus.publish(Event("order.announced", bought, to_room=True, system=True))
+    await ctx.bus.publish(Event("flash.started", {"room_id": room.id, "text": "秒杀开始"}, to_room=True, system=True))
     new, old = media.timeline.items(room.id)
     assert new.kind == "system" and new.text == "小李 买了《理财课》"
     assert new.data["message"] == "shop.system.bought"

@@ -86,8 +86,8 @@ async def test_broadcast_bus_events_reach_the_room_and_system_lines_show(live: L
     viewer = await open_viewer(live, room["id"], join={})
     bus = live.ctx.bus
     await bus.publish(Event("commerce.private", {"room_id": room["id"], "secret": 1}))
-    data = {"room_id": room["id"], "broadcast": True, "system": True, "text": "小王 买了《理财课》"}
-    await bus.publish(Event("order.paid", data))
+    data = {"room_id": room["id"], "text": "小王 买了《理财课》"}
+    await bus.publish(Event("order.paid", data, to_room=True, system=True))
     tick = await viewer.until(lambda m: bool(m.get("events")))
     assert [e["name"] for e in tick["events"]] == ["order.paid"]
     assert tick["events"][0]["data"]["text"] == "小王 买了《理财课》"

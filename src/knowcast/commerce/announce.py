@@ -16,9 +16,10 @@ Param = str | int
 
 
 def system(ctx: AppContext, key: str, **params: Param) -> dict[str, object]:
-    """The fields that make an event a system chat line: ``system``, ``message``, ``params`` and ``text``."""
+    """The payload fields of an event published as a system chat line (``Event(..., system=True)``):
+    ``message``, ``params`` and ``text``."""
     message = f"shop.system.{key}"
-    return {"system": True, "message": message, "params": params, "text": line(ctx, key, **params)}
+    return {"message": message, "params": params, "text": line(ctx, key, **params)}
 
 
 def line(ctx: AppContext, key: str, **params: Param) -> str:

@@ -198,10 +198,11 @@ async def start_drop(session: AsyncSession, ctx: AppContext, host: User, room_id
             "coupon.drop_started",
             {
                 "room_id": room_id,
-                "broadcast": True,
                 **announce.system(ctx, "drop", count=data.quantity),
                 "drop": out.model_dump(mode="json"),
             },
+            to_room=True,
+            system=True,
         )
     )
     return drop
@@ -255,7 +256,7 @@ async def claim(session: AsyncSession, ctx: AppContext, user: User, drop_id: int
     await session.refresh(drop)
     common = {"room_id": drop.room_id, "drop_id": drop.id}
     await ctx.bus.publish(Event("coupon.claimed", {**common, "coupon_id": coupon.id, "user_id": user.id}))
-    await ctx.bus.publish(Event("coupon.left", {**common, "broadcast": True, "left": drop.quantity - drop.claimed}))
+    await ctx.bus.publish(Event("coupon.left", {**common, "left": drop.quantity - drop.claimed}, to_room=True))
     return coupon_out(coupon, held.value)
 
 

@@ -88,10 +88,11 @@ async def open_draw(session: AsyncSession, ctx: AppContext, host: User, room: Ro
             "draw.opened",
             {
                 "room_id": room.id,
-                "broadcast": True,
                 **announce.system(ctx, "draw_opened", title=draw.title),
                 "draw": out.model_dump(mode="json"),
             },
+            to_room=True,
+            system=True,
         )
     )
     return draw
@@ -149,11 +150,10 @@ async def run_draw(session: AsyncSession, ctx: AppContext, draw: Draw) -> Draw:
     out = await draw_out(session, draw)
     data = {
         "room_id": draw.room_id,
-        "broadcast": True,
         **announce.system(ctx, "draw_drawn", title=draw.title, count=len(out.winner_ids)),
         "draw": out.model_dump(mode="json"),
     }
-    await ctx.bus.publish(Event("draw.drawn", data))
+    await ctx.bus.publish(Event("draw.drawn", data, to_room=True, system=True))
     return draw
 
 

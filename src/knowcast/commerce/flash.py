@@ -105,12 +105,13 @@ async def create_sale(session: AsyncSession, ctx: AppContext, room: Room, data: 
             "flash.scheduled",
             {
                 "room_id": room.id,
-                "broadcast": True,
                 **announce.system(
                     ctx, "flash", title=out.product_title, price=out.price, currency=out.currency, stock=out.stock_total
                 ),
                 "sale": out.model_dump(mode="json"),
             },
+            to_room=True,
+            system=True,
         )
     )
     return sale
@@ -121,7 +122,7 @@ async def stop_sale(session: AsyncSession, ctx: AppContext, sale: FlashSale) -> 
         sale.ends_at = utcnow()
         await session.commit()
     runtime(ctx).sales.pop(sale.id, None)
-    await ctx.bus.publish(Event("flash.ended", {"room_id": sale.room_id, "broadcast": True, "sale_id": sale.id}))
+    await ctx.bus.publish(Event("flash.ended", {"room_id": sale.room_id, "sale_id": sale.id}, to_room=True))
     await close(session, ctx, sale.id)
     await session.refresh(sale)
     return sale
@@ -325,10 +326,11 @@ async def publish_stock(ctx: AppContext, sale_id: int) -> None:
     left = await runtime(ctx).gate.stock_left(sale_key(info))
     if left is None:
         return
-    data = {"room_id": info.room_id, "broadcast": True, "sale_id": sale_id, "stock_left": max(0, left)}
-    await ctx.bus.publish(Event("flash.stock", data))
+    data = {"room_id": info.room_id, "sale_id": sale_id, "stock_left": max(0, left)}
+    await ctx.bus.publish(Event("flash.stock", data, to_room=True))
     if left <= 0:
-        await ctx.bus.publish(Event("flash.sold_out", {**data, **announce.system(ctx, "sold_out", title=info.title)}))
+        line = announce.system(ctx, "sold_out", title=info.title)
+        await ctx.bus.publish(Event("flash.sold_out", {**data, **line}, to_room=True, system=True))
 
 
 # ---- upkeep (the sweeper) ----------------------------------------------------------------------------------

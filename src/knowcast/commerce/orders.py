@@ -262,8 +262,8 @@ async def _announce(session: AsyncSession, ctx: AppContext, order: Order, items:
         return
     buyer = await session.get(User, order.user_id)
     line = announce.system(ctx, "bought", name=buyer.display_name if buyer else "?", title=items[0].title)
-    data = {"room_id": order.room_id, "broadcast": True, **line, "order_id": order.id}
-    await ctx.bus.publish(Event("order.announced", data))
+    data = {"room_id": order.room_id, **line, "order_id": order.id}
+    await ctx.bus.publish(Event("order.announced", data, to_room=True, system=True))
 
 
 async def fulfil(session: AsyncSession, ctx: AppContext, order: Order) -> Order:

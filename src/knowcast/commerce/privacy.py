@@ -146,5 +146,5 @@ async def forget_in_live_rooms(ctx: AppContext, user_id: int) -> None:
             if room_id is not None:
                 by_room.setdefault(room_id, []).append(order_id)
     for room_id, order_ids in sorted(by_room.items()):
-        data = {"room_id": room_id, "broadcast": True, "message_id": None, "by": None, "order_ids": order_ids}
-        await ctx.bus.publish(Event("chat.hidden", data))
+        data = {"room_id": room_id, "message_id": None, "by": None, "order_ids": order_ids}
+        await ctx.bus.publish(Event("chat.hidden", data, to_room=True))

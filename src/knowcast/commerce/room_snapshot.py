@@ -146,7 +146,7 @@ class RoomSnapshots:
             changed = [(room_id, await shelf.shelf_of(db, room_id)) for room_id in room_ids]
         for room_id, entries in changed:
             items = [e.model_dump(mode="json") for e in entries]
-            await self.ctx.bus.publish(Event("shelf.updated", {"room_id": room_id, "broadcast": True, "items": items}))
+            await self.ctx.bus.publish(Event("shelf.updated", {"room_id": room_id, "items": items}, to_room=True))
 
     async def _load(self, room_id: int) -> Shared:
         generation = self._generation.get(room_id, 0)

@@ -73,8 +73,8 @@ async def _item(session: AsyncSession, room_id: int, product_id: int) -> ShelfIt
 
 async def _changed(session: AsyncSession, ctx: AppContext, room_id: int) -> list[ShelfEntry]:
     entries = await shelf_of(session, room_id)
-    data = {"room_id": room_id, "broadcast": True, "items": [e.model_dump(mode="json") for e in entries]}
-    await ctx.bus.publish(Event("shelf.updated", data))
+    data = {"room_id": room_id, "items": [e.model_dump(mode="json") for e in entries]}
+    await ctx.bus.publish(Event("shelf.updated", data, to_room=True))
     return entries
 
 
@@ -94,7 +94,7 @@ async def pin(
         item.pin_program_time = program_time or item.pinned_at
     await session.commit()
     if item is None:
-        await ctx.bus.publish(Event("shelf.unpinned", {"room_id": room.id, "broadcast": True}))
+        await ctx.bus.publish(Event("shelf.unpinned", {"room_id": room.id}, to_room=True))
         return None
     await session.refresh(item)
     entry = next(e for e in await shelf_of(session, room.id, active_only=False) if e.product.id == item.product_id)
@@ -103,10 +103,10 @@ async def pin(
             "shelf.pinned",
             {
                 "room_id": room.id,
-                "broadcast": True,
                 "product": entry.product.model_dump(mode="json"),
                 "program_time": entry.pin_program_time.isoformat() if entry.pin_program_time else None,
             },
+            to_room=True,
         )
     )
     return entry

@@ -111,8 +111,6 @@ class AutoReplier:
         text = f"{self.label} @{name}: {answer.text}" if name else f"{self.label} {answer.text}"
         data: dict[str, Any] = {
             "room_id": room_id,
-            "broadcast": True,
-            "system": True,
             "auto": True,
             "faq_id": answer.entry_id,
             "keyword": keyword,  # the one that matched: analytics counts replies per entry and keyword
@@ -121,4 +119,4 @@ class AutoReplier:
             "answer": answer.text,
             "text": text,
         }
-        await self.ctx.bus.publish(Event("faq.replied", data))
+        await self.ctx.bus.publish(Event("faq.replied", data, to_room=True, system=True))

@@ -171,7 +171,9 @@ async def run(session: AsyncSession, ctx: AppContext, actor: User, room: Room, s
     return step
 
 
-def _event(name: str, room: Room, step: ShowStep, **extra: Any) -> Event:
+def _event(name: str, room: Room, step: ShowStep, system: bool = False, **extra: Any) -> Event:
+    """A step's event: never sent to the room (talking points stay the host's); a ``system`` one is a line
+    in the replay's timeline."""
     out = step_out(room, step)
     data: dict[str, Any] = {
         "room_id": room.id,
@@ -185,7 +187,7 @@ def _event(name: str, room: Room, step: ShowStep, **extra: Any) -> Event:
         "run_by": step.run_by,
         **extra,
     }
-    return Event(name, data)
+    return Event(name, data, system=system)
 
 
 async def due_auto_steps(session: AsyncSession) -> list[tuple[int, int]]:

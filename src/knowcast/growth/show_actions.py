@@ -105,7 +105,7 @@ async def _draw(s: AsyncSession, c: AppContext, u: User, r: Room, p: dict[str, A
 
 async def _qa(s: AsyncSession, c: AppContext, u: User, r: Room, p: dict[str, Any], st: ShowStep) -> dict[str, Any]:
     """Call for questions (a system line in the room) and pin the most-voted open question."""
-    await c.bus.publish(Event("show.qa_called", {"room_id": r.id, "broadcast": True, "system": True, "text": st.title}))
+    await c.bus.publish(Event("show.qa_called", {"room_id": r.id, "text": st.title}, to_room=True, system=True))
     if not p.get("pin_top_question", True):
         return {}
     open_questions = [q for q in await qa.top(s, r.id) if not q.answered]

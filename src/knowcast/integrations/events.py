@@ -2,7 +2,7 @@
 
 Other domains publish these on ``knowcast.bus`` after their commit (rooms: ``room.live`` and ``room.ended``;
 commerce: ``order.paid``, ``order.refunded`` and, from reconciliation, ``payment.mismatch``). To offer another
-event, add it here and document its fields in docs/integrations.md.
+event, add it here, give it a mapper in payloads.py and document its fields in docs/integrations.md.
 """
 
 from __future__ import annotations
@@ -10,12 +10,11 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
-from typing import Any
 
 from knowcast.bus import Event
+from knowcast.integrations import payloads
 
 PING = "webhook.ping"  # sent on demand to test an endpoint; not subscribable
-INTERNAL_KEYS = frozenset({"broadcast", "system"})  # routing hints for the real-time plane, not for receivers
 
 
 class WebhookEvent(enum.StrEnum):
@@ -34,6 +33,5 @@ def event_id(event: Event) -> str:
 
 def payload(event: Event, ident: str) -> str:
     """The JSON body sent to receivers, fixed once so that every attempt sends the same bytes."""
-    data: dict[str, Any] = {key: value for key, value in event.data.items() if key not in INTERNAL_KEYS}
-    body = {"id": ident, "type": event.name, "created_at": event.at.isoformat(), "data": data}
+    body = {"id": ident, "type": event.name, "created_at": event.at.isoformat(), "data": payloads.data_of(event)}
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"), default=str)

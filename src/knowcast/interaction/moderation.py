@@ -112,7 +112,7 @@ async def sanctions_of_many(
 
 
 async def _publish(ctx: AppContext, event: str, room: Room, **data: Any) -> None:
-    await ctx.bus.publish(Event(event, {"room_id": room.id, "broadcast": True, **data}))
+    await ctx.bus.publish(Event(event, {"room_id": room.id, **data}, to_room=True))
 
 
 async def hide_message(

@@ -53,10 +53,8 @@ async def _poll(session: AsyncSession, room: Room, poll_id: int) -> Poll:
 
 
 async def _publish(ctx: AppContext, name: str, room: Room, out: PollOut, replaces: bool = False) -> None:
-    data = {"room_id": room.id, "broadcast": True, "poll": out.model_dump()}
-    if replaces:
-        data["replaces"] = f"poll:{out.id}"
-    await ctx.bus.publish(Event(name, data))
+    data = {"room_id": room.id, "poll": out.model_dump()}
+    await ctx.bus.publish(Event(name, data, to_room=True, replaces=f"poll:{out.id}" if replaces else None))
 
 
 async def open_poll(session: AsyncSession, ctx: AppContext, user: User, room: Room, data: PollIn) -> PollOut:

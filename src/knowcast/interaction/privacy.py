@@ -98,17 +98,18 @@ async def silence_in_live_rooms(ctx: AppContext, user_id: int) -> None:
     """A disabled (site-banned) or deleted account: a socket it still holds open can no longer chat. Every
     process folds the room event into its chat rules, as for a ban by the room's moderators."""
     for room_id in await _rooms_that_may_show(ctx):
-        data = {"room_id": room_id, "broadcast": True, "user_id": user_id, "name": None, "until": None}
-        await ctx.bus.publish(Event("chat.user_banned", data))
+        data = {"room_id": room_id, "user_id": user_id, "name": None, "until": None}
+        await ctx.bus.publish(Event("chat.user_banned", data, to_room=True))
 
 
 async def forget_in_live_rooms(ctx: AppContext, user_id: int) -> None:
     """After the deletion commits: those rooms drop the person's recent chat lines and questions, and refuse
     further chat from a socket they left open."""
     for room_id in await _rooms_that_may_show(ctx):
-        base = {"room_id": room_id, "broadcast": True, "user_id": user_id}
-        await ctx.bus.publish(Event("chat.hidden", {**base, "message_id": None, "by": None, "purge": True}))
-        await ctx.bus.publish(Event("qa.removed", base))
+        base = {"room_id": room_id, "user_id": user_id}
+        hidden = {**base, "message_id": None, "by": None, "purge": True}
+        await ctx.bus.publish(Event("chat.hidden", hidden, to_room=True))
+        await ctx.bus.publish(Event("qa.removed", base, to_room=True))
     await silence_in_live_rooms(ctx, user_id)
 
 
@@ -117,8 +118,8 @@ async def reconnect_in_live_rooms(ctx: AppContext, user_id: int) -> None:
     those rooms are closed with 4001, so each page reconnects as whoever its cookie now says — the same
     person on a session that still holds, an anonymous viewer on one that ended."""
     for room_id in await _rooms_that_may_show(ctx):
-        data = {"room_id": room_id, "broadcast": True, "transient": True, "user_id": user_id}
-        await ctx.bus.publish(Event("chat.sessions_ended", data))
+        data = {"room_id": room_id, "user_id": user_id}
+        await ctx.bus.publish(Event("chat.sessions_ended", data, to_room=True, transient=True))
 
 
 def subscribe(ctx: AppContext) -> None:

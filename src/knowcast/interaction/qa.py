@@ -72,7 +72,7 @@ async def _question(session: AsyncSession, room: Room, question_id: int) -> Ques
 
 
 async def _publish(ctx: AppContext, name: str, room: Room, view: QuestionOut) -> None:
-    await ctx.bus.publish(Event(name, {"room_id": room.id, "broadcast": True, "question": view.model_dump()}))
+    await ctx.bus.publish(Event(name, {"room_id": room.id, "question": view.model_dump()}, to_room=True))
 
 
 async def ask(session: AsyncSession, ctx: AppContext, user: User, room: Room, text: str) -> QuestionOut:

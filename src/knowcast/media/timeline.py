@@ -1,7 +1,7 @@
 """The room's timeline beside its recording, so the replay can show chat and chapters at the right moment.
 
-It listens to the bus: chat lines (``chat.message`` events that carry ``text``), system lines (events with
-``"system": True``; with their catalog ``message`` and ``params`` when the event has them) and pins (events
+It listens to the bus: chat lines (``chat.message`` events that carry ``text``), system lines (events published
+with ``system=True``; with their catalog ``message`` and ``params`` when the event has them) and pins (events
 named ``*.pinned``, which become chapters), for rooms that have video.
 Each is one JSON line in ``<room media dir>/timeline.jsonl``. A moderator's hide (``chat.hidden``) takes the
 line out again — with ``purge``, every line of its author in that room — as the live room does.
@@ -34,7 +34,7 @@ def item_for(event: Event) -> TimelineItem | None:
         return TimelineItem(at=event.at, kind="chat", name=data.get("name"), user_id=author, text=text, data=line)
     if event.name.endswith(".pinned"):
         return TimelineItem(at=event.at, kind="chapter", text=_title(data), data=_plain(data))
-    if data.get("system"):
+    if event.system:
         text = str(data.get("text") or data.get("message") or event.name)
         return TimelineItem(at=event.at, kind="system", text=text, data={**_plain(data), **_message(data)})
     return None
@@ -58,7 +58,7 @@ def _title(data: dict[str, Any]) -> str:
 
 
 def _plain(data: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in data.items() if k not in ("broadcast", "system") and isinstance(v, str | int | float)}
+    return {k: v for k, v in data.items() if isinstance(v, str | int | float)}
 
 
 class TimelineRecorder:

@@ -39,7 +39,7 @@ def subscribe(bus: EventBus, db: Database) -> None:
         if target is None:
             return
         kind, id_key = target
-        detail = {k: v for k, v in event.data.items() if k not in ACTOR_KEYS and k != id_key and k != "broadcast"}
+        detail = {k: v for k, v in event.data.items() if k not in ACTOR_KEYS and k != id_key}
         async with db.session() as session:
             audit.record(session, actor_of(event.data), event.name, kind, event.data.get(id_key), **detail)
             await session.commit()

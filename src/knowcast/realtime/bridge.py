@@ -1,4 +1,4 @@
-"""Bus → room: every domain event with ``room_id`` and ``"broadcast": True`` rides the room's next tick.
+"""Bus → room: every domain event sent ``to_room`` (with an int ``room_id``) rides the room's next tick.
 
 Such events are priority messages: never sampled away like chat under load. The browser dispatches each on
 ``document`` as a ``knowcast:event`` CustomEvent (static/js/_live.js).
@@ -25,7 +25,7 @@ def build_hub(settings: Settings) -> Hub:
 def connect(bus: EventBus, hub: Hub) -> None:
     async def forward(event: Event) -> None:
         room_id = event.data.get("room_id")
-        if event.data.get("broadcast") is True and isinstance(room_id, int) and not isinstance(room_id, bool):
-            hub.submit_event(room_id, event.name, event.data)
+        if event.to_room and isinstance(room_id, int) and not isinstance(room_id, bool):
+            hub.submit_event(room_id, event.name, event.wire())
 
     bus.subscribe("*", forward)

@@ -104,8 +104,8 @@ async def transition(session: AsyncSession, ctx: AppContext, room: Room, target:
     elif target is RoomState.ENDED:
         room.ended_at = now
     await session.commit()
-    data = {"room_id": room.id, "host_id": room.host_id, "state": target.value, "broadcast": True}
-    await ctx.bus.publish(Event(f"room.{target.value}", data))
+    data = {"room_id": room.id, "host_id": room.host_id, "state": target.value}
+    await ctx.bus.publish(Event(f"room.{target.value}", data, to_room=True))
     return room
 
 
