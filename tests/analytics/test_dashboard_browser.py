@@ -1,13 +1,16 @@
 """In a real Chromium: a viewer watches on a phone (the room page's tracking module sends the view), and the
-host's console shows the viewer on the live dashboard without a reload; the review page draws its chart."""
+host's console shows the viewer on the live dashboard without a reload, its chart's legend in Chinese with a
+24-hour clock; the review page draws its chart."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import artifacts, browser, live_server, new_context  # noqa: F401  (fixtures)
 from tests.browser.pages import sign_in
@@ -45,6 +48,13 @@ def test_the_console_dashboard_shows_a_viewer_live(live_server: LiveServer, new_
     host.wait_for_selector("strong[data-kpi=uv]:text-is('1')", timeout=40_000)
     assert "wechat" in host.inner_text("[data-list=channels]")
     assert host.locator("[data-chart=timeline] canvas").count() >= 1  # uPlot drew
+    # the chart's legend in the page's language and a 24-hour clock (uPlot's own are English, "2:05pm")
+    legend = host.locator("[data-chart=timeline] .u-legend .u-series").first
+    expect(legend.locator(".u-label")).to_have_text("时间")
+    host.locator("[data-chart=timeline] .u-over").hover()
+    moment = legend.locator(".u-value").inner_text()
+    assert "月" in moment and re.search(r"\b\d{2}:\d{2}:\d{2}\b", moment), moment
+    assert not re.search(r"[ap]\.?m\.?|上午|下午", moment, re.IGNORECASE), moment
     host.screenshot(path=str(artifacts / "console-dashboard.png"), full_page=True)
 
     host.goto(f"{live_server.url}/studio/rooms/{room_id}/review")

@@ -26,7 +26,7 @@ export function timelineChart(el) {
   const opts = {
     ...size(el),
     series: [
-      { value: time.legend },
+      { label: label("time"), value: time.legend },
       { label: label("viewers"), stroke: COLORS.viewers, width: 2, scale: "v" },
       { label: label("chat"), stroke: COLORS.chat, width: 1, scale: "n" },
       { label: label("gmv"), stroke: COLORS.gmv, fill: "rgba(52,199,89,0.15)", width: 1, scale: "n", paths: uPlot.paths.bars?.({ size: [0.6] }) },
