@@ -312,6 +312,7 @@ def server_counts(ports: list[int]) -> dict[str, int]:
         "events": ("knowcast_http_requests_total", 'method="POST",route="/api/v1/analytics/events",status="202"'),
         "asset": ("knowcast_static_assets_total", 'status="200"'),
         "welcome": ("knowcast_realtime_welcomes_total", 'kind="snapshot"'),
+        "commerce_in_welcome": ("knowcast_realtime_welcome_parts_total", 'part="commerce"'),
     }
     counts = dict.fromkeys(wanted, 0)
     for port in ports:
@@ -321,6 +322,7 @@ def server_counts(ports: list[int]) -> dict[str, int]:
                 if name == metric and labels == want:
                     counts[key] += int(float(value))
     counts["welcome"] -= CHATTERS  # the chat history's own sockets
+    counts["commerce"] += max(0, counts.pop("commerce_in_welcome") - CHATTERS)  # the snapshot rode the welcome
     return counts
 
 

@@ -4,10 +4,12 @@ Each browser arrives at its own moment (spread evenly over the run across all lo
 then does what the room page makes a browser do: ``GET /rooms/{id}`` on a fresh keep-alive connection; opens a
 second connection (browsers fetch in parallel) and loads every ``/static/`` file the page links, split over
 the two, each once (a browser with an empty cache; hashed files are ``immutable``, so it would never ask
-again), accepting brotli and gzip; then, as the page's module does, fetches the commerce snapshot, posts the
-analytics ``view_start`` and opens the live WebSocket, sends ``join`` and waits for ``welcome``. The time
-from arrival to ``welcome`` is what is measured. The socket then stays open, as a viewer's does, reading and
-discarding the room's ticks until the orchestrator says ``stop``.
+again), accepting brotli and gzip; then, as the page's module does, posts the analytics ``view_start`` and
+opens the live WebSocket, sends ``join`` and waits for ``welcome``, which carries the room's commerce
+snapshot (``commerce``); when it does not, the browser then fetches ``GET /api/v1/rooms/{id}/commerce`` as
+the page would. The time from arrival to ``welcome`` (and that fetch, when there is one) is what is
+measured. The socket then stays open, as a viewer's does, reading and discarding the room's ticks until the
+orchestrator says ``stop``.
 
 Protocol with the orchestrator (benchmarks/join.py): reads the job file, connects nothing until ``go``,
 prints ``done`` when every browser has joined or failed, then on ``stop`` closes the sockets and writes its
@@ -119,6 +121,7 @@ class Live(asyncio.Protocol):
         self.upgraded = False
         self.transport: asyncio.Transport | None = None
         self.received = 0
+        self.commerce = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
@@ -144,6 +147,7 @@ class Live(asyncio.Protocol):
         if payload is None:
             return
         if b'"type":"welcome"' in payload[:64]:
+            self.commerce = b'"commerce":{' in payload  # the room's commerce snapshot rode the welcome
             self.welcomed.set_result(None)
         else:
             self.welcomed.set_exception(Failed("ws_" + payload[:60].decode("utf-8", "replace")))
@@ -267,14 +271,15 @@ class Run:
         await asyncio.gather(self.assets(first, browser, assets[0::2]), self.assets(second, browser, assets[1::2]))
         welcomed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         live = Live(browser.upgrade(), welcomed)
-        commerce = browser.get(f"/api/v1/rooms/{browser.room}/commerce", "Accept: application/json\r\n")
         await asyncio.gather(
-            self.fetch(first, commerce, "commerce"),
-            self.fetch(second, browser.view_start(), "events", ok=(202,)),
-            self.connect(live),
-            welcomed,
+            self.fetch(second, browser.view_start(), "events", ok=(202,)), self.connect(live), welcomed
         )
         self.requests["welcome"] += 1
+        if live.commerce:
+            self.requests["commerce"] += 1
+        else:  # as the page does when the welcome brings no snapshot: it asks the route
+            commerce = browser.get(f"/api/v1/rooms/{browser.room}/commerce", "Accept: application/json\r\n")
+            await self.fetch(first, commerce, "commerce")
         if live.transport is not None:
             self.sockets.append(live.transport)
 

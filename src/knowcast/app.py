@@ -51,7 +51,7 @@ from knowcast.privacy import routes as privacy_routes
 from knowcast.privacy.janitor import PrivacyJanitor
 from knowcast.realtime import bridge as realtime_bridge
 from knowcast.realtime import routes as realtime_routes
-from knowcast.realtime.hub import FAILURE_STAGES, WELCOME_KINDS
+from knowcast.realtime.hub import FAILURE_STAGES, WELCOME_KINDS, WELCOME_PARTS
 from knowcast.rooms import routes as room_routes
 from knowcast.settings import Settings
 from knowcast.web import pages
@@ -92,6 +92,13 @@ def create_app(settings: Settings, ctx: AppContext | None = None) -> FastAPI:
     )
     ctx.metrics.count_from(
         "knowcast_realtime_welcomes", "live sockets welcomed, by kind", "kind", ctx.hub.welcomes, WELCOME_KINDS
+    )
+    ctx.metrics.count_from(
+        "knowcast_realtime_welcome_parts",
+        "fresh welcomes that carried a part (commerce: the room's commerce snapshot), by part",
+        "part",
+        ctx.hub.welcome_parts_sent,
+        WELCOME_PARTS,
     )
     asset_answers: Counter[str] = Counter()
     ctx.metrics.count_from(

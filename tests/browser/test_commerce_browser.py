@@ -107,3 +107,31 @@ def test_a_viewer_books_a_consultation_slot_with_a_note(live_server: LiveServer,
     expect(viewer.locator("[data-testid=checkout-total]")).to_have_text("¥300.00")
     orders = page_api(host, "GET", f"/api/v1/rooms/{room_id}/orders")["body"]
     assert [(i["slot_id"], i["note"]) for o in orders for i in o["items"]] == [(slot["body"]["id"], "想聊聊基金定投")]
+
+
+def test_the_room_shop_comes_with_the_welcome_and_without_it_from_the_route(
+    live_server: LiveServer, new_context: Any
+) -> None:
+    """The pinned card is drawn from the live socket's welcome, with no request for the commerce snapshot; a
+    page whose socket never welcomes it (replaced here by one that says nothing) asks the route instead."""
+    create_user(live_server, "welcome-host@example.com", "host", PASSWORD)
+    host = new_context().new_page()
+    sign_in(host, live_server, "welcome-host@example.com")
+    room_id = create_room(host, live_server)
+    body = {"kind": "course", "title": "随欢迎而来的课", "price": 9900}
+    product = page_api(host, "POST", "/api/v1/products", body)
+    assert product["status"] == 201, product
+    product_id = product["body"]["id"]
+    assert page_api(host, "POST", f"/api/v1/rooms/{room_id}/shelf", {"product_id": product_id})["status"] < 300
+    assert page_api(host, "POST", f"/api/v1/rooms/{room_id}/pin", {"product_id": product_id})["status"] < 300
+
+    for socket_works in (True, False):
+        viewer = new_context(phone=True).new_page()
+        asked: list[str] = []
+        viewer.on("request", lambda r, asked=asked: asked.append(r.url) if r.url.endswith("/commerce") else None)
+        if not socket_works:
+            viewer.route_web_socket("**/live", lambda ws: None)  # open, but never a frame from the server
+        viewer.goto(f"{live_server.url}/rooms/{room_id}")
+        answer_consent(viewer)
+        expect(viewer.locator("[data-testid=pinned-title]")).to_have_text("随欢迎而来的课", timeout=20_000)
+        assert bool(asked) is not socket_works, asked

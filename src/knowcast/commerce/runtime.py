@@ -219,6 +219,9 @@ def install(ctx: AppContext) -> CommerceRuntime:
 
     rt.snapshots, rt.claims, rt.mine = RoomSnapshots(ctx), ClaimLookups(ctx), MyShopLookups(ctx)
     rt.snapshots.install()
+    from knowcast.commerce import snapshot_path
+
+    snapshot_path.install(ctx)  # the snapshot rides the live socket's welcome
     ctx.commerce = rt
     if "wechat" in rt.providers:
         from knowcast.commerce import wechat_oauth

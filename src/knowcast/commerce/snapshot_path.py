@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -65,28 +65,48 @@ class SnapshotFastPath:
 
     async def _answer(self, room_id: int, scope: Scope) -> bytes | None:
         """The snapshot, or None when the route must answer (see the module's docstring)."""
-        rt = runtime(self.ctx)
-        assert rt.snapshots is not None and rt.claims is not None
-        try:
-            shared = await rt.snapshots.get(room_id)
-        except NotFound:
-            return None
-        except Exception:
-            log.exception("room snapshot failed; the route answers", extra={"room_id": room_id})
-            return None
-        if not shared.public or shared.experiments:
-            return None
         cookie = next((v for k, v in scope["headers"] if k == b"cookie"), b"")
         token = _cookies(cookie.decode("latin-1")).get(SESSION_COOKIE)
-        user_id = await rt.sessions.user_id(token) if token else None  # found sessions are remembered
-        if user_id is None:
-            return shared.body
-        body = (
-            shared.body
-            if shared.drop is None
-            else shared.body_for(await rt.claims.held(shared.drop.coupon.id, user_id))
-        )
-        assert rt.mine is not None
-        kinds = {entry.product.id: entry.product.kind for entry in shared.shelf}
-        mine = await rt.mine.of(user_id, shared.host_id, kinds)
-        return body[:-1] + b',"mine":' + encode(mine.model_dump(mode="json")) + b"}"  # the viewer's own part
+        sessions = runtime(self.ctx).sessions
+
+        async def who() -> int | None:
+            return await sessions.user_id(token) if token else None  # found sessions are remembered
+
+        return await viewer_snapshot(self.ctx, room_id, who)
+
+
+async def viewer_snapshot(ctx: AppContext, room_id: int, who: Callable[[], Awaitable[int | None]]) -> bytes | None:
+    """What ``GET /api/v1/rooms/<room_id>/commerce`` answers the viewer ``who()`` names (asked only once the
+    room is known to be answerable here), encoded; None when only the route can answer (see the docstring)."""
+    rt = runtime(ctx)
+    assert rt.snapshots is not None and rt.claims is not None and rt.mine is not None
+    try:
+        shared = await rt.snapshots.get(room_id)
+    except NotFound:
+        return None
+    except Exception:
+        log.exception("room snapshot failed; the route answers", extra={"room_id": room_id})
+        return None
+    if not shared.public or shared.experiments:
+        return None
+    user_id = await who()
+    if user_id is None:
+        return shared.body
+    body = shared.body if shared.drop is None else shared.body_for(await rt.claims.held(shared.drop.coupon.id, user_id))
+    kinds = {entry.product.id: entry.product.kind for entry in shared.shelf}
+    mine = await rt.mine.of(user_id, shared.host_id, kinds)
+    return body[:-1] + b',"mine":' + encode(mine.model_dump(mode="json")) + b"}"  # the viewer's own part
+
+
+def install(ctx: AppContext) -> None:
+    """The snapshot rides the live socket's fresh ``welcome`` too (as ``commerce``), so that the room page
+    needs no request for it; a room only the route can answer is left out, and the page asks the route."""
+
+    async def welcome_part(room_id: int, user_id: int | None) -> dict[str, bytes]:
+        async def known() -> int | None:
+            return user_id
+
+        body = await viewer_snapshot(ctx, room_id, known)
+        return {} if body is None else {"commerce": body}
+
+    ctx.hub.welcome_parts.append(welcome_part)

@@ -31,12 +31,16 @@ LikeListener = Callable[[int, Tappers], Awaitable[None]]
 # (connection, accounts.service.Identity or None, room row) → the "you" part of the welcome; may refuse by raising
 Identify = Callable[[Connection, Any, Any], Awaitable[dict[str, Any]]]
 ChatHandler = Callable[[Connection, protocol.Chat], Awaitable[None]]
+# (room id, the viewer's user id or None) → fields of a fresh welcome, each already encoded as JSON (the
+# commerce snapshot: the bytes ``GET /api/v1/rooms/{id}/commerce`` would answer this viewer); {} for none
+WelcomePart = Callable[[int, int | None], Awaitable[dict[str, bytes]]]
 PRESENCE_EVERY = 1.0
 # what can fail without costing anyone else anything, counted in /metrics (knowcast_realtime_failures_total):
 # encode (an item refused when submitted), publish (a room's tick), apply (an event folded into a room),
 # applier and listener (another domain's hook), step (a whole tick or presence round)
 FAILURE_STAGES = ("encode", "publish", "apply", "applier", "listener", "step")
 WELCOME_KINDS = ("snapshot", "resumed")
+WELCOME_PARTS = ("commerce",)
 
 
 class Hub:
@@ -62,9 +66,11 @@ class Hub:
         self.like_listeners: list[LikeListener] = []
         self.identify: Identify | None = None  # set by the interaction domain
         self.chat_handler: ChatHandler | None = None
+        self.welcome_parts: list[WelcomePart] = []  # set by the commerce domain
         self._tappers: dict[int, Tappers] = {}
         self.failures: Counter[str] = Counter()
         self.welcomes: Counter[str] = Counter()  # "snapshot" / "resumed": joins answered, in /metrics
+        self.welcome_parts_sent: Counter[str] = Counter()  # fresh welcomes that carried each part, in /metrics
         self._tasks: list[asyncio.Task[None]] = []
         self.heap = HeapKeeper(gc_freeze_above)
 
@@ -165,11 +171,35 @@ class Hub:
                 break
         return extras
 
+    async def welcome_extras(
+        self, room: LiveRoom, user_id: int | None, fresh: bool
+    ) -> tuple[dict[str, Any], dict[str, bytes]]:
+        """The snapshot's extras and (for a ``fresh`` join, one that is not resuming) the viewer's encoded
+        welcome parts, both re-read if an event changed the room meanwhile."""
+        extras: dict[str, Any] = {}
+        parts: dict[str, bytes] = {}
+        for _attempt in range(3):
+            version = room.version
+            parts = {}
+            for provider in self.welcome_parts if fresh else ():
+                parts.update(await provider(room.id, user_id))
+            extras = await self.snapshot_extras(room)
+            if room.version == version:
+                break
+        return extras, parts
+
     def join(
-        self, conn: Connection, room: LiveRoom, last_seq: int | None, you: dict[str, Any], extras: dict[str, Any]
+        self,
+        conn: Connection,
+        room: LiveRoom,
+        last_seq: int | None,
+        you: dict[str, Any],
+        extras: dict[str, Any],
+        parts: dict[str, bytes] | None = None,
     ) -> bool:
         """Send the welcome (a resume or a snapshot) and start delivering; True when resumed.
 
+        ``parts`` (JSON already encoded) go into a fresh welcome only: spliced in, not decoded and encoded again.
         Nothing here awaits, so no frame can fall between the snapshot (or the replay) and the first delta.
         """
         welcome: dict[str, Any] = {"type": "welcome", "v": protocol.VERSION, "room_id": room.id, "you": you}
@@ -187,7 +217,11 @@ class Hub:
                 "events": room.recent_events(),
                 **extras,
             }
-            conn.send({**welcome, "resumed": False, "seq": room.seq, "snapshot": snapshot})
+            data = protocol.encode({**welcome, "resumed": False, "seq": room.seq, "snapshot": snapshot})
+            if parts:
+                data = data[:-1] + b"".join(b',"%s":%s' % (key.encode(), raw) for key, raw in parts.items()) + b"}"
+                self.welcome_parts_sent.update(parts.keys())
+            conn.write(frames.frame(data))
         self.welcomes["resumed" if missed is not None else "snapshot"] += 1
         room.attach(conn)
         return missed is not None

@@ -216,9 +216,10 @@ class Conversation:
         if self.ctx.hub.identify is not None:
             you.update(await self.ctx.hub.identify(conn, who, room))
         live_room = await self.ctx.hub.open_room(self.room_id)
-        extras = await self.ctx.hub.snapshot_extras(live_room)
+        fresh = join.last_seq is None or live_room.frames_after(join.last_seq) is None
+        extras, parts = await self.ctx.hub.welcome_extras(live_room, conn.user_id, fresh)
         self.conn = conn
-        self.ctx.hub.join(conn, live_room, join.last_seq, you, extras)
+        self.ctx.hub.join(conn, live_room, join.last_seq, you, extras, parts)
         return conn
 
     async def admit(self, db: AsyncSession, who: Identity | None) -> Any:

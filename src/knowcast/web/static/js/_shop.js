@@ -5,6 +5,7 @@
 // and the coupons they hold.
 // Live updates arrive as `knowcast:event` CustomEvents (names in docs/protocol.md, "Commerce events").
 import { api } from "./_api.js";
+import { onLive } from "./_live.js";
 import { clock, money } from "./_format.js";
 import { NO_MINE, applyMine, pendingFor as pendingIn, sameDrop as sameDropAs, sameSale as sameSaleAs, withHeldHere as withHeld } from "./_shop_state.js";
 
@@ -32,6 +33,7 @@ function key() {
 // (window.knowcast.player.programDate(), set by _player.js). With no player, no program time, or no stream
 // playing, at once; a stream that gives no program date within PIN_WAIT_MS does not hold the pin back either.
 const PIN_POLL_MS = 200;
+const WELCOME_WAIT_MS = 5000; // how long the shop waits for the live socket's welcome before asking the route
 const PIN_WAIT_MS = 10000;
 
 function pinReached(at, since) {
@@ -434,7 +436,10 @@ export function startShop(root) {
 
   // ---- data ------------------------------------------------------------------------------------------------
   async function load() {
-    const snap = await api("GET", `/api/v1/rooms/${roomId}/commerce`);
+    apply(await api("GET", `/api/v1/rooms/${roomId}/commerce`));
+  }
+
+  function apply(snap) {
     state.shelf = snap.shelf;
     state.sale = snap.sale && sameSale(snap.sale);
     state.drop = snap.drop && sameDrop(snap.drop);
@@ -524,6 +529,21 @@ export function startShop(root) {
     renderDrop();
     tickHolds();
   }, 1000);
-  load().catch(() => {});
+  // the snapshot rides the live socket's fresh welcome (docs/protocol.md); a welcome without it (a room only
+  // the route answers) or no welcome in time (the socket is down) and the page asks the route itself
+  let asked = false;
+  const ask = () => {
+    if (!asked) load().catch(() => {});
+    asked = true;
+  };
+  onLive("snapshot", (message) => {
+    asked = true;
+    if (message.commerce) apply(message.commerce);
+    else load().catch(() => {});
+  });
+  onLive("status", (status) => {
+    if (!status.connected) ask();
+  });
+  setTimeout(ask, WELCOME_WAIT_MS);
   followReturn();
 }
