@@ -9,9 +9,8 @@ from http.cookies import SimpleCookie
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from knowcast import csrf
+from knowcast import csrf, i18n
 from knowcast.errors import PayloadTooLarge
-from knowcast.web import i18n
 
 SECURITY_HEADERS = {
     "x-content-type-options": "nosniff",

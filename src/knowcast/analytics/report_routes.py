@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
+from knowcast import i18n
 from knowcast.accounts.models import Role, User
 from knowcast.accounts.permissions import Permission
 from knowcast.analytics import channels, export, report, service
@@ -14,7 +15,6 @@ from knowcast.analytics.schemas import CostIn, CostOut, ShareLinkIn, ShareLinkOu
 from knowcast.deps import Ctx, Db, Id, require
 from knowcast.integrations.scopes import Scope
 from knowcast.rooms import service as rooms
-from knowcast.web import i18n
 
 router = APIRouter(tags=["analytics"])  # mounted under /api/v1/analytics by routes.py
 Reader = Annotated[User, Depends(require(Permission.MANAGE_ROOMS, scope=Scope.ANALYTICS_READ))]

@@ -8,9 +8,9 @@ the replay's record."""
 
 from __future__ import annotations
 
+from knowcast import i18n
 from knowcast.context import AppContext
 from knowcast.money import money
-from knowcast.web import i18n
 
 Param = str | int
 

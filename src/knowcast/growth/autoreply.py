@@ -15,13 +15,13 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from knowcast import i18n
 from knowcast.bus import Event
 from knowcast.context import AppContext
 from knowcast.errors import NotFound
 from knowcast.growth import faq
 from knowcast.realtime import protocol
 from knowcast.realtime.connection import Connection
-from knowcast.web import i18n
 
 log = logging.getLogger(__name__)
 ENTRIES_TTL = 10.0

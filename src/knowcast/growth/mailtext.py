@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+from knowcast import i18n
 from knowcast.settings import Settings
-from knowcast.web import i18n
 
 
 def room_link(public_url: str, room_id: int, source: str = "reminder", medium: str = "email") -> str:

@@ -15,8 +15,8 @@ from pathlib import Path
 import segno
 from PIL import Image, ImageDraw, ImageOps
 
+from knowcast import i18n
 from knowcast.growth import fonts, textfit
-from knowcast.web import i18n
 
 WIDTH, HEIGHT = 750, 1334
 MARGIN = 48

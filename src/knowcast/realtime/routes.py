@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from knowcast import i18n
 from knowcast.accounts.models import User
 from knowcast.accounts.service import Identity
 from knowcast.context import AppContext
@@ -30,7 +31,6 @@ from knowcast.realtime import frames, protocol
 from knowcast.realtime.connection import Connection
 from knowcast.rooms import service as rooms
 from knowcast.rooms.states import AccessMode
-from knowcast.web import i18n
 
 log = logging.getLogger(__name__)
 PATH = re.compile(r"/api/v1/rooms/([0-9]{1,12})/live")

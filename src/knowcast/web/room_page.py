@@ -28,7 +28,7 @@ from markupsafe import escape
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from knowcast import csrf
+from knowcast import csrf, i18n
 from knowcast.accounts.models import Role
 from knowcast.bus import Event
 from knowcast.commerce.fastpath import SECURITY_HEADERS, RequestIds
@@ -40,7 +40,6 @@ from knowcast.privacy import consent
 from knowcast.realtime.room import LiveRoom
 from knowcast.rooms import service as rooms
 from knowcast.rooms.states import AccessMode
-from knowcast.web import i18n
 
 log = logging.getLogger(__name__)
 PATH = re.compile(r"^/rooms/([1-9][0-9]{0,11})$")

@@ -14,12 +14,11 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from knowcast import csrf
+from knowcast import csrf, i18n
 from knowcast.accounts.models import User
 from knowcast.money import money
 from knowcast.privacy import consent
 from knowcast.settings import Settings
-from knowcast.web import i18n
 from knowcast.web.assets import Manifest
 
 WEB_DIR = Path(__file__).parent

@@ -6,8 +6,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from knowcast import i18n
 from knowcast.deps import Public
-from knowcast.web import i18n
 from knowcast.web.templating import THEME_COLOR
 from knowcast.web.templating import pages_of as pages
 

@@ -7,12 +7,12 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
+from knowcast import i18n
 from knowcast.accounts import service
 from knowcast.accounts.cookies import clear_session_cookie, set_session_cookie
 from knowcast.accounts.schemas import PasswordChange, ProfileUpdate, SignIn, SignUp
 from knowcast.deps import SESSION_COOKIE, Ctx, CurrentUser, Db, MaybeUser, Public, client_ip
 from knowcast.errors import KnowcastError
-from knowcast.web import i18n
 from knowcast.web.pages.forms import form_values, parse
 from knowcast.web.templating import pages_of as pages
 

@@ -1,4 +1,4 @@
-// ICU messages in the browser (npm intl-messageformat), the twin of web/messages.py on the server: catalog strings
+// ICU messages in the browser (npm intl-messageformat), the twin of knowcast/messages.py on the server: catalog strings
 // like "{count, plural, one {# vote} other {# votes}}" read right in the page's language. Money is _format.js's `money`, as
 // the server writes it.
 import { IntlMessageFormat } from "intl-messageformat";

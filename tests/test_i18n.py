@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from knowcast.web import i18n
+from knowcast import i18n
 
 TEMPLATES = Path(i18n.__file__).parent / "templates"
 

@@ -1,4 +1,4 @@
-"""ICU messages on the server (web/messages.py), the catalogs written in them, and system chat lines that carry
+"""ICU messages on the server (knowcast/messages.py), the catalogs written in them, and system chat lines that carry
 their message key and parameters so that each viewer's page writes them in its own language."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from knowcast import i18n
+from knowcast.messages import format_message, parse
 from knowcast.realtime.room import system_line
-from knowcast.web import i18n
-from knowcast.web.messages import format_message, parse
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,6 @@
 """Translations. zh-CN is the first language; every key exists in both catalogs (a test checks).
 
-Messages are ICU MessageFormat (web/messages.py here, npm ``intl-messageformat`` in the browser), so plurals and
+Messages are ICU MessageFormat (knowcast/messages.py here, npm ``intl-messageformat`` in the browser), so plurals and
 selects are written once per language: ``"{count, plural, one {# vote} other {# votes}}"``.
 
 The locale is, in order: the signed-in user's choice, the ``kc_locale`` cookie, ``Accept-Language``, the
@@ -13,11 +13,11 @@ import json
 from functools import cache
 from pathlib import Path
 
-from knowcast.web import messages
+from knowcast import messages
 
 LOCALES = ("zh-CN", "en")
 LOCALE_COOKIE = "kc_locale"
-CATALOG_DIR = Path(__file__).parent / "locales"
+CATALOG_DIR = Path(__file__).parent / "web" / "locales"  # the catalogs ship with the pages that use most of them
 
 
 @cache
