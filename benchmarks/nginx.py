@@ -73,7 +73,7 @@ def configure(prefix: Path, listen: int, upstreams: list[int], workers: int = 2,
     site, count = re.subn(r"(upstream knowcast \{\n)(?:\s*server [^\n]*\n)+", lambda m: m.group(1) + servers, site)
     if count != 1:
         raise RuntimeError("the documented nginx site has no `upstream knowcast` block with server lines")
-    site = re.sub(r"listen \d+;", f"listen 127.0.0.1:{listen};", site)
+    site = re.sub(r"listen \d+((?: [a-z_]+)*);", rf"listen 127.0.0.1:{listen}\1;", site)
     site, count = re.subn(
         r"(location /static/dist/ \{\n)(\s*)alias [^;\n]+;",
         lambda m: (
@@ -89,7 +89,7 @@ def configure(prefix: Path, listen: int, upstreams: list[int], workers: int = 2,
     text = MAIN.format(
         workers=workers,
         files=files,
-        connections=max(1024, files // 2 - 64),
+        connections=max(1024, files - 512),  # a connection is one open file, to the viewer or to Knowcast
         prefix=prefix,
         mime_types=mime if os.path.exists(mime) else prefix / "mime.types",
         site="\n".join("    " + line if line else line for line in site.splitlines()),

@@ -76,7 +76,7 @@ def test_the_documented_nginx_site_is_the_one_run(tmp_path: Path) -> None:
     config = nginx.configure(tmp_path, 8123, [9001, 9002]).read_text()
     site = nginx.site_block()
     assert "upstream knowcast" in site and "proxy_set_header Upgrade $http_upgrade;" in site
-    assert "listen 127.0.0.1:8123;" in config and "server 127.0.0.1:9001 max_fails=0;" in config
+    assert "listen 127.0.0.1:8123 reuseport;" in config and "server 127.0.0.1:9001 max_fails=0;" in config
     assert "server 127.0.0.1:8001" not in config  # the documented ports were replaced, not added to
     for line in ("location ~ ^/api/v1/rooms/[0-9]+/live$ {", "least_conn;", "keepalive 128;", "gzip_static on;"):
         assert line in config
