@@ -56,6 +56,24 @@ async def test_icons_come_from_the_sprite_not_emoji(make_user: Any) -> None:
     assert {"bell", "receipt", "library"} <= used <= ICON_NAMES
 
 
+# pictographs and dingbats (❤ ✓ 👤 🔔 …) render as empty boxes on some phones; the pages use the sprite instead
+EMOJI = re.compile("[\u2600-\u27bf\U0001f300-\U0001faff]")
+
+
+def test_no_emoji_stands_in_for_an_icon_in_templates_browser_code_or_catalogs() -> None:
+    web = STATIC_DIR.parent
+    sources = [*web.glob("templates/*.html"), *STATIC_DIR.glob("js/*.js"), *STATIC_DIR.glob("css/*.css")]
+    sources += [*web.glob("locales/*.json")]
+    assert len(sources) > 50
+    found = [
+        f"{path.name}:{n}: {line.strip()[:80]}"
+        for path in sources
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+        if EMOJI.search(line)
+    ]
+    assert found == []
+
+
 def test_an_unknown_icon_is_a_bug_caught_at_render(app: Any) -> None:
     with pytest.raises(ValueError, match=r"icons\.txt"):
         app.state.pages.icon("no-such-icon")

@@ -38,7 +38,7 @@ export function startConsoleLive(panel) {
     api("POST", `/api/v1/rooms/${live.roomId}/${kind}`, { email: data.get("email"), title: data.get("title") || "" })
       .then(() => {
         people.reset();
-        notice.textContent = "✓";
+        notice.textContent = strings.people_added || "OK";
         notice.hidden = false;
       })
       .catch(fail);

@@ -2,6 +2,7 @@
 import { api } from "./_api.js";
 import { timelineChart } from "./_charts.js";
 import { money as moneyText } from "./_format.js";
+import { formatMessage } from "./_messages.js";
 
 const POLL_MS = 1500;
 let currency = "CNY"; // the room's, from the latest snapshot (the board's first order sets it)
@@ -12,14 +13,13 @@ const count = (v) => (v == null ? "—" : Number(v).toLocaleString());
 const FORMAT = {
   gmv: money, V: money, gpm: money, uv_value: money, P: pct, interaction_rate: pct,
   interaction_last5: pct, interaction_prev5: pct,
-  avg_watch_seconds: (v) => (v == null ? "—" : `${(v / 60).toFixed(1)} min`),
 };
 
 function fill(panel, snap) {
   currency = snap.currency || "CNY";
   for (const el of panel.querySelectorAll("[data-kpi]")) {
     const key = el.dataset.kpi;
-    el.textContent = (FORMAT[key] || count)(snap[key]);
+    el.textContent = key === "avg_watch_seconds" ? minutes(panel, snap[key]) : (FORMAT[key] || count)(snap[key]);
   }
   const top = snap.funnel[0].viewers || 1;
   for (const step of snap.funnel) {
@@ -28,9 +28,21 @@ function fill(panel, snap) {
     li.querySelector("b").textContent = `${count(step.viewers)} · ${pct(step.of_uv)}`;
     li.querySelector("i").style.width = `${Math.max(2, (100 * step.viewers) / top)}%`;
   }
-  list(panel, "top_products", snap.top_products, (p) => `${p.title || "#" + (p.product_id ?? "?")} · ${money(p.gmv)} · ${count(p.units)}× · ${count(p.buyers)}👤 (${pct(p.conversion)}) · ${count(p.clicks)}↗`);
+  list(panel, "top_products", snap.top_products, (p) => `${p.title || "#" + (p.product_id ?? "?")} · ${money(p.gmv)} · ${productLine(panel, p)}`);
   list(panel, "channels", snap.channels, (c) => `${c.channel} · ${count(c.uv)} (${pct(c.share)}) · ${money(c.gmv)}`);
   list(panel, "faq", snap.faq || [], (q) => `${q.keyword || "#" + q.faq_id} · ${count(q.replies)}`);
+}
+
+// "3 sold · 2 buyers (1.5%) · 40 clicks" / "3 件 · 2 位买家（1.5%）· 40 次点击": words in the page's language,
+// not symbols standing in for them
+function productLine(panel, p) {
+  const values = { units: p.units ?? 0, buyers: p.buyers ?? 0, clicks: p.clicks ?? 0, conversion: pct(p.conversion) };
+  return formatMessage(panel.dataset.tProductLine || "{units} · {buyers} ({conversion}) · {clicks}", values);
+}
+
+function minutes(panel, seconds) {
+  if (seconds == null) return "—";
+  return formatMessage(panel.dataset.tMinutes || "{n} min", { n: (seconds / 60).toFixed(1) });
 }
 
 function list(panel, name, rows, text) {
