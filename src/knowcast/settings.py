@@ -83,6 +83,12 @@ class Settings(BaseSettings):
     media_url_ttl_seconds: int = Field(default=3600, ge=60)
     media_playback_url: str = ""  # external mode: e.g. "https://cdn.example.com/hls/room-{room_id}/index.m3u8"
     media_hook_secret: str = ""  # external mode: the shared secret in the hook URLs
+    # WebRTC (docs/media.md): comma-separated stun:/turn: URLs given to browsers and to aiortc, e.g.
+    # "stun:stun.example.com:3478,turn:turn.example.com:3478?transport=udp"; empty = host candidates only
+    webrtc_ice_servers: str = ""
+    webrtc_turn_username: str = ""  # for the turn: URLs (coturn's static user, docs/operations.md)
+    webrtc_turn_password: str = ""
+    webrtc_max_publishers: int = Field(default=4, ge=0)  # WHIP sessions one process encodes at once
     demo_audience: int = Field(default=0, ge=0, le=500)  # `knowcast demo`: simulated viewers in the demo room
     demo_stream_room: int | None = None  # `knowcast demo`: publish a synthetic stream into this room
     # commerce (docs/commerce.md)

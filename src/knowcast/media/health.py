@@ -97,6 +97,11 @@ class HealthTracker:
             self.run_drops, self.drops_grew_at = int(drops), now
         self.speed = _number(values.get("speed"))
 
+    def dropped_before_ffmpeg(self, now: float | None = None) -> None:
+        """A frame the ingest itself dropped (the WHIP encoder fell behind): counted with ffmpeg's drops."""
+        self.base_drops += 1
+        self.drops_grew_at = time.monotonic() if now is None else now
+
     def restarted(self) -> None:
         """ffmpeg restarted: its counters start from zero again, ours carry on."""
         self.base_drops, self.run_drops = self.dropped_frames, 0

@@ -14,6 +14,7 @@ from knowcast.media.rtmp_gate import RtmpGate
 from knowcast.media.storage import MediaStore
 from knowcast.media.supervisor import MediaPlane
 from knowcast.media.timeline import TimelineRecorder
+from knowcast.media.whip import WhipIngest
 from knowcast.settings import Settings
 
 
@@ -24,6 +25,7 @@ class Media:
     plane: MediaPlane
     timeline: TimelineRecorder
     gate: RtmpGate | None = None
+    whip: WhipIngest | None = None
     facts: RoomFactsCache = field(default_factory=RoomFactsCache)
 
     @property
@@ -43,6 +45,8 @@ def build_media(ctx: AppContext) -> Media:
     if settings.ingest == "embedded":
         media.gate = RtmpGate(plane, settings.rtmp_host, settings.rtmp_port)
         ctx.components.append(media.gate)
+        media.whip = WhipIngest(plane, settings)
+        ctx.components.append(media.whip)
         if settings.demo_stream_room is not None:
             ctx.components.append(DemoStream(ctx, settings.demo_stream_room, plane.ffmpeg, media.gate))
     return media

@@ -69,19 +69,25 @@ class MediaPlane:
     async def begin(self, request: PublishRequest, link: Link) -> PublisherSession:
         if request.app not in RTMP_APPS:
             raise PublishRefused("media.wrong_app", "publish to rtmp://<server>/live with your stream key")
+        return await self.admit(request.stream_key, request.peer, link)
+
+    async def admit(self, stream_key: str, peer: str, link: Link, room_id: int | None = None) -> PublisherSession:
+        """Any embedded publisher (RTMP, WHIP): the key's room, unless it is not ``room_id``, ended or busy."""
         try:
             async with self.ctx.db.session() as session:
-                room = await service.publishable_room(session, request.stream_key)
+                room = await service.publishable_room(session, stream_key)
         except KnowcastError as error:
             raise PublishRefused(error.code, error.message) from error
+        if room_id is not None and room.id != room_id:
+            raise PublishRefused("media.wrong_key", "this stream key is not valid for that room")
         broadcast = self._broadcast(room.id)
         if broadcast.link is not None:
-            broadcast.problem("media.second_publisher", f"a second encoder ({request.peer}) was refused")
+            broadcast.problem("media.second_publisher", f"a second encoder ({peer}) was refused")
             raise PublishRefused("media.already_publishing", "this room already has an encoder publishing")
         if self.disk_full(room.id):
             broadcast.problem("media.disk_full", "the server's media disk is full; free space to go live")
             raise PublishRefused("media.disk_full", "the server's media disk is full")
-        log.info("publisher accepted", extra={"room_id": room.id, "peer": request.peer})
+        log.info("publisher accepted", extra={"room_id": room.id, "peer": peer})
         return broadcast.attach(link)
 
     def disk_full(self, room_id: int) -> bool:

@@ -11,6 +11,8 @@ from knowcast.accounts.models import User
 from knowcast.db.types import utcnow
 from knowcast.deps import Ctx, Db, Host, Id
 from knowcast.errors import KnowcastError, ValidationFailed
+from knowcast.media.runtime import media_of
+from knowcast.media.webrtc import ice_servers
 from knowcast.money import money
 from knowcast.rooms import service as rooms
 from knowcast.rooms.models import Room
@@ -121,7 +123,8 @@ def _console(
         "scheduled_at": room.scheduled_at.astimezone(page.zone).strftime(LOCAL_FORMAT),
         "access_mode": room.access_mode.value,
     }
-    return page.render(
+    camera = _camera(request, room)
+    response = page.render(
         request,
         "console.html",
         status_code,
@@ -129,5 +132,19 @@ def _console(
         values=values,
         error=error,
         ingest_url=page.settings.rtmp_public_url,
+        camera=camera,
         flags=request.query_params,
     )
+    if camera is not None:  # the one page that may use them; every other page keeps camera=() microphone=()
+        response.headers["permissions-policy"] = CAMERA_POLICY
+    return response
+
+
+CAMERA_POLICY = "camera=(self), microphone=(self), geolocation=()"
+
+
+def _camera(request: Request, room: Room) -> dict[str, object] | None:
+    """What "go live with camera" needs, when this process takes WHIP publishers and the room can still go live."""
+    if media_of(request).whip is None or room.state is RoomState.ENDED:
+        return None
+    return {"ice_servers": ice_servers(pages(request).settings)}

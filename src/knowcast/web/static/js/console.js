@@ -1,4 +1,5 @@
 // The host console: the stream key is hidden until asked for and can be copied in one tap.
+import { startCamera } from "./_camera.js";
 import { startConsoleLive } from "./_console_live.js";
 import { startConsoleShop } from "./_console_shop.js";
 import { startConsoleTabs } from "./_console_tabs.js";
@@ -8,6 +9,8 @@ import { startHealth } from "./_health.js";
 
 const tabs = document.querySelector("[data-console-tabs]");
 if (tabs) startConsoleTabs(tabs);
+const camera = document.querySelector("[data-testid=camera]");
+if (camera) startCamera(camera);
 const health = document.querySelector("[data-testid=stream-health]");
 if (health) startHealth(health);
 const dashboard = document.getElementById("analytics-live");

@@ -1,0 +1,38 @@
+"""WebRTC connectivity: the STUN/TURN servers, one list for browsers and for aiortc.
+
+``KNOWCAST_WEBRTC_ICE_SERVERS`` holds ``stun:`` and ``turn:`` URLs; the TURN credentials are the same for every
+``turn:``/``turns:`` URL (coturn's static user, docs/operations.md). Empty means host candidates only, which is
+enough on one machine or one LAN, and what the tests use (ICE over loopback).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiortc import RTCConfiguration, RTCIceServer
+
+from knowcast.settings import Settings
+
+
+def ice_servers(settings: Settings) -> list[dict[str, Any]]:
+    """The ``iceServers`` of a browser's ``RTCPeerConnection``."""
+    servers: list[dict[str, Any]] = []
+    for url in (part.strip() for part in settings.webrtc_ice_servers.split(",")):
+        if not url:
+            continue
+        server: dict[str, Any] = {"urls": url}
+        if url.startswith(("turn:", "turns:")):
+            server["username"] = settings.webrtc_turn_username
+            server["credential"] = settings.webrtc_turn_password
+        servers.append(server)
+    return servers
+
+
+def rtc_configuration(settings: Settings) -> RTCConfiguration:
+    """The same servers for aiortc's side of the connection."""
+    return RTCConfiguration(
+        iceServers=[
+            RTCIceServer(urls=s["urls"], username=s.get("username"), credential=s.get("credential"))
+            for s in ice_servers(settings)
+        ]
+    )

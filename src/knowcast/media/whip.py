@@ -1,0 +1,211 @@
+"""WHIP ingest (RFC 9725): a browser or OBS 30+ publishes over WebRTC; aiortc receives it in this process.
+
+``offer()`` checks the stream key exactly as the RTMP gate does (``MediaPlane.admit``), answers the SDP offer
+with all our ICE candidates in it (no trickle), and then pumps the decoded frames through ``FlvEncoder`` into
+the room's ``Broadcast``: from there on a WHIP publisher is indistinguishable from an RTMP one (HLS, recording,
+health, reconnect grace). Each session ends when the publisher DELETEs its resource, when ICE fails, when no
+picture arrives for ``IDLE_TIMEOUT`` seconds, or when the plane kicks it (key rotated, room ended).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import Awaitable
+
+from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError
+from av.audio.frame import AudioFrame
+from av.video.frame import VideoFrame
+
+from knowcast.errors import AuthenticationRequired, Conflict, KnowcastError, ServiceUnavailable, ValidationFailed
+from knowcast.media.broadcast import PublisherSession
+from knowcast.media.flv_mux import FlvEncoder
+from knowcast.media.rtmp_gate import PublishRefused
+from knowcast.media.rtmp import Message
+from knowcast.media.supervisor import MediaPlane
+from knowcast.media.webrtc import rtc_configuration
+from knowcast.settings import Settings
+
+log = logging.getLogger(__name__)
+IDLE_TIMEOUT = 20.0  # also bounds how long an offer whose ICE never connects holds the room
+QUEUE_FRAMES = 60  # about a second of frames waiting for the encoder; past that, pictures are dropped
+REFUSALS: dict[str, type[KnowcastError]] = {
+    "media.wrong_key": AuthenticationRequired,
+    "media.room_ended": Conflict,
+    "media.already_publishing": Conflict,
+    "media.disk_full": ServiceUnavailable,
+}
+
+Frame = VideoFrame | AudioFrame
+
+
+class WhipSession:
+    """One WebRTC publisher: its peer connection, its frame queue and encoder, its place in the Broadcast."""
+
+    def __init__(self, ingest: WhipIngest, peer: str) -> None:
+        self.id = secrets.token_urlsafe(24)
+        self.ingest = ingest
+        self.peer = peer
+        self.pc = RTCPeerConnection(rtc_configuration(ingest.settings))
+        self.sink: PublisherSession | None = None
+        self.tracks: list[MediaStreamTrack] = []
+        self.queue: asyncio.Queue[Frame | None] = asyncio.Queue(QUEUE_FRAMES)
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.closing: asyncio.Task[None] | None = None
+        self.encoder: FlvEncoder | None = None
+
+    @property
+    def room_id(self) -> int:
+        assert self.sink is not None
+        return self.sink.broadcast.room_id
+
+    # ---- Link ----------------------------------------------------------------------------------------------
+
+    def kick(self, message: str) -> None:
+        if self.closing is None:
+            self.closing = asyncio.ensure_future(self.close(message))
+
+    # ---- setup ---------------------------------------------------------------------------------------------
+
+    async def answer(self, offer_sdp: str) -> str:
+        self.pc.on("track", self.tracks.append)
+        self.pc.on("connectionstatechange", self._on_state)
+        try:
+            await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
+        except ValueError as exc:
+            raise ValidationFailed(f"the SDP offer is not valid: {exc}", code="media.bad_offer") from exc
+        if not any(track.kind == "video" for track in self.tracks):
+            raise ValidationFailed("the offer has no video track to receive", code="media.no_video_offer")
+        await self.pc.setLocalDescription(await self.pc.createAnswer())
+        settings = self.ingest.settings
+        has_audio = any(track.kind == "audio" for track in self.tracks)
+        self.encoder = FlvEncoder(self._emit, has_audio=has_audio, keyframe_seconds=settings.media_segment_seconds)
+        for track in self.tracks:
+            self._run(self._receive(track))
+        self._run(self._encode())
+        return str(self.pc.localDescription.sdp)
+
+    def _on_state(self) -> None:
+        if self.pc.connectionState in ("failed", "closed"):
+            self.kick(f"WebRTC connection {self.pc.connectionState}")
+
+    # ---- media ---------------------------------------------------------------------------------------------
+
+    async def _receive(self, track: MediaStreamTrack) -> None:
+        timeout = IDLE_TIMEOUT if track.kind == "video" else None
+        try:
+            while True:
+                frame = await asyncio.wait_for(track.recv(), timeout)
+                if not isinstance(frame, VideoFrame | AudioFrame):
+                    continue
+                if self.queue.full():
+                    self._dropped()
+                    continue
+                self.queue.put_nowait(frame)
+        except MediaStreamError:
+            self.kick("the publisher's track ended")
+        except TimeoutError:
+            self.kick(f"no picture for {IDLE_TIMEOUT:g} s")
+
+    def _dropped(self) -> None:
+        if self.sink is not None:
+            self.sink.broadcast.health.dropped_before_ffmpeg()
+
+    async def _encode(self) -> None:
+        """The only user of the encoder: each frame is encoded in a thread so the event loop stays free."""
+        encoder = self.encoder
+        assert encoder is not None
+        while (frame := await self.queue.get()) is not None:
+            messages = await asyncio.to_thread(self._encode_one, encoder, frame)
+            await self._write(messages)
+
+    @staticmethod
+    def _encode_one(encoder: FlvEncoder, frame: Frame) -> list[Message]:
+        out: list[Message] = []
+        encoder.splitter.emit = out.append
+        if isinstance(frame, VideoFrame):
+            encoder.add_video(frame)
+        else:
+            encoder.add_audio(frame)
+        return out
+
+    def _emit(self, message: Message) -> None:  # replaced per call by _encode_one
+        raise RuntimeError("FlvEncoder used outside WhipSession._encode_one")
+
+    async def _write(self, messages: list[Message]) -> None:
+        if self.sink is not None:
+            for message in messages:
+                await self.sink.write(message)
+
+    # ---- teardown ------------------------------------------------------------------------------------------
+
+    def _run(self, coro: Awaitable[None]) -> None:
+        task: asyncio.Task[None] = asyncio.ensure_future(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def close(self, reason: str) -> None:
+        self.ingest.sessions.pop(self.id, None)
+        current = asyncio.current_task()
+        for task in list(self.tasks):
+            if task is not current:
+                task.cancel()
+        await asyncio.gather(*(t for t in self.tasks if t is not current), return_exceptions=True)
+        with contextlib.suppress(Exception):
+            await self.pc.close()
+        if self.encoder is not None:
+            encoder, self.encoder = self.encoder, None
+            out: list[Message] = []
+            encoder.splitter.emit = out.append
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(encoder.close)
+            await self._write(out)
+        if self.sink is not None:
+            await self.sink.end(reason)
+        log.info("whip session closed", extra={"session": self.id[:8], "reason": reason})
+
+
+class WhipIngest:
+    """The WHIP sessions of this process (a Component: ``stop()`` closes them)."""
+
+    def __init__(self, plane: MediaPlane, settings: Settings) -> None:
+        self.plane = plane
+        self.settings = settings
+        self.sessions: dict[str, WhipSession] = {}
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        await asyncio.gather(*(s.close("the server is stopping") for s in list(self.sessions.values())))
+
+    async def offer(self, room_id: int, stream_key: str, offer_sdp: str, peer: str) -> WhipSession:
+        """A new publishing session for ``room_id``, or a coded refusal; ``session.pc.localDescription`` answers."""
+        if len(self.sessions) >= self.settings.webrtc_max_publishers:
+            raise ServiceUnavailable("this server takes no more WebRTC publishers now", code="media.webrtc_busy")
+        session = WhipSession(self, peer)
+        try:
+            session.sink = await self.plane.admit(stream_key, peer, session, room_id)
+        except PublishRefused as refused:
+            await session.pc.close()
+            error = REFUSALS.get(refused.code, Conflict)
+            headers = {"WWW-Authenticate": "Bearer"} if error is AuthenticationRequired else None
+            raise error(refused.message, code=refused.code, headers=headers) from refused
+        self.sessions[session.id] = session
+        try:
+            await session.answer(offer_sdp)
+        except BaseException:
+            await session.close("the offer could not be answered")
+            raise
+        log.info("whip session started", extra={"room_id": room_id, "session": session.id[:8], "peer": peer})
+        return session
+
+    async def end(self, session_id: str) -> bool:
+        session = self.sessions.get(session_id)
+        if session is None:
+            return False
+        await session.close("the publisher ended the session")
+        return True

@@ -1,0 +1,60 @@
+"""HTTP for WHIP (RFC 9725): ``POST /whip/rooms/{room_id}`` with the stream key as bearer token and an SDP
+offer answers 201 with the SDP answer and the session's ``Location``; ``DELETE`` on that location ends it.
+
+Called by encoders (OBS 30+) and by the console's "go live with camera": no cookie is involved, the stream key
+is the credential, so there is no CSRF check (``Machine``).
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from knowcast.deps import Id, Machine
+from knowcast.errors import AuthenticationRequired, NotFound, ValidationFailed
+from knowcast.media.runtime import media_of
+from knowcast.media.whip import WhipIngest
+
+router = APIRouter(prefix="/whip", tags=["webrtc"])
+SDP = "application/sdp"
+MAX_OFFER_BYTES = 64 * 1024
+
+
+def _ingest(request: Request) -> WhipIngest:
+    whip = media_of(request).whip
+    if whip is None:
+        raise NotFound("WebRTC ingest is off: it needs the embedded ingest (KNOWCAST_INGEST)", code="media.webrtc_off")
+    return whip
+
+
+def _stream_key(request: Request) -> str:
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise AuthenticationRequired(
+            "send the room's stream key as 'Authorization: Bearer <key>'",
+            code="media.key_required",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return value.strip()
+
+
+@router.post("/rooms/{room_id}", dependencies=[Machine], status_code=201)
+async def publish(request: Request, room_id: Id) -> Response:
+    whip = _ingest(request)
+    key = _stream_key(request)
+    if not request.headers.get("content-type", "").startswith(SDP):
+        raise ValidationFailed("send the SDP offer as application/sdp", code="media.bad_offer")
+    offer = await request.body()
+    if len(offer) > MAX_OFFER_BYTES:
+        raise ValidationFailed("the SDP offer is too large", code="media.bad_offer")
+    peer = request.client.host if request.client else "unknown"
+    session = await whip.offer(room_id, key, offer.decode("utf-8", errors="replace"), peer)
+    headers = {"Location": f"/whip/sessions/{session.id}"}
+    return Response(session.pc.localDescription.sdp, status_code=201, media_type=SDP, headers=headers)
+
+
+@router.delete("/sessions/{session_id}", dependencies=[Machine])
+async def stop(request: Request, session_id: str) -> Response:
+    if not await _ingest(request).end(session_id):
+        raise NotFound("no such WHIP session (it may have ended already)", code="media.no_session")
+    return Response(status_code=200)
