@@ -23,8 +23,8 @@ from av.video.frame import VideoFrame
 from knowcast.errors import AuthenticationRequired, Conflict, KnowcastError, ServiceUnavailable, ValidationFailed
 from knowcast.media.broadcast import PublisherSession
 from knowcast.media.flv_mux import FlvEncoder
-from knowcast.media.rtmp_gate import PublishRefused
 from knowcast.media.rtmp import Message
+from knowcast.media.rtmp_gate import PublishRefused
 from knowcast.media.supervisor import MediaPlane
 from knowcast.media.webrtc import rtc_configuration
 from knowcast.settings import Settings
