@@ -130,6 +130,11 @@ def test_the_phone_room_with_a_portrait_stream(
         wait_for(viewer, "document.getElementById('player').videoHeight > 0")
         assert viewer.get_attribute("#stage", "data-orientation") == "portrait"
         viewer.evaluate("window.__sameDocument = true")  # gone if anything reloads the page
+        # the head says who is live once: the host's name and initial under the title, the LIVE badge by the counts
+        expect(viewer.locator(".host-pill .host-name")).to_have_text("Host")
+        expect(viewer.locator(".host-pill .avatar")).to_have_text("H")
+        expect(viewer.locator("[data-testid=player-live]")).to_be_visible()
+        expect(viewer.locator("[data-testid=room-state]")).to_be_hidden()
 
         assert (
             page_api(host, "POST", f"/api/v1/rooms/{room_id}/pin", {"product_id": course["body"]["id"]})["status"]
@@ -217,6 +222,9 @@ def test_the_phone_room_with_a_portrait_stream(
             "Coupon drop: 3 coupons to claim, first come first served!"
         )
         expect(english.locator("[data-testid=poll-card] small")).to_have_text("1 vote")  # not "1 votes"
+        said = english.locator("#chat-lines .chat-name").last.evaluate("e => e.textContent")
+        assert said == "room-viewer: ", said  # an English colon; the Chinese page writes "room-viewer："
+        assert viewer.locator("#chat-lines .chat-name").last.evaluate("e => e.textContent") == "room-viewer："
         english.close()
 
         # a laptop: video left, chat right
@@ -241,6 +249,7 @@ def test_the_phone_room_with_a_portrait_stream(
         expect(viewer.locator("#stage")).to_have_attribute("data-state", "ended", timeout=10_000)
         expect(viewer.locator("[data-testid=player-ended]")).to_be_visible()
         expect(viewer.locator("[data-testid=room-state]")).to_have_text("已结束")
+        expect(viewer.locator("[data-testid=room-state]")).to_be_visible()
         expect(viewer.locator("#chat-form")).to_be_hidden()
         expect(viewer.locator("[data-testid=pinned-card]")).to_be_hidden()
         expect(viewer.locator("[data-testid=poll-sheet]")).to_be_hidden()

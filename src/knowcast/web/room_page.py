@@ -184,12 +184,13 @@ class RoomPageFastPath:
         return page
 
     async def _render_once(self, room_id: int, scope: Scope, key: tuple[Any, ...]) -> bytes | None:
-        from knowcast.web.pages.channel import room_context  # pages build on this module's app
+        from knowcast.web.pages.channel import host_name_of, room_context  # pages build on this module's app
 
         locale, role = key[1], key[5]
         try:
             async with self.ctx.db.session() as db:
                 room = await rooms.get_room(db, room_id)
+                host_name = await host_name_of(db, room)
         except NotFound:
             return None
         if room.access_mode is not AccessMode.PUBLIC:
@@ -199,7 +200,7 @@ class RoomPageFastPath:
         request.state.csrf_nonce = "marker"
         pages = self.ctx_pages(scope)
         try:
-            response = pages.render(request, "room.html", **room_context(request, pages, room, None))
+            response = pages.render(request, "room.html", **room_context(request, pages, room, None, host_name))
         except Uncacheable as why:
             log.info("room page rendered per request", extra={"room_id": room_id, "why": str(why)})
             return None

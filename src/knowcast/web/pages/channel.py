@@ -6,10 +6,12 @@ import json
 from typing import Any
 
 from fastapi import APIRouter, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
+from knowcast.accounts import service as accounts
 from knowcast.deps import Db, Id, MaybeUser, Public
-from knowcast.errors import AuthenticationRequired, KnowcastError, PermissionDenied
+from knowcast.errors import AuthenticationRequired, KnowcastError, NotFound, PermissionDenied
 from knowcast.media import playback
 from knowcast.rooms import service as rooms
 from knowcast.rooms.models import Room
@@ -36,14 +38,26 @@ async def room_page(request: Request, room_id: Id, db: Db, user: MaybeUser) -> R
         await rooms.ensure_can_watch(db, user, room)
     except (AuthenticationRequired, PermissionDenied) as error:
         locked = error  # the page still sells the room: title, time, description, how to get in
-    return pages(request).render(request, "room.html", **room_context(request, pages(request), room, locked))
+    host = await host_name_of(db, room)
+    return pages(request).render(request, "room.html", **room_context(request, pages(request), room, locked, host))
 
 
-def room_context(request: Request, site: Pages, room: Room, locked: KnowcastError | None) -> dict[str, Any]:
+async def host_name_of(db: AsyncSession, room: Room) -> str:
+    """The host's public nickname, shown beside the room's title (the avatar's letter is its first)."""
+    try:
+        return (await accounts.get_user(db, room.host_id)).display_name
+    except NotFound:
+        return ""
+
+
+def room_context(
+    request: Request, site: Pages, room: Room, locked: KnowcastError | None, host_name: str = ""
+) -> dict[str, Any]:
     """What room.html is rendered with besides the viewer (web/room_page.py renders it ahead of the app)."""
     base = site.settings.public_url.rstrip("/")
     return {
         "room": room,
+        "host_name": host_name,
         "locked": locked,
         "canonical": f"{base}/rooms/{room.id}",
         "image": f"{base}{cover_url(room.cover_path) if room.cover_path else site.assets.url(OG_DEFAULT)}",

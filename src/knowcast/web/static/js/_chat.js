@@ -41,7 +41,7 @@ export function startChat(live, { list, form, strings, notice }) {
     }
     const name = document.createElement("span");
     name.className = "chat-name";
-    name.textContent = `${item.name}：`;
+    name.textContent = strings.said_by ? strings.said_by.replace("{name}", () => item.name) : `${item.name}：`; // "小林：" / "Lin: "
     const text = document.createElement("span");
     text.className = "chat-text";
     text.textContent = item.text;
