@@ -61,8 +61,28 @@ def server_env(data_dir: Path, database_url: str, port: int, **extra: str) -> di
     return env
 
 
+BIND_ATTEMPTS = 3
+
+
 def start_server(tmp: Path, database_url: str | None = None, args: tuple[str, ...] = (), **extra: str) -> LiveServer:
-    """Start ``knowcast serve`` on a free port (migrating its database) and wait until /healthz answers."""
+    """Start ``knowcast serve`` on a free port (migrating its database) and wait until /healthz answers.
+
+    A port found free can be taken by another process before the server binds it (its HTTP port or the RTMP
+    port chosen here): then it starts again on new ports, up to BIND_ATTEMPTS times."""
+    for attempt in range(1, BIND_ATTEMPTS + 1):
+        try:
+            return _start_once(tmp, database_url, args, **extra)
+        except PortTaken:
+            if attempt == BIND_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
+
+
+class PortTaken(RuntimeError):
+    """The server could not bind a port chosen as free: another process took it in between."""
+
+
+def _start_once(tmp: Path, database_url: str | None, args: tuple[str, ...], **extra: str) -> LiveServer:
     port = free_port()
     data_dir = tmp / f"server-{port}"
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -85,7 +105,8 @@ def _wait_healthy(server: LiveServer, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
-            raise RuntimeError(f"server exited with {server.process.returncode}:\n{server.log()}")
+            error = PortTaken if "address already in use" in server.log() else RuntimeError
+            raise error(f"server exited with {server.process.returncode}:\n{server.log()}")
         try:
             if httpx.get(server.url + "/healthz", timeout=1).status_code == 200:
                 return
