@@ -1,4 +1,5 @@
-"""`knowcast demo` as a newcomer runs it: a room goes live from the synthetic stream and an audience takes part."""
+"""`knowcast demo` as a newcomer runs it: a room goes live from the synthetic stream with a stocked shelf, and its
+simulated audience chats, likes and buys (the room shows "X 买了《…》")."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import json
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 from websockets.asyncio.client import connect
@@ -28,17 +31,33 @@ def wait_for(check: object, seconds: float = 90) -> object:
     raise AssertionError("the demo did not get there")
 
 
-async def watch(url: str, frames: int) -> tuple[int, list[str]]:
-    """Join the room like the page does; return the highest viewer count and the chat lines seen."""
-    viewers, lines = 0, []
+@dataclass
+class Seen:
+    viewers: int = 0
+    likes: int = 0
+    lines: list[str] = field(default_factory=list)
+    bought: list[str] = field(default_factory=list)  # the room's "X 买了《…》" lines (order.announced)
+
+    def add(self, body: dict[str, Any]) -> None:
+        self.viewers = max(self.viewers, int(body.get("viewers", 0) or 0))
+        self.likes = max(self.likes, int(body.get("likes", 0) or 0))
+        self.lines += [line["text"] for line in body.get("chat", []) if not line.get("system")]
+        self.bought += [line["text"] for line in body.get("chat", []) if line.get("event") == "order.announced"]
+        for event in body.get("events", []):
+            if event.get("name") == "order.announced":
+                self.bought.append(event["data"]["text"])
+
+
+async def watch(url: str, seconds: float = 150) -> Seen:
+    """Join the room like the page does, until the audience has chatted, liked and bought (or time is up)."""
+    seen = Seen()
+    deadline = time.monotonic() + seconds
     async with connect(url) as ws:
         await ws.send(json.dumps({"type": "join", "v": 1}))
-        for _ in range(frames):
+        while time.monotonic() < deadline and not (seen.lines and seen.likes and seen.bought and seen.viewers):
             message = json.loads(await asyncio.wait_for(ws.recv(), 30))
-            body = message.get("snapshot", message)
-            viewers = max(viewers, int(body.get("viewers", 0) or 0))
-            lines += [line["text"] for line in body.get("chat", [])]
-    return viewers, lines
+            seen.add(message.get("snapshot", message))
+    return seen
 
 
 def test_demo_room_is_live_with_an_audience(tmp_path: Path) -> None:
@@ -66,9 +85,11 @@ def test_demo_room_is_live_with_an_audience(tmp_path: Path) -> None:
             lambda: httpx.get(f"{base}/media/rooms/{room['id']}/live.m3u8", timeout=2).status_code == 200
         )
         assert playlist
-        viewers, lines = asyncio.run(watch(f"ws://127.0.0.1:{port}/api/v1/rooms/{room['id']}/live", 60))
-        assert viewers > 0
-        assert lines, "the simulated audience chats"
+        seen = asyncio.run(watch(f"ws://127.0.0.1:{port}/api/v1/rooms/{room['id']}/live"))
+        assert seen.viewers > 0
+        assert seen.lines, "the simulated audience chats"
+        assert seen.likes > 0, "the simulated audience likes"
+        assert seen.bought and "买了" in seen.bought[0], "the simulated audience buys, and the room says so"
         printed = (tmp_path / "demo.log").read_text(encoding="utf-8", errors="replace")
         assert "owner@demo.example.com" in printed and "password" in printed
     finally:
