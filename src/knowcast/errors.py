@@ -132,7 +132,10 @@ HTTP_CODES = {
 
 
 def wants_json(request: Request) -> bool:
-    if request.url.path.startswith(("/api/", "/media/", "/whip/")) or request.url.path in ("/healthz", "/metrics"):
+    if request.url.path.startswith(("/api/", "/media/", "/whip/", "/whep/")) or request.url.path in (
+        "/healthz",
+        "/metrics",
+    ):
         return True  # machine paths: players and API clients want the coded JSON, never a page or a redirect
     accept = request.headers.get("accept", "")
     return "application/json" in accept and "text/html" not in accept

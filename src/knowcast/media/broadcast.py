@@ -67,6 +67,10 @@ class Broadcast:
         self.tasks: set[asyncio.Task[None]] = set()
         self.grace: asyncio.Task[None] | None = None
         self.went_live = False
+        # WebRTC viewing (media/whep.py) listens to the same messages ffmpeg gets; late listeners start from
+        # the cached sequence headers (by message type) and the next keyframe
+        self.taps: set[Callable[[Message], None]] = set()
+        self.sequence_headers: dict[int, Message] = {}
 
     # ---- the publisher -----------------------------------------------------------------------------------
 
@@ -80,6 +84,8 @@ class Broadcast:
 
     async def on_message(self, message: Message) -> None:
         self.health.on_input(len(message.payload))
+        for tap in list(self.taps):
+            tap(message)
         data = self._to_tag(message)
         if data is None:
             return
@@ -107,12 +113,14 @@ class Broadcast:
             self.probe.video = self.probe.video or info.codec
             if info.sequence_header:
                 self.headers["video"] = data
+                self.sequence_headers[rtmp.VIDEO] = message
             if info.keyframe and not info.sequence_header:
                 self.health.on_keyframe(message.timestamp)
         elif message.type_id == rtmp.AUDIO:
             self.probe.audio = self.probe.audio or flv.audio_codec(body)
             if flv.is_audio_sequence_header(body):
                 self.headers["audio"] = data
+                self.sequence_headers[rtmp.AUDIO] = message
         return data
 
     async def _feed(self, data: bytes, message: Message) -> None:

@@ -24,7 +24,7 @@ SEGMENT_TYPES = {".ts": "video/mp2t", ".m4s": "video/iso.segment", ".mp4": "vide
 IMMUTABLE = "public, max-age=31536000, immutable"
 
 
-async def _allowed(request: Request, db: Db, room_id: int) -> RoomFacts:
+async def allowed_to_fetch(request: Request, db: Db, room_id: int) -> RoomFacts:
     """The room's facts if this request may fetch its media (public room, valid token, or a viewer let in)."""
     facts = await media_of(request).facts.get(db, room_id)
     if facts.public:
@@ -50,7 +50,7 @@ def _playlist_response(text: str, cache: str) -> Response:
 
 
 async def _render(request: Request, db: Db, room_id: int, variant: str | None, kind: str) -> Response:
-    facts = await _allowed(request, db, room_id)
+    facts = await allowed_to_fetch(request, db, room_id)
     store = media_of(request).store
     variants = store.variants(room_id)
     scope = "public" if facts.public else "private"
@@ -86,7 +86,7 @@ async def vod_playlist(request: Request, room_id: Id, db: Db) -> Response:
 async def variant_file(request: Request, room_id: Id, variant: str, name: str, db: Db) -> Response:
     if name in ("live.m3u8", "vod.m3u8"):
         return await _render(request, db, room_id, variant, name.split(".")[0])
-    facts = await _allowed(request, db, room_id)
+    facts = await allowed_to_fetch(request, db, room_id)
     path = media_of(request).store.segment_path(room_id, variant, name)
     if path is None:
         raise NotFound("no such segment", code="media.no_segment")

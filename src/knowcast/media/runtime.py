@@ -14,6 +14,7 @@ from knowcast.media.rtmp_gate import RtmpGate
 from knowcast.media.storage import MediaStore
 from knowcast.media.supervisor import MediaPlane
 from knowcast.media.timeline import TimelineRecorder
+from knowcast.media.whep import WhepViewing
 from knowcast.media.whip import WhipIngest
 from knowcast.settings import Settings
 
@@ -26,6 +27,7 @@ class Media:
     timeline: TimelineRecorder
     gate: RtmpGate | None = None
     whip: WhipIngest | None = None
+    whep: WhepViewing | None = None
     facts: RoomFactsCache = field(default_factory=RoomFactsCache)
 
     @property
@@ -47,6 +49,8 @@ def build_media(ctx: AppContext) -> Media:
         ctx.components.append(media.gate)
         media.whip = WhipIngest(plane, settings)
         ctx.components.append(media.whip)
+        media.whep = WhepViewing(plane, settings)
+        ctx.components.append(media.whep)
         if settings.demo_stream_room is not None:
             ctx.components.append(DemoStream(ctx, settings.demo_stream_room, plane.ffmpeg, media.gate))
     return media

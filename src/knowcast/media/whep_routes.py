@@ -1,0 +1,47 @@
+"""HTTP for WHEP viewing: ``POST /whep/rooms/{room_id}`` with a recvonly SDP offer answers 201 with the SDP
+answer and the session's ``Location``; ``DELETE`` there ends it. Who may watch is decided as for the room's HLS
+(a public room, a signed media token ``?t=``, or a viewer let in); the POST is a browser call, so CSRF-checked.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from knowcast.deps import Db, Id, Public
+from knowcast.errors import NotFound, ValidationFailed
+from knowcast.media.routes import allowed_to_fetch
+from knowcast.media.runtime import media_of
+from knowcast.media.whep import WhepViewing
+
+router = APIRouter(prefix="/whep", tags=["webrtc"])
+SDP = "application/sdp"
+MAX_OFFER_BYTES = 64 * 1024
+
+
+def _viewing(request: Request) -> WhepViewing:
+    whep = media_of(request).whep
+    if whep is None:
+        raise NotFound("WebRTC viewing is off: it needs the embedded ingest (KNOWCAST_INGEST)", code="media.webrtc_off")
+    return whep
+
+
+@router.post("/rooms/{room_id}", dependencies=[Public], status_code=201)
+async def watch(request: Request, room_id: Id, db: Db) -> Response:
+    whep = _viewing(request)
+    await allowed_to_fetch(request, db, room_id)
+    if not request.headers.get("content-type", "").startswith(SDP):
+        raise ValidationFailed("send the SDP offer as application/sdp", code="media.bad_offer")
+    offer = await request.body()
+    if len(offer) > MAX_OFFER_BYTES:
+        raise ValidationFailed("the SDP offer is too large", code="media.bad_offer")
+    session = await whep.offer(room_id, offer.decode("utf-8", errors="replace"))
+    headers = {"Location": f"/whep/sessions/{session.id}"}
+    return Response(session.pc.localDescription.sdp, status_code=201, media_type=SDP, headers=headers)
+
+
+@router.delete("/sessions/{session_id}", dependencies=[Public])
+async def stop(request: Request, session_id: str) -> Response:
+    if not await _viewing(request).end(session_id):
+        raise NotFound("no such WHEP session (it may have ended already)", code="media.no_session")
+    return Response(status_code=200)
