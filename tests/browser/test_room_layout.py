@@ -237,6 +237,10 @@ def test_the_phone_room_with_a_portrait_stream(
         chat = desk.locator("[data-testid=chat-area]").bounding_box()
         assert video and chat and chat["x"] >= video["x"] + video["width"] - 1 and video["width"] > 900
         no_sideways_scroll(desk)
+        unmute = desk.locator("[data-unmute]")
+        if unmute.is_visible():  # muted autoplay: a pill at the video's lower left, not a bar across the video
+            pill = unmute.bounding_box()
+            assert pill and pill["width"] < 300, pill
         desk.screenshot(path=str(screens / "room-desktop.png"))
         assert serious_violations(desk) == []
 
