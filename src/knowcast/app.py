@@ -79,8 +79,9 @@ def build_context(settings: Settings) -> AppContext:
 def create_app(settings: Settings, ctx: AppContext | None = None) -> FastAPI:
     ctx = ctx or build_context(settings)
     quiet_parameter_loggers()
-    ctx.identities = IdentityLookups(ctx.db)
-    ctx.identities.subscribe(ctx.bus)
+    identities = IdentityLookups(ctx.db)  # session cookie → who, batched for crowds (the fast paths read it)
+    identities.subscribe(ctx.bus)
+    ctx.provide(identities)
     realtime_bridge.connect(ctx.bus, ctx.hub)
     LiveInteraction(ctx).install()
     ctx.components.append(ctx.hub)
@@ -108,7 +109,7 @@ def create_app(settings: Settings, ctx: AppContext | None = None) -> FastAPI:
     commerce_runtime.install(ctx)
     analytics_runtime.install(ctx)
     growth_runtime.install(ctx)  # after LiveInteraction: FAQ auto-replies wrap its chat handler
-    media = build_media(ctx)
+    build_media(ctx)
     WebhookDispatcher(ctx).install()
     audit_events.subscribe(ctx.bus, ctx.db)
     PrivacyJanitor(ctx).install()
@@ -140,7 +141,6 @@ def create_app(settings: Settings, ctx: AppContext | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.ctx = ctx
-    app.state.media = media
     app.state.pages = Pages(settings)
     install_handlers(app, app.state.pages.error_page)
     install_openapi(app)

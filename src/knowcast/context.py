@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import Any, Protocol, TypeVar
 
 from knowcast.accounts.passwords import Passwords
 from knowcast.accounts.throttle import SignInThrottle
@@ -16,10 +16,7 @@ from knowcast.ratelimit import RateLimiter
 from knowcast.realtime.hub import Hub
 from knowcast.settings import Settings
 
-if TYPE_CHECKING:
-    from knowcast.accounts.identities import IdentityLookups
-    from knowcast.analytics.runtime import AnalyticsRuntime
-    from knowcast.commerce.runtime import CommerceRuntime
+R = TypeVar("R")
 
 
 class Component(Protocol):
@@ -63,9 +60,7 @@ class AppContext:
     visitors: VisitorIds = field(default_factory=VisitorIds)
     components: list[Component] = field(default_factory=list)
     hub: Hub = field(default_factory=Hub)
-    commerce: CommerceRuntime | None = None  # set by knowcast.commerce.runtime.install
-    identities: IdentityLookups | None = None  # session cookie → who, batched for crowds (set by create_app)
-    analytics: AnalyticsRuntime | None = None  # set by knowcast.analytics.runtime.install
+    runtimes: dict[type[Any], object] = field(default_factory=dict)  # each domain's runtime, by class (provide)
     experiments: Experiments | None = None  # set by analytics: None runs no experiments (knowcast.ports)
     audiences: Audiences = field(default_factory=Audiences)  # filled by growth and analytics (knowcast.ports)
     exporters: list[PersonalExporter] = field(default_factory=list)  # export parts of domains privacy can't import
@@ -75,6 +70,23 @@ class AppContext:
         if self.limits is None:
             self.limits = Limits.from_settings(self.settings)
         self.visitors.use_timezone(self.settings.timezone)
+
+    def provide(self, runtime: object) -> None:
+        """Hang a domain's runtime on the app (its install hook does), to be found again by its class."""
+        self.runtimes[type(runtime)] = runtime
+
+    def runtime(self, kind: type[R]) -> R:
+        """The one way to reach a domain's runtime: ``ctx.runtime(CommerceRuntime)``. The context names no
+        domain; each domain's install hook provides its own. LookupError when that domain is not installed."""
+        found = self.runtimes.get(kind)
+        if not isinstance(found, kind):
+            raise LookupError(f"{kind.__name__} is not installed on this app")
+        return found
+
+    def runtime_or_none(self, kind: type[R]) -> R | None:
+        """As runtime(), for code that also runs without that domain (a bare context in a test or a command)."""
+        found = self.runtimes.get(kind)
+        return found if isinstance(found, kind) else None
 
     @property
     def limit(self) -> Limits:

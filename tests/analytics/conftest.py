@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from knowcast.accounts.models import Role
-from knowcast.analytics.runtime import AnalyticsRuntime, runtime_of
+from knowcast.analytics.runtime import AnalyticsRuntime
 from knowcast.bus import Event
 from knowcast.context import AppContext
 from tests.commerce.conftest import shop, webhook_server  # noqa: F401  (commerce fixtures, reused)
@@ -43,7 +43,7 @@ class Stage:
 
     @property
     def runtime(self) -> AnalyticsRuntime:
-        return runtime_of(self.ctx)
+        return self.ctx.runtime(AnalyticsRuntime)
 
     async def live(self) -> dict[str, Any]:
         response = await self.host.client.get(f"/api/v1/analytics/rooms/{self.room_id}/live")

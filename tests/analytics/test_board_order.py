@@ -13,7 +13,7 @@ from typing import Any
 from knowcast.analytics import facts_read
 from knowcast.analytics.live import RoomBoard
 from knowcast.analytics.records import Record
-from knowcast.analytics.runtime import runtime_of
+from knowcast.analytics.runtime import AnalyticsRuntime
 from knowcast.analytics.store import Batch
 from knowcast.context import AppContext
 
@@ -98,7 +98,7 @@ async def test_the_stored_report_counts_the_same_viewers(ctx: AppContext) -> Non
     batch = Batch()
     batch.rooms[1] = {"host_id": 9, "state": "ended", "started_at": T0, "ended_at": T0 + timedelta(hours=1)}
     batch.records.extend(records)
-    await runtime_of(ctx).store.write(batch, {})
+    await ctx.runtime(AnalyticsRuntime).store.write(batch, {})
     live = board_of(records).snapshot(T0 + timedelta(hours=2))
     async with ctx.db.session() as session:
         stored = await facts_read.totals(session, 1)

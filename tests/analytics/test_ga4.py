@@ -12,6 +12,7 @@ import pytest
 
 from knowcast.analytics.ga4 import Ga4Forwarder
 from knowcast.analytics.records import Record
+from knowcast.analytics.runtime import AnalyticsRuntime
 from knowcast.db.types import utcnow
 
 
@@ -83,10 +84,10 @@ def test_the_forwarder_is_installed_only_when_the_shop_configures_it(settings: A
     from knowcast.app import create_app
 
     plain = create_app(settings)
-    assert plain.state.ctx.analytics.forwarder is None
+    assert plain.state.ctx.runtime(AnalyticsRuntime).forwarder is None
     configured = settings.model_copy(update={"ga4_measurement_id": "G-1", "ga4_api_secret": "s"})
     app = create_app(configured)
-    forwarder = app.state.ctx.analytics.forwarder
+    forwarder = app.state.ctx.runtime(AnalyticsRuntime).forwarder
     assert isinstance(forwarder, Ga4Forwarder) and forwarder in app.state.ctx.components
 
 
@@ -96,13 +97,13 @@ async def test_a_real_purchase_reaches_ga4_through_the_app(
     """The app's own path: a consented viewer's view, order and payment (commerce's API and the sandbox's
     webhook) go through the analytics runtime to the forwarder; a pseudonymous viewer's view stays here."""
     from knowcast.accounts.models import Role
-    from knowcast.analytics.runtime import runtime_of
+    from knowcast.analytics.runtime import AnalyticsRuntime
     from knowcast.privacy.consent import COOKIE, GRANTED
     from tests.analytics.conftest import Browser
     from tests.commerce.conftest import pay
 
     url, received = receiver
-    runtime = runtime_of(ctx)
+    runtime = ctx.runtime(AnalyticsRuntime)
     forwarder = Ga4Forwarder(url, "G-SHOP", "s3cret", ctx.settings.secret_key)
     runtime.forwarder = forwarder
     await forwarder.start()

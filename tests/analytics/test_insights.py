@@ -13,7 +13,7 @@ from knowcast.accounts.models import Role
 from knowcast.analytics import experiments, forecast, profiles
 from knowcast.analytics import forecast_models as fm
 from knowcast.analytics.records import Record
-from knowcast.analytics.runtime import runtime_of
+from knowcast.analytics.runtime import AnalyticsRuntime
 from knowcast.analytics.store import Batch
 from knowcast.context import AppContext
 from tests.analytics.conftest import Browser, Stage
@@ -65,7 +65,7 @@ async def history(
                         amount=each,
                     )
                 )
-    await runtime_of(ctx).store.write(batch, {})
+    await ctx.runtime(AnalyticsRuntime).store.write(batch, {})
 
 
 async def test_few_streams_say_so(stage: Stage, ctx: AppContext) -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 from knowcast.accounts.models import Role
 from knowcast.analytics import live as live_module
-from knowcast.analytics.runtime import runtime_of
+from knowcast.analytics.runtime import AnalyticsRuntime
 from knowcast.analytics.store import Batch, EventStore
 from knowcast.context import AppContext
 from tests.analytics.conftest import Browser
@@ -27,7 +27,7 @@ class BrokenStore(EventStore):
 
 
 def break_everything(ctx: AppContext, monkeypatch: Any) -> BrokenStore:
-    runtime = runtime_of(ctx)
+    runtime = ctx.runtime(AnalyticsRuntime)
     store = BrokenStore()
     runtime.store = store
 
@@ -54,7 +54,7 @@ async def test_a_purchase_succeeds_while_analytics_is_broken(
     assert created.status_code == 201, created.text
     paid = await pay(buyer.client, created.json()["id"])
     assert paid["state"] == "paid"
-    runtime = runtime_of(ctx)
+    runtime = ctx.runtime(AnalyticsRuntime)
     await runtime.settle()
     for _ in range(10):
         if runtime.dropped:
@@ -80,4 +80,4 @@ async def test_a_chat_message_goes_out_while_analytics_is_broken(
         await b.chat_text("还能聊天吗")
         await a.close()
         await b.close()
-        await runtime_of(ctx).flush()
+        await ctx.runtime(AnalyticsRuntime).flush()

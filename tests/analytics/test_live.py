@@ -8,7 +8,7 @@ from typing import Any
 from knowcast.analytics import advisor
 from knowcast.analytics.live import RoomBoard
 from knowcast.analytics.records import Record
-from knowcast.analytics.runtime import runtime_of
+from knowcast.analytics.runtime import AnalyticsRuntime
 from knowcast.analytics.windows import SlidingDistinct
 from knowcast.context import AppContext
 from tests.analytics.conftest import Browser, Stage
@@ -86,7 +86,7 @@ def test_advisor_rules_have_their_numbers() -> None:
 
 
 async def test_advice_is_raised_once_dismissable_and_gets_an_outcome(stage: Stage, ctx: AppContext) -> None:
-    board = await runtime_of(ctx).board(stage.room_id)
+    board = await ctx.runtime(AnalyticsRuntime).board(stage.room_id)
     for i in range(25):
         board.apply(Record("view_start", stage.room_id, T0, visitor=f"v{i}", view_id=f"view-{i}"))
         board.apply(Record("click", stage.room_id, T0, visitor=f"v{i}", product_id=8))

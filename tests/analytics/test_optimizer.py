@@ -165,7 +165,7 @@ async def test_the_optimizer_learns_from_the_stored_history(stage: Any, ctx: Any
     from knowcast.analytics import models as m
     from knowcast.analytics import planner
     from knowcast.analytics.records import Record
-    from knowcast.analytics.runtime import runtime_of
+    from knowcast.analytics.runtime import AnalyticsRuntime
     from knowcast.analytics.store import Batch
 
     host = stage.host.user.id
@@ -199,7 +199,7 @@ async def test_the_optimizer_learns_from_the_stored_history(stage: Any, ctx: Any
                 )
         for _ in range(i % 4):
             batch.records.append(Record("marker", room, at, host_id=host, data={"type": "poll", "label": "?"}))
-    await runtime_of(ctx).store.write(batch, {})
+    await ctx.runtime(AnalyticsRuntime).store.write(batch, {})
     async with ctx.db.session() as session:
         session.add_all(costs)
         await session.commit()

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from knowcast.analytics import models as m
 from knowcast.analytics import retention
 from knowcast.analytics.records import Record
+from knowcast.analytics.runtime import AnalyticsRuntime
 from knowcast.analytics.store import write_records
 from knowcast.context import AppContext
 
@@ -57,6 +58,5 @@ async def test_the_setting_drives_the_writer_housekeeping(ctx: AppContext, monke
 
     monkeypatch.setattr(retention, "purge", fake_purge)
     ctx.settings.analytics_retention_days = 30
-    assert ctx.analytics is not None
-    await ctx.analytics.housekeeping()
+    await ctx.runtime(AnalyticsRuntime).housekeeping()
     assert called == [30]

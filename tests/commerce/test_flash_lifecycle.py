@@ -21,7 +21,7 @@ from knowcast.catalog.models import Product
 from knowcast.commerce import flash, orders, sweeper
 from knowcast.commerce.promotions import FlashSale
 from knowcast.commerce.redis_gate import RedisGate
-from knowcast.commerce.runtime import runtime
+from knowcast.commerce.runtime import CommerceRuntime
 from knowcast.commerce.states import OrderState
 from knowcast.context import AppContext
 from knowcast.db.types import utcnow
@@ -68,7 +68,7 @@ async def _rows(ctx: AppContext, sale_id: int, product_id: int) -> tuple[FlashSa
 
 
 async def _gate_left(ctx: AppContext, sale_id: int) -> int | None:
-    return await runtime(ctx).gate.stock_left(flash.sale_key(await flash.sale_info(ctx, sale_id)))
+    return await ctx.runtime(CommerceRuntime).gate.stock_left(flash.sale_key(await flash.sale_info(ctx, sale_id)))
 
 
 async def test_an_expired_unpaid_order_gives_its_unit_to_the_next_buyer(
@@ -81,7 +81,7 @@ async def test_an_expired_unpaid_order_gives_its_unit_to_the_next_buyer(
     assert won["outcome"] == "won"
     assert (await _attempt(second, sale["id"]))["outcome"] == "sold_out"
     await eventually(lambda: 0 in [e.data.get("stock_left") for e in seen if e.name == "flash.stock"], "0 left")
-    assert isinstance(runtime(ctx).gate, RedisGate) is (settings.redis_url is not None)
+    assert isinstance(ctx.runtime(CommerceRuntime).gate, RedisGate) is (settings.redis_url is not None)
 
     await _expire(ctx, won["order"]["id"])
     assert (await first.client.get(f"/api/v1/orders/{won['order']['id']}")).json()["state"] == "expired"

@@ -19,7 +19,7 @@ from knowcast.commerce import counters, flash, orders
 from knowcast.commerce.flash_gate import Claim, Outcome
 from knowcast.commerce.models import Order
 from knowcast.commerce.promotions import FlashSale
-from knowcast.commerce.runtime import runtime
+from knowcast.commerce.runtime import CommerceRuntime
 from knowcast.commerce.writer import Win, write_win
 from knowcast.context import AppContext
 from knowcast.db.types import utcnow
@@ -157,4 +157,4 @@ async def test_one_user_racing_themself_gets_no_more_than_the_limit(
     outcomes = Counter(r.json()["outcome"] for r in responses)
     assert outcomes == {"won": 2, "limit_reached": 18}
     info = await flash.sale_info(ctx, sale["id"])
-    assert await runtime(ctx).gate.stock_left(flash.sale_key(info)) == 48
+    assert await ctx.runtime(CommerceRuntime).gate.stock_left(flash.sale_key(info)) == 48

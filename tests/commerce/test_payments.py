@@ -9,7 +9,7 @@ from typing import Any
 from knowcast.accounts.models import Role
 from knowcast.commerce import orders, payments
 from knowcast.commerce.providers import sandbox
-from knowcast.commerce.runtime import runtime
+from knowcast.commerce.runtime import CommerceRuntime
 from knowcast.context import AppContext
 from tests.commerce.conftest import Shop, checkout_path, pay, sandbox_action, wait_for_state
 
@@ -26,7 +26,7 @@ def _signed(
     ctx: AppContext, kind: sandbox.EventKind, reference: str, order: dict[str, Any], **at: int
 ) -> tuple[bytes, dict[str, str]]:
     body = sandbox.event_body(kind, reference, order["id"], order["total"])
-    secret = runtime(ctx).sandbox.secret
+    secret = ctx.runtime(CommerceRuntime).sandbox.secret
     return body.encode(), {sandbox.HEADER: sandbox.sign(secret, body, **at), "content-type": "application/json"}
 
 
@@ -187,7 +187,7 @@ async def test_sandbox_notifications_must_match_their_order(
     buyer = await make_user(Role.VIEWER)
     _, order = await _pending_order(shop, buyer, kind="course", price=990)
     reference = await _reference(buyer.client, order["id"])
-    secret = runtime(ctx).sandbox.secret
+    secret = ctx.runtime(CommerceRuntime).sandbox.secret
     wrong = {
         "amount": sandbox.event_body(sandbox.EventKind.SUCCEEDED, reference, order["id"], 1),
         "currency": sandbox.event_body(sandbox.EventKind.SUCCEEDED, reference, order["id"], 990, "USD"),

@@ -12,6 +12,7 @@ from typing import Any
 from knowcast.bus import Event
 from knowcast.commerce.program_clock import program_now
 from knowcast.media.playlist import Variant, format_time
+from knowcast.media.runtime import Media
 from knowcast.media.storage import INDEX, MediaStore
 from tests.commerce.conftest import Shop
 
@@ -62,7 +63,7 @@ def test_the_program_clock_follows_the_stream_not_the_wall_clock(tmp_path: Path)
 
 async def test_a_pin_carries_the_streams_program_time(app: Any, shop: Shop, seen: list[Event]) -> None:
     product = await shop.shelved(title="理财课")
-    store: MediaStore = app.state.media.store
+    store: MediaStore = app.state.ctx.runtime(Media).store
     behind = datetime.now(UTC) - timedelta(minutes=5)
     _touch(_write_stream(store, shop.room_id, behind, count=30), datetime.now(UTC))
     pinned = await shop.host.client.post(f"/api/v1/rooms/{shop.room_id}/pin", json={"product_id": product["id"]})

@@ -20,7 +20,7 @@ from knowcast.catalog import service as catalog
 from knowcast.catalog.schemas import ProductUpdate
 from knowcast.commerce import flash, orders, shelf
 from knowcast.commerce.promotions import CouponClaim
-from knowcast.commerce.runtime import runtime
+from knowcast.commerce.runtime import CommerceRuntime
 from knowcast.commerce.schemas import FlashSaleCreate, ItemIn, OrderCreate
 from knowcast.commerce.snapshot_path import SnapshotFastPath
 from knowcast.context import AppContext
@@ -71,7 +71,7 @@ async def test_the_fast_path_answers_as_the_route_does(
 
 async def test_a_crowd_shares_one_read_until_a_pin_changes_it(shop: Shop, ctx: AppContext, client: Any) -> None:
     made = await _shop_with_everything(shop)
-    snapshots = runtime(ctx).snapshots
+    snapshots = ctx.runtime(CommerceRuntime).snapshots
     assert snapshots is not None
     path = f"/api/v1/rooms/{shop.room_id}/commerce"
     await ctx.hub.flush()  # the host's events have ridden their tick (which drops the copy once more)
@@ -96,7 +96,7 @@ async def test_a_viewer_never_sees_another_viewers_own_part(shop: Shop, ctx: App
     async with ctx.db.session() as session:
         await session.execute(update(CouponClaim).where(CouponClaim.user_id == lucky.user.id).values(value=321))
         await session.commit()
-    claims = runtime(ctx).claims
+    claims = ctx.runtime(CommerceRuntime).claims
     assert claims is not None
     before = claims.queries
     path = f"/api/v1/rooms/{shop.room_id}/commerce"
@@ -156,7 +156,7 @@ async def test_every_process_drops_its_copy_within_the_tick_of_a_change(
         ]
         for product in made:
             await shelf.add(db, a, room, product.id)
-    snaps_b = runtime(b).snapshots
+    snaps_b = b.runtime(CommerceRuntime).snapshots
     assert snaps_b is not None
     await b.hub.open_room(room.id)
 

@@ -424,7 +424,7 @@ async def test_stripe_failures_have_stable_codes(
 ) -> None:
     from knowcast.commerce.providers.base import RefundRequest
     from knowcast.commerce.providers.stripe import StripeProvider
-    from knowcast.commerce.runtime import runtime
+    from knowcast.commerce.runtime import CommerceRuntime
     from knowcast.errors import ConfigError, ServiceUnavailable
 
     with pytest.raises(ConfigError) as bad_key:
@@ -434,7 +434,9 @@ async def test_stripe_failures_have_stable_codes(
         await StripeProvider(API_KEY, WEBHOOK_SECRET, sim.base_url).refund(RefundRequest("cs_none", "rf1", 1, 1, "CNY"))
     assert refused.value.code == "payment.provider_error"
 
-    runtime(ctx).providers["stripe"] = StripeProvider(API_KEY, WEBHOOK_SECRET, "http://127.0.0.1:9")  # nobody there
+    ctx.runtime(CommerceRuntime).providers["stripe"] = StripeProvider(
+        API_KEY, WEBHOOK_SECRET, "http://127.0.0.1:9"
+    )  # nobody there
     buyer = await make_user(Role.VIEWER)
     product = await shop.shelved(kind="course", price=990)
     order = (await buyer.client.post("/api/v1/orders", json={"items": [{"product_id": product["id"]}]})).json()

@@ -62,7 +62,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def media(app: Any) -> Media:
-    result: Media = app.state.media
+    result: Media = app.state.ctx.runtime(Media)
     return result
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from knowcast.accounts.models import Role, User
 from knowcast.analytics.models import AnalyticsEvent
-from knowcast.analytics.runtime import runtime_of
+from knowcast.analytics.runtime import AnalyticsRuntime
 from knowcast.observability import JsonFormatter
 from knowcast.privacy.models import AuditEntry
 from tests.conftest import PASSWORD
@@ -87,7 +87,7 @@ async def visit_and_order(client: Any, make_user: Any) -> None:
 
 
 async def analytics_rows(ctx: Any) -> str:
-    runtime = runtime_of(ctx)
+    runtime = ctx.runtime(AnalyticsRuntime)
     await runtime.settle()
     while await runtime.flush():
         pass

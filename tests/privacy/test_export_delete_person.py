@@ -24,12 +24,13 @@ from sqlalchemy import func, select, text
 
 from knowcast.accounts.models import Role, User
 from knowcast.analytics.models import AnalyticsEvent, AnalyticsView
-from knowcast.analytics.runtime import runtime_of
+from knowcast.analytics.runtime import AnalyticsRuntime
 from knowcast.commerce.models import Entitlement, Order, OrderItem
 from knowcast.commerce.promotions import CouponClaim
 from knowcast.context import AppContext
 from knowcast.deps import SESSION_COOKIE
 from knowcast.media.playlist import Variant
+from knowcast.media.runtime import Media
 from knowcast.privacy.models import AuditEntry
 from tests.commerce.conftest import pay
 from tests.conftest import PASSWORD, Client, Member
@@ -64,7 +65,9 @@ async def signed_up_person(client: Client) -> dict[str, Any]:
 async def recorded_live_room(app: Any, host: Member) -> int:
     when = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
     room = (await host.client.post("/api/v1/rooms", json={"title": "理财直播", "scheduled_at": when})).json()
-    app.state.media.store.write_variants(room["id"], [Variant("src", 1)])  # what the ingest writes on publish
+    app.state.ctx.runtime(Media).store.write_variants(
+        room["id"], [Variant("src", 1)]
+    )  # what the ingest writes on publish
     went = await host.client.post(f"/api/v1/rooms/{room['id']}/transitions", json={"to": "live"})
     assert went.status_code == 200, went.text
     return int(room["id"])
@@ -124,7 +127,7 @@ async def interact(client: Client, host: Member, room_id: int) -> None:
 
 
 async def settled_analytics(ctx: AppContext) -> None:
-    runtime = runtime_of(ctx)
+    runtime = ctx.runtime(AnalyticsRuntime)
     await runtime.settle()
     await runtime.flush()
     while await runtime.flush():

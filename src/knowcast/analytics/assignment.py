@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from knowcast.accounts.models import User
 from knowcast.analytics import models as m
 from knowcast.analytics.experiments import assign
+from knowcast.analytics.runtime import AnalyticsRuntime
 from knowcast.context import AppContext
 from knowcast.ports import Assigned
 
@@ -24,7 +25,8 @@ class AnalyticsExperiments:
     async def running(self, session: AsyncSession, host_id: int) -> list[m.Experiment]:
         """The host's running experiments: through the intake's short cache when analytics runs in this app
         (the one the page's assignments come from, so what the page shows and what the server applies agree)."""
-        intake = self.ctx.analytics.intake if self.ctx.analytics is not None else None
+        runtime = self.ctx.runtime_or_none(AnalyticsRuntime)
+        intake = runtime.intake if runtime is not None else None
         if intake is not None:
             return await intake.running.of_host(session, host_id)
         query = select(m.Experiment).where(m.Experiment.host_id == host_id, m.Experiment.state == "running")

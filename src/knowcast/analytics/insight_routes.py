@@ -19,7 +19,7 @@ from knowcast.analytics import (
     profiles,
     service,
 )
-from knowcast.analytics.runtime import runtime_of
+from knowcast.analytics.runtime import AnalyticsRuntime
 from knowcast.analytics.schemas import ExperimentIn, OptimizeIn, PlanIn, PlanQuery, SegmentIn, SegmentOut
 from knowcast.db.types import MAX_ROW_ID, utcnow
 from knowcast.deps import Ctx, Db, Id, MaybeUser, Public, require
@@ -114,7 +114,7 @@ async def next_forecast(
 @router.get("/rooms/{room_id}/projection")
 async def projection(room_id: Id, ctx: Ctx, db: Db, user: Reader) -> dict[str, Any]:
     room = await rooms.get_managed_room(db, user, room_id)
-    runtime = runtime_of(ctx)
+    runtime = ctx.runtime(AnalyticsRuntime)
     board = await runtime.board(room_id)
     streams = await facts_read.streams_of(db, room.host_id, before=room.started_at)
     return forecast.projection(board, room.started_at, utcnow(), forecast.expected_minutes(streams))
@@ -145,7 +145,7 @@ async def add_experiment(data: ExperimentIn, ctx: Ctx, db: Db, user: Host) -> di
     if data.room_id is not None:
         await rooms.get_managed_room(db, user, data.room_id)
     row = await service.add_experiment(db, user.id, data, any_host=user.role is Role.OWNER)
-    intake = runtime_of(ctx).intake
+    intake = ctx.runtime(AnalyticsRuntime).intake
     if intake is not None:
         intake.running.forget(user.id)
     return await experiments.analyse(db, row)
@@ -169,7 +169,7 @@ async def stop_experiment(experiment_id: Id, ctx: Ctx, db: Db, user: Host) -> di
     row = await service.get_experiment(db, experiment_id)
     service.ensure_host(row, user.id, user.role is Role.OWNER)
     await service.stop_experiment(db, row)
-    intake = runtime_of(ctx).intake
+    intake = ctx.runtime(AnalyticsRuntime).intake
     if intake is not None:
         intake.running.forget(row.host_id)
     return await experiments.analyse(db, row)
@@ -180,7 +180,7 @@ async def assignments(request: Request, room_id: Id, ctx: Ctx, db: Db, user: May
     """The viewer's variants in the room's running experiments (the page applies them); exposure recorded."""
     from knowcast.analytics.routes import visit_of
 
-    runtime = runtime_of(ctx)
+    runtime = ctx.runtime(AnalyticsRuntime)
     visit = await visit_of(request, ctx, db, user.id if user else None)
     assert runtime.intake is not None
     found = await experiments.assignments(db, runtime, runtime.intake.running, room_id, visit.visitor)

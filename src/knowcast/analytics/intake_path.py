@@ -22,8 +22,9 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from knowcast import csrf
+from knowcast.accounts.identities import IdentityLookups
 from knowcast.analytics.routes import visit_of
-from knowcast.analytics.runtime import runtime_of
+from knowcast.analytics.runtime import AnalyticsRuntime
 from knowcast.analytics.schemas import EventBatch
 from knowcast.commerce.fastpath import SECURITY_HEADERS, RequestIds
 from knowcast.context import AppContext
@@ -80,9 +81,8 @@ class IntakeFastPath:
         except ValidationError:
             return None
         token = request.cookies.get(SESSION_COOKIE)
-        assert self.ctx.identities is not None
-        who = await self.ctx.identities.get(token) if token else None
-        intake = runtime_of(self.ctx).intake
+        who = await self.ctx.runtime(IdentityLookups).get(token) if token else None
+        intake = self.ctx.runtime(AnalyticsRuntime).intake
         assert intake is not None
         async with self.ctx.db.session() as db:  # connects only if the visitor's salt must be read
             visit = await visit_of(request, self.ctx, db, who.user_id if who else None)

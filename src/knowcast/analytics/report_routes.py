@@ -11,6 +11,7 @@ from knowcast import i18n
 from knowcast.accounts.models import Role, User
 from knowcast.accounts.permissions import Permission
 from knowcast.analytics import channels, export, report, service
+from knowcast.analytics.runtime import AnalyticsRuntime
 from knowcast.analytics.schemas import CostIn, CostOut, ShareLinkIn, ShareLinkOut
 from knowcast.deps import Ctx, Db, Id, require
 from knowcast.integrations.scopes import Scope
@@ -24,7 +25,7 @@ ModelQuery = Annotated[Literal["last", "first"], Query(description="attribution:
 
 async def room_report(ctx: Ctx, db: Db, user: User, room_id: int, model: str = "last") -> dict[str, Any]:
     await rooms.get_managed_room(db, user, room_id)
-    runtime = ctx.analytics
+    runtime = ctx.runtime_or_none(AnalyticsRuntime)
     if runtime is not None:
         await runtime.flush()  # the figures include what is still queued
     hours = ctx.settings.analytics_attribution_hours

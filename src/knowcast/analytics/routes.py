@@ -18,7 +18,7 @@ from knowcast.analytics import models as m
 from knowcast.analytics.channels import device_of
 from knowcast.analytics.identity import user_key
 from knowcast.analytics.intake import Visit
-from knowcast.analytics.runtime import AnalyticsRuntime, runtime_of
+from knowcast.analytics.runtime import AnalyticsRuntime
 from knowcast.analytics.schemas import EventBatch, IntakeResult
 from knowcast.db.types import utcnow
 from knowcast.deps import Ctx, Db, Id, MaybeUser, Owner, Public, client_ip, require
@@ -46,7 +46,7 @@ async def visit_of(request: Request, ctx: Ctx, db: Db, user_id: int | None) -> V
 
 @router.post("/events", status_code=202, dependencies=[Public])
 async def intake(request: Request, batch: EventBatch, ctx: Ctx, db: Db, user: MaybeUser) -> IntakeResult:
-    runtime = runtime_of(ctx)
+    runtime = ctx.runtime(AnalyticsRuntime)
     assert runtime.intake is not None
     return await runtime.intake.accept(await visit_of(request, ctx, db, user.id if user else None), batch.events)
 
@@ -55,7 +55,7 @@ async def intake(request: Request, batch: EventBatch, ctx: Ctx, db: Db, user: Ma
 async def live(room_id: Id, ctx: Ctx, db: Db, user: Reader) -> dict[str, Any]:
     """The live dashboard: every figure of docs/metrics.md so far, the advisor's current advice."""
     await rooms.get_managed_room(db, user, room_id)
-    runtime = runtime_of(ctx)
+    runtime = ctx.runtime(AnalyticsRuntime)
     board = await runtime.board(room_id)
     now = utcnow()
     snap = board.snapshot(now)
@@ -90,7 +90,7 @@ async def dismiss(advice_id: Id, db: Db, user: Host) -> dict[str, Any]:
 async def rejections(ctx: Ctx, db: Db, _owner: Owner) -> dict[str, Any]:
     """Forged or impossible browser events dropped at intake, per room and reason (never counted)."""
     rows = (await db.scalars(select(m.Rejection).order_by(m.Rejection.count.desc()).limit(500))).all()
-    runtime = runtime_of(ctx)
+    runtime = ctx.runtime(AnalyticsRuntime)
     return {
         "total": sum(r.count for r in rows),
         "since_start": sum(runtime.rejected.values()),

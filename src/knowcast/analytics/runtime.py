@@ -366,7 +366,7 @@ def install(ctx: AppContext) -> AnalyticsRuntime:
 
     runtime = AnalyticsRuntime(ctx)
     runtime.intake = Intake(runtime)
-    ctx.analytics = runtime
+    ctx.provide(runtime)
     ctx.experiments = AnalyticsExperiments(ctx)
     ctx.audiences.register("segment", service.audience_user_ids)
     ctx.exporters.append(privacy.export_personal_data)
@@ -375,9 +375,3 @@ def install(ctx: AppContext) -> AnalyticsRuntime:
     ctx.components.append(runtime)
     install_forwarder(ctx, runtime)
     return runtime
-
-
-def runtime_of(ctx: AppContext) -> AnalyticsRuntime:
-    if ctx.analytics is None:
-        raise RuntimeError("analytics is not installed on this app")
-    return ctx.analytics

@@ -22,7 +22,6 @@ from knowcast import csrf
 from knowcast.accounts import service as accounts
 from knowcast.accounts.permissions import Permission
 from knowcast.bus import Event, EventBus
-from knowcast.commerce import runtime as commerce_runtime  # a module: runtime imports this one too
 from knowcast.db.engine import Database
 from knowcast.deps import SESSION_COOKIE, Ctx
 from knowcast.errors import AuthenticationRequired
@@ -114,7 +113,7 @@ class SessionLookups:
 async def buyer_id(request: Request, ctx: Ctx) -> int:
     """The signed-in user's id (any role may buy), from the app's session lookups; CSRF checked."""
     token = request.cookies.get(SESSION_COOKIE)
-    user_id = await commerce_runtime.runtime(ctx).sessions.user_id(token) if token else None
+    user_id = await ctx.runtime(SessionLookups).user_id(token) if token else None
     if user_id is None:
         raise AuthenticationRequired("sign in first")
     await csrf.verify(request, ctx.settings.secret_key)

@@ -35,7 +35,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from knowcast import csrf, middleware
 from knowcast.commerce import flash
 from knowcast.commerce.flash_gate import Outcome
-from knowcast.commerce.runtime import runtime
+from knowcast.commerce.runtime import CommerceRuntime
 from knowcast.commerce.schemas import AttemptIn, AttemptOut
 from knowcast.context import AppContext
 from knowcast.db.types import MAX_ROW_ID
@@ -79,7 +79,7 @@ class FlashFastPath:
         self.ctx = ctx
         self.metrics = ctx.metrics
         self.ids = RequestIds()
-        self.sessions = runtime(ctx).sessions
+        self.sessions = ctx.runtime(CommerceRuntime).sessions
         self._observe = ctx.metrics.latency.labels("POST", ROUTE).observe
         self._counters: dict[int, Callable[[], None]] = {}
 

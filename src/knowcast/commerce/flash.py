@@ -25,7 +25,7 @@ from knowcast.commerce.flash_gate import Claim, Outcome, SaleKey
 from knowcast.commerce.models import Order, ShelfItem
 from knowcast.commerce.promotions import FlashSale
 from knowcast.commerce.redis_gate import GateNotLoaded
-from knowcast.commerce.runtime import runtime
+from knowcast.commerce.runtime import CommerceRuntime
 from knowcast.commerce.schemas import FlashSaleCreate, FlashSaleOut, ItemOut, OrderOut
 from knowcast.commerce.writer import SaleInfo, Win
 from knowcast.context import AppContext
@@ -121,7 +121,7 @@ async def stop_sale(session: AsyncSession, ctx: AppContext, sale: FlashSale) -> 
     if sale.ends_at > utcnow():
         sale.ends_at = utcnow()
         await session.commit()
-    runtime(ctx).sales.pop(sale.id, None)
+    ctx.runtime(CommerceRuntime).sales.pop(sale.id, None)
     await ctx.bus.publish(Event("flash.ended", {"room_id": sale.room_id, "sale_id": sale.id}, to_room=True))
     await close(session, ctx, sale.id)
     await session.refresh(sale)
@@ -134,7 +134,7 @@ async def close(session: AsyncSession, ctx: AppContext, sale_id: int) -> bool:
     sale = await session.get(FlashSale, sale_id)
     if sale is None or await returns.close_sale(session, sale_id) is None:
         return False
-    await runtime(ctx).gate.forget(sale_key(sale))
+    await ctx.runtime(CommerceRuntime).gate.forget(sale_key(sale))
     return True
 
 
@@ -173,7 +173,7 @@ async def sale_out(session: AsyncSession, sale: FlashSale, ctx: AppContext | Non
     assert product is not None
     left = sale.stock_left
     if ctx is not None:  # the gate knows sooner than the database row
-        gate_left = await runtime(ctx).gate.stock_left(sale_key(sale))
+        gate_left = await ctx.runtime(CommerceRuntime).gate.stock_left(sale_key(sale))
         left = min(left, gate_left) if gate_left is not None else left
     return FlashSaleOut(
         id=sale.id,
@@ -200,7 +200,7 @@ async def sale_out(session: AsyncSession, sale: FlashSale, ctx: AppContext | Non
 async def sale_info(ctx: AppContext, sale_id: int) -> SaleInfo:
     """The sale as the hot path needs it, from a per-process cache refreshed every CACHE_SECONDS; one load
     at a time per sale, so a crowd arriving together makes one database read, not one each."""
-    rt = runtime(ctx)
+    rt = ctx.runtime(CommerceRuntime)
     cached = rt.sales.get(sale_id)
     if cached is not None and cached[0] > time.monotonic():
         return cached[1]
@@ -236,7 +236,7 @@ async def _load_info(ctx: AppContext, sale_id: int) -> SaleInfo:
 
 
 async def _ensure_gate(ctx: AppContext, info: SaleInfo, force: bool = False) -> None:
-    rt = runtime(ctx)
+    rt = ctx.runtime(CommerceRuntime)
     key = sale_key(info)
     if not force and await rt.gate.is_loaded(key):
         return
@@ -268,7 +268,7 @@ async def attempt(
         raise Conflict("the flash sale has ended", code="flash.ended")
     if quantity > info.per_user_limit:
         return AttemptResult(Outcome.LIMIT_REACHED)
-    rt = runtime(ctx)
+    rt = ctx.runtime(CommerceRuntime)
     await _ensure_gate(ctx, info)
     claim = Claim(secrets.token_hex(12), sale_key(info), user_id, quantity, info.per_user_limit)
     try:
@@ -293,7 +293,7 @@ async def _replayed(ctx: AppContext, user_id: int, sale_id: int, key: str) -> At
 
 
 async def _confirm(ctx: AppContext, win: Win) -> AttemptResult:
-    rt = runtime(ctx)
+    rt = ctx.runtime(CommerceRuntime)
     try:
         written = await rt.writer.submit(win)
     except LookupError:
@@ -323,7 +323,7 @@ async def _confirm(ctx: AppContext, win: Win) -> AttemptResult:
 async def publish_stock(ctx: AppContext, sale_id: int) -> None:
     """One stock event per sale per sweep-ish tick (not per win): the viewers' "N left" and sold-out."""
     info = await sale_info(ctx, sale_id)
-    left = await runtime(ctx).gate.stock_left(sale_key(info))
+    left = await ctx.runtime(CommerceRuntime).gate.stock_left(sale_key(info))
     if left is None:
         return
     data = {"room_id": info.room_id, "sale_id": sale_id, "stock_left": max(0, left)}
@@ -341,14 +341,14 @@ async def release_to_gate(
 ) -> None:
     sale = await session.get(FlashSale, sale_id)
     if sale is not None:
-        await runtime(ctx).gate.release(sale_key(sale), user_id, quantity, token)
-        runtime(ctx).note_sold(sale_id)
+        await ctx.runtime(CommerceRuntime).gate.release(sale_key(sale), user_id, quantity, token)
+        ctx.runtime(CommerceRuntime).note_sold(sale_id)
 
 
 async def reconcile(session: AsyncSession, ctx: AppContext) -> int:
     """Claims left in the gate by a process that died before writing their order: if the order exists the
     claim is settled, else its units go back to the sale. Returns how many were given back."""
-    rt = runtime(ctx)
+    rt = ctx.runtime(CommerceRuntime)
     recent = utcnow() - timedelta(hours=1)
     sales = list(await session.scalars(select(FlashSale).where(FlashSale.ends_at > recent)))
     given_back = 0

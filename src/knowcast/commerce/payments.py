@@ -35,7 +35,7 @@ from knowcast.commerce.providers.base import (
     ProviderEvent,
     RefundRequest,
 )
-from knowcast.commerce.runtime import runtime
+from knowcast.commerce.runtime import CommerceRuntime
 from knowcast.commerce.schemas import CheckoutOut
 from knowcast.commerce.states import OWNED, RANK, OrderState, PaymentState
 from knowcast.context import AppContext
@@ -74,7 +74,7 @@ async def latest_payment(session: AsyncSession, order_id: int) -> Payment | None
 
 def choose(ctx: AppContext, method: PayMethod | None) -> tuple[PaymentProvider, PayMethod]:
     """The provider for a method (None: the first enabled provider's first method)."""
-    rt = runtime(ctx)
+    rt = ctx.runtime(CommerceRuntime)
     if method is None:
         provider = rt.provider
         return provider, provider.methods[0]
@@ -109,14 +109,14 @@ def device_of(user_agent: str) -> str:
 
 def methods_for(ctx: AppContext, device: str) -> list[tuple[PayMethod, PaymentProvider]]:
     """The enabled methods usable on a device, best first."""
-    enabled = dict(runtime(ctx).methods())
+    enabled = dict(ctx.runtime(CommerceRuntime).methods())
     return [(method, enabled[method]) for method in DEVICE_METHODS[device] if method in enabled]
 
 
 def method_of(payment: Payment, ctx: AppContext) -> str:
     if payment.method:
         return payment.method
-    provider = runtime(ctx).provider_named(payment.provider)
+    provider = ctx.runtime(CommerceRuntime).provider_named(payment.provider)
     return provider.methods[0].value if provider and provider.methods else ""
 
 
@@ -194,7 +194,7 @@ async def start_checkout(
 
 async def close_payment(session: AsyncSession, ctx: AppContext, payment: Payment) -> None:
     """Close an unpaid checkout at its provider so it can no longer be paid, and remember that it was."""
-    provider = runtime(ctx).provider_named(payment.provider)
+    provider = ctx.runtime(CommerceRuntime).provider_named(payment.provider)
     if provider is not None:
         await provider.close_checkout(payment.reference)
     payment.closed_at = utcnow()
@@ -486,7 +486,7 @@ async def refund(
         await session.commit()
         await orders.mark_refunded(session, ctx, order)
         return order
-    provider = runtime(ctx).provider_named(payment.provider)
+    provider = ctx.runtime(CommerceRuntime).provider_named(payment.provider)
     if provider is None:
         raise Conflict(
             f"the {payment.provider} provider is not enabled: refund it there, or enable it",
@@ -562,7 +562,7 @@ async def refund(
 async def recover_missed(session: AsyncSession, ctx: AppContext, batch: int = 50) -> int:
     """Ask the provider about open payments of pending orders a while old (their notification may never
     come), backing off per payment; apply what it says. Returns how many were asked."""
-    rt = runtime(ctx)
+    rt = ctx.runtime(CommerceRuntime)
     now = utcnow()
     after = timedelta(seconds=ctx.settings.payment_query_after_seconds)
     due = list(
@@ -604,7 +604,7 @@ async def recover_missed(session: AsyncSession, ctx: AppContext, batch: int = 50
 async def close_abandoned(session: AsyncSession, ctx: AppContext, batch: int = 50) -> int:
     """Close at the provider the open checkouts of orders that expired or were cancelled, so they can no
     longer be paid. A checkout paid meanwhile is applied instead (its money goes back: the order is closed)."""
-    rt = runtime(ctx)
+    rt = ctx.runtime(CommerceRuntime)
     now = utcnow()
     rows = list(
         await session.scalars(
@@ -672,13 +672,13 @@ async def sandbox_act(session: AsyncSession, ctx: AppContext, reference: str, ac
     body = sandbox_provider.event_body(kind, reference, order.id, payment.amount, payment.currency)
     session.add(OutboxMessage(topic="sandbox.webhook", body=body))
     await session.commit()
-    runtime(ctx).kick()
+    ctx.runtime(CommerceRuntime).kick()
     return order
 
 
 async def deliver_webhooks(session: AsyncSession, ctx: AppContext) -> int:
     """POST queued sandbox webhooks, signed, to our own webhook URL over HTTP; retry with backoff."""
-    rt = runtime(ctx)
+    rt = ctx.runtime(CommerceRuntime)
     base = (ctx.settings.payment_webhook_url or ctx.settings.public_url).rstrip("/")
     url = f"{base}/api/v1/payments/sandbox/webhook"
     rows = list(

@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from knowcast.bus import Event
 from knowcast.commerce.models import Payment, PaymentMismatch, PaymentRefund, ReconciliationRun
 from knowcast.commerce.providers.base import EventKind, PaymentProvider, Statement
-from knowcast.commerce.runtime import runtime
+from knowcast.commerce.runtime import CommerceRuntime
 from knowcast.commerce.states import PaymentState
 from knowcast.context import AppContext
 from knowcast.db.types import utcnow
@@ -76,7 +76,7 @@ def day_bounds(day: date, zone: str) -> tuple[datetime, datetime]:
 
 
 def provider_for(ctx: AppContext, name: str) -> PaymentProvider:
-    provider = runtime(ctx).providers.get(name)
+    provider = ctx.runtime(CommerceRuntime).providers.get(name)
     if provider is None:
         raise NotFound(f"{name} is not an enabled payment provider", code="payment.unknown_provider")
     return provider
@@ -235,7 +235,7 @@ async def nightly(ctx: AppContext, now: datetime | None = None) -> list[Report]:
     if moment.hour < ctx.settings.payment_reconcile_hour:
         return []
     reports: list[Report] = []
-    for name, provider in runtime(ctx).providers.items():
+    for name, provider in ctx.runtime(CommerceRuntime).providers.items():
         if name == "sandbox":
             continue
         day = (moment.astimezone(ZoneInfo(provider.statement_timezone)) - timedelta(days=1)).date()

@@ -10,7 +10,7 @@ from knowcast.accounts.models import User
 from knowcast.commerce import coupons, draws, flash, mine, offers, orders, program_clock, shelf
 from knowcast.commerce.buyers import BuyerId
 from knowcast.commerce.promotions import DrawEntry, DrawState
-from knowcast.commerce.runtime import runtime
+from knowcast.commerce.runtime import CommerceRuntime
 from knowcast.commerce.schemas import (
     AttemptIn,
     AttemptOut,
@@ -79,7 +79,7 @@ async def snapshot(request: Request, room_id: Id, ctx: Ctx, db: Db, user: MaybeU
     """
     room = await rooms.get_room(db, room_id)
     if user is not None:
-        runtime(ctx).sessions.remember(request.cookies.get(SESSION_COOKIE, ""), user.id)
+        ctx.runtime(CommerceRuntime).sessions.remember(request.cookies.get(SESSION_COOKIE, ""), user.id)
     viewer = await viewer_of(request, ctx, db, room, user)
     inside = await rooms.can_watch(db, user, room)  # kept out: the shelf still sells the way in; nothing else shows
     sale = await flash.current_sale(db, room_id) if inside else None

@@ -15,7 +15,7 @@ from knowcast.catalog.views import product_public
 from knowcast.commerce import buying, course_access, downloads, entitlements, offers, orders, payments, reconcile
 from knowcast.commerce.models import Entitlement
 from knowcast.commerce.providers.base import ProviderEvent
-from knowcast.commerce.runtime import runtime
+from knowcast.commerce.runtime import CommerceRuntime
 from knowcast.commerce.schemas import (
     CheckoutIn,
     CheckoutOut,
@@ -38,7 +38,7 @@ router = APIRouter(tags=["commerce"])
 async def signed_webhook(request: Request, provider: str, ctx: Ctx) -> tuple[str, ProviderEvent | None]:
     """Webhooks carry no CSRF token and no session (the route is ``Machine``): the provider's signature is
     checked here, before the route body runs."""
-    found = runtime(ctx).provider_named(provider)
+    found = ctx.runtime(CommerceRuntime).provider_named(provider)
     if found is None:
         raise NotFound("no such payment provider", code="payment.unknown_provider")
     return found.name, await found.verify(await request.body(), request.headers)
@@ -77,7 +77,7 @@ async def checkout(
 ) -> CheckoutOut:
     """Start (or reuse) the payment of an order with a method (body optional: the default method)."""
     order = await orders.get_order_for(db, user, order_id)
-    rt = runtime(ctx)
+    rt = ctx.runtime(CommerceRuntime)
     openid = await rt.openid_lookup(request, db, user) if rt.openid_lookup is not None else None
     method = data.method if data is not None else None
     return await payments.start_checkout(db, ctx, user, order, method, client_ip(request), openid)
@@ -126,7 +126,7 @@ async def fulfil(order_id: Id, ctx: Ctx, db: Db, host: Host) -> OrderOut:
 async def webhook(verified: SignedWebhook, ctx: Ctx, db: Db) -> Response:
     """A provider's notification (signature checked by the dependency), answered the way it expects."""
     provider_name, event = verified
-    provider = runtime(ctx).provider_named(provider_name)
+    provider = ctx.runtime(CommerceRuntime).provider_named(provider_name)
     assert provider is not None
     outcome = "ignored" if event is None else await payments.apply_event(db, ctx, provider, event)
     answer = provider.answer(not outcome.startswith("refused"))

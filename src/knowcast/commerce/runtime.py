@@ -222,7 +222,8 @@ def install(ctx: AppContext) -> CommerceRuntime:
     from knowcast.commerce import snapshot_path
 
     snapshot_path.install(ctx)  # the snapshot rides the live socket's welcome
-    ctx.commerce = rt
+    ctx.provide(rt)
+    ctx.provide(rt.sessions)  # who is buying (commerce.buyers reaches it without importing this module)
     if "wechat" in rt.providers:
         from knowcast.commerce import wechat_oauth
 
@@ -230,10 +231,4 @@ def install(ctx: AppContext) -> CommerceRuntime:
     ctx.components.append(rt)
     ctx.bus.subscribe("chat.message", rt.on_chat)
     buyers.subscribe(ctx.bus)
-    return rt
-
-
-def runtime(ctx: AppContext) -> CommerceRuntime:
-    rt = ctx.commerce
-    assert rt is not None, "commerce runtime not installed (knowcast.commerce.runtime.install)"
     return rt

@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from knowcast.commerce.fastpath import SECURITY_HEADERS, RequestIds, _cookies
 from knowcast.commerce.room_snapshot import encode
-from knowcast.commerce.runtime import runtime
+from knowcast.commerce.runtime import CommerceRuntime
 from knowcast.context import AppContext
 from knowcast.db.types import MAX_ROW_ID
 from knowcast.deps import SESSION_COOKIE
@@ -67,7 +67,7 @@ class SnapshotFastPath:
         """The snapshot, or None when the route must answer (see the module's docstring)."""
         cookie = next((v for k, v in scope["headers"] if k == b"cookie"), b"")
         token = _cookies(cookie.decode("latin-1")).get(SESSION_COOKIE)
-        sessions = runtime(self.ctx).sessions
+        sessions = self.ctx.runtime(CommerceRuntime).sessions
 
         async def who() -> int | None:
             return await sessions.user_id(token) if token else None  # found sessions are remembered
@@ -78,7 +78,7 @@ class SnapshotFastPath:
 async def viewer_snapshot(ctx: AppContext, room_id: int, who: Callable[[], Awaitable[int | None]]) -> bytes | None:
     """What ``GET /api/v1/rooms/<room_id>/commerce`` answers the viewer ``who()`` names (asked only once the
     room is known to be answerable here), encoded; None when only the route can answer (see the docstring)."""
-    rt = runtime(ctx)
+    rt = ctx.runtime(CommerceRuntime)
     assert rt.snapshots is not None and rt.claims is not None and rt.mine is not None
     try:
         shared = await rt.snapshots.get(room_id)

@@ -26,7 +26,7 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowcast.accounts.models import User
-from knowcast.commerce.runtime import runtime
+from knowcast.commerce.runtime import CommerceRuntime
 from knowcast.context import AppContext
 from knowcast.deps import Ctx, CurrentUser, get_ctx
 from knowcast.errors import Conflict, ServiceUnavailable, ValidationFailed
@@ -69,7 +69,7 @@ async def openid_of(request: Request, db: AsyncSession, user: User) -> str | Non
 
 def install(ctx: AppContext) -> None:
     """Let the checkout find the payer's openid (called when the WeChat provider is enabled)."""
-    runtime(ctx).openid_lookup = openid_of
+    ctx.runtime(CommerceRuntime).openid_lookup = openid_of
 
 
 def _local(path: str) -> str:
@@ -81,7 +81,11 @@ def _local(path: str) -> str:
 
 def _configured(ctx: AppContext) -> Settings:
     settings = ctx.settings
-    if "wechat" not in runtime(ctx).providers or not settings.wechat_appid or not settings.wechat_app_secret:
+    if (
+        "wechat" not in ctx.runtime(CommerceRuntime).providers
+        or not settings.wechat_appid
+        or not settings.wechat_app_secret
+    ):
         raise Conflict(
             "paying inside WeChat is not set up (KNOWCAST_WECHAT_APPID and KNOWCAST_WECHAT_APP_SECRET)",
             code="payment.wechat_oauth_unavailable",
@@ -167,7 +171,7 @@ async def exchange(ctx: AppContext, code: str) -> str:
     }
     url = f"{settings.wechat_sns_base.rstrip('/')}/sns/oauth2/access_token"
     try:
-        response = await runtime(ctx).http.get(url, params=params)
+        response = await ctx.runtime(CommerceRuntime).http.get(url, params=params)
         body = response.json()
     except (httpx.HTTPError, ValueError) as exc:
         raise ServiceUnavailable("WeChat did not answer; try again", code="payment.wechat_unreachable") from exc

@@ -23,11 +23,13 @@ class GrowthRuntime:
 
 def install(ctx: AppContext) -> GrowthRuntime:
     ctx.audiences.register("followers", followers)
-    return GrowthRuntime(
+    runtime = GrowthRuntime(
         worker=ReminderWorker(ctx).install(),
         autoshow=AutoShow(ctx).install(),
         replier=AutoReplier(ctx).install(),
     )
+    ctx.provide(runtime)
+    return runtime
 
 
 async def followers(session: AsyncSession, host_id: int, ref: int | None) -> list[int]:

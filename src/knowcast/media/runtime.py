@@ -41,6 +41,7 @@ def build_media(ctx: AppContext) -> Media:
     store = MediaStore.of_data_dir(settings.data_dir)
     plane = MediaPlane(ctx, store, ffmpeg_binary(settings.ffmpeg))
     media = Media(settings, store, plane, TimelineRecorder(store))
+    ctx.provide(media)
     ctx.bus.subscribe("*", media.timeline.on_event)
     if settings.ingest in ("embedded", "external"):
         ctx.components.append(plane)
@@ -57,5 +58,5 @@ def build_media(ctx: AppContext) -> Media:
 
 
 def media_of(request: Request) -> Media:
-    media: Media = request.app.state.media
-    return media
+    ctx: AppContext = request.app.state.ctx
+    return ctx.runtime(Media)

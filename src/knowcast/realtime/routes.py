@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from knowcast import i18n
+from knowcast.accounts.identities import IdentityLookups
 from knowcast.accounts.models import User
 from knowcast.accounts.service import Identity
 from knowcast.context import AppContext
@@ -192,8 +193,7 @@ class Conversation:
         (accounts.identities), a public room is read once every few seconds (PublicRooms) and the standings
         come in batches too (the interaction domain's ``identify``)."""
         token = self.socket.cookies().get(SESSION_COOKIE)
-        assert self.ctx.identities is not None, "create_app sets the identity lookups"
-        who = await self.ctx.identities.get(token) if token else None
+        who = await self.ctx.runtime(IdentityLookups).get(token) if token else None
         if who is not None and who.locale in i18n.LOCALES:
             self.locale = str(who.locale)
         room = self.public_rooms.get(self.room_id)

@@ -29,6 +29,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from knowcast import csrf, i18n
+from knowcast.accounts.identities import IdentityLookups
 from knowcast.accounts.models import Role
 from knowcast.bus import Event
 from knowcast.commerce.fastpath import SECURITY_HEADERS, RequestIds
@@ -142,8 +143,7 @@ class RoomPageFastPath:
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         cookies = _cookies(headers.get("cookie", ""))
         token = cookies.get(SESSION_COOKIE)
-        assert self.ctx.identities is not None
-        who = await self.ctx.identities.get(token) if token else None
+        who = await self.ctx.runtime(IdentityLookups).get(token) if token else None
         locale = i18n.negotiate(
             who.locale if who else None, cookies.get(i18n.LOCALE_COOKIE), headers.get("accept-language"), ""
         )

@@ -11,6 +11,7 @@ from starlette.responses import RedirectResponse, Response
 from knowcast.accounts.models import Role, User
 from knowcast.analytics import experiments, facts_read, optimizer, outlook, planner, profiles, report, service
 from knowcast.analytics.channels import share_url
+from knowcast.analytics.runtime import AnalyticsRuntime
 from knowcast.analytics.schemas import CostIn, ExperimentIn, OptimizeIn, PlanIn, PlanQuery, SegmentIn, ShareLinkIn
 from knowcast.deps import Ctx, Db, Host, Id
 from knowcast.errors import KnowcastError, ValidationFailed
@@ -23,8 +24,9 @@ router = APIRouter(prefix="/studio")
 
 async def _report(ctx: Ctx, db: Db, user: User, room_id: int, model: str) -> tuple[Any, dict[str, Any]]:
     room = await rooms.get_managed_room(db, user, room_id)
-    if ctx.analytics is not None:
-        await ctx.analytics.flush()
+    runtime = ctx.runtime_or_none(AnalyticsRuntime)
+    if runtime is not None:
+        await runtime.flush()
     try:
         data = await report.review(
             db, room_id, ctx.settings.analytics_attribution_hours, "first" if model == "first" else "last"
@@ -232,6 +234,7 @@ async def add_experiment(request: Request, ctx: Ctx, db: Db, host: Host) -> Resp
         await service.add_experiment(db, host.id, parse(ExperimentIn, data), any_host=host.role is Role.OWNER)
     except KnowcastError as error:
         return await _experiments(request, db, host, error, values)
-    if ctx.analytics is not None and ctx.analytics.intake is not None:
-        ctx.analytics.intake.running.forget(host.id)
+    runtime = ctx.runtime_or_none(AnalyticsRuntime)
+    if runtime is not None and runtime.intake is not None:
+        runtime.intake.running.forget(host.id)
     return RedirectResponse("/studio/analytics/experiments", status_code=303)

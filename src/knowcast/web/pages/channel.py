@@ -13,6 +13,7 @@ from knowcast.accounts import service as accounts
 from knowcast.deps import Db, Id, MaybeUser, Public
 from knowcast.errors import AuthenticationRequired, KnowcastError, NotFound, PermissionDenied
 from knowcast.media import playback
+from knowcast.media.runtime import media_of
 from knowcast.rooms import service as rooms
 from knowcast.rooms.models import Room
 from knowcast.rooms.schemas import cover_url
@@ -62,7 +63,7 @@ def room_context(
         "canonical": f"{base}/rooms/{room.id}",
         "image": f"{base}{cover_url(room.cover_path) if room.cover_path else site.assets.url(OG_DEFAULT)}",
         "json_ld": broadcast_event(room, base, site.settings.site_name),
-        **playback.page_context(request.app.state.media, room, can_watch=locked is None),
+        **playback.page_context(media_of(request), room, can_watch=locked is None),
     }
 
 

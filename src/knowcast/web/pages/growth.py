@@ -20,6 +20,7 @@ from knowcast.deps import Ctx, CurrentUser, Db, Id, MaybeUser, Public
 from knowcast.errors import AuthenticationRequired, KnowcastError, NotFound, PermissionDenied
 from knowcast.growth import embed, notifications
 from knowcast.media import playback
+from knowcast.media.runtime import media_of
 from knowcast.money import money
 from knowcast.rooms import service as rooms
 from knowcast.rooms.models import Room
@@ -43,7 +44,7 @@ async def embed_room(request: Request, room_id: Id, db: Db, user: MaybeUser) -> 
     except (AuthenticationRequired, PermissionDenied) as error:
         locked = error
     products = await shelf.shelf_of(db, room.id) if locked is None else []
-    player: dict[str, Any] = playback.page_context(request.app.state.media, room, can_watch=locked is None)
+    player: dict[str, Any] = playback.page_context(media_of(request), room, can_watch=locked is None)
     response = pages(request).render(
         request, "growth_embed.html", 200, room=room, locked=locked, products=products, money=money, **player
     )

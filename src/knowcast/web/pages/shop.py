@@ -11,7 +11,7 @@ from knowcast.catalog import service as catalog
 from knowcast.catalog.kinds import ProductKind
 from knowcast.catalog.views import product_public
 from knowcast.commerce import entitlements, orders, payments, reconcile
-from knowcast.commerce.runtime import runtime
+from knowcast.commerce.runtime import CommerceRuntime
 from knowcast.deps import Ctx, CurrentUser, Db, Id, MaybeUser, Owner, Public
 from knowcast.errors import KnowcastError, ValidationFailed
 from knowcast.money import money
@@ -73,7 +73,7 @@ async def _payments_page(
         error.status_code if error else 200,
         runs=await reconcile.recent_runs(db),
         mismatches=await reconcile.open_mismatches(db),
-        providers=[name for name in runtime(ctx).providers if name != "sandbox"],
+        providers=[name for name in ctx.runtime(CommerceRuntime).providers if name != "sandbox"],
         money=money,
         error=error,
         report=report,
