@@ -13,6 +13,7 @@ from sqlalchemy import update
 
 from knowcast.accounts.models import Role
 from knowcast.commerce.promotions import CouponClaim
+from knowcast.commerce.runtime import runtime
 from knowcast.context import AppContext
 from tests.commerce.conftest import Shop
 from tests.commerce.test_room_snapshot import _shop_with_everything
@@ -77,3 +78,23 @@ async def test_a_ticket_room_sends_no_snapshot_in_the_welcome(app: Any, make_use
         raw = json.dumps(viewer.welcome)
         await viewer.close()
     assert viewer.welcome["type"] == "welcome" and "commerce" not in viewer.welcome, raw[:200]
+
+
+async def test_a_failing_own_part_costs_the_welcome_only_its_snapshot(
+    app: Any, shop: Shop, ctx: AppContext, make_user: Any, monkeypatch: Any
+) -> None:
+    await _shop_with_everything(shop)
+    viewer: Member = await make_user(Role.VIEWER)
+    mine = runtime(ctx).mine
+    assert mine is not None
+
+    async def broken(*_args: Any) -> Any:
+        raise RuntimeError("database gone")
+
+    monkeypatch.setattr(mine, "of", broken)
+    async for live in serve(app):
+        welcome = await open_viewer(live, shop.room_id, token_of(viewer), join={})
+        anonymous = await _welcome_commerce(live, shop.room_id, None)
+        await welcome.close()
+    assert welcome.welcome["type"] == "welcome" and "commerce" not in welcome.welcome  # the page asks the route
+    assert anonymous is not None  # nobody else's welcome is affected

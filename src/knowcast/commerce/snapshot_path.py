@@ -106,7 +106,11 @@ def install(ctx: AppContext) -> None:
         async def known() -> int | None:
             return user_id
 
-        body = await viewer_snapshot(ctx, room_id, known)
+        try:
+            body = await viewer_snapshot(ctx, room_id, known)
+        except Exception:  # the viewer's own part failed: the welcome goes without it, the page asks the route
+            log.exception("commerce snapshot for a welcome failed", extra={"room_id": room_id})
+            return {}
         return {} if body is None else {"commerce": body}
 
     ctx.hub.welcome_parts.append(welcome_part)
