@@ -87,7 +87,12 @@ async ({ count, mid, bits, width }) => {
 
 def run(args: argparse.Namespace, _settings: Settings) -> int:
     with tempfile.TemporaryDirectory(prefix="kc-latency-") as tmp:
-        result = bench(args, Path(tmp))
+        if getattr(args, "mode", "hls") == "whep":
+            from benchmarks.webrtc_latency import bench_whep
+
+            result = bench_whep(args, Path(tmp))
+        else:
+            result = bench(args, Path(tmp))
     print(json.dumps(result))
     return 0
 

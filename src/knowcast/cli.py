@@ -120,6 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
     latency.add_argument("--samples", type=int, default=150, help="video frames read in the browser")
     latency.add_argument("--cpu-seconds", type=float, default=15.0, help="CPU measuring window per mode")
     latency.add_argument("--chromium", default="/usr/bin/chromium")
+    latency.add_argument(
+        "--mode", choices=("hls", "whep"), default="hls", help="hls: RTMP → HLS in Chromium; whep: WHIP in, WHEP out"
+    )
     latency.set_defaults(run=run_benchmark("latency"))
     return parser
 
