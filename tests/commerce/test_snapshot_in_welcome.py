@@ -13,7 +13,7 @@ from sqlalchemy import update
 
 from knowcast.accounts.models import Role
 from knowcast.commerce.promotions import CouponClaim
-from knowcast.commerce.runtime import runtime
+from knowcast.commerce.runtime import CommerceRuntime
 from knowcast.context import AppContext
 from tests.commerce.conftest import Shop
 from tests.commerce.test_room_snapshot import _shop_with_everything
@@ -85,7 +85,7 @@ async def test_a_failing_own_part_costs_the_welcome_only_its_snapshot(
 ) -> None:
     await _shop_with_everything(shop)
     viewer: Member = await make_user(Role.VIEWER)
-    mine = runtime(ctx).mine
+    mine = ctx.runtime(CommerceRuntime).mine
     assert mine is not None
 
     async def broken(*_args: Any) -> Any:
