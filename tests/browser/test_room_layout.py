@@ -225,6 +225,14 @@ def test_the_phone_room_with_a_portrait_stream(
         said = english.locator("#chat-lines .chat-name").last.evaluate("e => e.textContent")
         assert said == "room-viewer: ", said  # an English colon; the Chinese page writes "room-viewer："
         assert viewer.locator("#chat-lines .chat-name").last.evaluate("e => e.textContent") == "room-viewer："
+        # the FAQ's auto-reply is a system line too: each page writes it from its catalog key and params
+        faq = page_api(host, "POST", "/api/v1/faq", {"keywords": ["有回放吗"], "answer": "有，结束后就能看"})
+        assert faq["status"] == 201, faq
+        say(viewer, "老师有回放吗")
+        expect(english.locator("#chat-lines li.system").last).to_have_text(
+            "[Auto-reply] @room-viewer: 有，结束后就能看", timeout=20_000
+        )
+        expect(viewer.locator("#chat-lines li.system").last).to_have_text("[自动回复] @room-viewer: 有，结束后就能看")
         english.close()
 
         # a laptop: video left, chat right
@@ -232,7 +240,7 @@ def test_the_phone_room_with_a_portrait_stream(
         sign_in(desk, server, "room-viewer@example.com")
         desk.goto(f"{server.url}/rooms/{room_id}", wait_until="domcontentloaded")
         wait_for(desk, "document.getElementById('stage').dataset.player === 'live'")
-        expect(desk.locator("#chat-lines li").last).to_contain_text("主播发券啦")
+        expect(desk.locator("#chat-lines li").last).to_contain_text("自动回复")  # a late joiner gets the history
         video = desk.locator("[data-testid=video-area]").bounding_box()
         chat = desk.locator("[data-testid=chat-area]").bounding_box()
         assert video and chat and chat["x"] >= video["x"] + video["width"] - 1 and video["width"] > 900

@@ -87,6 +87,9 @@ async def test_matching_chat_gets_one_marked_answer_per_viewer_per_window(
     event = _replies(reply)[0]
     assert event["data"]["auto"] is True and event["data"]["system"] is True
     assert event["data"]["text"] == "[自动回复] @小明: 点下方小黄车就能买"
+    # and the catalog key + params each viewer's page writes in its own language ("[Auto-reply] @小明: …")
+    assert event["data"]["message"] == "growth.faq.reply_to"
+    assert event["data"]["params"] == {"name": "小明", "answer": "点下方小黄车就能买"}
     await one.send({"type": "chat", "text": "怎么买？？"})  # the same question again, inside the window
     await one.send({"type": "chat", "text": "有回放吗"})  # another question is answered
     second = await one.until(lambda m: any(e["data"]["faq_id"] != event["data"]["faq_id"] for e in _replies(m)))

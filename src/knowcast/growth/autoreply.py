@@ -109,6 +109,9 @@ class AutoReplier:
         except Exception:
             log.exception("could not count an auto-reply", extra={"faq_id": answer.entry_id})
         text = f"{self.label} @{name}: {answer.text}" if name else f"{self.label} {answer.text}"
+        # each viewer's page writes the line in its own language from the catalog key and params; text is the
+        # shop's default language (docs/protocol.md, "system line")
+        params = {"name": name, "answer": answer.text} if name else {"answer": answer.text}
         data: dict[str, Any] = {
             "room_id": room_id,
             "auto": True,
@@ -118,5 +121,7 @@ class AutoReplier:
             "to": name,
             "answer": answer.text,
             "text": text,
+            "message": "growth.faq.reply_to" if name else "growth.faq.reply",
+            "params": params,
         }
         await self.ctx.bus.publish(Event("faq.replied", data, to_room=True, system=True))
