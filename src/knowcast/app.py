@@ -13,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from knowcast import __version__, ops
+from knowcast import __version__, event_registry, ops
 from knowcast.accounts import routes as account_routes
 from knowcast.accounts.identities import IdentityLookups
 from knowcast.accounts.passwords import Passwords
@@ -79,6 +79,16 @@ def build_context(settings: Settings) -> AppContext:
 def create_app(settings: Settings, ctx: AppContext | None = None) -> FastAPI:
     ctx = ctx or build_context(settings)
     quiet_parameter_loggers()
+    # not strict: an event its model refuses is logged and counted, still delivered (the suite's hand-made events
+    # carry only the fields their subscriber reads; tests/test_event_registry.py holds the models to the code)
+    ctx.bus.declare(event_registry.EVENTS, strict=False)
+    ctx.metrics.count_from(
+        "knowcast_bus_refused_events",
+        "bus events whose data did not match their model (production delivers them anyway), by event",
+        "event",
+        ctx.bus.refused,
+        (),
+    )
     identities = IdentityLookups(ctx.db)  # session cookie → who, batched for crowds (the fast paths read it)
     identities.subscribe(ctx.bus)
     ctx.provide(identities)
@@ -108,7 +118,7 @@ def create_app(settings: Settings, ctx: AppContext | None = None) -> FastAPI:
     )
     commerce_runtime.install(ctx)
     analytics_runtime.install(ctx)
-    growth_runtime.install(ctx)  # after LiveInteraction: FAQ auto-replies wrap its chat handler
+    growth_runtime.install(ctx)
     build_media(ctx)
     WebhookDispatcher(ctx).install()
     audit_events.subscribe(ctx.bus, ctx.db)

@@ -8,15 +8,25 @@ and never fails the action that published the event.
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, ValidationError
+
 from knowcast.db.types import utcnow
 
 log = logging.getLogger(__name__)
+
+
+class Payload(BaseModel):
+    """The model of one event's ``data``, declared in the domain that publishes it (``<domain>/events.py``) and
+    listed in knowcast/event_registry.py. A key no model declares is refused: it would reach subscribers,
+    webhooks and the live protocol unannounced."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,15 +71,39 @@ Handler = Callable[[Event], Awaitable[None]]
 
 
 class EventBus:
-    """In-process bus. Subscribe to an exact name, or to ``*`` for everything."""
+    """In-process bus. Subscribe to an exact name, or to ``*`` for everything.
+
+    Given the registry's models (``declare``), it checks each event's ``data`` against its name's model before
+    any subscriber sees it: a strict bus raises, so the publisher fails; the app's bus is lenient: the event is
+    logged, counted in ``refused`` (/metrics) and still delivered (no action fails for it).
+    """
 
     def __init__(self) -> None:
         self._handlers: dict[str, list[Handler]] = defaultdict(list)
+        self._models: Mapping[str, type[Payload]] = {}
+        self._strict = False
+        self.refused: Counter[str] = Counter()
+
+    def declare(self, models: Mapping[str, type[Payload]], *, strict: bool) -> None:
+        self._models, self._strict = models, strict
+
+    def _check(self, event: Event) -> None:
+        model = self._models.get(event.name)
+        if model is None:
+            return
+        try:
+            model.model_validate(event.data)
+        except ValidationError as error:
+            if self._strict:
+                raise
+            self.refused[event.name] += 1
+            log.warning("event does not match its model: %s", error, extra={"event": event.name})
 
     def subscribe(self, name: str, handler: Handler) -> None:
         self._handlers[name].append(handler)
 
     async def publish(self, event: Event) -> None:
+        self._check(event)
         for handler in (*self._handlers.get(event.name, ()), *self._handlers.get("*", ())):
             try:
                 await handler(event)

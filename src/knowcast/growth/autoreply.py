@@ -1,10 +1,10 @@
 """Answers matching chat lines from the FAQ, in the room, marked as automatic.
 
-It wraps the hub's chat handler (installed by the interaction domain): a line the chat desk accepted is
-matched against the room's FAQ entries in memory (re-read at most every ENTRIES_TTL seconds, or at once after
-a ``faq.changed`` event). A match is answered at most once per viewer per entry per ``faq_window_seconds``,
-by a ``faq.replied`` event that the real-time plane shows as a system line (``broadcast`` + ``system``) and
-analytics counts. The per-viewer memory is per process: a viewer is served by one process at a time.
+It subscribes to ``chat.message``, which the chat desk publishes for each line it accepted (refused lines
+never are): the line is matched against the room's FAQ entries in memory (re-read at most every ENTRIES_TTL
+seconds, or at once after a ``faq.changed`` event). A match is answered at most once per viewer per entry per
+``faq_window_seconds``, by a ``faq.replied`` event sent to the room as a system line (``to_room``, ``system``)
+that analytics counts. The per-viewer memory is per process: a viewer is served by one process at a time.
 """
 
 from __future__ import annotations
@@ -20,8 +20,6 @@ from knowcast.bus import Event
 from knowcast.context import AppContext
 from knowcast.errors import NotFound
 from knowcast.growth import faq
-from knowcast.realtime import protocol
-from knowcast.realtime.connection import Connection
 
 log = logging.getLogger(__name__)
 ENTRIES_TTL = 10.0
@@ -45,19 +43,15 @@ class AutoReplier:
         self.label = i18n.translate(ctx.settings.default_locale, "growth.faq.auto_label")
 
     def install(self) -> AutoReplier:
-        hub = self.ctx.hub
-        inner = hub.chat_handler
-        if inner is None:
-            log.warning("no chat handler to wrap: FAQ auto-replies are off")
-            return self
-
-        async def handle(conn: Connection, message: protocol.Chat) -> None:
-            await inner(conn, message)  # refused lines raise here and are never answered
-            await self.on_chat(conn, message.text)
-
-        hub.chat_handler = handle
+        self.ctx.bus.subscribe("chat.message", self.on_message)
         self.ctx.bus.subscribe("faq.changed", self._changed)
         return self
+
+    async def on_message(self, event: Event) -> None:
+        data = event.data
+        room_id, user_id, name, text = data.get("room_id"), data.get("user_id"), data.get("name"), data.get("text")
+        if isinstance(room_id, int) and isinstance(text, str):
+            await self.on_chat(room_id, user_id if isinstance(user_id, int) else None, name, text)
 
     async def _changed(self, _event: Event) -> None:
         self.entries.clear()
@@ -81,13 +75,13 @@ class AutoReplier:
         line = faq.normalize(text)
         return next(((a, k) for a in answers for k in a.keywords if k in line), None)
 
-    async def on_chat(self, conn: Connection, text: str) -> None:
-        if conn.user_id is None:
+    async def on_chat(self, room_id: int, user_id: int | None, name: str | None, text: str) -> None:
+        if user_id is None:
             return
-        found = self.match(await self.answers(conn.room_id), text)
-        if found is None or not self.admit(conn.room_id, conn.user_id, found[0].entry_id):
+        found = self.match(await self.answers(room_id), text)
+        if found is None or not self.admit(room_id, user_id, found[0].entry_id):
             return
-        task = asyncio.create_task(self.reply(conn.room_id, conn.user_id, conn.name, *found))
+        task = asyncio.create_task(self.reply(room_id, user_id, name, *found))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 

@@ -1,5 +1,5 @@
-"""Plugs growth into the app: the reminder worker and auto-advance (Components) and FAQ auto-replies (which
-wrap the hub's chat handler, so this is installed after the interaction domain)."""
+"""Plugs growth into the app: the reminder worker and auto-advance (Components) and FAQ auto-replies (a
+``chat.message`` subscriber)."""
 
 from __future__ import annotations
 
