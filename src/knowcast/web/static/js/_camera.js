@@ -8,7 +8,7 @@ function gathered(pc) {
     const done = () => {
       if (pc.iceGatheringState !== "complete") return;
       pc.removeEventListener("icegatheringstatechange", done);
-      resolve();
+      resolve(undefined);
     };
     pc.addEventListener("icegatheringstatechange", done);
     setTimeout(resolve, GATHER_MS); // some candidates (a slow STUN server) are not worth waiting for
