@@ -90,6 +90,7 @@ async def test_matching_chat_gets_one_marked_answer_per_viewer_per_window(
     # and the catalog key + params each viewer's page writes in its own language ("[Auto-reply] @小明: …")
     assert event["data"]["message"] == "growth.faq.reply_to"
     assert event["data"]["params"] == {"name": "小明", "answer": "点下方小黄车就能买"}
+    assert not ctx.bus.refused  # the published events match their models (knowcast/event_registry.py)
     await one.send({"type": "chat", "text": "怎么买？？"})  # the same question again, inside the window
     await one.send({"type": "chat", "text": "有回放吗"})  # another question is answered
     second = await one.until(lambda m: any(e["data"]["faq_id"] != event["data"]["faq_id"] for e in _replies(m)))

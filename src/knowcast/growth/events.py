@@ -60,6 +60,8 @@ class FaqReplied(Payload):
     to: str | None
     answer: str
     text: str
+    message: str  # the catalog key each viewer's page writes the line from, with params
+    params: dict[str, str]
 
 
 class ShowStep(Payload):
