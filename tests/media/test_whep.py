@@ -15,6 +15,7 @@ from av.video.frame import VideoFrame
 from knowcast.media.runtime import Media
 from knowcast.settings import Settings
 from tests.media.conftest import eventually, room_state
+from tests.media.whip_client import whip_offer, whip_publish
 
 
 class Viewer:
@@ -100,3 +101,29 @@ async def test_a_viewer_receives_the_program_over_webrtc_and_the_next_one_is_sen
     finally:
         await viewer.close()
         await second.close()
+
+
+async def test_a_whip_publisher_reaches_a_whep_viewer_in_its_own_colour(
+    client: Any, media: Media, make_room: Any
+) -> None:
+    room = await make_room()
+    publisher = await whip_offer(rgb=(200, 0, 200))
+    viewer = Viewer()
+    try:
+        assert (await whip_publish(client, f"/whip/rooms/{room.id}", room.stream_key, publisher)).status_code == 201
+
+        async def is_live() -> bool:
+            return await room_state(client, room.id) == "live"
+
+        await eventually(is_live, timeout=60, what="the WHIP room to go live")
+        assert (await viewer.watch(client, room.id)).status_code == 201
+
+        async def pictures() -> bool:
+            return len(viewer.pictures) >= 10
+
+        await eventually(pictures, timeout=60, what="pictures over WHEP")
+        centre = viewer.pictures[-1].to_ndarray(format="rgb24")[120, 160]
+        assert centre[0] > 150 and centre[1] < 60 and centre[2] > 150, centre  # magenta in, magenta out
+    finally:
+        await viewer.close()
+        await publisher.close()

@@ -101,3 +101,29 @@ async def test_whip_refuses_a_second_publisher_and_a_bad_offer(client: Any, make
         assert (await whip_publish(client, f"/whip/rooms/{other.id}", other.stream_key, pc)).status_code == 201
     finally:
         await pc.close()
+
+
+async def test_rotating_the_key_lets_the_whip_publisher_go(client: Any, media: Media, make_room: Any) -> None:
+    room = await make_room()
+    pc = await whip_offer(audio=False)
+    try:
+        assert (await whip_publish(client, f"/whip/rooms/{room.id}", room.stream_key, pc)).status_code == 201
+        assert media.whip is not None and len(media.whip.sessions) == 1
+        rotated = await room.host.client.post(f"/api/v1/rooms/{room.id}/stream-key")
+        assert rotated.status_code == 200, rotated.text
+
+        async def let_go() -> bool:
+            assert media.whip is not None
+            return not media.whip.sessions and not media.plane.health(room.id).publishing
+
+        await eventually(let_go, what="the WHIP session to end after the key was rotated")
+        codes = [problem.code for problem in media.plane.health(room.id).problems]
+        assert "media.key_rotated" in codes
+        again = await whip_offer(audio=False)
+        try:  # the old key is refused from now on; the new one is taken
+            old = await whip_publish(client, f"/whip/rooms/{room.id}", room.stream_key, again)
+            assert old.status_code == 401 and old.json()["error"]["code"] == "media.wrong_key"
+        finally:
+            await again.close()
+    finally:
+        await pc.close()
