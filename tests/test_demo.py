@@ -15,7 +15,8 @@ from typing import Any
 import httpx
 from websockets.asyncio.client import connect
 
-from tests.live_server import free_port, server_env
+from knowcast import csrf
+from tests.live_server import SECRET, free_port, server_env
 
 
 def wait_for(check: object, seconds: float = 90) -> object:
@@ -46,6 +47,19 @@ class Seen:
         for event in body.get("events", []):
             if event.get("name") == "order.announced":
                 self.bought.append(event["data"]["text"])
+
+
+def _owners_board(base: str, room_id: int, printed: str) -> dict[str, Any]:
+    """The live dashboard as the demo's owner sees it, signed in with the password the demo printed."""
+    password = printed.split("password", 1)[1].split()[0]
+    with httpx.Client(base_url=base, timeout=10) as client:
+        client.get("/")
+        headers = {csrf.HEADER: csrf.token_for(SECRET, client.cookies[csrf.COOKIE])}
+        signin = {"email": "owner@demo.example.com", "password": password}
+        client.post("/api/v1/auth/signin", json=signin, headers=headers).raise_for_status()
+        answer = client.get(f"/api/v1/analytics/rooms/{room_id}/live")
+        answer.raise_for_status()
+        return dict(answer.json())
 
 
 async def watch(url: str, seconds: float = 150) -> Seen:
@@ -92,6 +106,12 @@ def test_demo_room_is_live_with_an_audience(tmp_path: Path) -> None:
         assert seen.bought and "买了" in seen.bought[0], "the simulated audience buys, and the room says so"
         printed = (tmp_path / "demo.log").read_text(encoding="utf-8", errors="replace")
         assert "owner@demo.example.com" in printed and "password" in printed
+        counted = wait_for(lambda: _owners_board(base, room["id"], printed)["uv"], seconds=60)
+        assert counted, "the audience's views count on the dashboard (a view is in UV once 1 s is watched)"
+        paid = wait_for(lambda: _owners_board(base, room["id"], printed)["orders_paid"], seconds=60)
+        assert paid, "the audience's purchases are attributed to their views"
+        funnel = {step["step"]: step["viewers"] for step in _owners_board(base, room["id"], printed)["funnel"]}
+        assert funnel["saw"] >= funnel["clicked"] >= funnel["paid"] >= 1, funnel
     finally:
         process.terminate()
         process.wait(timeout=20)

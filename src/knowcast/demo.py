@@ -25,7 +25,7 @@ from knowcast.accounts.schemas import SignUp
 from knowcast.context import AppContext
 from knowcast.db.types import utcnow
 from knowcast.demo_shop import DemoBuyers, stock_shelf
-from knowcast.realtime.simulator import simulate
+from knowcast.realtime.simulator import PageViews, simulate
 from knowcast.rooms import service as rooms
 from knowcast.rooms.models import Room
 from knowcast.rooms.schemas import RoomCreate
@@ -118,10 +118,19 @@ class DemoAudience:
         base = f"http://127.0.0.1:{self.ctx.settings.port}"
         await _wait_until_serving(base)
         log.info("demo audience joining", extra={"room_id": self.room_id, "viewers": self.viewers})
-        buyers = DemoBuyers(base, self.room_id, tokens, self.ctx.settings.secret_key, every=self.buy_every)
+        pages: dict[str, PageViews] = {}
+        buyers = DemoBuyers(base, self.room_id, tokens, self.ctx.settings.secret_key, self.buy_every, pages)
         buying = asyncio.create_task(buyers.run())
         try:
-            await simulate(base, self.room_id, viewers=self.viewers, tokens=tokens, chat_every=6.0)
+            await simulate(
+                base,
+                self.room_id,
+                viewers=self.viewers,
+                tokens=tokens,
+                chat_every=6.0,
+                secret_key=self.ctx.settings.secret_key,
+                pages=pages,
+            )
         finally:
             await tasks.cancel(buying)
 

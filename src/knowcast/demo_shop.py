@@ -12,6 +12,7 @@ import io
 import logging
 import random
 import re
+from collections.abc import Mapping
 from datetime import timedelta
 
 import httpx
@@ -29,6 +30,7 @@ from knowcast.commerce import shelf
 from knowcast.context import AppContext
 from knowcast.db.types import utcnow
 from knowcast.deps import SESSION_COOKIE
+from knowcast.realtime.simulator import PageViews
 from knowcast.rooms.models import Room
 
 log = logging.getLogger(__name__)
@@ -138,12 +140,23 @@ class DemoBuyers:
     JSON API, then "pay" on the sandbox's hosted checkout page; the sandbox's signed webhook does the rest,
     so the room shows the purchase like any other."""
 
-    def __init__(self, base: str, room_id: int, tokens: list[str], secret_key: str, every: float = 25.0) -> None:
+    def __init__(
+        self,
+        base: str,
+        room_id: int,
+        tokens: list[str],
+        secret_key: str,
+        every: float = 25.0,
+        pages: Mapping[str, PageViews] | None = None,
+    ) -> None:
         self.base = base
         self.room_id = room_id
         self.tokens = tokens
         self.secret_key = secret_key
         self.every = every
+        self.pages = (
+            pages if pages is not None else {}
+        )  # the buyer's own room page, when the simulated audience reports views
 
     async def run(self) -> None:
         while True:
@@ -168,6 +181,9 @@ class DemoBuyers:
             item = await self._choose(client)
             if item is None:
                 return None
+            page = self.pages.get(token)
+            if page is not None:
+                await page.click(int(str(item["product_id"])))
             order = (await client.post("/api/v1/orders", json={"items": [item], "room_id": self.room_id})).json()
             checkout = (await client.post(f"/api/v1/orders/{order['id']}/checkout")).json()
             path = re.sub(r"^https?://[^/]+", "", checkout["checkout_url"])
