@@ -20,7 +20,7 @@ from tests.live_server import LiveServer, start_server
 from tests.media.conftest import FFMPEG, make_room_in
 from tests.services import require_chromium
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]  # a hung WebRTC session fails alone
 FAKE_MEDIA = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
 
 

@@ -55,6 +55,10 @@ class Viewer:
         await self.pc.close()
 
 
+# a WebRTC session that hangs (a peer or an ffmpeg that stops answering) fails its test, not the whole run
+pytestmark = pytest.mark.timeout(240)
+
+
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
     return settings.model_copy(update={"webrtc_max_viewers": 1})

@@ -7,9 +7,14 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from knowcast.media.runtime import Media
 from tests.media.conftest import FFMPEG, eventually, room_state
 from tests.media.whip_client import whip_offer, whip_publish
+
+# a WebRTC session that hangs (a peer or an ffmpeg that stops answering) fails its test, not the whole run
+pytestmark = pytest.mark.timeout(240)
 
 
 def centre_rgb(segment: Path) -> tuple[int, int, int]:

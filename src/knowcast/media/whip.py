@@ -32,6 +32,7 @@ from knowcast.settings import Settings
 log = logging.getLogger(__name__)
 IDLE_TIMEOUT = 20.0  # also bounds how long an offer whose ICE never connects holds the room
 QUEUE_FRAMES = 60  # about a second of frames waiting for the encoder; past that, pictures are dropped
+CLOSE_PATIENCE = 10.0  # seconds a closing session waits on the peer and on ffmpeg before going on
 REFUSALS: dict[str, type[KnowcastError]] = {
     "media.wrong_key": AuthenticationRequired,
     "media.room_ended": Conflict,
@@ -154,15 +155,16 @@ class WhipSession:
             if task is not current:
                 task.cancel()
         await asyncio.gather(*(t for t in self.tasks if t is not current), return_exceptions=True)
-        with contextlib.suppress(Exception):
-            await self.pc.close()
+        with contextlib.suppress(Exception):  # a peer that never answers the close must not hold the session
+            await asyncio.wait_for(self.pc.close(), CLOSE_PATIENCE)
         if self.encoder is not None:
             encoder, self.encoder = self.encoder, None
             out: list[Message] = []
             encoder.splitter.emit = out.append
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(encoder.close)
-            await self._write(out)
+            with contextlib.suppress(TimeoutError):  # an ffmpeg that stopped reading: the sink's end kills it
+                await asyncio.wait_for(self._write(out), CLOSE_PATIENCE)
         if self.sink is not None:
             await self.sink.end(reason)
         log.info("whip session closed", extra={"session": self.id[:8], "reason": reason})
