@@ -30,6 +30,7 @@ from av.video.frame import VideoFrame
 
 from benchmarks.latency import Server, _tree_cpu
 from knowcast.media.ffmpeg import ffmpeg_binary
+from knowcast.media.webrtc import close_peer
 
 WIDTH, HEIGHT, BITS, STRIP = 640, 360, 24, 40
 BLOCK = WIDTH // BITS
@@ -105,7 +106,7 @@ class Viewer:
     async def close(self) -> None:
         for task in self.tasks:
             task.cancel()
-        await self.pc.close()
+        await close_peer(self.pc)
 
 
 async def csrf_token(client: httpx.AsyncClient) -> str:

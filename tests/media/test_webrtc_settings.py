@@ -30,3 +30,22 @@ def test_no_ice_servers_means_host_candidates_only(tmp_path: Path) -> None:
     settings = load_settings(data_dir=tmp_path)
     assert ice_servers(settings) == []
     assert rtc_configuration(settings).iceServers == []  # not None: aiortc would fall back to Google's STUN
+
+
+async def test_a_peer_whose_close_never_ends_is_given_up() -> None:
+    """aiortc's close() waits on an earlier close's future, which a close that failed midway never resolves;
+    close_peer gives up after its patience instead of holding a session's end (or a test's teardown) forever."""
+    import asyncio
+
+    from knowcast.media.webrtc import close_peer
+
+    class StuckPeer:
+        def __init__(self) -> None:
+            self.closing: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        async def close(self) -> None:
+            await self.closing
+
+    peer = StuckPeer()
+    await close_peer(peer, patience=0.05)  # type: ignore[arg-type]
+    assert peer.closing.cancelled()  # the wait was cancelled, nothing is left pending

@@ -13,6 +13,7 @@ from av.audio.frame import AudioFrame
 from av.video.frame import VideoFrame
 
 from knowcast.media.runtime import Media
+from knowcast.media.webrtc import close_peer
 from knowcast.settings import Settings
 from tests.media.conftest import eventually, room_state
 from tests.media.whip_client import whip_offer, whip_publish
@@ -52,7 +53,7 @@ class Viewer:
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
-        await self.pc.close()
+        await close_peer(self.pc)
 
 
 # a WebRTC session that hangs (a peer or an ffmpeg that stops answering) fails its test, not the whole run

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from knowcast.media.runtime import Media
+from knowcast.media.webrtc import close_peer
 from tests.media.conftest import FFMPEG, eventually, room_state
 from tests.media.whip_client import whip_offer, whip_publish
 
@@ -62,7 +63,7 @@ async def test_whip_publish_goes_live_and_delete_ends_the_session(
         assert (await client.delete(location)).status_code == 404
         await asyncio.sleep(0)
     finally:
-        await pc.close()
+        await close_peer(pc)
 
 
 async def test_whip_refuses_a_wrong_or_missing_key_with_401(client: Any, make_room: Any) -> None:
@@ -76,7 +77,7 @@ async def test_whip_refuses_a_wrong_or_missing_key_with_401(client: Any, make_ro
         try:
             response = await whip_publish(client, f"/whip/rooms/{room.id}", key, pc)
         finally:
-            await pc.close()
+            await close_peer(pc)
         assert response.status_code == 401, response.text
         assert response.json()["error"]["code"] == code
         assert response.headers["www-authenticate"] == "Bearer"
@@ -105,7 +106,7 @@ async def test_whip_refuses_a_second_publisher_and_a_bad_offer(client: Any, make
     try:
         assert (await whip_publish(client, f"/whip/rooms/{other.id}", other.stream_key, pc)).status_code == 201
     finally:
-        await pc.close()
+        await close_peer(pc)
 
 
 async def test_rotating_the_key_lets_the_whip_publisher_go(client: Any, media: Media, make_room: Any) -> None:
@@ -131,4 +132,4 @@ async def test_rotating_the_key_lets_the_whip_publisher_go(client: Any, media: M
         finally:
             await again.close()
     finally:
-        await pc.close()
+        await close_peer(pc)

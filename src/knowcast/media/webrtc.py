@@ -7,11 +7,23 @@ enough on one machine or one LAN, and what the tests use (ICE over loopback).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import Any
 
-from aiortc import RTCConfiguration, RTCIceServer
+from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection
 
 from knowcast.settings import Settings
+
+CLOSE_PATIENCE = 10.0  # seconds
+
+
+async def close_peer(pc: RTCPeerConnection, patience: float = CLOSE_PATIENCE) -> None:
+    """Close a peer connection, giving up after ``patience`` seconds. aiortc's ``close()`` waits on the future of
+    any earlier close, which an earlier close that failed midway never resolves: a second close then waits
+    forever (seen once in a few dozen WHIP test runs: the session's end, and the test's teardown, never came)."""
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(pc.close(), patience)
 
 
 def ice_servers(settings: Settings) -> list[dict[str, Any]]:

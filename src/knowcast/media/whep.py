@@ -29,7 +29,7 @@ from knowcast.media import flv, rtmp
 from knowcast.media.broadcast import Broadcast
 from knowcast.media.rtmp import Message
 from knowcast.media.supervisor import MediaPlane
-from knowcast.media.webrtc import rtc_configuration
+from knowcast.media.webrtc import close_peer, rtc_configuration
 from knowcast.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -232,8 +232,7 @@ class WhepViewing:
         session = self.sessions.pop(session_id, None)
         if session is None:
             return False
-        with contextlib.suppress(Exception):
-            await session.pc.close()
+        await close_peer(session.pc)
         if not any(s.room_id == session.room_id for s in self.sessions.values()):
             feed = self.feeds.pop(session.room_id, None)
             if feed is not None:

@@ -26,13 +26,12 @@ from knowcast.media.flv_mux import FlvEncoder
 from knowcast.media.rtmp import Message
 from knowcast.media.rtmp_gate import PublishRefused
 from knowcast.media.supervisor import MediaPlane
-from knowcast.media.webrtc import rtc_configuration
+from knowcast.media.webrtc import CLOSE_PATIENCE, close_peer, rtc_configuration
 from knowcast.settings import Settings
 
 log = logging.getLogger(__name__)
 IDLE_TIMEOUT = 20.0  # also bounds how long an offer whose ICE never connects holds the room
 QUEUE_FRAMES = 60  # about a second of frames waiting for the encoder; past that, pictures are dropped
-CLOSE_PATIENCE = 10.0  # seconds a closing session waits on the peer and on ffmpeg before going on
 REFUSALS: dict[str, type[KnowcastError]] = {
     "media.wrong_key": AuthenticationRequired,
     "media.room_ended": Conflict,
@@ -99,7 +98,11 @@ class WhipSession:
         timeout = IDLE_TIMEOUT if track.kind == "video" else None
         try:
             while True:
-                frame = await asyncio.wait_for(track.recv(), timeout)
+                # asyncio.timeout, not wait_for: 3.11's wait_for runs recv() as a task of its own, and a cancel
+                # that meets a frame arriving can leave that task and this one waiting forever (seen: a session's
+                # close waited on this loop, cancelled, for good)
+                async with asyncio.timeout(timeout):
+                    frame = await track.recv()
                 if not isinstance(frame, VideoFrame | AudioFrame):
                     continue
                 if self.queue.full():
@@ -154,9 +157,10 @@ class WhipSession:
         for task in list(self.tasks):
             if task is not current:
                 task.cancel()
-        await asyncio.gather(*(t for t in self.tasks if t is not current), return_exceptions=True)
-        with contextlib.suppress(Exception):  # a peer that never answers the close must not hold the session
-            await asyncio.wait_for(self.pc.close(), CLOSE_PATIENCE)
+        others = [t for t in self.tasks if t is not current]
+        if others:  # bounded: a task that does not end when cancelled must not hold the session's end
+            await asyncio.wait(others, timeout=CLOSE_PATIENCE)
+        await close_peer(self.pc)
         if self.encoder is not None:
             encoder, self.encoder = self.encoder, None
             out: list[Message] = []
@@ -192,7 +196,7 @@ class WhipIngest:
         try:
             session.sink = await self.plane.admit(stream_key, peer, session, room_id)
         except PublishRefused as refused:
-            await session.pc.close()
+            await close_peer(session.pc)
             error = REFUSALS.get(refused.code, Conflict)
             headers = {"WWW-Authenticate": "Bearer"} if error is AuthenticationRequired else None
             raise error(refused.message, code=refused.code, headers=headers) from refused
