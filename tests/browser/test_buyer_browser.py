@@ -174,11 +174,13 @@ def test_the_30_off_coupon_is_applied_by_default_and_charged(
             viewer = _viewer(live_server, new_context, "coupon")
             viewer.goto(f"{live_server.url}/rooms/{room_id}")
             answer_consent(viewer)
+            viewer.wait_for_load_state("networkidle")  # the shop has drawn from its snapshot, as a person sees it
             viewer.locator("[data-testid=coupon-claim]").click()
             expect(viewer.locator("[data-testid=coupon-claim]")).to_have_text("已领取")
             _stale_replay(viewer, room_id, "drop", "coupon.drop_started", mine=False, claimed=0)
             expect(viewer.locator("[data-testid=coupon-claim]")).to_have_text("已领取")  # a late replay keeps it
     viewer.reload()
+    viewer.wait_for_load_state("networkidle")
     viewer.locator("[data-testid=coupon-claim]").click()
     expect(viewer.locator("[data-testid=coupon-claim]")).to_have_text("已领取")
     viewer.locator("[data-testid=pinned-buy]").click()  # the best coupon goes with the buy
