@@ -12,9 +12,13 @@ import contextlib
 from typing import Any
 
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection
+from starlette.requests import Request
 
+from knowcast.errors import ValidationFailed
 from knowcast.settings import Settings
 
+SDP = "application/sdp"
+MAX_OFFER_BYTES = 64 * 1024
 CLOSE_PATIENCE = 10.0  # seconds
 
 
@@ -48,3 +52,13 @@ def rtc_configuration(settings: Settings) -> RTCConfiguration:
             for s in ice_servers(settings)
         ]
     )
+
+
+async def read_offer(request: Request) -> str:
+    """The SDP offer of a WHIP or WHEP request: sent as application/sdp, at most MAX_OFFER_BYTES."""
+    if not request.headers.get("content-type", "").startswith(SDP):
+        raise ValidationFailed("send the SDP offer as application/sdp", code="media.bad_offer")
+    offer = await request.body()
+    if len(offer) > MAX_OFFER_BYTES:
+        raise ValidationFailed("the SDP offer is too large", code="media.bad_offer")
+    return offer.decode("utf-8", errors="replace")

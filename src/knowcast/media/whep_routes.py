@@ -9,14 +9,13 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from knowcast.deps import Db, Id, Public
-from knowcast.errors import NotFound, ValidationFailed
+from knowcast.errors import NotFound
 from knowcast.media.routes import allowed_to_fetch
 from knowcast.media.runtime import media_of
+from knowcast.media.webrtc import SDP, read_offer
 from knowcast.media.whep import WhepViewing
 
 router = APIRouter(prefix="/whep", tags=["webrtc"])
-SDP = "application/sdp"
-MAX_OFFER_BYTES = 64 * 1024
 
 
 def _viewing(request: Request) -> WhepViewing:
@@ -30,12 +29,8 @@ def _viewing(request: Request) -> WhepViewing:
 async def watch(request: Request, room_id: Id, db: Db) -> Response:
     whep = _viewing(request)
     await allowed_to_fetch(request, db, room_id)
-    if not request.headers.get("content-type", "").startswith(SDP):
-        raise ValidationFailed("send the SDP offer as application/sdp", code="media.bad_offer")
-    offer = await request.body()
-    if len(offer) > MAX_OFFER_BYTES:
-        raise ValidationFailed("the SDP offer is too large", code="media.bad_offer")
-    session = await whep.offer(room_id, offer.decode("utf-8", errors="replace"))
+    offer = await read_offer(request)
+    session = await whep.offer(room_id, offer)
     headers = {"Location": f"/whep/sessions/{session.id}"}
     return Response(session.pc.localDescription.sdp, status_code=201, media_type=SDP, headers=headers)
 

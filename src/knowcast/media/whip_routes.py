@@ -11,13 +11,12 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from knowcast.deps import Id, Machine
-from knowcast.errors import AuthenticationRequired, NotFound, ValidationFailed
+from knowcast.errors import AuthenticationRequired, NotFound
 from knowcast.media.runtime import media_of
+from knowcast.media.webrtc import SDP, read_offer
 from knowcast.media.whip import WhipIngest
 
 router = APIRouter(prefix="/whip", tags=["webrtc"])
-SDP = "application/sdp"
-MAX_OFFER_BYTES = 64 * 1024
 
 
 def _ingest(request: Request) -> WhipIngest:
@@ -42,13 +41,9 @@ def _stream_key(request: Request) -> str:
 async def publish(request: Request, room_id: Id) -> Response:
     whip = _ingest(request)
     key = _stream_key(request)
-    if not request.headers.get("content-type", "").startswith(SDP):
-        raise ValidationFailed("send the SDP offer as application/sdp", code="media.bad_offer")
-    offer = await request.body()
-    if len(offer) > MAX_OFFER_BYTES:
-        raise ValidationFailed("the SDP offer is too large", code="media.bad_offer")
+    offer = await read_offer(request)
     peer = request.client.host if request.client else "unknown"
-    session = await whip.offer(room_id, key, offer.decode("utf-8", errors="replace"), peer)
+    session = await whip.offer(room_id, key, offer, peer)
     headers = {"Location": f"/whip/sessions/{session.id}"}
     return Response(session.pc.localDescription.sdp, status_code=201, media_type=SDP, headers=headers)
 
