@@ -42,7 +42,7 @@ from knowcast.interaction import routes as interaction_routes
 from knowcast.interaction.live import LiveInteraction
 from knowcast.media import hooks as media_hooks
 from knowcast.media import routes as media_routes
-from knowcast.media import whep_routes, whip_routes
+from knowcast.media import stage_routes, whep_routes, whip_routes
 from knowcast.media.runtime import build_media
 from knowcast.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from knowcast.observability import AccessLogMiddleware, quiet_parameter_loggers
@@ -172,6 +172,8 @@ def create_app(settings: Settings, ctx: AppContext | None = None) -> FastAPI:
         media_hooks.router,
         whip_routes.router,
         whep_routes.router,
+        stage_routes.api,
+        stage_routes.rtc,
         integration_routes.token_router,
         integration_routes.webhook_router,
         analytics_routes.router,

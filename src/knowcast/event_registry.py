@@ -16,6 +16,7 @@ from knowcast.commerce import events as commerce
 from knowcast.growth import events as growth
 from knowcast.integrations import bus_events as integrations
 from knowcast.interaction import events as interaction
+from knowcast.media import events as media
 from knowcast.privacy import events as privacy
 from knowcast.rooms import events as rooms
 
@@ -35,6 +36,7 @@ EVENTS: Mapping[str, type[Payload]] = _merged(
     catalog.EVENTS,
     rooms.EVENTS,
     interaction.EVENTS,
+    media.EVENTS,
     growth.EVENTS,
     commerce.EVENTS,
     integrations.EVENTS,

@@ -90,6 +90,7 @@ class Settings(BaseSettings):
     webrtc_turn_password: str = ""
     webrtc_max_publishers: int = Field(default=4, ge=0)  # WHIP sessions one process encodes at once
     webrtc_max_viewers: int = Field(default=8, ge=0)  # WHEP viewers one process encodes for; then HLS
+    webrtc_guest_invite_ttl_seconds: int = Field(default=7200, ge=60)  # how long a 连麦 invite link is valid
     demo_audience: int = Field(default=0, ge=0, le=500)  # `knowcast demo`: simulated viewers in the demo room
     demo_stream_room: int | None = None  # `knowcast demo`: publish a synthetic stream into this room
     # commerce (docs/commerce.md)

@@ -41,12 +41,19 @@ class ToneTrack(AudioStreamTrack):
         return out
 
 
-async def whip_offer(rgb: tuple[int, int, int] = (0, 200, 0), audio: bool = True) -> RTCPeerConnection:
-    """A peer connection sending a colour picture (and a tone), its offer ready in ``localDescription``."""
+async def whip_offer(
+    rgb: tuple[int, int, int] = (0, 200, 0),
+    audio: bool = True,
+    *,
+    tone: bool = True,
+    size: tuple[int, int] = (320, 240),
+) -> RTCPeerConnection:
+    """A peer connection sending a colour picture (and a tone, or silence with ``tone=False``), its offer ready in
+    ``localDescription``."""
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))  # host candidates only: ICE over loopback, no STUN
-    pc.addTrack(ColourTrack(rgb))
+    pc.addTrack(ColourTrack(rgb, size))
     if audio:
-        pc.addTrack(ToneTrack())
+        pc.addTrack(ToneTrack() if tone else AudioStreamTrack())
     await pc.setLocalDescription(await pc.createOffer())
     return pc
 

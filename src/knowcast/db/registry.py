@@ -12,5 +12,6 @@ def load_all_models() -> None:
     import knowcast.growth.models
     import knowcast.integrations.models
     import knowcast.interaction.models
+    import knowcast.media.models
     import knowcast.privacy.models
     import knowcast.rooms.models  # noqa: F401

@@ -14,17 +14,21 @@ import contextlib
 import logging
 import secrets
 from collections.abc import Awaitable
+from typing import Any
 
 from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 from av.audio.frame import AudioFrame
 from av.video.frame import VideoFrame
 
+from knowcast.bus import Event
 from knowcast.errors import AuthenticationRequired, Conflict, KnowcastError, ServiceUnavailable, ValidationFailed
+from knowcast.media import invites
 from knowcast.media.broadcast import PublisherSession
 from knowcast.media.flv_mux import FlvEncoder
 from knowcast.media.rtmp import Message
 from knowcast.media.rtmp_gate import PublishRefused
+from knowcast.media.stage import GuestSession, Stage, close_all
 from knowcast.media.supervisor import MediaPlane
 from knowcast.media.webrtc import CLOSE_PATIENCE, close_peer, rtc_configuration
 from knowcast.settings import Settings
@@ -56,6 +60,7 @@ class WhipSession:
         self.tasks: set[asyncio.Task[None]] = set()
         self.closing: asyncio.Task[None] | None = None
         self.encoder: FlvEncoder | None = None
+        self.stage: Stage | None = None
 
     @property
     def room_id(self) -> int:
@@ -83,6 +88,8 @@ class WhipSession:
         settings = self.ingest.settings
         has_audio = any(track.kind == "audio" for track in self.tracks)
         self.encoder = FlvEncoder(self._emit, has_audio=has_audio, keyframe_seconds=settings.media_segment_seconds)
+        self.stage = self.ingest.stage(self.room_id)
+        self.stage.host_on_camera = True
         for track in self.tracks:
             self._run(self._receive(track))
         self._run(self._encode())
@@ -105,6 +112,8 @@ class WhipSession:
                     frame = await track.recv()
                 if not isinstance(frame, VideoFrame | AudioFrame):
                     continue
+                if self.stage is not None:  # the guests see and hear the host directly
+                    self.stage.host_feed(track.kind).put(frame)
                 if self.queue.full():
                     self._dropped()
                     continue
@@ -123,17 +132,18 @@ class WhipSession:
         encoder = self.encoder
         assert encoder is not None
         while (frame := await self.queue.get()) is not None:
-            messages = await asyncio.to_thread(self._encode_one, encoder, frame)
+            messages = await asyncio.to_thread(self._encode_one, encoder, self.stage, frame)
             await self._write(messages)
 
     @staticmethod
-    def _encode_one(encoder: FlvEncoder, frame: Frame) -> list[Message]:
+    def _encode_one(encoder: FlvEncoder, stage: Stage | None, frame: Frame) -> list[Message]:
+        """With guests on the stage, the picture is composed and the sound mixed here, before encoding."""
         out: list[Message] = []
         encoder.splitter.emit = out.append
         if isinstance(frame, VideoFrame):
-            encoder.add_video(frame)
+            encoder.add_video(stage.compose(frame) if stage is not None else frame)
         else:
-            encoder.add_audio(frame)
+            encoder.add_audio(stage.mix(frame) if stage is not None else frame)
         return out
 
     def _emit(self, message: Message) -> None:  # replaced per call by _encode_one
@@ -169,6 +179,8 @@ class WhipSession:
                 await asyncio.to_thread(encoder.close)
             with contextlib.suppress(TimeoutError):  # an ffmpeg that stopped reading: the sink's end kills it
                 await asyncio.wait_for(self._write(out), CLOSE_PATIENCE)
+        if self.stage is not None:
+            self.stage.host_on_camera = False
         if self.sink is not None:
             await self.sink.end(reason)
         log.info("whip session closed", extra={"session": self.id[:8], "reason": reason})
@@ -181,12 +193,29 @@ class WhipIngest:
         self.plane = plane
         self.settings = settings
         self.sessions: dict[str, WhipSession] = {}
+        self.stages: dict[int, Stage] = {}
 
     async def start(self) -> None:
-        return None
+        self.plane.ctx.bus.subscribe("room.ended", self._on_room_ended)
+
+    async def _on_room_ended(self, event: Event) -> None:
+        stage = self.stages.pop(int(event.data["room_id"]), None)
+        if stage is not None:
+            await stage.close("the room has ended")
 
     async def stop(self) -> None:
+        await close_all(self.stages, "the server is stopping")
         await asyncio.gather(*(s.close("the server is stopping") for s in list(self.sessions.values())))
+
+    def stage(self, room_id: int) -> Stage:
+        """The room's stage (made on first use: guests may join before the host turns the camera on)."""
+        if room_id not in self.stages:
+
+            async def publish(name: str, data: dict[str, Any]) -> None:
+                await self.plane.ctx.bus.publish(Event(name, {"room_id": room_id, **data}, to_room=True))
+
+            self.stages[room_id] = Stage(room_id, self.settings, publish)
+        return self.stages[room_id]
 
     async def offer(self, room_id: int, stream_key: str, offer_sdp: str, peer: str) -> WhipSession:
         """A new publishing session for ``room_id``, or a coded refusal; ``session.pc.localDescription`` answers."""
@@ -208,6 +237,26 @@ class WhipIngest:
             raise
         log.info("whip session started", extra={"room_id": room_id, "session": session.id[:8], "peer": peer})
         return session
+
+    async def join_stage(self, token: str, offer_sdp: str) -> GuestSession:
+        """A guest presenting a 连麦 invite joins its room's stage; the invite is spent once the guest is on."""
+        async with self.plane.ctx.db.session() as session:
+            invite = await invites.check(session, token)
+        stage = self.stage(invite.room_id)
+        guest = await stage.join(offer_sdp, invite_id=invite.id, name=invite.name, user_id=invite.user_id)
+        async with self.plane.ctx.db.session() as session:
+            spent = await invites.spend(session, invite.id)
+        if not spent:  # two browsers raced with one link: the second to get here goes
+            await guest.close("the invitation was used by someone else")
+            raise AuthenticationRequired("this invitation has been used already", code="media.invite_used")
+        await stage.announce(guest)
+        return guest
+
+    def find_guest(self, guest_id: str) -> GuestSession | None:
+        for stage in self.stages.values():
+            if guest_id in stage.guests:
+                return stage.guests[guest_id]
+        return None
 
     async def end(self, session_id: str) -> bool:
         session = self.sessions.get(session_id)

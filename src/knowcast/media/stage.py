@@ -1,0 +1,315 @@
+"""A room's stage (连麦): up to three guests publishing camera and microphone over WebRTC beside the host.
+
+Each guest is a ``GuestSession`` (aiortc in this process, like a WHIP publisher, but authorised by a one-time
+invite and feeding the stage instead of the Broadcast). While a guest is on, the host's WHIP session passes each
+of its pictures through ``Stage.compose`` and each block of its sound through ``Stage.mix`` before encoding, so
+the program (HLS, recording, replay) shows host and guests in the host's chosen layout. The program keeps the
+host's picture size: nothing downstream restarts when a guest comes or goes.
+
+Host and guests see each other directly: a guest's peer connection also carries the host's camera and
+microphone back (``Feed``), and the host's console watches each guest over a recvonly connection (``StageView``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import threading
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import numpy as np
+from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError
+from av.audio.frame import AudioFrame
+from av.audio.resampler import AudioResampler
+from av.video.frame import VideoFrame
+
+from knowcast.errors import Conflict, NotFound, ValidationFailed
+from knowcast.media.compose import Layout, compose, mix, rms
+from knowcast.media.feeds import Feed
+from knowcast.media.webrtc import CLOSE_PATIENCE, close_peer, rtc_configuration
+from knowcast.settings import Settings
+
+log = logging.getLogger(__name__)
+MAX_GUESTS = 3
+RATE = 48_000
+IDLE_TIMEOUT = 20.0  # a guest whose picture stops this long is taken off the stage
+SOUND_BUFFER = RATE * 2 // 4  # a quarter of a second of interleaved stereo: older sound is dropped
+
+Publish = Callable[[str, dict[str, Any]], Awaitable[None]]
+
+
+class GuestSound:
+    """A guest's sound waiting to be mixed: written by the event loop, read by the host's encoder thread."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.buffer = np.zeros(0, np.int16)
+        self.resampler = AudioResampler(format="s16", layout="stereo", rate=RATE)
+        self.level = 0.0
+
+    def add(self, frame: AudioFrame) -> None:
+        parts = [f.to_ndarray().reshape(-1) for f in self.resampler.resample(frame)]
+        with self.lock:
+            self.buffer = np.concatenate([self.buffer, *parts])[-SOUND_BUFFER:]
+
+    def take(self, samples: int) -> np.ndarray:
+        with self.lock:
+            out, self.buffer = self.buffer[: samples * 2], self.buffer[samples * 2 :]
+        return out
+
+
+class StageView:
+    """The host watching one guest: a recvonly peer connection fed from the guest's feeds."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.id = secrets.token_urlsafe(16)
+        self.pc = RTCPeerConnection(rtc_configuration(settings))
+
+    async def answer(self, offer_sdp: str, feeds: list[Feed]) -> str:
+        await _set_offer(self.pc, offer_sdp)
+        for feed in feeds:
+            self.pc.addTrack(feed.subscribe())
+        await self.pc.setLocalDescription(await self.pc.createAnswer())
+        return str(self.pc.localDescription.sdp)
+
+    async def close(self) -> None:
+        await close_peer(self.pc)
+
+
+async def _set_offer(pc: RTCPeerConnection, offer_sdp: str) -> None:
+    try:
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
+    except ValueError as exc:
+        raise ValidationFailed(f"the SDP offer is not valid: {exc}", code="media.bad_offer") from exc
+
+
+class GuestSession:
+    """One guest on the stage: their peer connection, their latest picture and their sound for the program."""
+
+    def __init__(self, stage: Stage, *, invite_id: int, name: str, user_id: int | None) -> None:
+        self.id = secrets.token_urlsafe(16)
+        self.stage = stage
+        self.invite_id = invite_id
+        self.name = name
+        self.user_id = user_id
+        self.pc = RTCPeerConnection(rtc_configuration(stage.settings))
+        self.video, self.audio = Feed("video"), Feed("audio")
+        self.picture: VideoFrame | None = None
+        self.sound = GuestSound()
+        self.muted = False
+        self.tracks: list[MediaStreamTrack] = []
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.closing: asyncio.Task[None] | None = None
+        self.closed = False
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "user_id": self.user_id,
+            "muted": self.muted,
+            "level": round(self.sound.level, 1),
+            "has_picture": self.picture is not None,
+        }
+
+    async def answer(self, offer_sdp: str) -> str:
+        self.pc.on("track", self.tracks.append)
+        self.pc.on("connectionstatechange", self._on_state)
+        await _set_offer(self.pc, offer_sdp)
+        if not any(track.kind == "video" for track in self.tracks):
+            raise ValidationFailed("the offer has no video track to receive", code="media.no_video_offer")
+        for track in list(self.tracks):  # the host's camera and microphone go back on the same transceivers
+            self.pc.addTrack(self.stage.host_feed(track.kind).subscribe())
+        await self.pc.setLocalDescription(await self.pc.createAnswer())
+        for track in self.tracks:
+            self._run(self._receive(track))
+        return str(self.pc.localDescription.sdp)
+
+    def _on_state(self) -> None:
+        if self.pc.connectionState in ("failed", "closed"):
+            self.kick(f"WebRTC connection {self.pc.connectionState}")
+
+    async def _receive(self, track: MediaStreamTrack) -> None:
+        timeout = IDLE_TIMEOUT if track.kind == "video" else None
+        try:
+            while True:
+                async with asyncio.timeout(timeout):  # not wait_for: see WhipSession._receive
+                    frame = await track.recv()
+                if isinstance(frame, VideoFrame):
+                    self.picture = frame
+                    self.video.put(frame)
+                elif isinstance(frame, AudioFrame):
+                    self.sound.add(frame)
+                    self.audio.put(frame)
+        except MediaStreamError:
+            self.kick("the guest's track ended")
+        except TimeoutError:
+            self.kick(f"no picture for {IDLE_TIMEOUT:g} s")
+
+    def _run(self, coro: Awaitable[None]) -> None:
+        task: asyncio.Task[None] = asyncio.ensure_future(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    def kick(self, reason: str) -> None:
+        if self.closing is None:
+            self.closing = asyncio.ensure_future(self.close(reason))
+
+    async def close(self, reason: str) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.stage.guests.pop(self.id, None)
+        current = asyncio.current_task()
+        others = [t for t in self.tasks if t is not current]
+        for task in others:
+            task.cancel()
+        if others:
+            await asyncio.wait(others, timeout=CLOSE_PATIENCE)
+        self.video.end()
+        self.audio.end()
+        await close_peer(self.pc)
+        await self.stage.left(self, reason)
+
+
+class Stage:
+    """The stage of one room: its guests, its layout, and the host's feeds for the guests to watch."""
+
+    def __init__(self, room_id: int, settings: Settings, publish: Publish) -> None:
+        self.room_id = room_id
+        self.settings = settings
+        self.publish = publish
+        self.layout = Layout.SIDE_BY_SIDE
+        self.guests: dict[str, GuestSession] = {}
+        self.views: dict[str, tuple[str, StageView]] = {}  # view id -> (guest id, view)
+        self.host_video, self.host_audio = Feed("video"), Feed("audio")
+        self.host_on_camera = False
+        self.resampler = AudioResampler(format="s16", layout="stereo", rate=RATE)
+
+    def host_feed(self, kind: str) -> Feed:
+        return self.host_video if kind == "video" else self.host_audio
+
+    def state(self) -> dict[str, Any]:
+        guests = [guest.public() for guest in self.guests.values()]
+        return {
+            "room_id": self.room_id,
+            "layout": self.layout.value,
+            "host_on_camera": self.host_on_camera,
+            "guests": guests,
+        }
+
+    # ---- guests --------------------------------------------------------------------------------------------
+
+    async def join(self, offer_sdp: str, *, invite_id: int, name: str, user_id: int | None) -> GuestSession:
+        if len(self.guests) >= MAX_GUESTS:
+            raise Conflict(f"the stage already has {MAX_GUESTS} guests", code="media.stage_full")
+        guest = GuestSession(self, invite_id=invite_id, name=name, user_id=user_id)
+        self.guests[guest.id] = guest
+        try:
+            await guest.answer(offer_sdp)
+        except BaseException:
+            self.guests.pop(guest.id, None)
+            await close_peer(guest.pc)
+            raise
+        return guest
+
+    async def announce(self, guest: GuestSession) -> None:
+        data = {"guest_id": guest.id, "name": guest.name, "user_id": guest.user_id}
+        await self.publish("stage.guest_joined", data)
+        log.info("guest joined the stage", extra={"room_id": self.room_id, "guest": guest.id[:8]})
+
+    async def left(self, guest: GuestSession, reason: str) -> None:
+        for view_id, (guest_id, view) in list(self.views.items()):
+            if guest_id == guest.id:
+                self.views.pop(view_id, None)
+                await view.close()
+        await self.publish("stage.guest_left", {"guest_id": guest.id, "reason": reason})
+        log.info("guest left the stage", extra={"room_id": self.room_id, "guest": guest.id[:8], "reason": reason})
+
+    def guest(self, guest_id: str) -> GuestSession:
+        guest = self.guests.get(guest_id)
+        if guest is None:
+            raise NotFound("no such guest on this room's stage", code="media.no_guest")
+        return guest
+
+    async def remove(self, guest_id: str, reason: str = "the host removed the guest") -> None:
+        await self.guest(guest_id).close(reason)
+
+    async def mute(self, guest_id: str, muted: bool) -> None:
+        guest = self.guest(guest_id)
+        if guest.muted != muted:
+            guest.muted = muted
+            await self.publish("stage.guest_muted", {"guest_id": guest.id, "muted": muted})
+
+    async def set_layout(self, layout: Layout) -> None:
+        if layout is not self.layout:
+            self.layout = layout
+            await self.publish("stage.layout_changed", {"layout": layout.value})
+
+    async def watch(self, guest_id: str, offer_sdp: str) -> StageView:
+        guest = self.guest(guest_id)
+        view = StageView(self.settings)
+        try:
+            await view.answer(offer_sdp, [guest.video, guest.audio])
+        except BaseException:
+            await view.close()
+            raise
+        self.views[view.id] = (guest.id, view)
+        return view
+
+    async def unwatch(self, view_id: str) -> bool:
+        entry = self.views.pop(view_id, None)
+        if entry is not None:
+            await entry[1].close()
+        return entry is not None
+
+    async def close(self, reason: str) -> None:
+        await asyncio.gather(*(guest.close(reason) for guest in list(self.guests.values())))
+        self.host_video.end()
+        self.host_audio.end()
+
+    # ---- the program (called from the host's encoder thread) ----------------------------------------------
+
+    def compose(self, host: VideoFrame) -> VideoFrame:
+        pictures = [guest.picture for guest in list(self.guests.values()) if guest.picture is not None]
+        if not pictures:
+            return host
+        width, height = host.width - host.width % 2, host.height - host.height % 2
+        return compose(self.layout, [host, *pictures], width, height)
+
+    def mix(self, host: AudioFrame) -> AudioFrame:
+        guests = list(self.guests.values())
+        if not guests:
+            return host
+        frames = self._normalised(host)
+        if not frames:
+            return host
+        base = frames[0] if len(frames) == 1 else _joined(frames)
+        others = []
+        for guest in guests:
+            sound = guest.sound.take(base.samples)
+            guest.sound.level = 0.0 if guest.muted else rms(sound)
+            if not guest.muted:
+                others.append(sound)
+        return mix(base, others)
+
+    def _normalised(self, frame: AudioFrame) -> list[AudioFrame]:
+        if frame.format.name == "s16" and frame.layout.name == "stereo" and frame.sample_rate == RATE:
+            return [frame]
+        return list(self.resampler.resample(frame))
+
+
+def _joined(frames: list[AudioFrame]) -> AudioFrame:
+    array = np.concatenate([f.to_ndarray().reshape(-1) for f in frames]).reshape(1, -1)
+    out = AudioFrame.from_ndarray(array, format="s16", layout="stereo")
+    out.sample_rate = RATE
+    return out
+
+
+async def close_all(stages: dict[int, Stage], reason: str) -> None:
+    with contextlib.suppress(Exception):
+        await asyncio.gather(*(stage.close(reason) for stage in list(stages.values())))
