@@ -131,6 +131,7 @@ EXPECTED: dict[str, str] = {
     "GET /signin": "AAAAA",
     "GET /signup": "AAAAA",
     "GET /sitemap.xml": "AAAAA",
+    "GET /stage/join": "AAAAA",
     "GET /studio": "SFFAA",
     "GET /studio/analytics": "SFFAA",
     "GET /studio/analytics/experiments": "SFFAA",

@@ -16,6 +16,7 @@ from knowcast.web.pages import (
     replay,
     seo,
     shop,
+    stage,
     studio,
     studio_products,
 )
@@ -27,6 +28,7 @@ for module in (
     replay,
     studio,
     studio_products,
+    stage,
     analytics,
     integrations,
     shop,

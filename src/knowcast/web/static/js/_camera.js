@@ -2,7 +2,7 @@
 // /whip/rooms/{id}, the stream key as bearer token; the server turns it into the same HLS program as OBS.
 const GATHER_MS = 3000; // the answer is sent once our ICE candidates are in the offer (no trickle)
 
-function gathered(pc) {
+export function gathered(pc) {
   if (pc.iceGatheringState === "complete") return Promise.resolve();
   return new Promise((resolve) => {
     const done = () => {
@@ -15,7 +15,7 @@ function gathered(pc) {
   });
 }
 
-async function refusal(response) {
+export async function refusal(response) {
   const body = await response.json().catch(() => null);
   const error = (body && body.error) || {};
   return Object.assign(new Error(error.message || `HTTP ${response.status}`), { code: error.code });

@@ -6,11 +6,14 @@ import { startConsoleTabs } from "./_console_tabs.js";
 import { startDashboard } from "./_dashboard.js";
 import { startGrowthConsole } from "./_growth_console.js";
 import { startHealth } from "./_health.js";
+import { startStageConsole } from "./_stage_console.js";
 
 const tabs = document.querySelector("[data-console-tabs]");
 if (tabs) startConsoleTabs(tabs);
 const camera = document.querySelector("[data-testid=camera]");
 if (camera) startCamera(camera);
+const stage = document.querySelector("[data-testid=stage]");
+if (stage instanceof HTMLElement) startStageConsole(stage);
 const health = document.querySelector("[data-testid=stream-health]");
 if (health) startHealth(health);
 const dashboard = document.getElementById("analytics-live");
