@@ -87,10 +87,15 @@ async ({ count, mid, bits, width }) => {
 
 def run(args: argparse.Namespace, _settings: Settings) -> int:
     with tempfile.TemporaryDirectory(prefix="kc-latency-") as tmp:
-        if getattr(args, "mode", "hls") == "whep":
+        mode = getattr(args, "mode", "hls")
+        if mode == "whep":
             from benchmarks.webrtc_latency import bench_whep
 
             result = bench_whep(args, Path(tmp))
+        elif mode in ("whip", "guest"):
+            from benchmarks.stage_latency import bench_guest, bench_whip
+
+            result = (bench_whip if mode == "whip" else bench_guest)(args, Path(tmp))
         else:
             result = bench(args, Path(tmp))
     print(json.dumps(result))
@@ -132,6 +137,7 @@ class Server:
             "KNOWCAST_FFMPEG": ffmpeg,
         }
         self.process: subprocess.Popen[bytes] | None = None
+        self.host_token = ""
 
     def __enter__(self) -> Server:
         log = (self.folder / "server.log").open("wb")
@@ -181,6 +187,8 @@ class Server:
                     session, ctx, SignUp(email=email, password="x" * 12, display_name="Host"), Role.HOST
                 )
                 room = await rooms.create_room(session, ctx, host, RoomCreate(title="latency", scheduled_at=utcnow()))
+                opened = await accounts.open_session(session, ctx, host, ip="127.0.0.1", user_agent="bench")
+                self.host_token = opened.token  # the last room's host, signed in (the stage benchmark's console)
                 return room.id, room.stream_key
         finally:
             await ctx.db.dispose()
@@ -243,7 +251,9 @@ def _clock_offsets(publisher: subprocess.Popen[str], origin_wall_ms: int, offset
             offsets.append(time.time() * 1000 - (origin_wall_ms + int(value[1]) / 1000))
 
 
-def _read_frames(url: str, count: int, chromium: str) -> list[dict[str, Any]]:
+def _read_frames(url: str, count: int, chromium: str, strip: dict[str, int] | None = None) -> list[dict[str, Any]]:
+    """Chromium on the room page reads the blocks of ``count`` presented frames (``strip``: where they are; by
+    default the demo stream's)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -254,7 +264,7 @@ def _read_frames(url: str, count: int, chromium: str) -> list[dict[str, Any]]:
             if page.evaluate("document.getElementById('player').currentTime > 3"):
                 break
             page.wait_for_timeout(100)
-        strip = {"count": count, "mid": demo.STRIP_HEIGHT // 2, "bits": demo.BITS, "width": demo.BIT_WIDTH}
+        strip = strip or {"count": count, "mid": demo.STRIP_HEIGHT // 2, "bits": demo.BITS, "width": demo.BIT_WIDTH}
         frames: list[dict[str, Any]] = page.evaluate(READ_FRAMES_JS, strip)
         browser.close()
     return frames

@@ -121,7 +121,11 @@ def build_parser() -> argparse.ArgumentParser:
     latency.add_argument("--cpu-seconds", type=float, default=15.0, help="CPU measuring window per mode")
     latency.add_argument("--chromium", default="/usr/bin/chromium")
     latency.add_argument(
-        "--mode", choices=("hls", "whep"), default="hls", help="hls: RTMP → HLS in Chromium; whep: WHIP in, WHEP out"
+        "--mode",
+        choices=("hls", "whep", "whip", "guest"),
+        default="hls",
+        help="hls: RTMP → HLS in Chromium; whep: WHIP in, WHEP out; whip: WHIP in, HLS in Chromium; "
+        "guest: host ↔ guest on the stage (连麦) and the composition's CPU",
     )
     latency.set_defaults(run=run_benchmark("latency"))
     return parser

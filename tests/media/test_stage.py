@@ -278,6 +278,17 @@ async def test_an_invitation_for_a_room_guest_carries_their_name_and_the_host_ca
         assert is_colour((int(r), int(g), int(b)), BLUE)
         stopped = await room.host.client.delete(view.headers["location"])
         assert stopped.status_code == 204
+        await close_peer(viewer)
+        viewer = RTCPeerConnection()  # a view that asks for the picture only is answered with the picture only
+        viewer.addTransceiver("video", direction="recvonly")
+        await viewer.setLocalDescription(await viewer.createOffer())
+        video_only = await room.host.client.post(
+            f"/api/v1/media/rooms/{room.id}/stage/guests/{guest_id}/view",
+            content=viewer.localDescription.sdp.encode(),
+            headers={"content-type": "application/sdp"},
+        )
+        assert video_only.status_code == 201, video_only.text
+        assert "m=audio" not in video_only.text
     finally:
         await close_peer(viewer)
         await close_peer(guest)

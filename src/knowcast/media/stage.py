@@ -71,8 +71,12 @@ class StageView:
 
     async def answer(self, offer_sdp: str, feeds: list[Feed]) -> str:
         await _set_offer(self.pc, offer_sdp)
+        offered = {transceiver.kind for transceiver in self.pc.getTransceivers()}
+        if not offered:
+            raise ValidationFailed("the offer asks for no video or audio", code="media.bad_offer")
         for feed in feeds:
-            self.pc.addTrack(feed.subscribe())
+            if feed.kind in offered:  # a track the offer has no m-line for cannot be answered
+                self.pc.addTrack(feed.subscribe())
         await self.pc.setLocalDescription(await self.pc.createAnswer())
         return str(self.pc.localDescription.sdp)
 
