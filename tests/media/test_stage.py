@@ -166,6 +166,7 @@ async def test_a_guest_is_composed_into_the_program_muted_removed_and_kept_in_th
         removed = await room.host.client.delete(f"/api/v1/media/rooms/{room.id}/stage/guests/{guest_id}")
         assert removed.status_code == 204
         assert (await stage(room))["guests"] == []
+        assert media.whip is not None and not media.whip.stages[room.id].host_video.tracks  # nothing left queued
         assert (await client.delete(location)).status_code == 404  # the guest's session is gone
         await program.mark()
 

@@ -29,7 +29,7 @@ from av.video.frame import VideoFrame
 
 from knowcast.errors import Conflict, NotFound, ValidationFailed
 from knowcast.media.compose import Layout, compose, mix, rms
-from knowcast.media.feeds import Feed
+from knowcast.media.feeds import Feed, FeedTrack
 from knowcast.media.webrtc import CLOSE_PATIENCE, close_peer, rtc_configuration
 from knowcast.settings import Settings
 
@@ -68,6 +68,7 @@ class StageView:
     def __init__(self, settings: Settings) -> None:
         self.id = secrets.token_urlsafe(16)
         self.pc = RTCPeerConnection(rtc_configuration(settings))
+        self.sent: list[FeedTrack] = []
 
     async def answer(self, offer_sdp: str, feeds: list[Feed]) -> str:
         await _set_offer(self.pc, offer_sdp)
@@ -76,11 +77,14 @@ class StageView:
             raise ValidationFailed("the offer asks for no video or audio", code="media.bad_offer")
         for feed in feeds:
             if feed.kind in offered:  # a track the offer has no m-line for cannot be answered
-                self.pc.addTrack(feed.subscribe())
+                self.sent.append(feed.subscribe())
+                self.pc.addTrack(self.sent[-1])
         await self.pc.setLocalDescription(await self.pc.createAnswer())
         return str(self.pc.localDescription.sdp)
 
     async def close(self) -> None:
+        for track in self.sent:  # off the feed: a closed connection's queue must not keep pictures
+            track.stop()
         await close_peer(self.pc)
 
 
@@ -109,6 +113,7 @@ class GuestSession:
         self.tasks: set[asyncio.Task[None]] = set()
         self.closing: asyncio.Task[None] | None = None
         self.closed = False
+        self.sent: list[FeedTrack] = []
 
     def public(self) -> dict[str, Any]:
         return {
@@ -127,7 +132,8 @@ class GuestSession:
         if not any(track.kind == "video" for track in self.tracks):
             raise ValidationFailed("the offer has no video track to receive", code="media.no_video_offer")
         for track in list(self.tracks):  # the host's camera and microphone go back on the same transceivers
-            self.pc.addTrack(self.stage.host_feed(track.kind).subscribe())
+            self.sent.append(self.stage.host_feed(track.kind).subscribe())
+            self.pc.addTrack(self.sent[-1])
         await self.pc.setLocalDescription(await self.pc.createAnswer())
         for track in self.tracks:
             self._run(self._receive(track))
@@ -176,6 +182,8 @@ class GuestSession:
             await asyncio.wait(others, timeout=CLOSE_PATIENCE)
         self.video.end()
         self.audio.end()
+        for track in self.sent:
+            track.stop()
         await close_peer(self.pc)
         await self.stage.left(self, reason)
 
