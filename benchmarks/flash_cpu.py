@@ -8,9 +8,9 @@ every buyer open the room (untimed, as in the benchmark), then sends every buyer
 - ``uvicorn``: the request's bytes fed to uvicorn's httptools protocol serving the app as `knowcast serve`
   does (its proxy-headers layer, then the fast path in front of the app) on a transport that only collects
   what is written: HTTP parsing, the ASGI app and the response's bytes, the server's all but the kernel's;
-- ``front``: what uvicorn calls (the fast path in front of the app) called directly with an ASGI scope;
-- ``asgi``: the FastAPI app itself called with an ASGI scope (the fast path as its outermost middleware,
-  under FastAPI's and Starlette's own layers).
+- ``asgi``: what uvicorn calls (the app: ``KnowcastApp``, whose ``front`` is the fast path) called directly with an
+  ASGI scope;
+- ``front``: the fast path itself (``app.front``) called directly with an ASGI scope.
 
 Prints one JSON line: CPU µs per attempt over the crowd (every buyer once, ``--connections`` at a time, so
 that winners are written in batches as in the benchmark, through the first layer given), then CPU µs per
@@ -172,7 +172,6 @@ def via_asgi(app: Any, outer: Any) -> Send:
 
 async def measure(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     from knowcast.app import create_app
-    from knowcast.commerce.fastpath import in_front
 
     env = env_for(tmp, argparse.Namespace(database=None, redis=None, session_cache=None), 8000)
     settings = settings_from(env)
@@ -186,8 +185,8 @@ async def measure(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     layers = args.via.split(",")
 
     async def connection(queue: list[bytes], via: str) -> None:
-        served = in_front(app)  # as `knowcast serve` runs it
-        send = via_uvicorn(served) if via == "uvicorn" else via_asgi(served if via == "front" else app, app)
+        assert app.front is not None  # the flash-sale fast path, ahead of the app (knowcast.app.KnowcastApp)
+        send = via_uvicorn(app) if via == "uvicorn" else via_asgi(app.front if via == "front" else app, app)
         while queue:
             response = await send(queue.pop())
             head, _, body = response.partition(b"\r\n\r\n")

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from knowcast import __version__, event_registry, ops
@@ -25,13 +25,14 @@ from knowcast.commerce import checkout_routes, wechat_oauth
 from knowcast.commerce import room_routes as commerce_room_routes
 from knowcast.commerce import routes as commerce_routes
 from knowcast.commerce import runtime as commerce_runtime
-from knowcast.commerce.fastpath import FlashFastPath, in_front
+from knowcast.commerce.fastpath import FlashFastPath
 from knowcast.commerce.snapshot_path import SnapshotFastPath
 from knowcast.context import AppContext
 from knowcast.db import migrate
 from knowcast.db.engine import Database
 from knowcast.demo import DemoAudience
 from knowcast.errors import install_handlers
+from knowcast.fast_paths import FastPaths
 from knowcast.growth import routes as growth_routes
 from knowcast.growth import runtime as growth_runtime
 from knowcast.growth.embed import EmbedFraming
@@ -63,6 +64,24 @@ from knowcast.web.templating import STATIC_DIR, Pages
 log = logging.getLogger(__name__)
 
 
+class KnowcastApp(FastAPI):
+    """The FastAPI app with ``front`` answering ahead of it: the flash-sale attempt (commerce/fastpath.py), the
+    one request that comes ten thousand times a second, skips even FastAPI's and Starlette's outer layers (the
+    telemetry check, the error middleware; about 10 µs). Everything else, lifespan included, goes to the app."""
+
+    front: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.front is None:
+            await super().__call__(scope, receive, send)
+        else:
+            await self.front(scope, receive, send)
+
+    async def behind(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The app itself, without its front (what the front hands every other request to)."""
+        await super().__call__(scope, receive, send)
+
+
 def build_context(settings: Settings) -> AppContext:
     ring = keyring.load(
         settings.data_dir, settings.encryption_keys, settings.lookup_key, create=settings.is_development
@@ -76,8 +95,9 @@ def build_context(settings: Settings) -> AppContext:
     )
 
 
-def create_app(settings: Settings, ctx: AppContext | None = None) -> FastAPI:
+def create_app(settings: Settings, ctx: AppContext | None = None) -> KnowcastApp:
     ctx = ctx or build_context(settings)
+    ctx.provide(FastPaths(on=settings.fast_paths))  # the fast paths' switch (knowcast/fast_paths.py)
     quiet_parameter_loggers()
     # not strict: an event its model refuses is logged and counted, still delivered (the suite's hand-made events
     # carry only the fields their subscriber reads; tests/test_event_registry.py holds the models to the code)
@@ -142,7 +162,7 @@ def create_app(settings: Settings, ctx: AppContext | None = None) -> FastAPI:
                 await component.stop()
             await ctx.db.dispose()
 
-    app = FastAPI(
+    app = KnowcastApp(
         title="Knowcast",
         version=__version__,
         openapi_url="/api/v1/openapi.json",
@@ -199,22 +219,21 @@ def create_app(settings: Settings, ctx: AppContext | None = None) -> FastAPI:
     app.add_middleware(IntakeFastPath, ctx=ctx)  # browsers' analytics events (analytics/intake_path.py)
     app.add_middleware(RoomPageFastPath, ctx=ctx)  # the public room page, rendered per kind of viewer
     app.add_middleware(SnapshotFastPath, ctx=ctx)  # a room's commerce snapshot (commerce/snapshot_path.py)
-    app.add_middleware(FlashFastPath, ctx=ctx)  # outermost too: flash-sale attempts (commerce/fastpath.py)
     if settings.trusted_proxy_list:  # outermost of all: the client's address as the trusted proxy says
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxy_list)
     app.add_middleware(
         StaticAssets, static_dir=STATIC_DIR, counts=asset_answers
     )  # hashed built files, from memory (web/assets.py)
+    app.front = FlashFastPath(app.behind, ctx)  # ahead of it all: flash-sale attempts (commerce/fastpath.py)
     return app
 
 
 def app_from_env() -> ASGIApp:
-    """Factory for ``uvicorn --factory`` and for each worker of ``knowcast serve --workers N`` (the app with
-    the flash-sale fast path in front of it, as `knowcast serve` runs it)."""
+    """Factory for ``uvicorn --factory`` and for each worker of ``knowcast serve --workers N``."""
     import os
     from pathlib import Path
 
     from knowcast.settings import load_settings
 
     config = os.environ.get("KNOWCAST_CONFIG")
-    return in_front(create_app(load_settings(Path(config) if config else None)))
+    return create_app(load_settings(Path(config) if config else None))

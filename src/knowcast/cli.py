@@ -246,14 +246,13 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         )
         return 0
     from knowcast.app import create_app
-    from knowcast.commerce.fastpath import in_front
     from knowcast.observability import configure_logging
 
     configure_logging(settings.log_level, settings.log_json)
     if settings.ingest == "auto":  # one process: the embedded RTMP gate can own the port
         settings = settings.model_copy(update={"ingest": "embedded"})
     uvicorn.run(
-        in_front(create_app(settings)),  # flash-sale attempts ahead of FastAPI's own layers
+        create_app(settings),  # flash-sale attempts answered ahead of FastAPI's own layers (app.KnowcastApp)
         host=host,
         port=port,
         log_config=None,

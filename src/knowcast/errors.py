@@ -18,14 +18,16 @@ Services raise these with specific codes (``room.illegal_transition``); they nev
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 
 class KnowcastError(Exception):
@@ -141,49 +143,57 @@ def wants_json(request: Request) -> bool:
     return "application/json" in accept and "text/html" not in accept
 
 
-def _validation_fields(exc: RequestValidationError) -> dict[str, str]:
+def validation_failed(errors: Iterable[Mapping[str, Any]]) -> ValidationFailed:
+    """The one shape of a refused body, from pydantic's or FastAPI's error list: bad JSON, or the fields."""
+    errors = list(errors)
+    if any(err.get("type") == "json_invalid" for err in errors):
+        return ValidationFailed("the body is not valid JSON", code="request.invalid_json")
     fields: dict[str, str] = {}
-    for err in exc.errors():
+    for err in errors:
         loc = [str(part) for part in err.get("loc", ()) if part not in ("body", "query", "path", "form")]
         fields[".".join(loc) or "body"] = str(err.get("msg", "invalid"))
-    return fields
+    return ValidationFailed("some fields are invalid", fields=fields)
 
 
-def _from_validation(exc: RequestValidationError) -> KnowcastError:
-    if any(err.get("type") == "json_invalid" for err in exc.errors()):
-        return ValidationFailed("the body is not valid JSON", code="request.invalid_json")
-    return ValidationFailed("some fields are invalid", fields=_validation_fields(exc))
+def as_error(exc: Exception) -> KnowcastError:
+    """Whatever a request raised, as the KnowcastError it is answered with (an unexpected one is logged as such
+    by whoever caught it, and answered with the generic 500)."""
+    if isinstance(exc, KnowcastError):
+        return exc
+    if isinstance(exc, RequestValidationError | ValidationError):
+        return validation_failed(exc.errors())
+    if isinstance(exc, StarletteHTTPException):
+        error = KnowcastError(str(exc.detail), code=HTTP_CODES.get(exc.status_code, "request.bad"))
+        error.status_code = exc.status_code
+        return error
+    return KnowcastError("something went wrong on our side; it has been logged")
+
+
+def json_body(error: KnowcastError) -> bytes:
+    """The error's JSON body, encoded as Starlette's JSONResponse encodes (compact, UTF-8)."""
+    return json.dumps(error.to_dict(), ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+
+
+def json_response(error: KnowcastError) -> Response:
+    """The one error-to-response function for JSON: the app's exception handlers and every fast path
+    (knowcast/fast_paths.py) answer an error with exactly this status, body and headers."""
+    return Response(
+        json_body(error), status_code=error.status_code, headers=error.headers, media_type="application/json"
+    )
 
 
 def install_handlers(app: FastAPI, render_html: HtmlRenderer) -> None:
     """Map every error to ``{"error": {"code", "message", "fields"}}`` or, for pages, a friendly page."""
 
-    async def respond(request: Request, error: KnowcastError) -> Response:
+    async def respond(request: Request, exc: Exception) -> Response:
+        if not isinstance(exc, KnowcastError | RequestValidationError | StarletteHTTPException):
+            log.error("unhandled error", extra={"path": request.url.path}, exc_info=exc)
+        error = as_error(exc)
         if wants_json(request):
-            return JSONResponse(error.to_dict(), status_code=error.status_code, headers=error.headers)
+            return json_response(error)
         response = await render_html(request, error.status_code, error.code, error.message)
         response.headers.update(error.headers)
         return response
 
-    async def on_knowcast(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, KnowcastError)
-        return await respond(request, exc)
-
-    async def on_validation(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, RequestValidationError)
-        return await respond(request, _from_validation(exc))
-
-    async def on_http(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, StarletteHTTPException)
-        error = KnowcastError(str(exc.detail), code=HTTP_CODES.get(exc.status_code, "request.bad"))
-        error.status_code = exc.status_code
-        return await respond(request, error)
-
-    async def on_unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error", extra={"path": request.url.path})
-        return await respond(request, KnowcastError("something went wrong on our side; it has been logged"))
-
-    app.add_exception_handler(KnowcastError, on_knowcast)
-    app.add_exception_handler(RequestValidationError, on_validation)
-    app.add_exception_handler(StarletteHTTPException, on_http)
-    app.add_exception_handler(Exception, on_unexpected)
+    for kind in (KnowcastError, RequestValidationError, StarletteHTTPException, Exception):
+        app.add_exception_handler(kind, respond)

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import secrets
-from http.cookies import SimpleCookie
 
 from starlette.datastructures import MutableHeaders
+from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from knowcast import csrf, i18n
-from knowcast.errors import PayloadTooLarge
+from knowcast.errors import PayloadTooLarge, json_response
 
 SECURITY_HEADERS = {
     "x-content-type-options": "nosniff",
@@ -23,6 +22,16 @@ SECURITY_HEADERS = {
         "frame-ancestors 'self'; base-uri 'self'; form-action 'self'"
     ),
 }
+
+
+def security_headers(media_origin: str = "") -> dict[str, str]:
+    """The headers every answer carries (the fast paths add the same ones themselves): with a download origin,
+    bought files (course videos among them) may play from it."""
+    headers = dict(SECURITY_HEADERS)
+    if media_origin:
+        csp = headers["content-security-policy"]
+        headers["content-security-policy"] = csp.replace("media-src 'self'", f"media-src 'self' {media_origin}")
+    return headers
 
 
 class BodyLimitMiddleware:
@@ -42,7 +51,7 @@ class BodyLimitMiddleware:
         limit = self.upload_max_bytes + 65536 if is_upload else self.max_bytes
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await _send_error(send, PayloadTooLarge(f"the request body is larger than {limit} bytes"))
+            await json_response(PayloadTooLarge(f"the request body is larger than {limit} bytes"))(scope, receive, send)
             return
         received = 0
         too_large = PayloadTooLarge(f"the request body is larger than {limit} bytes")
@@ -63,7 +72,7 @@ class BodyLimitMiddleware:
             if not exceeded:
                 await send(message)
             elif message["type"] == "http.response.start":
-                await _send_error(send, too_large)
+                await json_response(too_large)(scope, receive, send)
 
         await self.app(scope, limited_receive, guarded_send)
 
@@ -75,19 +84,14 @@ class RequestContextMiddleware:
         self.app = app
         self.default_locale = default_locale
         self.secure_cookies = secure_cookies
-        self.headers = dict(SECURITY_HEADERS)
-        if media_origin:  # bought files (course videos among them) come from the download origin
-            csp = self.headers["content-security-policy"]
-            self.headers["content-security-policy"] = csp.replace(
-                "media-src 'self'", f"media-src 'self' {media_origin}"
-            )
+        self.headers = security_headers(media_origin)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        cookies = _cookies(headers.get("cookie", ""))
+        cookies = cookie_parser(headers.get("cookie", ""))
         state = scope.setdefault("state", {})
         state["request_id"] = headers.get("x-request-id") or secrets.token_hex(8)
         state["locale"] = i18n.negotiate(
@@ -109,24 +113,3 @@ class RequestContextMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
-
-
-def _cookies(header: str) -> dict[str, str]:
-    jar: SimpleCookie = SimpleCookie()
-    try:
-        jar.load(header)
-    except Exception:  # a malformed Cookie header is treated as no cookies
-        return {}
-    return {key: morsel.value for key, morsel in jar.items()}
-
-
-async def _send_error(send: Send, error: PayloadTooLarge) -> None:
-    body = json.dumps(error.to_dict()).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": error.status_code,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})

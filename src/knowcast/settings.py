@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     site_name: str = "Knowcast"
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     max_upload_bytes: int = Field(default=8_388_608, ge=1024)
+    # the hot requests answered ahead of the app (knowcast/fast_paths.py); off: every request takes its route
+    fast_paths: bool = True
     session_days: int = Field(default=30, ge=1)
     # failed sign-ins (accounts/throttle.py): per account from one address; per address over all accounts;
     # per account over all the addresses it never signed in from, after a doubling delay up to the max

@@ -7,7 +7,7 @@ the middleware stack, routing and dependency injection, and resolves the session
 pseudonymous visitor id, metrics) is the route's own: ``visit_of`` and ``Intake.accept``. Anything else — a
 bad token, a body that is not a valid batch, a form, an API token — is handed to the FastAPI route
 (analytics.routes.intake, the reference) with the body it sent, so its errors are the route's.
-tests/analytics/test_intake_path.py checks that both answer alike.
+tests/analytics/test_intake_path.py and tests/test_fast_paths.py check that both answer alike.
 """
 
 from __future__ import annotations
@@ -21,32 +21,31 @@ from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from knowcast import csrf
+from knowcast import csrf, fast_paths
 from knowcast.accounts.identities import IdentityLookups
 from knowcast.analytics.routes import visit_of
 from knowcast.analytics.runtime import AnalyticsRuntime
 from knowcast.analytics.schemas import EventBatch
-from knowcast.commerce.fastpath import SECURITY_HEADERS, RequestIds
 from knowcast.context import AppContext
 from knowcast.deps import SESSION_COOKIE
-from knowcast.timing import same_secret
 
 log = logging.getLogger(__name__)
 PATH = "/api/v1/analytics/events"
 MAX_BODY = 16384  # a page's batch is far smaller; a larger body goes to the route as it is
-CSRF_HEADER = csrf.HEADER.encode()
 
 
 class IntakeFastPath:
     def __init__(self, app: ASGIApp, ctx: AppContext) -> None:
         self.app = app
         self.ctx = ctx
-        self.ids = RequestIds()
+        self.switch = ctx.runtime(fast_paths.FastPaths)
+        self.ids = fast_paths.RequestIds()
+        self.security = fast_paths.raw_security_headers(ctx.settings)
         self._count: Callable[[], None] = ctx.metrics.requests.labels("POST", PATH, "202").inc
         self._observe = ctx.metrics.latency.labels("POST", PATH).observe
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != PATH:
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != PATH or not self.switch.on:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
@@ -56,15 +55,8 @@ class IntakeFastPath:
         if body is None:  # the route answers, reading what this handler read and then the rest, if any
             await self.app(scope, _replay(raw, whole, receive), send)
             return
-        request_id = headers.get(b"x-request-id", b"")[:64] or self.ids.next()
-        out = [
-            (b"content-type", b"application/json"),
-            (b"content-length", b"%d" % len(body)),
-            *SECURITY_HEADERS,
-            (b"x-request-id", request_id),
-        ]
-        await send({"type": "http.response.start", "status": 202, "headers": out})
-        await send({"type": "http.response.body", "body": body})
+        out = [*fast_paths.json_headers(body), *self.security, (b"x-request-id", self.ids.of(headers))]
+        await fast_paths.send_answer(send, 202, out, body)
         self._count()
         self._observe(time.perf_counter() - started)
 
@@ -72,15 +64,15 @@ class IntakeFastPath:
         """The intake's answer, or None when the route must answer (see the module's docstring)."""
         if b"authorization" in headers or not headers.get(b"content-type", b"").startswith(b"application/json"):
             return None
-        request = Request(scope)
-        nonce, sent = request.cookies.get(csrf.COOKIE), headers.get(CSRF_HEADER, b"").decode("latin-1")
-        if not nonce or not sent or not same_secret(sent, csrf.token_for(self.ctx.settings.secret_key, nonce)):
+        request = Request(scope)  # visit_of reads it; its cookies are Starlette's cookie_parser's
+        cookies = request.cookies
+        if not csrf.passes(self.ctx.settings.secret_key, cookies.get(csrf.COOKIE), csrf.sent_header(headers)):
             return None
         try:
             batch = EventBatch.model_validate_json(raw)
         except ValidationError:
             return None
-        token = request.cookies.get(SESSION_COOKIE)
+        token = cookies.get(SESSION_COOKIE)
         who = await self.ctx.runtime(IdentityLookups).get(token) if token else None
         intake = self.ctx.runtime(AnalyticsRuntime).intake
         assert intake is not None

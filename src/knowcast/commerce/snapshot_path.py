@@ -10,7 +10,7 @@ the skipped layers would (metrics, security headers, request id) and remembers a
 for the flash-sale hot path as the route does. Everything else — a ticket or members room (each viewer's
 access decides what they see), a host with experiments (each viewer's variants dress the shelf), an unknown
 room, any other path — goes on to the FastAPI route (room_routes.snapshot), which stays the reference:
-tests/commerce/test_room_snapshot.py checks that both answer alike.
+tests/commerce/test_room_snapshot.py and tests/test_fast_paths.py check that both answer alike.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from knowcast.commerce.fastpath import SECURITY_HEADERS, RequestIds, _cookies
+from knowcast import fast_paths
 from knowcast.commerce.room_snapshot import encode
 from knowcast.commerce.runtime import CommerceRuntime
 from knowcast.context import AppContext
@@ -39,12 +39,15 @@ class SnapshotFastPath:
     def __init__(self, app: ASGIApp, ctx: AppContext) -> None:
         self.app = app
         self.ctx = ctx
-        self.ids = RequestIds()
+        self.switch = ctx.runtime(fast_paths.FastPaths)
+        self.ids = fast_paths.RequestIds()
+        self.security = fast_paths.raw_security_headers(ctx.settings)
         self._count: Callable[[], None] = ctx.metrics.requests.labels("GET", ROUTE, "200").inc
         self._observe = ctx.metrics.latency.labels("GET", ROUTE).observe
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        match = PATH.match(scope["path"]) if scope["type"] == "http" and scope["method"] == "GET" else None
+        on = self.switch.on and scope["type"] == "http" and scope["method"] == "GET"
+        match = PATH.match(scope["path"]) if on else None
         room_id = int(match.group(1)) if match else 0
         body = await self._answer(room_id, scope) if 0 < room_id <= MAX_ROW_ID else None
         if body is None:
@@ -52,21 +55,14 @@ class SnapshotFastPath:
             return
         started = time.perf_counter()
         request_id = next((v[:64] for k, v in scope["headers"] if k == b"x-request-id"), b"") or self.ids.next()
-        headers = [
-            (b"content-type", b"application/json"),
-            (b"content-length", b"%d" % len(body)),
-            *SECURITY_HEADERS,
-            (b"x-request-id", request_id),
-        ]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        headers = [*fast_paths.json_headers(body), *self.security, (b"x-request-id", request_id)]
+        await fast_paths.send_answer(send, 200, headers, body)
         self._count()
         self._observe(time.perf_counter() - started)
 
     async def _answer(self, room_id: int, scope: Scope) -> bytes | None:
         """The snapshot, or None when the route must answer (see the module's docstring)."""
-        cookie = next((v for k, v in scope["headers"] if k == b"cookie"), b"")
-        token = _cookies(cookie.decode("latin-1")).get(SESSION_COOKIE)
+        token = fast_paths.cookies(dict(scope["headers"])).get(SESSION_COOKIE)
         sessions = self.ctx.runtime(CommerceRuntime).sessions
 
         async def who() -> int | None:

@@ -14,11 +14,11 @@ import asyncio
 import logging
 import re
 import time
-from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from knowcast import i18n
@@ -107,12 +107,7 @@ class Socket:
         return None
 
     def cookies(self) -> dict[str, str]:
-        jar: SimpleCookie = SimpleCookie()
-        try:
-            jar.load(self.header(b"cookie") or "")
-        except Exception:  # a malformed Cookie header counts as none
-            return {}
-        return {key: morsel.value for key, morsel in jar.items()}
+        return cookie_parser(self.header(b"cookie") or "")  # as Starlette's Request and the fast paths read them
 
     async def receive(self) -> Message:
         message = await self.receive_message()

@@ -28,11 +28,10 @@ from markupsafe import escape
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from knowcast import csrf, i18n
+from knowcast import csrf, fast_paths, i18n
 from knowcast.accounts.identities import IdentityLookups
 from knowcast.accounts.models import Role
 from knowcast.bus import Event
-from knowcast.commerce.fastpath import SECURITY_HEADERS, RequestIds
 from knowcast.context import AppContext
 from knowcast.db.types import MAX_ROW_ID
 from knowcast.deps import SESSION_COOKIE
@@ -86,7 +85,9 @@ class RoomPageFastPath:
         self.secret = ctx.settings.secret_key
         self.default_locale = ctx.settings.default_locale
         self.secure = "; Secure" if ctx.settings.secure_cookies else ""
-        self.ids = RequestIds()
+        self.switch = ctx.runtime(fast_paths.FastPaths)
+        self.ids = fast_paths.RequestIds()
+        self.security = fast_paths.raw_security_headers(ctx.settings)
         self.pages: dict[tuple[Any, ...], tuple[float, bytes | None]] = {}
         self.renders = 0
         self._loading: dict[tuple[Any, ...], asyncio.Future[bytes | None]] = {}
@@ -113,7 +114,8 @@ class RoomPageFastPath:
             del self._loading[key]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        match = PATH.match(scope["path"]) if scope["type"] == "http" and scope["method"] == "GET" else None
+        on = self.switch.on and scope["type"] == "http" and scope["method"] == "GET"
+        match = PATH.match(scope["path"]) if on else None
         if match is None or scope.get("query_string") or not 0 < int(match.group(1)) <= MAX_ROW_ID:
             await self.app(scope, receive, send)
             return
@@ -128,7 +130,7 @@ class RoomPageFastPath:
             (b"content-type", b"text/html; charset=utf-8"),
             (b"content-length", b"%d" % len(body)),
             (b"content-language", locale.encode()),
-            *SECURITY_HEADERS,
+            *self.security,
             (b"x-request-id", request_id),
         ]
         if new_nonce:
@@ -141,7 +143,7 @@ class RoomPageFastPath:
 
     async def _answer(self, room_id: int, scope: Scope) -> tuple[bytes, str, str | None] | None:
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        cookies = _cookies(headers.get("cookie", ""))
+        cookies = fast_paths.cookies(dict(scope["headers"]))
         token = cookies.get(SESSION_COOKIE)
         who = await self.ctx.runtime(IdentityLookups).get(token) if token else None
         locale = i18n.negotiate(
@@ -214,14 +216,3 @@ class RoomPageFastPath:
         app = scope.get("app")
         assert app is not None, "the room page fast path runs inside the app (create_app adds it)"
         return app.state.pages
-
-
-def _cookies(header: str) -> dict[str, str]:
-    """The cookies the page needs, read plainly (tokens, a locale, a consent answer)."""
-    wanted = (SESSION_COOKIE, csrf.COOKIE, i18n.LOCALE_COOKIE, consent.COOKIE)
-    found = {}
-    for part in header.split(";"):
-        name, _, value = part.strip().partition("=")
-        if name in wanted:
-            found[name] = value.strip('"')
-    return found
