@@ -19,7 +19,7 @@ from knowcast.accounts.models import User
 from knowcast.accounts.permissions import Permission, has_permission
 from knowcast.context import AppContext
 from knowcast.db.types import MAX_ROW_ID
-from knowcast.errors import AuthenticationRequired, PermissionDenied
+from knowcast.errors import AuthenticationRequired, ErrorCode, PermissionDenied
 from knowcast.integrations import tokens
 from knowcast.integrations.scopes import Scope
 
@@ -108,7 +108,7 @@ def require(permission: Permission, scope: Scope | None = None) -> Callable[...,
         if grant is not None:
             tokens.ensure_scope(grant, scope)
         if not has_permission(user.role, permission):
-            raise PermissionDenied(f"your role ({user.role.value}) cannot do this", code="auth.forbidden")
+            raise PermissionDenied(f"your role ({user.role.value}) cannot do this", code=ErrorCode.AUTH_FORBIDDEN)
         if grant is None:
             await csrf.verify(request, ctx.settings.secret_key)
         return user

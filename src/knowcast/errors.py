@@ -13,7 +13,10 @@
     ├── RateLimited                 rate_limited      429
     └── ServiceUnavailable          service.unavailable 503
 
-Services raise these with specific codes (``room.illegal_transition``); they never know HTTP.
+Services raise these with specific codes (``room.illegal_transition``); they never know HTTP. A code is a
+member of a ``StrEnum``: ``ErrorCode`` below for these and the shared ones, and one per domain for its own
+(``knowcast/<domain>/errors.py``: ``CommerceCode.FLASH_NOT_FOUND`` is ``"flash.not_found"``). Their values are
+the wire's, a contract with API clients; docs/api.md lists them all (tests/test_error_codes.py checks both).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from enum import StrEnum
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -30,11 +34,34 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 
+class ErrorCode(StrEnum):
+    """The codes of the hierarchy itself and those every domain shares (request, auth, audiences)."""
+
+    AUDIENCE_UNKNOWN = "audience.unknown"
+    AUTH_CSRF_FAILED = "auth.csrf_failed"
+    AUTH_FORBIDDEN = "auth.forbidden"
+    AUTH_INVALID_CREDENTIALS = "auth.invalid_credentials"
+    AUTH_REQUIRED = "auth.required"
+    AUTH_SIGNIN_RATE_LIMITED = "auth.signin_rate_limited"
+    CONFIG_INVALID = "config.invalid"
+    CONFLICT = "conflict"
+    INTERNAL = "internal"
+    NOT_FOUND = "not_found"
+    RATE_LIMITED = "rate_limited"
+    REQUEST_BAD = "request.bad"
+    REQUEST_INVALID = "request.invalid"
+    REQUEST_INVALID_JSON = "request.invalid_json"
+    REQUEST_METHOD_NOT_ALLOWED = "request.method_not_allowed"
+    REQUEST_TOO_LARGE = "request.too_large"
+    REQUEST_UNSUPPORTED_MEDIA_TYPE = "request.unsupported_media_type"
+    SERVICE_UNAVAILABLE = "service.unavailable"
+
+
 class KnowcastError(Exception):
     """Base of every error Knowcast raises on purpose."""
 
     status_code = 500
-    code = "internal"
+    code: str = ErrorCode.INTERNAL
 
     def __init__(
         self,
@@ -59,52 +86,52 @@ class KnowcastError(Exception):
 
 
 class ConfigError(KnowcastError):
-    code = "config.invalid"
+    code: str = ErrorCode.CONFIG_INVALID
 
 
 class ValidationFailed(KnowcastError):
     status_code = 422
-    code = "request.invalid"
+    code: str = ErrorCode.REQUEST_INVALID
 
 
 class PayloadTooLarge(KnowcastError):
     status_code = 413
-    code = "request.too_large"
+    code: str = ErrorCode.REQUEST_TOO_LARGE
 
 
 class AuthenticationRequired(KnowcastError):
     status_code = 401
-    code = "auth.required"
+    code: str = ErrorCode.AUTH_REQUIRED
 
 
 class InvalidCredentials(KnowcastError):
     status_code = 401
-    code = "auth.invalid_credentials"
+    code: str = ErrorCode.AUTH_INVALID_CREDENTIALS
 
 
 class CsrfFailed(KnowcastError):
     status_code = 403
-    code = "auth.csrf_failed"
+    code: str = ErrorCode.AUTH_CSRF_FAILED
 
 
 class PermissionDenied(KnowcastError):
     status_code = 403
-    code = "auth.forbidden"
+    code: str = ErrorCode.AUTH_FORBIDDEN
 
 
 class NotFound(KnowcastError):
     status_code = 404
-    code = "not_found"
+    code: str = ErrorCode.NOT_FOUND
 
 
 class Conflict(KnowcastError):
     status_code = 409
-    code = "conflict"
+    code: str = ErrorCode.CONFLICT
 
 
 class RateLimited(KnowcastError):
     status_code = 429
-    code = "rate_limited"
+    code: str = ErrorCode.RATE_LIMITED
 
     def __init__(self, message: str, *, retry_after: int, code: str | None = None) -> None:
         super().__init__(message, code=code, headers={"Retry-After": str(max(1, retry_after))})
@@ -113,7 +140,7 @@ class RateLimited(KnowcastError):
 
 class ServiceUnavailable(KnowcastError):
     status_code = 503
-    code = "service.unavailable"
+    code: str = ErrorCode.SERVICE_UNAVAILABLE
 
 
 # ---- the one place errors become HTTP responses -------------------------------------------------------------
@@ -122,14 +149,14 @@ HtmlRenderer = Callable[[Request, int, str, str], Awaitable[Response]]
 log = logging.getLogger(__name__)
 
 HTTP_CODES = {
-    400: "request.bad",
-    401: "auth.required",
-    403: "auth.forbidden",
-    404: "not_found",
-    405: "request.method_not_allowed",
-    413: "request.too_large",
-    415: "request.unsupported_media_type",
-    429: "rate_limited",
+    400: ErrorCode.REQUEST_BAD,
+    401: ErrorCode.AUTH_REQUIRED,
+    403: ErrorCode.AUTH_FORBIDDEN,
+    404: ErrorCode.NOT_FOUND,
+    405: ErrorCode.REQUEST_METHOD_NOT_ALLOWED,
+    413: ErrorCode.REQUEST_TOO_LARGE,
+    415: ErrorCode.REQUEST_UNSUPPORTED_MEDIA_TYPE,
+    429: ErrorCode.RATE_LIMITED,
 }
 
 
@@ -147,7 +174,7 @@ def validation_failed(errors: Iterable[Mapping[str, Any]]) -> ValidationFailed:
     """The one shape of a refused body, from pydantic's or FastAPI's error list: bad JSON, or the fields."""
     errors = list(errors)
     if any(err.get("type") == "json_invalid" for err in errors):
-        return ValidationFailed("the body is not valid JSON", code="request.invalid_json")
+        return ValidationFailed("the body is not valid JSON", code=ErrorCode.REQUEST_INVALID_JSON)
     fields: dict[str, str] = {}
     for err in errors:
         loc = [str(part) for part in err.get("loc", ()) if part not in ("body", "query", "path", "form")]
@@ -163,7 +190,7 @@ def as_error(exc: Exception) -> KnowcastError:
     if isinstance(exc, RequestValidationError | ValidationError):
         return validation_failed(exc.errors())
     if isinstance(exc, StarletteHTTPException):
-        error = KnowcastError(str(exc.detail), code=HTTP_CODES.get(exc.status_code, "request.bad"))
+        error = KnowcastError(str(exc.detail), code=HTTP_CODES.get(exc.status_code, ErrorCode.REQUEST_BAD))
         error.status_code = exc.status_code
         return error
     return KnowcastError("something went wrong on our side; it has been logged")

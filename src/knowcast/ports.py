@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from knowcast.errors import ValidationFailed
+from knowcast.errors import ErrorCode, ValidationFailed
 
 if TYPE_CHECKING:
     from fastapi import Request
@@ -79,7 +79,7 @@ class Audiences:
         found = AUDIENCE.match(spec)
         if found is None or found["kind"] not in self.sources:
             known = ", ".join(sorted(self.sources)) or "none"
-            raise ValidationFailed(f"unknown audience {spec!r} (known: {known})", code="audience.unknown")
+            raise ValidationFailed(f"unknown audience {spec!r} (known: {known})", code=ErrorCode.AUDIENCE_UNKNOWN)
         return found["kind"], int(found["ref"]) if found["ref"] else None
 
     async def members(self, session: AsyncSession, host_id: int, spec: str) -> set[int]:

@@ -6,7 +6,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from knowcast.errors import RateLimited
+from knowcast.errors import ErrorCode, RateLimited
 
 
 class RateLimiter:
@@ -34,7 +34,7 @@ class RateLimiter:
         hits = self._recent(key, now)
         return 0.0 if len(hits) < self.limit else hits[0] + self.window - now
 
-    def hit(self, key: str, *, code: str = "rate_limited", message: str = "too many attempts") -> None:
+    def hit(self, key: str, *, code: str = ErrorCode.RATE_LIMITED, message: str = "too many attempts") -> None:
         """Record one hit, or raise RateLimited when the key is over its limit."""
         now = self._clock()
         self._sweep(now)

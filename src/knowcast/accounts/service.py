@@ -12,6 +12,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from knowcast.accounts.errors import AccountsCode
 from knowcast.accounts.models import AuthSession, Role, User
 from knowcast.accounts.schemas import PasswordChange, ProfileUpdate, SignIn, SignUp
 from knowcast.bus import Event
@@ -38,7 +39,7 @@ def normalize_email(email: str) -> str:
 async def get_user(session: AsyncSession, user_id: int) -> User:
     user = await session.get(User, user_id)
     if user is None:
-        raise NotFound("no such user", code="user.not_found")
+        raise NotFound("no such user", code=AccountsCode.USER_NOT_FOUND)
     return user
 
 
@@ -56,7 +57,9 @@ async def create_user(
 ) -> User:
     email = normalize_email(str(data.email))
     if await find_by_email(session, email) is not None:
-        raise Conflict("an account with this email exists", code="account.email_taken", fields={"email": "taken"})
+        raise Conflict(
+            "an account with this email exists", code=AccountsCode.ACCOUNT_EMAIL_TAKEN, fields={"email": "taken"}
+        )
     user = User(
         email=email,
         email_hash=email_hash(email),
@@ -70,7 +73,7 @@ async def create_user(
         await session.commit()
     except IntegrityError as exc:  # two sign-ups with one email racing each other
         await session.rollback()
-        raise Conflict("an account with this email exists", code="account.email_taken") from exc
+        raise Conflict("an account with this email exists", code=AccountsCode.ACCOUNT_EMAIL_TAKEN) from exc
     await ctx.bus.publish(Event("user.created", {"user_id": user.id, "role": user.role.value}))
     return user
 
@@ -78,7 +81,9 @@ async def create_user(
 async def sign_up(
     session: AsyncSession, ctx: AppContext, data: SignUp, ip: str, locale: str | None = None
 ) -> NewSession:
-    ctx.limit.signup_address.hit(f"signup:{ip}", code="account.signup_rate_limited", message="too many sign-ups")
+    ctx.limit.signup_address.hit(
+        f"signup:{ip}", code=AccountsCode.ACCOUNT_SIGNUP_RATE_LIMITED, message="too many sign-ups"
+    )
     user = await create_user(session, ctx, data, locale=locale)
     return await open_session(session, ctx, user, ip=ip, user_agent=None)
 
@@ -94,7 +99,7 @@ async def sign_in(session: AsyncSession, ctx: AppContext, data: SignIn, ip: str,
         throttle.failed(email, ip)
         raise InvalidCredentials("wrong email or password")
     if not user.is_active:
-        raise PermissionDenied("this account is disabled", code="account.disabled")
+        raise PermissionDenied("this account is disabled", code=AccountsCode.ACCOUNT_DISABLED)
     throttle.succeeded(email, ip)
     if ctx.passwords.needs_rehash(user.password_hash):
         user.password_hash = ctx.passwords.hash(data.password)
@@ -191,7 +196,7 @@ async def change_password(
     if not ctx.passwords.verify(user.password_hash, data.current_password):
         raise InvalidCredentials("the current password is wrong", fields={"current_password": "wrong"})
     if data.current_password == data.new_password:
-        raise ValidationFailed("choose a new password", code="account.password_unchanged")
+        raise ValidationFailed("choose a new password", code=AccountsCode.ACCOUNT_PASSWORD_UNCHANGED)
     user.password_hash = ctx.passwords.hash(data.new_password)
     user.password_changed_at = utcnow()
     await session.execute(delete(AuthSession).where(AuthSession.user_id == user.id))
@@ -216,7 +221,7 @@ async def update_profile(session: AsyncSession, user: User, data: ProfileUpdate)
 async def set_role(session: AsyncSession, ctx: AppContext, actor: User, user_id: int, role: Role) -> User:
     user = await get_user(session, user_id)
     if user.id == actor.id and role is not Role.OWNER:
-        raise Conflict("an owner cannot demote themself", code="account.self_demotion")
+        raise Conflict("an owner cannot demote themself", code=AccountsCode.ACCOUNT_SELF_DEMOTION)
     previous = user.role
     user.role = role
     audit.record(session, actor.id, "user.role_changed", "user", user.id, before=previous.value, after=role.value)
@@ -269,7 +274,7 @@ async def disable_user(session: AsyncSession, ctx: AppContext, actor: User, user
     """Ban from the site: every session ends at once and sign-in is refused."""
     user = await get_user(session, user_id)
     if user.id == actor.id:
-        raise Conflict("an owner cannot disable themself", code="account.self_disable")
+        raise Conflict("an owner cannot disable themself", code=AccountsCode.ACCOUNT_SELF_DISABLE)
     user.is_active = False
     await session.execute(delete(AuthSession).where(AuthSession.user_id == user.id))
     audit.record(session, actor.id, "user.disabled", "user", user.id)

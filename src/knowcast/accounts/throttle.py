@@ -19,10 +19,10 @@ import math
 import time
 from collections.abc import Callable
 
-from knowcast.errors import RateLimited
+from knowcast.errors import ErrorCode, RateLimited
 from knowcast.ratelimit import RateLimiter
 
-CODE = "auth.signin_rate_limited"
+CODE = ErrorCode.AUTH_SIGNIN_RATE_LIMITED
 USUAL_KEPT = 20  # usual addresses remembered per account
 
 

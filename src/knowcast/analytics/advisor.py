@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowcast.analytics import models as m
+from knowcast.analytics.errors import AnalyticsCode
 from knowcast.db.types import utcnow
 from knowcast.errors import NotFound
 
@@ -161,7 +162,7 @@ def outcome_of(snap: dict[str, Any], row: m.Advice) -> dict[str, Any]:
 async def get_advice(session: AsyncSession, advice_id: int) -> m.Advice:
     row = await session.get(m.Advice, advice_id)
     if row is None:
-        raise NotFound("no such advice", code="advice.not_found")
+        raise NotFound("no such advice", code=AnalyticsCode.ADVICE_NOT_FOUND)
     return row
 
 

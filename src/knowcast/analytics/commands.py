@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from knowcast.accounts.errors import AccountsCode
 from knowcast.errors import KnowcastError, NotFound
 from knowcast.settings import Settings
 
@@ -94,7 +95,7 @@ def cmd_import_history(args: argparse.Namespace, settings: Settings) -> int:
                     else await accounts.find_by_email(session, given)
                 )
                 if host is None:
-                    raise NotFound(f"no account {given}", code="user.not_found")
+                    raise NotFound(f"no account {given}", code=AccountsCode.USER_NOT_FOUND)
                 return await history_import.save(session, host.id, streams)
         finally:
             await ctx.db.dispose()

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowcast.analytics import forecast_models as fm
 from knowcast.analytics import models as m
+from knowcast.analytics.errors import AnalyticsCode
 from knowcast.errors import ValidationFailed
 
 ALIASES = {
@@ -60,7 +61,9 @@ def _columns(header: list[str]) -> dict[str, int]:
                 break
     missing = [c for c in ("date", "gmv", "viewers", "orders") if c not in found]
     if missing:
-        raise ValidationFailed(f"line 1: missing column(s) {', '.join(missing)}", code="history.missing_column")
+        raise ValidationFailed(
+            f"line 1: missing column(s) {', '.join(missing)}", code=AnalyticsCode.HISTORY_MISSING_COLUMN
+        )
     return found
 
 
@@ -103,7 +106,7 @@ def parse(text: str, zone: ZoneInfo, progress: Callable[[int], None] | None = No
     """Every row as a past stream, or ValidationFailed listing each bad line (up to 20)."""
     rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
     if not rows:
-        raise ValidationFailed("the file is empty", code="history.empty")
+        raise ValidationFailed("the file is empty", code=AnalyticsCode.HISTORY_EMPTY)
     columns = _columns(rows[0])
     out: list[PastStream] = []
     problems: list[str] = []
@@ -127,9 +130,9 @@ def parse(text: str, zone: ZoneInfo, progress: Callable[[int], None] | None = No
             progress(line)
     if problems:
         shown = "; ".join(problems[:20]) + (f"; and {len(problems) - 20} more" if len(problems) > 20 else "")
-        raise ValidationFailed(shown, code="history.bad_rows")
+        raise ValidationFailed(shown, code=AnalyticsCode.HISTORY_BAD_ROWS)
     if not out:
-        raise ValidationFailed("no streams in the file", code="history.empty")
+        raise ValidationFailed("no streams in the file", code=AnalyticsCode.HISTORY_EMPTY)
     return sorted(out, key=lambda s: s.started_at)
 
 

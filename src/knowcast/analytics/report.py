@@ -18,6 +18,7 @@ from knowcast.analytics import facts_read
 from knowcast.analytics import models as m
 from knowcast.analytics import records as r
 from knowcast.analytics.decompose import Apv, decompose
+from knowcast.analytics.errors import AnalyticsCode
 from knowcast.analytics.facts_read import Totals
 from knowcast.analytics.snapshot import ratio
 from knowcast.errors import NotFound
@@ -229,7 +230,7 @@ def _channel_money(t: Totals, spend: int) -> dict[str, Any]:
 async def room_row(session: AsyncSession, room_id: int) -> m.AnalyticsRoom:
     room = await session.get(m.AnalyticsRoom, room_id)
     if room is None:
-        raise NotFound("analytics knows nothing of this room yet", code="analytics.room_unknown")
+        raise NotFound("analytics knows nothing of this room yet", code=AnalyticsCode.ANALYTICS_ROOM_UNKNOWN)
     return room
 
 

@@ -12,10 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from knowcast.analytics import models as m
 from knowcast.analytics import stats
 from knowcast.analytics.channels import clean
+from knowcast.analytics.errors import AnalyticsCode
 from knowcast.analytics.schemas import CostIn, ExperimentIn, PlanQuery, SegmentIn, ShareLinkIn
 from knowcast.commerce import ownership
 from knowcast.db.types import MAX_ROW_ID, utcnow
-from knowcast.errors import Conflict, NotFound, ValidationFailed
+from knowcast.errors import Conflict, ErrorCode, NotFound, ValidationFailed
 
 Row = TypeVar("Row", m.Cost, m.ShareLink, m.Segment, m.Experiment)
 
@@ -23,7 +24,7 @@ Row = TypeVar("Row", m.Cost, m.ShareLink, m.Segment, m.Experiment)
 async def _get(session: AsyncSession, model: type[Row], row_id: int, what: str) -> Row:
     row = await session.get(model, row_id)
     if row is None:
-        raise NotFound(f"no such {what}", code=f"{what}.not_found")
+        raise NotFound(f"no such {what}", code=AnalyticsCode(f"{what}.not_found"))
     return row
 
 
@@ -49,7 +50,9 @@ async def _delete(session: AsyncSession, row: Row) -> None:
 async def add_cost(session: AsyncSession, host_id: int, room_id: int, data: CostIn, currency: str) -> m.Cost:
     channel = clean(data.channel)
     if data.category == "ads" and not channel:
-        raise ValidationFailed("ad spend needs a channel", code="cost.channel_required", fields={"channel": "required"})
+        raise ValidationFailed(
+            "ad spend needs a channel", code=AnalyticsCode.COST_CHANNEL_REQUIRED, fields={"channel": "required"}
+        )
     row = m.Cost(
         host_id=host_id,
         room_id=room_id,
@@ -77,7 +80,9 @@ async def delete_cost(session: AsyncSession, row: m.Cost) -> None:
 async def add_link(session: AsyncSession, host_id: int, room_id: int, data: ShareLinkIn) -> m.ShareLink:
     source = clean(data.source)
     if not source:
-        raise ValidationFailed("name the channel", code="link.source_required", fields={"source": "required"})
+        raise ValidationFailed(
+            "name the channel", code=AnalyticsCode.LINK_SOURCE_REQUIRED, fields={"source": "required"}
+        )
     row = m.ShareLink(
         host_id=host_id, room_id=room_id, source=source, medium=clean(data.medium), campaign=clean(data.campaign)
     )
@@ -125,7 +130,9 @@ async def add_experiment(
     keys = [v.key for v in data.variants]
     if len(set(keys)) != len(keys):
         raise ValidationFailed(
-            "variant keys must differ", code="experiment.duplicate_variant", fields={"variants": "duplicate key"}
+            "variant keys must differ",
+            code=AnalyticsCode.EXPERIMENT_DUPLICATE_VARIANT,
+            fields={"variants": "duplicate key"},
         )
     row = m.Experiment(
         host_id=host_id,
@@ -151,7 +158,7 @@ def plan(query: PlanQuery) -> dict[str, Any]:
     except (ValueError, ArithmeticError):  # no room left for the lift near 100 %, or a rate so near 0 it vanishes
         raise ValidationFailed(
             "no sample can find this lift from this baseline",
-            code="experiment.plan_impossible",
+            code=AnalyticsCode.EXPERIMENT_PLAN_IMPOSSIBLE,
             fields={"baseline_rate": "too close to 0 or 1 for this min_effect", "min_effect": "cannot be measured"},
         ) from None
     return {
@@ -175,7 +182,7 @@ async def get_experiment(session: AsyncSession, experiment_id: int) -> m.Experim
 
 async def stop_experiment(session: AsyncSession, row: m.Experiment) -> m.Experiment:
     if row.state != "running":
-        raise Conflict("this experiment has already stopped", code="experiment.stopped")
+        raise Conflict("this experiment has already stopped", code=AnalyticsCode.EXPERIMENT_STOPPED)
     row.state, row.stopped_at = "stopped", utcnow()
     await session.commit()
     return row
@@ -187,10 +194,10 @@ async def audience_user_ids(session: AsyncSession, host_id: int, segment_id: int
     from knowcast.analytics import profiles
 
     if segment_id is None:
-        raise ValidationFailed("name the segment: segment:<id>", code="audience.unknown")
+        raise ValidationFailed("name the segment: segment:<id>", code=ErrorCode.AUDIENCE_UNKNOWN)
     segment = await get_segment(session, segment_id)
     if segment.host_id != host_id:
-        raise NotFound("no such segment", code="segment.not_found")
+        raise NotFound("no such segment", code=AnalyticsCode.SEGMENT_NOT_FOUND)
     found = profiles.members(await profiles.load(session, host_id), segment.rules)
     return sorted(p.user_id for p in found if p.user_id is not None)
 
@@ -198,7 +205,7 @@ async def audience_user_ids(session: AsyncSession, host_id: int, segment_id: int
 def ensure_host(row: Any, host_id: int, is_owner: bool) -> None:
     """A host sees only their own costs, links, segments and experiments (the owner sees all)."""
     if not is_owner and row.host_id != host_id:
-        raise NotFound("not found", code="analytics.not_found")
+        raise NotFound("not found", code=AnalyticsCode.ANALYTICS_NOT_FOUND)
 
 
 def _is_id(value: object) -> bool:

@@ -14,6 +14,7 @@ from pathlib import Path
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from knowcast.catalog.errors import CatalogCode
 from knowcast.catalog.kinds import UPLOAD_LESSONS, LessonKind, ProductKind
 from knowcast.catalog.models import Lesson, Product, ProductFile
 from knowcast.catalog.schemas import LessonCreate, LessonUpdate
@@ -36,13 +37,13 @@ def video_type(data: bytes) -> str | None:
 
 def _ensure_course(product: Product) -> None:
     if product.kind is not ProductKind.COURSE:
-        raise Conflict("only a course has lessons", code="product.not_a_course")
+        raise Conflict("only a course has lessons", code=CatalogCode.PRODUCT_NOT_A_COURSE)
 
 
 async def get_lesson(session: AsyncSession, product: Product, lesson_id: int) -> Lesson:
     lesson = await session.get(Lesson, lesson_id)
     if lesson is None or lesson.product_id != product.id:
-        raise NotFound("no such lesson in this course", code="lesson.not_found")
+        raise NotFound("no such lesson in this course", code=CatalogCode.LESSON_NOT_FOUND)
     return lesson
 
 
@@ -52,11 +53,13 @@ async def create_lesson(
     """A new lesson at the end of the course (or at ``data.position``), with its uploaded video or file if any."""
     _ensure_course(product)
     if upload is not None and data.kind not in UPLOAD_LESSONS:
-        raise ValidationFailed("only a video or file lesson takes an upload", code="lesson.upload_not_allowed")
+        raise ValidationFailed(
+            "only a video or file lesson takes an upload", code=CatalogCode.LESSON_UPLOAD_NOT_ALLOWED
+        )
     if upload is None and data.kind in UPLOAD_LESSONS and not data.media_url:
         raise ValidationFailed(
             "a video or file lesson needs an upload or an address",
-            code="lesson.content_missing",
+            code=CatalogCode.LESSON_CONTENT_MISSING,
             fields={"file": "required"},
         )
     if upload is not None:
@@ -85,10 +88,12 @@ async def update_lesson(
     changes = {k: v for k, v in data.model_dump(exclude_unset=True).items() if v is not None or k in NULLABLE}
     url = changes.get("media_url", lesson.media_url)
     if lesson.kind is LessonKind.LINK and not (url or "").startswith(("http://", "https://")):
-        raise ValidationFailed("a link lesson needs an http(s) address", code="lesson.link_missing")
+        raise ValidationFailed("a link lesson needs an http(s) address", code=CatalogCode.LESSON_LINK_MISSING)
     if upload is not None:
         if lesson.kind not in UPLOAD_LESSONS:
-            raise ValidationFailed("only a video or file lesson takes an upload", code="lesson.upload_not_allowed")
+            raise ValidationFailed(
+                "only a video or file lesson takes an upload", code=CatalogCode.LESSON_UPLOAD_NOT_ALLOWED
+            )
         upload = checked(ctx, lesson.kind, upload)
     for name, value in changes.items():
         setattr(lesson, name, value)
@@ -115,7 +120,7 @@ async def reorder(session: AsyncSession, product: Product, lesson_ids: list[int]
     """Put the lessons in the given order; the list must name every lesson of the course exactly once."""
     lessons = await lessons_of(session, product.id)
     if sorted(lesson_ids) != sorted(lesson.id for lesson in lessons):
-        raise ValidationFailed("name every lesson of this course exactly once", code="lesson.order_mismatch")
+        raise ValidationFailed("name every lesson of this course exactly once", code=CatalogCode.LESSON_ORDER_MISMATCH)
     by_id = {lesson.id: lesson for lesson in lessons}
     for position, lesson_id in enumerate(lesson_ids, start=1):
         by_id[lesson_id].position = position
@@ -136,14 +141,14 @@ def checked(ctx: AppContext, kind: LessonKind, upload: Upload) -> Upload:
     """The upload if it may be stored for this kind of lesson (a video's type told by its bytes), else raise."""
     filename, data, content_type = upload
     if len(data) > ctx.settings.max_upload_bytes:
-        raise PayloadTooLarge("the file is too large", code="lesson.file_too_large")
+        raise PayloadTooLarge("the file is too large", code=CatalogCode.LESSON_FILE_TOO_LARGE)
     if not data:
-        raise ValidationFailed("the file is empty", code="lesson.file_empty", fields={"file": "empty"})
+        raise ValidationFailed("the file is empty", code=CatalogCode.LESSON_FILE_EMPTY, fields={"file": "empty"})
     if kind is LessonKind.VIDEO:
         sniffed = video_type(data)
         if sniffed is None:
             raise ValidationFailed(
-                "a video lesson takes an MP4 or WebM file", code="lesson.video_type", fields={"file": "type"}
+                "a video lesson takes an MP4 or WebM file", code=CatalogCode.LESSON_VIDEO_TYPE, fields={"file": "type"}
             )
         content_type = sniffed
     return filename, data, content_type

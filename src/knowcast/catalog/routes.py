@@ -6,6 +6,7 @@ from fastapi import APIRouter, UploadFile
 from starlette.responses import Response
 
 from knowcast.catalog import courses, service
+from knowcast.catalog.errors import CatalogCode
 from knowcast.catalog.schemas import (
     FilePublic,
     LessonCreate,
@@ -39,7 +40,7 @@ async def create_product(data: ProductCreate, ctx: Ctx, db: Db, host: Host) -> P
 async def get_product(product_id: Id, db: Db, user: MaybeUser) -> ProductPublic:
     product = await service.get_product(db, product_id)
     if not product.is_active and (user is None or user.id != product.host_id):
-        raise NotFound("no such product", code="product.not_found")
+        raise NotFound("no such product", code=CatalogCode.PRODUCT_NOT_FOUND)
     return product_public(product)
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowcast.accounts.models import Role, User
 from knowcast.bus import Event
+from knowcast.catalog.errors import CatalogCode
 from knowcast.catalog.kinds import ProductKind
 from knowcast.catalog.models import ConsultationSlot, Lesson, LessonProgress, Product, ProductFile
 from knowcast.catalog.schemas import LessonCreate, ProductCreate, ProductUpdate, SlotCreate
@@ -26,13 +27,13 @@ MAX_FILENAME = 200
 def ensure_can_manage(user: User, product: Product) -> None:
     if user.role is Role.OWNER or (user.role is Role.HOST and product.host_id == user.id):
         return
-    raise PermissionDenied("only this product's host can do that", code="product.not_host")
+    raise PermissionDenied("only this product's host can do that", code=CatalogCode.PRODUCT_NOT_HOST)
 
 
 async def get_product(session: AsyncSession, product_id: int) -> Product:
     product = await session.get(Product, product_id)
     if product is None:
-        raise NotFound("no such product", code="product.not_found")
+        raise NotFound("no such product", code=CatalogCode.PRODUCT_NOT_FOUND)
     return product
 
 
@@ -64,7 +65,7 @@ async def update_product(session: AsyncSession, ctx: AppContext, product: Produc
         if value is not None or name in ("list_price", "stock", "per_user_limit"):
             setattr(product, name, value)
     if product.list_price is not None and product.list_price < product.price:
-        raise ValidationFailed("list price cannot be below price", code="product.list_price_below_price")
+        raise ValidationFailed("list price cannot be below price", code=CatalogCode.PRODUCT_LIST_PRICE_BELOW_PRICE)
     await session.commit()
     await ctx.bus.publish(Event("product.updated", {"product_id": product.id}))
     return product
@@ -113,7 +114,7 @@ async def lessons_of(session: AsyncSession, product_id: int) -> list[Lesson]:
 
 async def add_lesson(session: AsyncSession, product: Product, data: LessonCreate) -> Lesson:
     if product.kind is not ProductKind.COURSE:
-        raise Conflict("only a course has lessons", code="product.not_a_course")
+        raise Conflict("only a course has lessons", code=CatalogCode.PRODUCT_NOT_A_COURSE)
     position = data.position
     if position is None:
         last = await session.scalar(select(func.max(Lesson.position)).where(Lesson.product_id == product.id))
@@ -137,7 +138,7 @@ async def complete_lesson(session: AsyncSession, user_id: int, lesson_id: int) -
     """Mark a lesson done (repeating it changes nothing). The caller checks course access first."""
     lesson = await session.get(Lesson, lesson_id)
     if lesson is None:
-        raise NotFound("no such lesson", code="lesson.not_found")
+        raise NotFound("no such lesson", code=CatalogCode.LESSON_NOT_FOUND)
     session.add(LessonProgress(user_id=user_id, lesson_id=lesson_id))
     try:
         await session.commit()
@@ -157,9 +158,9 @@ async def add_file(
     session: AsyncSession, ctx: AppContext, product: Product, filename: str, data: bytes, content_type: str | None
 ) -> ProductFile:
     if product.kind is not ProductKind.FILE:
-        raise Conflict("only a file product has downloads", code="product.not_a_file")
+        raise Conflict("only a file product has downloads", code=CatalogCode.PRODUCT_NOT_A_FILE)
     if len(data) > ctx.settings.max_upload_bytes:
-        raise ValidationFailed("the file is too large", code="product.file_too_large")
+        raise ValidationFailed("the file is too large", code=CatalogCode.PRODUCT_FILE_TOO_LARGE)
     name = Path(filename or "download").name[:MAX_FILENAME] or "download"
     stored = secrets.token_hex(16)
     folder = files_dir(ctx)
@@ -186,7 +187,7 @@ async def files_of(session: AsyncSession, product_id: int) -> list[ProductFile]:
 async def delete_file(session: AsyncSession, ctx: AppContext, product: Product, file_id: int) -> None:
     row = await session.get(ProductFile, file_id)
     if row is None or row.product_id != product.id or row.lesson_id is not None:
-        raise NotFound("no such file", code="file.not_found")
+        raise NotFound("no such file", code=CatalogCode.FILE_NOT_FOUND)
     await session.delete(row)
     await session.commit()
     (files_dir(ctx) / row.stored_name).unlink(missing_ok=True)
@@ -195,7 +196,7 @@ async def delete_file(session: AsyncSession, ctx: AppContext, product: Product, 
 async def get_file(session: AsyncSession, file_id: int) -> ProductFile:
     row = await session.get(ProductFile, file_id)
     if row is None:
-        raise NotFound("no such file", code="file.not_found")
+        raise NotFound("no such file", code=CatalogCode.FILE_NOT_FOUND)
     return row
 
 
@@ -204,7 +205,7 @@ async def get_file(session: AsyncSession, file_id: int) -> ProductFile:
 
 async def add_slot(session: AsyncSession, product: Product, data: SlotCreate) -> ConsultationSlot:
     if product.kind is not ProductKind.CONSULTATION:
-        raise Conflict("only a consultation has slots", code="product.not_a_consultation")
+        raise Conflict("only a consultation has slots", code=CatalogCode.PRODUCT_NOT_A_CONSULTATION)
     slot = ConsultationSlot(product_id=product.id, starts_at=data.starts_at, minutes=data.minutes)
     session.add(slot)
     await session.commit()
@@ -215,9 +216,9 @@ async def delete_slot(session: AsyncSession, product: Product, slot_id: int) -> 
     """Take a free slot off the calendar; a held or booked one stays (its buyer is counting on it)."""
     slot = await session.get(ConsultationSlot, slot_id)
     if slot is None or slot.product_id != product.id:
-        raise NotFound("no such slot", code="slot.not_found")
+        raise NotFound("no such slot", code=CatalogCode.SLOT_NOT_FOUND)
     if slot.held_by_order is not None or slot.booked_by is not None:
-        raise Conflict("this slot is booked", code="slot.booked")
+        raise Conflict("this slot is booked", code=CatalogCode.SLOT_BOOKED)
     await session.delete(slot)
     await session.commit()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from knowcast.commerce.errors import CommerceCode
 from knowcast.context import AppContext
 from knowcast.errors import PermissionDenied
 
@@ -20,4 +21,4 @@ async def ensure_member(
 ) -> None:
     """``what`` is "coupon" or "draw": the error code's domain."""
     if audience is not None and not await ctx.audiences.includes(session, host_id, audience, user_id):
-        raise PermissionDenied(f"this {what} is for {audience} only", code=f"{what}.not_in_audience")
+        raise PermissionDenied(f"this {what} is for {audience} only", code=CommerceCode(f"{what}.not_in_audience"))

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowcast.accounts.models import User
 from knowcast.commerce import coupons, order_events, orders, payments
+from knowcast.commerce.errors import CommerceCode
 from knowcast.commerce.models import Order
 from knowcast.commerce.promotions import Coupon, CouponClaim
 from knowcast.commerce.schemas import CouponChoice, CouponChoices
@@ -25,7 +26,7 @@ from knowcast.db.types import utcnow
 from knowcast.errors import Conflict, KnowcastError, NotFound
 
 log = logging.getLogger(__name__)
-NOT_WITH_FLASH = Conflict("a flash-sale price does not combine with coupons", code="coupon.not_with_flash")
+NOT_WITH_FLASH = Conflict("a flash-sale price does not combine with coupons", code=CommerceCode.COUPON_NOT_WITH_FLASH)
 
 
 @dataclass(frozen=True)
@@ -109,9 +110,9 @@ async def for_order(session: AsyncSession, user: User, order: Order) -> CouponCh
 
 def _check_payable(order: Order) -> None:
     if order.state is not OrderState.PENDING:
-        raise Conflict(f"this order is {order.state.value}", code=f"order.{order.state.value}")
+        raise Conflict(f"this order is {order.state.value}", code=CommerceCode(f"order.{order.state.value}"))
     if order.reserved_until is not None and order.reserved_until <= utcnow():
-        raise Conflict("this order has expired", code="order.expired")
+        raise Conflict("this order has expired", code=CommerceCode.ORDER_EXPIRED)
 
 
 async def change(session: AsyncSession, ctx: AppContext, user: User, order: Order, code: str | None) -> Order:
@@ -119,7 +120,7 @@ async def change(session: AsyncSession, ctx: AppContext, user: User, order: Orde
     from the prices it was created with; the old coupon's use comes back, the new one's is counted — in one
     transaction, guarded by the order still being pending with the coupon the buyer saw."""
     if order.user_id != user.id:
-        raise NotFound("no such order", code="order.not_found")
+        raise NotFound("no such order", code=CommerceCode.ORDER_NOT_FOUND)
     _check_payable(order)
     old = await session.get(Coupon, order.coupon_id) if order.coupon_id else None
     if (old.code if old else None) == (code.upper() if code else None):
@@ -178,12 +179,12 @@ async def _reprice(
     )
     if not result.rowcount:  # type: ignore[attr-defined]
         await session.rollback()
-        raise Conflict("this order changed meanwhile; reload it", code="order.changed")
+        raise Conflict("this order changed meanwhile; reload it", code=CommerceCode.ORDER_CHANGED)
     try:
         if old is not None:
             await coupons.unredeem(session, old.id, order.user_id)
         if new is not None and not await coupons.redeem(session, new, order.user_id):
-            raise Conflict("this coupon has been used up", code="coupon.used_up")
+            raise Conflict("this coupon has been used up", code=CommerceCode.COUPON_USED_UP)
         await session.commit()
     except Exception:
         await session.rollback()

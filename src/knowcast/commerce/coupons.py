@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from knowcast.accounts.models import User
 from knowcast.bus import Event
 from knowcast.commerce import announce, audience, counters, ownership
+from knowcast.commerce.errors import CommerceCode
 from knowcast.commerce.offers import NOBODY, Viewer
 from knowcast.commerce.promotions import Coupon, CouponClaim, CouponDrop, CouponKind
 from knowcast.commerce.schemas import CouponCreate, CouponOut, DropCreate, DropOut
@@ -40,14 +41,14 @@ async def create(session: AsyncSession, host: User, data: CouponCreate) -> Coupo
         await session.commit()
     except IntegrityError as exc:
         await session.rollback()
-        raise Conflict("you already have a coupon with this code", code="coupon.code_taken") from exc
+        raise Conflict("you already have a coupon with this code", code=CommerceCode.COUPON_CODE_TAKEN) from exc
     return coupon
 
 
 async def get_managed(session: AsyncSession, host: User, coupon_id: int) -> Coupon:
     coupon = await session.get(Coupon, coupon_id)
     if coupon is None or (coupon.host_id != host.id and host.role.value != "owner"):
-        raise NotFound("no such coupon", code="coupon.not_found")
+        raise NotFound("no such coupon", code=CommerceCode.COUPON_NOT_FOUND)
     return coupon
 
 
@@ -72,7 +73,7 @@ async def check(
     """The coupon for ``code`` if this order may use it; otherwise a Conflict saying why."""
     coupon = await session.scalar(select(Coupon).where(Coupon.host_id == host_id, Coupon.code == code.upper()))
     if coupon is None:
-        raise NotFound("no such coupon", code="coupon.not_found", fields={"coupon_code": "unknown"})
+        raise NotFound("no such coupon", code=CommerceCode.COUPON_NOT_FOUND, fields={"coupon_code": "unknown"})
     problem = await why_not(session, user.id, coupon, amounts, currency)
     if problem is not None:
         raise problem
@@ -86,30 +87,30 @@ async def why_not(
     the order being re-priced holds already (they come back if it switches away from this coupon)."""
     now = utcnow()
     if now < coupon.starts_at:
-        return Conflict("this coupon is not valid yet", code="coupon.not_started")
+        return Conflict("this coupon is not valid yet", code=CommerceCode.COUPON_NOT_STARTED)
     if now >= coupon.ends_at:
-        return Conflict("this coupon has expired", code="coupon.expired")
+        return Conflict("this coupon has expired", code=CommerceCode.COUPON_EXPIRED)
     if coupon.currency != currency:
-        return Conflict("this coupon is for another currency", code="coupon.wrong_currency")
+        return Conflict("this coupon is for another currency", code=CommerceCode.COUPON_WRONG_CURRENCY)
     if coupon.product_id is not None and coupon.product_id not in amounts:
-        return Conflict("this coupon is for another product", code="coupon.wrong_product")
+        return Conflict("this coupon is for another product", code=CommerceCode.COUPON_WRONG_PRODUCT)
     base = amounts.get(coupon.product_id, 0) if coupon.product_id else sum(amounts.values())
     if base < coupon.min_spend:
-        return Conflict("the order is below this coupon's minimum spend", code="coupon.min_spend")
+        return Conflict("the order is below this coupon's minimum spend", code=CommerceCode.COUPON_MIN_SPEND)
     if coupon.total_limit is not None and coupon.used - held >= coupon.total_limit:
-        return Conflict("this coupon has been used up", code="coupon.used_up")
+        return Conflict("this coupon has been used up", code=CommerceCode.COUPON_USED_UP)
     used = await counters.count_of(session, counters.coupon_scope(coupon.id), user_id) - held
     if used >= coupon.per_user_limit:
-        return Conflict("you have used this coupon as often as allowed", code="coupon.limit_reached")
+        return Conflict("you have used this coupon as often as allowed", code=CommerceCode.COUPON_LIMIT_REACHED)
     if coupon.claim_required and not await has_claim(session, coupon.id, user_id):
-        return PermissionDenied("claim this coupon in the room first", code="coupon.not_claimed")
+        return PermissionDenied("claim this coupon in the room first", code=CommerceCode.COUPON_NOT_CLAIMED)
     return None
 
 
 async def redeem(session: AsyncSession, coupon: Coupon, user_id: int) -> bool:
     """Count one use (total and per user) atomically. Does not commit."""
     if not await counters.take(session, counters.coupon_scope(coupon.id), user_id, 1, coupon.per_user_limit):
-        raise Conflict("you have used this coupon as often as allowed", code="coupon.limit_reached")
+        raise Conflict("you have used this coupon as often as allowed", code=CommerceCode.COUPON_LIMIT_REACHED)
     query = update(Coupon).where(Coupon.id == coupon.id)
     if coupon.total_limit is not None:
         query = query.where(Coupon.used < coupon.total_limit)
@@ -180,7 +181,7 @@ async def start_drop(session: AsyncSession, ctx: AppContext, host: User, room_id
     coupon = await get_managed(session, host, data.coupon_id)
     now = utcnow()
     if coupon.ends_at <= now:
-        raise ValidationFailed("this coupon has expired", code="coupon.expired")
+        raise ValidationFailed("this coupon has expired", code=CommerceCode.COUPON_EXPIRED)
     await audience.check_named(session, ctx, coupon.host_id, data.audience)
     drop = CouponDrop(
         audience=data.audience,
@@ -223,7 +224,7 @@ async def grant(session: AsyncSession, claim: CouponClaim) -> bool:
 async def get_drop(session: AsyncSession, drop_id: int) -> CouponDrop:
     drop = await session.get(CouponDrop, drop_id)
     if drop is None:
-        raise NotFound("no such coupon drop", code="coupon.drop_not_found")
+        raise NotFound("no such coupon drop", code=CommerceCode.COUPON_DROP_NOT_FOUND)
     return drop
 
 
@@ -233,7 +234,7 @@ async def claim(session: AsyncSession, ctx: AppContext, user: User, drop_id: int
     drop = await get_drop(session, drop_id)
     now = utcnow()
     if not drop.opens_at <= now < drop.closes_at:
-        raise Conflict("this coupon drop is closed", code="coupon.drop_closed")
+        raise Conflict("this coupon drop is closed", code=CommerceCode.COUPON_DROP_CLOSED)
     coupon = await session.get(Coupon, drop.coupon_id)
     assert coupon is not None
     await audience.ensure_member(session, ctx, coupon.host_id, drop.audience, user.id, "coupon")
@@ -242,7 +243,7 @@ async def claim(session: AsyncSession, ctx: AppContext, user: User, drop_id: int
     if offered is not None:
         held.value, held.experiment, held.variant = offered[0], offered[1].experiment, offered[1].variant
     if not await grant(session, held):
-        raise Conflict("you have already claimed this coupon", code="coupon.already_claimed")
+        raise Conflict("you have already claimed this coupon", code=CommerceCode.COUPON_ALREADY_CLAIMED)
     result = await session.execute(
         update(CouponDrop)
         .where(CouponDrop.id == drop.id, CouponDrop.claimed < CouponDrop.quantity)
@@ -251,7 +252,7 @@ async def claim(session: AsyncSession, ctx: AppContext, user: User, drop_id: int
     )
     if not result.rowcount:  # type: ignore[attr-defined]
         await session.rollback()
-        raise Conflict("all of these coupons have been claimed", code="coupon.drop_gone")
+        raise Conflict("all of these coupons have been claimed", code=CommerceCode.COUPON_DROP_GONE)
     await session.commit()
     await session.refresh(drop)
     common = {"room_id": drop.room_id, "drop_id": drop.id}

@@ -13,11 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from knowcast.accounts.models import Role, User
 from knowcast.catalog import courses
 from knowcast.catalog import service as catalog
+from knowcast.catalog.errors import CatalogCode
 from knowcast.catalog.kinds import ProductKind
 from knowcast.catalog.models import Lesson, Product, ProductFile
 from knowcast.catalog.schemas import CourseView, LessonPublic
 from knowcast.catalog.views import lesson_public, product_public
 from knowcast.commerce import entitlements
+from knowcast.commerce.errors import CommerceCode
 from knowcast.context import AppContext
 from knowcast.db.types import utcnow
 from knowcast.errors import Conflict, NotFound, PermissionDenied
@@ -30,7 +32,7 @@ def is_host(user: User, product: Product) -> bool:
 async def get_course(session: AsyncSession, product_id: int) -> Product:
     product = await catalog.get_product(session, product_id)
     if product.kind is not ProductKind.COURSE:
-        raise NotFound("no such course", code="course.not_found")
+        raise NotFound("no such course", code=CommerceCode.COURSE_NOT_FOUND)
     return product
 
 
@@ -40,7 +42,7 @@ async def course_view(session: AsyncSession, ctx: AppContext, user: User, produc
     if not is_host(user, product):
         since = await entitlements.owned_since(session, user.id, product.id)
         if since is None:
-            raise PermissionDenied("buy this course first", code="library.not_owned")
+            raise PermissionDenied("buy this course first", code=CommerceCode.LIBRARY_NOT_OWNED)
     done = await catalog.completed_lessons(session, user.id, product.id)
     files = await courses.lesson_files(session, product.id)
     lessons = [
@@ -74,9 +76,9 @@ async def ensure_lesson_open(session: AsyncSession, user: User, lesson: Lesson) 
         return
     since = await entitlements.owned_since(session, user.id, product.id)
     if since is None:
-        raise NotFound("no such lesson", code="lesson.not_found")
+        raise NotFound("no such lesson", code=CatalogCode.LESSON_NOT_FOUND)
     if not courses.is_open(lesson, since, utcnow()):
-        raise Conflict("this lesson opens later", code="lesson.locked")
+        raise Conflict("this lesson opens later", code=CatalogCode.LESSON_LOCKED)
 
 
 async def may_fetch(session: AsyncSession, user_id: int, row: ProductFile) -> bool:

@@ -17,6 +17,7 @@ from knowcast.accounts.models import User
 from knowcast.bus import Event
 from knowcast.catalog import service as catalog
 from knowcast.commerce import announce, audience, coupons, entitlements, orders
+from knowcast.commerce.errors import CommerceCode
 from knowcast.commerce.promotions import CouponClaim, Draw, DrawCondition, DrawEntry, DrawState
 from knowcast.commerce.schemas import DrawCreate, DrawOut
 from knowcast.context import AppContext
@@ -101,7 +102,7 @@ async def open_draw(session: AsyncSession, ctx: AppContext, host: User, room: Ro
 async def get_draw(session: AsyncSession, draw_id: int) -> Draw:
     draw = await session.get(Draw, draw_id)
     if draw is None:
-        raise NotFound("no such draw", code="draw.not_found")
+        raise NotFound("no such draw", code=CommerceCode.DRAW_NOT_FOUND)
     return draw
 
 
@@ -111,27 +112,27 @@ async def draws_of_room(session: AsyncSession, room_id: int) -> list[Draw]:
 
 async def enter(session: AsyncSession, ctx: AppContext, user: User, draw: Draw, keyword: str | None) -> DrawEntry:
     if draw.state is not DrawState.OPEN or utcnow() >= draw.closes_at:
-        raise Conflict("this draw is closed", code="draw.closed")
+        raise Conflict("this draw is closed", code=CommerceCode.DRAW_CLOSED)
     room = await rooms.get_room(session, draw.room_id)
     await rooms.ensure_can_watch(session, user, room)
     await audience.ensure_member(session, ctx, room.host_id, draw.audience, user.id, "draw")
     if draw.condition is DrawCondition.KEYWORD and (
         not keyword or (draw.keyword or "").casefold() not in keyword.casefold()
     ):
-        raise PermissionDenied("comment the keyword to enter", code="draw.keyword_required")
+        raise PermissionDenied("comment the keyword to enter", code=CommerceCode.DRAW_KEYWORD_REQUIRED)
     if draw.condition is DrawCondition.WATCHING and not ctx.hub.is_present(draw.room_id, user.id):
-        raise PermissionDenied("be in the live room to enter", code="draw.watching_required")
+        raise PermissionDenied("be in the live room to enter", code=CommerceCode.DRAW_WATCHING_REQUIRED)
     if draw.condition is DrawCondition.BOUGHT and not await entitlements.order_items_for_room(
         session, user.id, draw.room_id
     ):
-        raise PermissionDenied("buy something in this room to enter", code="draw.purchase_required")
+        raise PermissionDenied("buy something in this room to enter", code=CommerceCode.DRAW_PURCHASE_REQUIRED)
     entry = DrawEntry(draw_id=draw.id, user_id=user.id)
     session.add(entry)
     try:
         await session.commit()
     except IntegrityError as exc:
         await session.rollback()
-        raise Conflict("you are already in this draw", code="draw.already_entered") from exc
+        raise Conflict("you are already in this draw", code=CommerceCode.DRAW_ALREADY_ENTERED) from exc
     await ctx.bus.publish(Event("draw.entered", {"room_id": draw.room_id, "draw_id": draw.id, "user_id": user.id}))
     return entry
 
@@ -139,7 +140,7 @@ async def enter(session: AsyncSession, ctx: AppContext, user: User, draw: Draw, 
 async def run_draw(session: AsyncSession, ctx: AppContext, draw: Draw) -> Draw:
     """Draw the winners, reveal the seed, grant the prizes, announce it in the room."""
     if draw.state is not DrawState.OPEN:
-        raise Conflict("this draw is already drawn or cancelled", code="draw.closed")
+        raise Conflict("this draw is already drawn or cancelled", code=CommerceCode.DRAW_CLOSED)
     entries = list(await session.scalars(select(DrawEntry).where(DrawEntry.draw_id == draw.id)))
     chosen = set(winners_from(draw.seed, [e.user_id for e in entries], draw.winners_wanted))
     for entry in entries:

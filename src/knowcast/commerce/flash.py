@@ -21,6 +21,7 @@ from knowcast.bus import Event
 from knowcast.catalog import service as catalog
 from knowcast.catalog.models import Product
 from knowcast.commerce import announce, counters, order_events, orders, returns
+from knowcast.commerce.errors import CommerceCode
 from knowcast.commerce.flash_gate import Claim, Outcome, SaleKey
 from knowcast.commerce.models import Order, ShelfItem
 from knowcast.commerce.promotions import FlashSale
@@ -78,12 +79,12 @@ async def create_sale(session: AsyncSession, ctx: AppContext, room: Room, data: 
         select(ShelfItem.id).where(ShelfItem.room_id == room.id, ShelfItem.product_id == data.product_id)
     )
     if on_shelf is None:
-        raise Conflict("put the product on this room's shelf first", code="flash.not_on_shelf")
+        raise Conflict("put the product on this room's shelf first", code=CommerceCode.FLASH_NOT_ON_SHELF)
     product = await catalog.get_product(session, data.product_id)
     if data.price > product.price:
-        raise Conflict("a flash sale price is at most the normal price", code="flash.price_above_normal")
+        raise Conflict("a flash sale price is at most the normal price", code=CommerceCode.FLASH_PRICE_ABOVE_NORMAL)
     if not await catalog.take_stock(session, product.id, data.stock):
-        raise Conflict("the product has less stock than the sale needs", code="flash.insufficient_stock")
+        raise Conflict("the product has less stock than the sale needs", code=CommerceCode.FLASH_INSUFFICIENT_STOCK)
     starts = data.starts_at or utcnow()
     sale = FlashSale(
         room_id=room.id,
@@ -151,7 +152,7 @@ async def close_ended(session: AsyncSession, ctx: AppContext) -> int:
 async def get_sale(session: AsyncSession, sale_id: int) -> FlashSale:
     sale = await session.get(FlashSale, sale_id)
     if sale is None:
-        raise NotFound("no such flash sale", code="flash.not_found")
+        raise NotFound("no such flash sale", code=CommerceCode.FLASH_NOT_FOUND)
     return sale
 
 
@@ -263,9 +264,9 @@ async def attempt(
     info = await sale_info(ctx, sale_id)
     now = utcnow()
     if now < info.starts_at:
-        raise Conflict("the flash sale has not started", code="flash.not_started")
+        raise Conflict("the flash sale has not started", code=CommerceCode.FLASH_NOT_STARTED)
     if now >= info.ends_at:
-        raise Conflict("the flash sale has ended", code="flash.ended")
+        raise Conflict("the flash sale has ended", code=CommerceCode.FLASH_ENDED)
     if quantity > info.per_user_limit:
         return AttemptResult(Outcome.LIMIT_REACHED)
     rt = ctx.runtime(CommerceRuntime)
@@ -298,7 +299,7 @@ async def _confirm(ctx: AppContext, win: Win) -> AttemptResult:
         written = await rt.writer.submit(win)
     except LookupError:
         await rt.gate.undo(win.claim, stock=True, count=False)
-        raise Conflict("this idempotency key belongs to another order", code="order.key_reused") from None
+        raise Conflict("this idempotency key belongs to another order", code=CommerceCode.ORDER_KEY_REUSED) from None
     except Exception:
         # the order is not written; the claim stays in the gate and the reconciler gives it back if needed
         log.exception("flash order write failed", extra={"sale_id": win.sale.sale_id})

@@ -19,6 +19,7 @@ from knowcast.catalog import service as catalog
 from knowcast.catalog.kinds import DIGITAL
 from knowcast.catalog.models import Product
 from knowcast.commerce import announce, counters, coupons, entitlements, offers, order_events, pricing, returns
+from knowcast.commerce.errors import CommerceCode
 from knowcast.commerce.models import Order, OrderItem, OutboxMessage, Payment
 from knowcast.commerce.schemas import ItemOut, OrderCreate, OrderOut
 from knowcast.commerce.states import OrderState, check_transition
@@ -30,7 +31,7 @@ from knowcast.errors import Conflict, NotFound
 async def get_order(session: AsyncSession, order_id: int) -> Order:
     order = await session.get(Order, order_id)
     if order is None:
-        raise NotFound("no such order", code="order.not_found")
+        raise NotFound("no such order", code=CommerceCode.ORDER_NOT_FOUND)
     return order
 
 
@@ -38,14 +39,14 @@ async def get_order_for(session: AsyncSession, user: User, order_id: int) -> Ord
     """The buyer's own order, or one sold by a host they are; anyone else gets not-found (no leak)."""
     order = await session.get(Order, order_id)
     if order is None or not (order.user_id == user.id or order.host_id == user.id or user.role is Role.OWNER):
-        raise NotFound("no such order", code="order.not_found")
+        raise NotFound("no such order", code=CommerceCode.ORDER_NOT_FOUND)
     return order
 
 
 def own_order(user: User, order: Order) -> Order:
     """Only the buyer acts on their order as a buyer (the seller sees it, but does not pay or re-price it)."""
     if order.user_id != user.id:
-        raise NotFound("no such order", code="order.not_found")
+        raise NotFound("no such order", code=CommerceCode.ORDER_NOT_FOUND)
     return order
 
 
@@ -157,13 +158,13 @@ async def create_order(
         await session.flush()
         await _reserve(session, order, priced.lines)
         if priced.coupon is not None and not await coupons.redeem(session, priced.coupon, user.id):
-            raise Conflict("this coupon has been used up", code="coupon.used_up")
+            raise Conflict("this coupon has been used up", code=CommerceCode.COUPON_USED_UP)
         await session.commit()
     except IntegrityError as exc:  # the same idempotency key twice at once: the other request won
         await session.rollback()
         if data.idempotency_key and (found := await by_idempotency_key(session, user.id, data.idempotency_key)):
             return found
-        raise Conflict("the order could not be created", code="order.conflict") from exc
+        raise Conflict("the order could not be created", code=CommerceCode.ORDER_CONFLICT) from exc
     except Exception:
         await session.rollback()
         raise
@@ -190,15 +191,17 @@ async def _reserve(session: AsyncSession, order: Order, lines: list[pricing.Line
         if not await counters.take(
             session, counters.product_scope(product.id), order.user_id, quantity, product.per_user_limit
         ):
-            raise Conflict("you have reached the limit for this product", code="order.limit_reached")
+            raise Conflict("you have reached the limit for this product", code=CommerceCode.ORDER_LIMIT_REACHED)
         if not await catalog.take_stock(session, product.id, quantity):
             raise Conflict(
-                "not enough stock left", code="order.insufficient_stock", fields={"product_id": str(product.id)}
+                "not enough stock left",
+                code=CommerceCode.ORDER_INSUFFICIENT_STOCK,
+                fields={"product_id": str(product.id)},
             )
         if line.item.slot_id is not None and not await catalog.hold_slot(
             session, product.id, line.item.slot_id, order.id
         ):
-            raise Conflict("that time slot is taken", code="order.slot_taken")
+            raise Conflict("that time slot is taken", code=CommerceCode.ORDER_SLOT_TAKEN)
 
 
 # ---- moving -----------------------------------------------------------------------------------------------

@@ -13,6 +13,8 @@ from collections.abc import Iterable
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowcast.catalog import service as catalog
+from knowcast.catalog.errors import CatalogCode
+from knowcast.commerce.errors import CommerceCode
 from knowcast.commerce.promotions import Coupon
 from knowcast.errors import NotFound, PermissionDenied
 
@@ -31,10 +33,14 @@ async def ensure_owned(
             product = await catalog.get_product(session, product_id)
             if product.host_id != host_id:
                 raise PermissionDenied(
-                    "this product belongs to another host", code="product.not_host", fields={field: str(product_id)}
+                    "this product belongs to another host",
+                    code=CatalogCode.PRODUCT_NOT_HOST,
+                    fields={field: str(product_id)},
                 )
     for coupon_id in coupon_ids:
         if coupon_id is not None:
             coupon = await session.get(Coupon, coupon_id)
             if coupon is None or coupon.host_id != host_id:
-                raise NotFound("no such coupon", code="coupon.not_found", fields={"coupon_id": str(coupon_id)})
+                raise NotFound(
+                    "no such coupon", code=CommerceCode.COUPON_NOT_FOUND, fields={"coupon_id": str(coupon_id)}
+                )

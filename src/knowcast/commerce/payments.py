@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowcast.accounts.models import User
 from knowcast.commerce import entitlements, order_events, orders
+from knowcast.commerce.errors import CommerceCode
 from knowcast.commerce.models import Order, OutboxMessage, Payment, PaymentRefund, WebhookReceipt
 from knowcast.commerce.providers import sandbox as sandbox_provider
 from knowcast.commerce.providers.base import (
@@ -82,7 +83,7 @@ def choose(ctx: AppContext, method: PayMethod | None) -> tuple[PaymentProvider, 
     if found is None:
         raise ValidationFailed(
             f"{method.value} is not an enabled payment method here",
-            code="payment.method_unavailable",
+            code=CommerceCode.PAYMENT_METHOD_UNAVAILABLE,
             fields={"method": method.value},
         )
     return found, method
@@ -143,11 +144,11 @@ async def start_checkout(
     """How the buyer pays. A free order is paid on the spot; an open checkout is reused for the same method
     and amount, else closed at its provider and replaced."""
     if order.user_id != user.id:
-        raise NotFound("no such order", code="order.not_found")
+        raise NotFound("no such order", code=CommerceCode.ORDER_NOT_FOUND)
     if order.state is not OrderState.PENDING:
-        raise Conflict(f"this order is {order.state.value}", code=f"order.{order.state.value}")
+        raise Conflict(f"this order is {order.state.value}", code=CommerceCode(f"order.{order.state.value}"))
     if order.reserved_until is not None and order.reserved_until <= utcnow():
-        raise Conflict("this order has expired", code="order.expired")
+        raise Conflict("this order has expired", code=CommerceCode.ORDER_EXPIRED)
     if order.total == 0:
         await orders.mark_paid(session, ctx, order)
         return CheckoutOut(order_id=order.id, method=None, checkout_url=return_url(ctx, order))
@@ -470,7 +471,7 @@ async def refund(
     everything; a part revokes the named products (their entitlements) and keeps the order paid. Audited."""
     await session.refresh(order)
     if order.state not in (OrderState.PAID, OrderState.FULFILLED):
-        raise Conflict(f"a {order.state.value} order cannot be refunded", code="order.illegal_transition")
+        raise Conflict(f"a {order.state.value} order cannot be refunded", code=CommerceCode.ORDER_ILLEGAL_TRANSITION)
     payment = await session.scalar(
         select(Payment)
         .where(Payment.order_id == order.id, Payment.state == PaymentState.SUCCEEDED)
@@ -480,7 +481,7 @@ async def refund(
     if payment is None:  # a free order (or one paid before payments were recorded): nothing to send back
         if amount:
             raise ValidationFailed(
-                "this order took no money", code="payment.refund_too_large", fields={"amount": str(amount)}
+                "this order took no money", code=CommerceCode.PAYMENT_REFUND_TOO_LARGE, fields={"amount": str(amount)}
             )
         audit.record(session, actor_id, "order.refunded", "order", order.id, total=0, currency=order.currency)
         await session.commit()
@@ -490,7 +491,7 @@ async def refund(
     if provider is None:
         raise Conflict(
             f"the {payment.provider} provider is not enabled: refund it there, or enable it",
-            code="payment.provider_disabled",
+            code=CommerceCode.PAYMENT_PROVIDER_DISABLED,
         )
     in_flight = await session.scalar(
         select(func.coalesce(func.sum(PaymentRefund.amount), 0)).where(
@@ -502,7 +503,7 @@ async def refund(
     if not 0 < amount <= left:
         raise ValidationFailed(
             f"at most {left} can be refunded",
-            code="payment.refund_too_large",
+            code=CommerceCode.PAYMENT_REFUND_TOO_LARGE,
             fields={"amount": str(amount), "left": str(left)},
         )
     items = {item.product_id for item in await orders.items_of(session, order.id)}
@@ -510,7 +511,7 @@ async def refund(
     if any(pid not in items for pid in named):
         raise ValidationFailed(
             "a product is not in this order",
-            code="payment.refund_product",
+            code=CommerceCode.PAYMENT_REFUND_PRODUCT,
             fields={"products": ",".join(map(str, named))},
         )
     row = PaymentRefund(
@@ -543,7 +544,7 @@ async def refund(
         row.state = "failed"
         await session.commit()
         raise ServiceUnavailable(
-            f"{provider.name} did not take the refund; nothing was refunded", code="payment.refund_failed"
+            f"{provider.name} did not take the refund; nothing was refunded", code=CommerceCode.PAYMENT_REFUND_FAILED
         ) from exc
     await session.refresh(row)  # its notification may have come while we waited for the answer
     await session.refresh(payment)
@@ -655,7 +656,7 @@ async def close_abandoned(session: AsyncSession, ctx: AppContext, batch: int = 5
 async def sandbox_payment(session: AsyncSession, reference: str) -> tuple[Payment, Order]:
     payment = await session.scalar(select(Payment).where(Payment.provider == "sandbox", Payment.reference == reference))
     if payment is None:
-        raise NotFound("no such checkout", code="payment.checkout_not_found")
+        raise NotFound("no such checkout", code=CommerceCode.PAYMENT_CHECKOUT_NOT_FOUND)
     return payment, await orders.get_order(session, payment.order_id)
 
 
@@ -663,11 +664,11 @@ async def sandbox_act(session: AsyncSession, ctx: AppContext, reference: str, ac
     """The buyer pressed pay, fail or abandon: queue the signed webhook the sandbox sends back to us."""
     payment, order = await sandbox_payment(session, reference)
     if order.state is not OrderState.PENDING or payment.state is PaymentState.SUCCEEDED:
-        raise Conflict(f"this order is {order.state.value}", code=f"order.{order.state.value}")
+        raise Conflict(f"this order is {order.state.value}", code=CommerceCode(f"order.{order.state.value}"))
     if payment.closed_at is not None:
-        raise Conflict("this checkout was closed", code="payment.checkout_closed")
+        raise Conflict("this checkout was closed", code=CommerceCode.PAYMENT_CHECKOUT_CLOSED)
     if action == "pay" and order.reserved_until is not None and order.reserved_until <= utcnow():
-        raise Conflict("this order has expired", code="order.expired")
+        raise Conflict("this order has expired", code=CommerceCode.ORDER_EXPIRED)
     kind = {"pay": EventKind.SUCCEEDED, "fail": EventKind.FAILED, "abandon": EventKind.EXPIRED}[action]
     body = sandbox_provider.event_body(kind, reference, order.id, payment.amount, payment.currency)
     session.add(OutboxMessage(topic="sandbox.webhook", body=body))

@@ -10,9 +10,11 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowcast.accounts.models import User
+from knowcast.catalog.errors import CatalogCode
 from knowcast.catalog.kinds import ProductKind
 from knowcast.catalog.models import Product
 from knowcast.commerce import coupons, offers
+from knowcast.commerce.errors import CommerceCode
 from knowcast.commerce.promotions import Coupon
 from knowcast.commerce.schemas import ItemIn, OrderCreate
 from knowcast.context import AppContext
@@ -80,14 +82,20 @@ async def _products(session: AsyncSession, data: OrderCreate) -> list[Product]:
     for item in data.items:
         product = await session.get(Product, item.product_id)
         if product is None or not product.is_active:
-            raise NotFound("no such product", code="product.not_found", fields={"product_id": str(item.product_id)})
+            raise NotFound(
+                "no such product", code=CatalogCode.PRODUCT_NOT_FOUND, fields={"product_id": str(item.product_id)}
+            )
         if product.kind in SINGLE_UNIT and item.quantity != 1:
-            raise ValidationFailed(f"a {product.kind.value} is bought one at a time", code="order.one_per_item")
+            raise ValidationFailed(
+                f"a {product.kind.value} is bought one at a time", code=CommerceCode.ORDER_ONE_PER_ITEM
+            )
         if product.kind is ProductKind.CONSULTATION and item.slot_id is None:
-            raise ValidationFailed("choose a time slot", code="order.slot_required", fields={"slot_id": "required"})
+            raise ValidationFailed(
+                "choose a time slot", code=CommerceCode.ORDER_SLOT_REQUIRED, fields={"slot_id": "required"}
+            )
         products.append(product)
     if len({p.host_id for p in products}) > 1 or len({p.currency for p in products}) > 1:
-        raise ValidationFailed("one order holds one host's products in one currency", code="order.mixed")
+        raise ValidationFailed("one order holds one host's products in one currency", code=CommerceCode.ORDER_MIXED)
     return products
 
 
@@ -95,4 +103,4 @@ async def _check_room(session: AsyncSession, room_id: int, host_id: int) -> None
     """An order placed from a room must name a room of the products' host (its experiments and its figures)."""
     room = await session.get(Room, room_id)
     if room is None or room.host_id != host_id:
-        raise ValidationFailed("this room does not sell these products", code="order.wrong_room")
+        raise ValidationFailed("this room does not sell these products", code=CommerceCode.ORDER_WRONG_ROOM)

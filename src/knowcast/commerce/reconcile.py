@@ -27,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowcast.bus import Event
+from knowcast.commerce.errors import CommerceCode
 from knowcast.commerce.models import Payment, PaymentMismatch, PaymentRefund, ReconciliationRun
 from knowcast.commerce.providers.base import EventKind, PaymentProvider, Statement
 from knowcast.commerce.runtime import CommerceRuntime
@@ -78,7 +79,7 @@ def day_bounds(day: date, zone: str) -> tuple[datetime, datetime]:
 def provider_for(ctx: AppContext, name: str) -> PaymentProvider:
     provider = ctx.runtime(CommerceRuntime).providers.get(name)
     if provider is None:
-        raise NotFound(f"{name} is not an enabled payment provider", code="payment.unknown_provider")
+        raise NotFound(f"{name} is not an enabled payment provider", code=CommerceCode.PAYMENT_UNKNOWN_PROVIDER)
     return provider
 
 
@@ -271,7 +272,7 @@ async def resolve(session: AsyncSession, mismatch_id: int, actor_id: int) -> Pay
 
     row = await session.get(PaymentMismatch, mismatch_id)
     if row is None:
-        raise NotFound("no such mismatch", code="payment.mismatch_not_found")
+        raise NotFound("no such mismatch", code=CommerceCode.PAYMENT_MISMATCH_NOT_FOUND)
     if row.resolved_at is None:
         row.resolved_at = utcnow()
         audit.record(session, actor_id, "payment.mismatch_resolved", "payment_mismatch", row.id, kind=row.kind)

@@ -9,6 +9,7 @@ from starlette.responses import Response
 from knowcast.accounts.models import User
 from knowcast.commerce import coupons, draws, flash, mine, offers, orders, program_clock, shelf
 from knowcast.commerce.buyers import BuyerId
+from knowcast.commerce.errors import CommerceCode
 from knowcast.commerce.promotions import DrawEntry, DrawState
 from knowcast.commerce.runtime import CommerceRuntime
 from knowcast.commerce.schemas import (
@@ -191,7 +192,7 @@ async def entrants(draw_id: Id, db: Db, user: MaybeUser) -> dict[str, object]:
     draw = await draws.get_draw(db, draw_id)
     await rooms.watchable_room(db, user, draw.room_id)
     if draw.state is not DrawState.DRAWN:
-        raise Conflict("the entrants are published once the draw is drawn", code="draw.not_drawn")
+        raise Conflict("the entrants are published once the draw is drawn", code=CommerceCode.DRAW_NOT_DRAWN)
     ids = sorted(await db.scalars(select(DrawEntry.user_id).where(DrawEntry.draw_id == draw.id)))
     return {"seed": draw.seed, "seed_hash": draw.seed_hash, "winners_wanted": draw.winners_wanted, "user_ids": ids}
 

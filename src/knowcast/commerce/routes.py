@@ -9,10 +9,12 @@ from starlette.responses import FileResponse, JSONResponse, Response
 
 from knowcast.accounts.models import Role, User
 from knowcast.catalog import service as catalog
+from knowcast.catalog.errors import CatalogCode
 from knowcast.catalog.models import Lesson, Product
 from knowcast.catalog.schemas import CourseView
 from knowcast.catalog.views import product_public
 from knowcast.commerce import buying, course_access, downloads, entitlements, offers, orders, payments, reconcile
+from knowcast.commerce.errors import CommerceCode
 from knowcast.commerce.models import Entitlement
 from knowcast.commerce.providers.base import ProviderEvent
 from knowcast.commerce.runtime import CommerceRuntime
@@ -40,7 +42,7 @@ async def signed_webhook(request: Request, provider: str, ctx: Ctx) -> tuple[str
     checked here, before the route body runs."""
     found = ctx.runtime(CommerceRuntime).provider_named(provider)
     if found is None:
-        raise NotFound("no such payment provider", code="payment.unknown_provider")
+        raise NotFound("no such payment provider", code=CommerceCode.PAYMENT_UNKNOWN_PROVIDER)
     return found.name, await found.verify(await request.body(), request.headers)
 
 
@@ -49,14 +51,14 @@ SignedWebhook = Annotated[tuple[str, ProviderEvent | None], Depends(signed_webho
 
 def ensure_seller(user: User, host_id: int) -> None:
     if user.role is not Role.OWNER and user.id != host_id:
-        raise NotFound("no such order", code="order.not_found")
+        raise NotFound("no such order", code=CommerceCode.ORDER_NOT_FOUND)
 
 
 @router.post("/api/v1/orders", status_code=201)
 async def create_order(request: Request, data: OrderCreate, ctx: Ctx, db: Db, user: CurrentUser) -> OrderOut:
     """Priced on the server; from a room, at the buyer's variant of any price experiment running there. The
     buyer's pending order for the same items is given back instead of a second one (buying.py)."""
-    ctx.limit.orders_account.hit(f"orders:{user.id}", code="order.rate_limited", message="too many orders")
+    ctx.limit.orders_account.hit(f"orders:{user.id}", code=CommerceCode.ORDER_RATE_LIMITED, message="too many orders")
     visitor = offers.visitor_of(request, ctx, user)
     return await orders.order_out(db, await buying.buy(db, ctx, user, data, visitor))
 
@@ -98,7 +100,7 @@ async def payment_methods(request: Request, ctx: Ctx, user: CurrentUser) -> list
 async def cancel(order_id: Id, ctx: Ctx, db: Db, user: CurrentUser) -> OrderOut:
     order = await orders.get_order_for(db, user, order_id)
     if order.user_id != user.id:
-        raise NotFound("no such order", code="order.not_found")
+        raise NotFound("no such order", code=CommerceCode.ORDER_NOT_FOUND)
     if not await orders.close_unpaid(db, ctx, order, OrderState.CANCELLED):
         await db.refresh(order)
         check_transition(order.state, OrderState.CANCELLED)
@@ -180,7 +182,7 @@ def entitlement_out(ent: Entitlement, product: Product) -> EntitlementOut:
 async def download_links(product_id: Id, ctx: Ctx, db: Db, user: CurrentUser) -> list[dict[str, object]]:
     """Fresh signed links (valid ``download_link_seconds``) to a bought file product's files."""
     if not await entitlements.owns_product(db, user.id, product_id):
-        raise PermissionDenied("buy this first", code="library.not_owned")
+        raise PermissionDenied("buy this first", code=CommerceCode.LIBRARY_NOT_OWNED)
     return [
         {"id": f.id, "filename": f.filename, "size": f.size, "url": entitlements.download_url(ctx, f.id, user.id)}
         for f in await catalog.files_of(db, product_id)
@@ -198,7 +200,7 @@ async def course(product_id: Id, ctx: Ctx, db: Db, user: CurrentUser) -> CourseV
 async def complete_lesson(lesson_id: Id, db: Db, user: CurrentUser) -> dict[str, bool]:
     lesson = await db.get(Lesson, lesson_id)
     if lesson is None:
-        raise NotFound("no such lesson", code="lesson.not_found")
+        raise NotFound("no such lesson", code=CatalogCode.LESSON_NOT_FOUND)
     await course_access.ensure_lesson_open(db, user, lesson)
     await catalog.complete_lesson(db, user.id, lesson_id)
     return {"completed": True}
@@ -212,10 +214,10 @@ async def download(request: Request, file_id: Id, ctx: Ctx, db: Db, u: int = 0, 
     if moved is not None:
         return moved
     if not entitlements.check_download(ctx, file_id, u, e, s):
-        raise PermissionDenied("this download link is invalid or has expired", code="download.link_invalid")
+        raise PermissionDenied("this download link is invalid or has expired", code=CommerceCode.DOWNLOAD_LINK_INVALID)
     row = await catalog.get_file(db, file_id)
     if not await course_access.may_fetch(db, u, row):
-        raise PermissionDenied("this purchase was refunded", code="download.not_owned")
+        raise PermissionDenied("this purchase was refunded", code=CommerceCode.DOWNLOAD_NOT_OWNED)
     path = catalog.files_dir(ctx) / row.stored_name
     media_type = downloads.safe_type(row.content_type)
     return FileResponse(path, media_type=media_type, filename=row.filename, headers=downloads.HEADERS)

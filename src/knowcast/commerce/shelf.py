@@ -13,6 +13,7 @@ from knowcast.bus import Event
 from knowcast.catalog import service as catalog
 from knowcast.catalog.models import Product
 from knowcast.catalog.views import product_public
+from knowcast.commerce.errors import CommerceCode
 from knowcast.commerce.models import ShelfItem
 from knowcast.commerce.schemas import ShelfEntry
 from knowcast.context import AppContext
@@ -44,14 +45,16 @@ async def shelf_of(session: AsyncSession, room_id: int, active_only: bool = True
 async def add(session: AsyncSession, ctx: AppContext, room: Room, product_id: int) -> list[ShelfEntry]:
     product = await catalog.get_product(session, product_id)
     if product.host_id != room.host_id:
-        raise PermissionDenied("only the room host's own products go on its shelf", code="shelf.not_host_product")
+        raise PermissionDenied(
+            "only the room host's own products go on its shelf", code=CommerceCode.SHELF_NOT_HOST_PRODUCT
+        )
     last = await session.scalar(select(func.max(ShelfItem.position)).where(ShelfItem.room_id == room.id))
     session.add(ShelfItem(room_id=room.id, product_id=product.id, position=(last or 0) + 1))
     try:
         await session.commit()
     except IntegrityError as exc:
         await session.rollback()
-        raise Conflict("the product is already on the shelf", code="shelf.already_there") from exc
+        raise Conflict("the product is already on the shelf", code=CommerceCode.SHELF_ALREADY_THERE) from exc
     return await _changed(session, ctx, room.id)
 
 
@@ -67,7 +70,7 @@ async def _item(session: AsyncSession, room_id: int, product_id: int) -> ShelfIt
         select(ShelfItem).where(ShelfItem.room_id == room_id, ShelfItem.product_id == product_id)
     )
     if item is None:
-        raise NotFound("the product is not on this shelf", code="shelf.not_on_shelf")
+        raise NotFound("the product is not on this shelf", code=CommerceCode.SHELF_NOT_ON_SHELF)
     return item
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 
+from knowcast.commerce.errors import CommerceCode
 from knowcast.errors import Conflict
 
 
@@ -36,7 +37,7 @@ def check_transition(current: OrderState, target: OrderState) -> None:
     if not can_transition(current, target):
         raise Conflict(
             f"a {current.value} order cannot become {target.value}",
-            code="order.illegal_transition",
+            code=CommerceCode.ORDER_ILLEGAL_TRANSITION,
             fields={"state": current.value, "to": target.value},
         )
 

@@ -26,10 +26,11 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowcast.accounts.models import User
+from knowcast.commerce.errors import CommerceCode
 from knowcast.commerce.runtime import CommerceRuntime
 from knowcast.context import AppContext
 from knowcast.deps import Ctx, CurrentUser, get_ctx
-from knowcast.errors import Conflict, ServiceUnavailable, ValidationFailed
+from knowcast.errors import Conflict, ErrorCode, ServiceUnavailable, ValidationFailed
 from knowcast.settings import Settings
 from knowcast.timing import same_secret
 
@@ -75,7 +76,9 @@ def install(ctx: AppContext) -> None:
 def _local(path: str) -> str:
     """Only a path on this site (never another host: no open redirect)."""
     if not path.startswith("/") or path.startswith("//") or "\\" in path or any(c in path for c in "\r\n"):
-        raise ValidationFailed("next must be a path on this site", code="request.invalid", fields={"next": path})
+        raise ValidationFailed(
+            "next must be a path on this site", code=ErrorCode.REQUEST_INVALID, fields={"next": path}
+        )
     return path
 
 
@@ -88,7 +91,7 @@ def _configured(ctx: AppContext) -> Settings:
     ):
         raise Conflict(
             "paying inside WeChat is not set up (KNOWCAST_WECHAT_APPID and KNOWCAST_WECHAT_APP_SECRET)",
-            code="payment.wechat_oauth_unavailable",
+            code=CommerceCode.PAYMENT_WECHAT_OAUTH_UNAVAILABLE,
         )
     return settings
 
@@ -142,9 +145,11 @@ async def callback(
     settings = _configured(ctx)
     back = _local(next)
     if not same_secret(request.cookies.get(STATE_COOKIE, ""), f"{user.id}.{state}") or not state:
-        raise ValidationFailed("this WeChat sign-in did not start here; try paying again", code="payment.oauth_state")
+        raise ValidationFailed(
+            "this WeChat sign-in did not start here; try paying again", code=CommerceCode.PAYMENT_OAUTH_STATE
+        )
     if not code:  # the user refused (only possible with snsapi_userinfo) or WeChat failed
-        raise Conflict("WeChat did not confirm who is paying; try again", code="payment.oauth_denied")
+        raise Conflict("WeChat did not confirm who is paying; try again", code=CommerceCode.PAYMENT_OAUTH_DENIED)
     openid = await exchange(ctx, code)
     # the checkout page carries on paying with JSAPI by itself (the buyer already chose to pay)
     response = RedirectResponse(f"{back}{'&' if '?' in back else '?'}pay=wechat_jsapi", status_code=303)
@@ -174,9 +179,13 @@ async def exchange(ctx: AppContext, code: str) -> str:
         response = await ctx.runtime(CommerceRuntime).http.get(url, params=params)
         body = response.json()
     except (httpx.HTTPError, ValueError) as exc:
-        raise ServiceUnavailable("WeChat did not answer; try again", code="payment.wechat_unreachable") from exc
+        raise ServiceUnavailable(
+            "WeChat did not answer; try again", code=CommerceCode.PAYMENT_WECHAT_UNREACHABLE
+        ) from exc
     openid = body.get("openid") if isinstance(body, dict) else None
     if not isinstance(openid, str) or not openid:
         log.warning("snsapi_base code refused: %s %s", body.get("errcode"), body.get("errmsg"))
-        raise Conflict(f"WeChat refused the sign-in ({body.get('errcode')}); try again", code="payment.oauth_failed")
+        raise Conflict(
+            f"WeChat refused the sign-in ({body.get('errcode')}); try again", code=CommerceCode.PAYMENT_OAUTH_FAILED
+        )
     return openid

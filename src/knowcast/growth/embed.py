@@ -18,6 +18,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from knowcast.errors import Conflict, NotFound, ValidationFailed
+from knowcast.growth.errors import GrowthCode
 from knowcast.growth.models import EmbedSite
 
 PATH_PREFIX = "/embed/"
@@ -34,21 +35,23 @@ def normalize_origin(raw: str) -> str:
     """``scheme://host[:port]`` in lower case, or ValidationFailed with an ``embed.*`` code."""
     value = raw.strip().lower()
     if value in ("*", "http:", "https:", "http://*", "https://*", "'self'", "'none'"):
-        raise ValidationFailed("this would let every site embed your rooms", code="embed.origin_too_broad")
+        raise ValidationFailed("this would let every site embed your rooms", code=GrowthCode.EMBED_ORIGIN_TOO_BROAD)
     match = _ORIGIN.fullmatch(value)
     if match is None:
         raise ValidationFailed(
             "give a site's origin such as https://blog.example.com",
-            code="embed.bad_origin",
+            code=GrowthCode.EMBED_BAD_ORIGIN,
             fields={"origin": raw[:80]},
         )
     scheme, host, port = match.groups()
     if host == "*" or host.count("*") > (1 if host.startswith("*.") else 0) or not _HOST.fullmatch(host):
-        raise ValidationFailed("this is not a host name", code="embed.bad_origin", fields={"origin": raw[:80]})
+        raise ValidationFailed("this is not a host name", code=GrowthCode.EMBED_BAD_ORIGIN, fields={"origin": raw[:80]})
     if host.startswith("*.") and host.count(".") < 2:
-        raise ValidationFailed("a wildcard must stay inside one site", code="embed.origin_too_broad")
+        raise ValidationFailed("a wildcard must stay inside one site", code=GrowthCode.EMBED_ORIGIN_TOO_BROAD)
     if port is not None and not 0 < int(port) < 65536:
-        raise ValidationFailed("the port is out of range", code="embed.bad_origin", fields={"origin": raw[:80]})
+        raise ValidationFailed(
+            "the port is out of range", code=GrowthCode.EMBED_BAD_ORIGIN, fields={"origin": raw[:80]}
+        )
     return f"{scheme}://{host}" + (f":{int(port)}" if port else "")
 
 
@@ -62,7 +65,7 @@ async def add_site(session: AsyncSession, raw: str) -> EmbedSite:
     if existing is not None:
         return existing
     if len(await sites(session)) >= MAX_SITES:
-        raise Conflict(f"at most {MAX_SITES} sites", code="embed.too_many_sites")
+        raise Conflict(f"at most {MAX_SITES} sites", code=GrowthCode.EMBED_TOO_MANY_SITES)
     site = EmbedSite(origin=origin)
     session.add(site)
     try:
@@ -78,7 +81,7 @@ async def add_site(session: AsyncSession, raw: str) -> EmbedSite:
 async def remove_site(session: AsyncSession, site_id: int) -> None:
     site = await session.get(EmbedSite, site_id)
     if site is None:
-        raise NotFound("no such site", code="embed.site_not_found")
+        raise NotFound("no such site", code=GrowthCode.EMBED_SITE_NOT_FOUND)
     await session.delete(site)
     await session.commit()
 

@@ -17,6 +17,7 @@ from knowcast.accounts.models import Role, User
 from knowcast.bus import Event
 from knowcast.context import AppContext
 from knowcast.errors import NotFound, ValidationFailed
+from knowcast.growth.errors import GrowthCode
 from knowcast.growth.models import FaqEntry
 from knowcast.growth.schemas import FaqIn, FaqOut
 from knowcast.rooms import service as rooms
@@ -118,7 +119,7 @@ def check_keywords(raw: list[str]) -> list[str]:
         if len(word) > MAX_KEYWORD:
             raise ValidationFailed(
                 f"a keyword has at most {MAX_KEYWORD} characters",
-                code="faq.keyword_too_long",
+                code=GrowthCode.FAQ_KEYWORD_TOO_LONG,
                 fields={"keywords": keyword},
             )
         if not word:
@@ -139,7 +140,7 @@ def check_keywords(raw: list[str]) -> list[str]:
 def _broad(message: str, keyword: str) -> ValidationFailed:
     return ValidationFailed(
         f"this keyword list would match almost every message: {message}",
-        code="faq.matches_everything",
+        code=GrowthCode.FAQ_MATCHES_EVERYTHING,
         fields={"keywords": keyword or "(empty)"},
     )
 
@@ -169,7 +170,7 @@ async def create(session: AsyncSession, ctx: AppContext, user: User, data: FaqIn
 async def get_managed(session: AsyncSession, user: User, entry_id: int) -> FaqEntry:
     entry = await session.get(FaqEntry, entry_id)
     if entry is None or (entry.host_id != user.id and user.role is not Role.OWNER):
-        raise NotFound("no such answer", code="faq.not_found")
+        raise NotFound("no such answer", code=GrowthCode.FAQ_NOT_FOUND)
     return entry
 
 

@@ -17,6 +17,7 @@ from knowcast.accounts.models import Role, User
 from knowcast.bus import Event
 from knowcast.context import AppContext
 from knowcast.errors import Conflict, NotFound
+from knowcast.growth.errors import GrowthCode
 from knowcast.growth.models import Follow, FollowKind
 from knowcast.growth.schemas import FollowOut
 from knowcast.rooms.models import Room
@@ -28,7 +29,7 @@ HOSTS = (Role.HOST, Role.OWNER)
 async def ensure_host(session: AsyncSession, host_id: int) -> User:
     host = await session.get(User, host_id)
     if host is None or host.role not in HOSTS or host.deleted_at is not None:
-        raise NotFound("no such host", code="follow.no_such_host")
+        raise NotFound("no such host", code=GrowthCode.FOLLOW_NO_SUCH_HOST)
     return host
 
 
@@ -64,7 +65,7 @@ async def follow(session: AsyncSession, ctx: AppContext, user: User, kind: Follo
     if kind is FollowKind.HOST:
         await ensure_host(session, host_id)
         if host_id == user.id:
-            raise Conflict("you cannot follow yourself", code="follow.self")
+            raise Conflict("you cannot follow yourself", code=GrowthCode.FOLLOW_SELF)
         room_id = await on_air_room(session, host_id)
     else:
         host_id, room_id = 0, None

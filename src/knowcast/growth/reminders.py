@@ -19,6 +19,7 @@ from knowcast.context import AppContext
 from knowcast.db.types import utcnow
 from knowcast.errors import Conflict
 from knowcast.growth import mailtext, notifications, outbox
+from knowcast.growth.errors import GrowthCode
 from knowcast.growth.models import Reminder
 from knowcast.growth.schemas import ReminderCount, ReminderOut
 from knowcast.rooms.models import Room
@@ -48,9 +49,9 @@ async def is_booked(session: AsyncSession, user: User | None, room_id: int) -> b
 
 def ensure_bookable(room: Room) -> None:
     if room.state is RoomState.ENDED:
-        raise Conflict("this room has ended", code="reminder.room_ended")
+        raise Conflict("this room has ended", code=GrowthCode.REMINDER_ROOM_ENDED)
     if room.state in ON_AIR:
-        raise Conflict("this room is live now: watch it", code="reminder.room_live")
+        raise Conflict("this room is live now: watch it", code=GrowthCode.REMINDER_ROOM_LIVE)
 
 
 async def book(session: AsyncSession, ctx: AppContext, user: User, room: Room) -> ReminderOut:

@@ -11,6 +11,7 @@ from knowcast.accounts.models import Role, User
 from knowcast.deps import Ctx, CurrentUser, Db, Host, Id, MaybeUser, Public
 from knowcast.errors import NotFound
 from knowcast.growth import faq_routes, follows, ics, notifications, reminders, share_routes, show_routes
+from knowcast.growth.errors import GrowthCode
 from knowcast.growth.models import FollowKind
 from knowcast.growth.schemas import FollowOut, NotificationList, ReminderCount, ReminderOut, UnreadCount
 from knowcast.rooms import service as rooms
@@ -68,7 +69,7 @@ async def follower_audience(host_id: Id, db: Db, user: Host) -> Audience:
 
 def _ensure_self_or_owner(user: User, host_id: int) -> None:
     if user.id != host_id and user.role is not Role.OWNER:
-        raise NotFound("no such host", code="follow.no_such_host")
+        raise NotFound("no such host", code=GrowthCode.FOLLOW_NO_SUCH_HOST)
 
 
 # ---- reminders --------------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from knowcast.context import AppContext
 from knowcast.deps import Ctx, Db, Host, Id, Owner
 from knowcast.errors import ValidationFailed
 from knowcast.growth import embed, fonts, posters
+from knowcast.growth.errors import GrowthCode
 from knowcast.growth.schemas import EmbedSiteIn, EmbedSiteOut
 from knowcast.rooms import service as rooms
 from knowcast.rooms.models import Room
@@ -44,7 +45,9 @@ class EmbedCode(BaseModel):
 def _source(value: str) -> str:
     source = channels.clean(value)
     if not source:
-        raise ValidationFailed("name the channel the poster is for", code="poster.bad_source", fields={"source": value})
+        raise ValidationFailed(
+            "name the channel the poster is for", code=GrowthCode.POSTER_BAD_SOURCE, fields={"source": value}
+        )
     return source
 
 

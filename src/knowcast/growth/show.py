@@ -22,6 +22,7 @@ from knowcast.context import AppContext
 from knowcast.db.types import utcnow
 from knowcast.errors import Conflict, KnowcastError, NotFound
 from knowcast.growth import show_actions
+from knowcast.growth.errors import GrowthCode
 from knowcast.growth.models import ShowStep, StepState
 from knowcast.growth.schemas import ShowOut, StepIn, StepOut
 from knowcast.rooms.models import Room
@@ -63,18 +64,18 @@ async def show_out(session: AsyncSession, room: Room) -> ShowOut:
 async def get_step(session: AsyncSession, room: Room, step_id: int) -> ShowStep:
     step = await session.get(ShowStep, step_id)
     if step is None or step.room_id != room.id:
-        raise NotFound("no such step", code="show.step_not_found")
+        raise NotFound("no such step", code=GrowthCode.SHOW_STEP_NOT_FOUND)
     return step
 
 
 async def add_step(session: AsyncSession, room: Room, data: StepIn) -> ShowStep:
     if room.state is RoomState.ENDED:
-        raise Conflict("this room has ended", code="show.room_ended")
+        raise Conflict("this room has ended", code=GrowthCode.SHOW_ROOM_ENDED)
     params = show_actions.validate(data.kind, data.params)
     await show_actions.check_owned(session, room, params)
     count = await session.scalar(select(func.count()).select_from(ShowStep).where(ShowStep.room_id == room.id))
     if int(count or 0) >= MAX_STEPS:
-        raise Conflict(f"a script has at most {MAX_STEPS} steps", code="show.too_many_steps")
+        raise Conflict(f"a script has at most {MAX_STEPS} steps", code=GrowthCode.SHOW_TOO_MANY_STEPS)
     last = await session.scalar(select(func.max(ShowStep.position)).where(ShowStep.room_id == room.id))
     step = ShowStep(room_id=room.id, position=(last or 0) + 1, **data.model_dump(exclude={"params"}), params=params)
     session.add(step)
@@ -84,7 +85,9 @@ async def add_step(session: AsyncSession, room: Room, data: StepIn) -> ShowStep:
 
 def _ensure_pending(step: ShowStep) -> None:
     if step.state is not StepState.PENDING:
-        raise Conflict("this step has already run", code="show.step_already_run", fields={"state": step.state.value})
+        raise Conflict(
+            "this step has already run", code=GrowthCode.SHOW_STEP_ALREADY_RUN, fields={"state": step.state.value}
+        )
 
 
 async def update_step(session: AsyncSession, step: ShowStep, data: StepIn) -> ShowStep:
@@ -102,7 +105,7 @@ async def update_step(session: AsyncSession, step: ShowStep, data: StepIn) -> Sh
 
 async def delete_step(session: AsyncSession, step: ShowStep) -> None:
     if step.state is StepState.RUNNING:
-        raise Conflict("this step is running", code="show.step_running")
+        raise Conflict("this step is running", code=GrowthCode.SHOW_STEP_RUNNING)
     await session.delete(step)
     await session.commit()
 
@@ -139,7 +142,7 @@ async def skip(session: AsyncSession, room: Room, step: ShowStep) -> ShowStep:
 async def retry(session: AsyncSession, room: Room, step: ShowStep) -> ShowStep:
     """A failed step goes back to pending, to be run again."""
     if not await _claim(session, step.id, StepState.FAILED, StepState.PENDING, error_code=None, started_at=None):
-        raise Conflict("only a failed step can be tried again", code="show.step_not_failed")
+        raise Conflict("only a failed step can be tried again", code=GrowthCode.SHOW_STEP_NOT_FAILED)
     await session.refresh(step)
     return step
 
@@ -147,12 +150,14 @@ async def retry(session: AsyncSession, room: Room, step: ShowStep) -> ShowStep:
 async def run(session: AsyncSession, ctx: AppContext, actor: User, room: Room, step_id: int, run_by: str) -> ShowStep:
     """Carry out one step, exactly once (see the module docstring)."""
     if room.state not in ON_AIR:
-        raise Conflict("steps run while the room is live", code="show.room_not_live")
+        raise Conflict("steps run while the room is live", code=GrowthCode.SHOW_ROOM_NOT_LIVE)
     step = await get_step(session, room, step_id)
     started = utcnow()
     if not await _claim(session, step.id, StepState.PENDING, StepState.RUNNING, started_at=started, run_by=run_by):
         await session.refresh(step)
-        raise Conflict("this step has already run", code="show.step_already_run", fields={"state": step.state.value})
+        raise Conflict(
+            "this step has already run", code=GrowthCode.SHOW_STEP_ALREADY_RUN, fields={"state": step.state.value}
+        )
     await session.refresh(step)
     try:
         result = await show_actions.execute(session, ctx, actor, room, step)
@@ -211,7 +216,7 @@ async def fail_stale(session: AsyncSession) -> int:
     result = await session.execute(
         update(ShowStep)
         .where(ShowStep.state == StepState.RUNNING, ShowStep.started_at < utcnow() - STALE_RUNNING)
-        .values(state=StepState.FAILED, error_code="show.interrupted")
+        .values(state=StepState.FAILED, error_code=GrowthCode.SHOW_INTERRUPTED)
         .execution_options(synchronize_session=False)
     )
     await session.commit()

@@ -19,6 +19,7 @@ from knowcast.commerce import coupons, draws, flash, ownership, shelf
 from knowcast.commerce.schemas import DrawCreate, DropCreate, FlashSaleCreate, PinIn
 from knowcast.context import AppContext
 from knowcast.errors import ValidationFailed
+from knowcast.growth.errors import GrowthCode
 from knowcast.growth.models import ShowStep, StepKind
 from knowcast.interaction import polls, qa
 from knowcast.interaction.schemas import PollIn
@@ -52,10 +53,12 @@ def validate(kind: StepKind, params: dict[str, Any]) -> dict[str, Any]:
     except ValidationError as exc:
         fields = {".".join(str(p) for p in e["loc"]) or "params": str(e["msg"]) for e in exc.errors()}
         raise ValidationFailed(
-            "this step's settings are incomplete or wrong", code="show.bad_params", fields=fields
+            "this step's settings are incomplete or wrong", code=GrowthCode.SHOW_BAD_PARAMS, fields=fields
         ) from None
     if kind is StepKind.PIN and model.model_dump().get("product_id") is None:
-        raise ValidationFailed("say which product to pin", code="show.bad_params", fields={"product_id": "required"})
+        raise ValidationFailed(
+            "say which product to pin", code=GrowthCode.SHOW_BAD_PARAMS, fields={"product_id": "required"}
+        )
     return model.model_dump(mode="json", exclude_none=True, exclude=set(RUN_TIME_FIELDS))
 
 

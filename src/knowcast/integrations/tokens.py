@@ -19,6 +19,7 @@ from knowcast.bus import Event
 from knowcast.context import AppContext
 from knowcast.db.types import utcnow
 from knowcast.errors import AuthenticationRequired, Conflict, NotFound, PermissionDenied
+from knowcast.integrations.errors import IntegrationsCode
 from knowcast.integrations.models import ApiToken
 from knowcast.integrations.schemas import TokenCreate, TokenState
 from knowcast.integrations.scopes import Scope, grantable
@@ -63,11 +64,13 @@ async def create_token(session: AsyncSession, ctx: AppContext, user: User, data:
     if refused:
         raise PermissionDenied(
             "your role cannot give a token these scopes",
-            code="token.scope_not_allowed",
+            code=IntegrationsCode.TOKEN_SCOPE_NOT_ALLOWED,
             fields={"scopes": ", ".join(refused)},
         )
     if await _active_count(session, user.id) >= MAX_ACTIVE_PER_USER:
-        raise Conflict(f"at most {MAX_ACTIVE_PER_USER} active tokens; revoke one first", code="token.too_many")
+        raise Conflict(
+            f"at most {MAX_ACTIVE_PER_USER} active tokens; revoke one first", code=IntegrationsCode.TOKEN_TOO_MANY
+        )
     token = PREFIX + secrets.token_urlsafe(32)
     now = utcnow()
     row = ApiToken(
@@ -110,7 +113,7 @@ async def holders(session: AsyncSession, rows: list[ApiToken]) -> dict[int, str]
 async def revoke_token(session: AsyncSession, ctx: AppContext, actor: User, token_id: int) -> ApiToken:
     row = await session.get(ApiToken, token_id)
     if row is None or (row.user_id != actor.id and actor.role is not Role.OWNER):
-        raise NotFound("no such token", code="token.not_found")
+        raise NotFound("no such token", code=IntegrationsCode.TOKEN_NOT_FOUND)
     if row.revoked_at is None:
         row.revoked_at = utcnow()
         await session.commit()
@@ -122,16 +125,22 @@ async def revoke_token(session: AsyncSession, ctx: AppContext, actor: User, toke
 async def authenticate(session: AsyncSession, token: str) -> TokenGrant:
     """The grant for a bearer token; AuthenticationRequired (401) when it is unknown, revoked or expired."""
     if not token.startswith(PREFIX) or len(token) > MAX_LENGTH:
-        raise AuthenticationRequired("this is not a Knowcast API token", code="token.invalid", headers=CHALLENGE)
+        raise AuthenticationRequired(
+            "this is not a Knowcast API token", code=IntegrationsCode.TOKEN_INVALID, headers=CHALLENGE
+        )
     row = await session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
     if row is None:
-        raise AuthenticationRequired("unknown API token", code="token.invalid", headers=CHALLENGE)
+        raise AuthenticationRequired("unknown API token", code=IntegrationsCode.TOKEN_INVALID, headers=CHALLENGE)
     state = state_of(row)
     if state != "active":
-        raise AuthenticationRequired(f"this API token is {state}", code=f"token.{state}", headers=CHALLENGE)
+        raise AuthenticationRequired(
+            f"this API token is {state}", code=IntegrationsCode(f"token.{state}"), headers=CHALLENGE
+        )
     user = await session.get(User, row.user_id)
     if user is None or not user.is_active:
-        raise AuthenticationRequired("the token's account is disabled", code="token.invalid", headers=CHALLENGE)
+        raise AuthenticationRequired(
+            "the token's account is disabled", code=IntegrationsCode.TOKEN_INVALID, headers=CHALLENGE
+        )
     await _touch(session, row)
     return TokenGrant(token_id=row.id, user=user, scopes=frozenset(row.scopes))
 
@@ -147,8 +156,12 @@ async def _touch(session: AsyncSession, row: ApiToken) -> None:
 def ensure_scope(grant: TokenGrant, scope: Scope | None) -> None:
     """Refuse a token on a route that accepts none, or without the route's scope (403)."""
     if scope is None:
-        raise PermissionDenied("this route does not accept API tokens; sign in instead", code="token.not_accepted")
+        raise PermissionDenied(
+            "this route does not accept API tokens; sign in instead", code=IntegrationsCode.TOKEN_NOT_ACCEPTED
+        )
     if scope.value not in grant.scopes:
         raise PermissionDenied(
-            f"this token lacks the scope {scope.value}", code="token.scope_missing", fields={"scope": scope.value}
+            f"this token lacks the scope {scope.value}",
+            code=IntegrationsCode.TOKEN_SCOPE_MISSING,
+            fields={"scope": scope.value},
         )

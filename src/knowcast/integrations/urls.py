@@ -12,6 +12,7 @@ import socket
 from urllib.parse import urlsplit
 
 from knowcast.errors import ValidationFailed
+from knowcast.integrations.errors import IntegrationsCode
 
 LOCAL_SUFFIXES = (".localhost", ".local", ".internal", ".home.arpa")
 
@@ -24,22 +25,24 @@ def check_url(url: str, *, allow_private: bool) -> str:
     """The URL, stripped; ValidationFailed with a ``webhook.url_*`` code when it cannot be used."""
     url = url.strip()
     if not url or any(ch.isspace() or not ch.isprintable() for ch in url):
-        raise _refuse("the URL is empty or has spaces in it", "webhook.url_invalid")
+        raise _refuse("the URL is empty or has spaces in it", IntegrationsCode.WEBHOOK_URL_INVALID)
     try:
         parts = urlsplit(url)
         _ = parts.port  # raises on a port that is not a number in range
     except ValueError as exc:
-        raise _refuse("the URL cannot be read", "webhook.url_invalid") from exc
+        raise _refuse("the URL cannot be read", IntegrationsCode.WEBHOOK_URL_INVALID) from exc
     if parts.scheme.lower() not in ("http", "https"):
-        raise _refuse("only http:// and https:// URLs can receive webhooks", "webhook.url_scheme")
+        raise _refuse("only http:// and https:// URLs can receive webhooks", IntegrationsCode.WEBHOOK_URL_SCHEME)
     if not parts.hostname:
-        raise _refuse("the URL has no host", "webhook.url_invalid")
+        raise _refuse("the URL has no host", IntegrationsCode.WEBHOOK_URL_INVALID)
     if parts.username is not None or parts.password is not None:
-        raise _refuse("put credentials in the receiver's checks, not in the URL", "webhook.url_credentials")
+        raise _refuse(
+            "put credentials in the receiver's checks, not in the URL", IntegrationsCode.WEBHOOK_URL_CREDENTIALS
+        )
     if parts.fragment:
-        raise _refuse("a URL with a #fragment is not sent to the server", "webhook.url_invalid")
+        raise _refuse("a URL with a #fragment is not sent to the server", IntegrationsCode.WEBHOOK_URL_INVALID)
     if not allow_private and is_private_host(parts.hostname):
-        raise _refuse("this URL points at a private or local address", "webhook.url_private")
+        raise _refuse("this URL points at a private or local address", IntegrationsCode.WEBHOOK_URL_PRIVATE)
     return url
 
 

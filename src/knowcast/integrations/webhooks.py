@@ -13,6 +13,7 @@ from knowcast.context import AppContext
 from knowcast.db.types import utcnow
 from knowcast.errors import Conflict, NotFound
 from knowcast.integrations import signing
+from knowcast.integrations.errors import IntegrationsCode
 from knowcast.integrations.events import PING, event_id, payload
 from knowcast.integrations.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from knowcast.integrations.queue import new_delivery
@@ -61,7 +62,7 @@ async def create_endpoint(session: AsyncSession, ctx: AppContext, actor: User, d
     url = check_url(data.url, allow_private=ctx.settings.webhook_private_allowed)
     count = int(await session.scalar(select(func.count()).select_from(WebhookEndpoint)) or 0)
     if count >= MAX_ENDPOINTS:
-        raise Conflict(f"at most {MAX_ENDPOINTS} endpoints; delete one first", code="webhook.too_many")
+        raise Conflict(f"at most {MAX_ENDPOINTS} endpoints; delete one first", code=IntegrationsCode.WEBHOOK_TOO_MANY)
     endpoint = WebhookEndpoint(
         url=url,
         description=data.description.strip(),
@@ -83,7 +84,7 @@ async def list_endpoints(session: AsyncSession) -> list[WebhookEndpoint]:
 async def get_endpoint(session: AsyncSession, endpoint_id: int) -> WebhookEndpoint:
     endpoint = await session.get(WebhookEndpoint, endpoint_id)
     if endpoint is None:
-        raise NotFound("no such webhook endpoint", code="webhook.not_found")
+        raise NotFound("no such webhook endpoint", code=IntegrationsCode.WEBHOOK_NOT_FOUND)
     return endpoint
 
 
@@ -141,7 +142,7 @@ async def list_deliveries(session: AsyncSession, where: DeliveryFilter) -> list[
 async def get_delivery(session: AsyncSession, delivery_id: int) -> WebhookDelivery:
     delivery = await session.get(WebhookDelivery, delivery_id)
     if delivery is None:
-        raise NotFound("no such delivery", code="webhook.delivery_not_found")
+        raise NotFound("no such delivery", code=IntegrationsCode.WEBHOOK_DELIVERY_NOT_FOUND)
     return delivery
 
 

@@ -24,6 +24,7 @@ from knowcast.context import AppContext
 from knowcast.db.engine import Database
 from knowcast.errors import AuthenticationRequired, PermissionDenied, RateLimited, ValidationFailed
 from knowcast.interaction import moderation
+from knowcast.interaction.errors import InteractionCode
 from knowcast.realtime import protocol
 from knowcast.realtime.connection import Connection
 from knowcast.realtime.room import LiveRoom, now_ms
@@ -104,11 +105,13 @@ class ChatDesk:
 
     async def handle(self, conn: Connection, message: protocol.Chat) -> None:
         if conn.user_id is None:
-            raise AuthenticationRequired("sign in to chat", code="chat.signin_required")
+            raise AuthenticationRequired("sign in to chat", code=InteractionCode.CHAT_SIGNIN_REQUIRED)
         text = self.check(conn, message.text)
         pattern = await self.words.pattern_now()
         if pattern is not None and pattern.search(text):
-            raise ValidationFailed("this message contains a word the shop does not allow", code="chat.blocked_word")
+            raise ValidationFailed(
+                "this message contains a word the shop does not allow", code=InteractionCode.CHAT_BLOCKED_WORD
+            )
         self.admit(conn)
         line: dict[str, Any] = {
             "id": f"{self._prefix}{next(self._ids)}",
@@ -139,16 +142,18 @@ class ChatDesk:
         assert conn.user_id is not None
         rules = self.rules(conn.room_id)
         if conn.user_id in rules.banned:
-            raise PermissionDenied("you were removed from this room's chat", code="chat.banned")
+            raise PermissionDenied("you were removed from this room's chat", code=InteractionCode.CHAT_BANNED)
         until = rules.muted.get(conn.user_id, 0.0)
         if until > time.time():
-            raise RateLimited("you are muted for now", retry_after=int(until - time.time()) + 1, code="chat.muted")
+            raise RateLimited(
+                "you are muted for now", retry_after=int(until - time.time()) + 1, code=InteractionCode.CHAT_MUTED
+            )
         text = " ".join(_CONTROL.sub(" ", raw).split())
         if not text:
-            raise ValidationFailed("say something first", code="chat.empty")
+            raise ValidationFailed("say something first", code=InteractionCode.CHAT_EMPTY)
         if len(text) > self.settings.chat_max_length:
             raise ValidationFailed(
-                f"a message has at most {self.settings.chat_max_length} characters", code="chat.too_long"
+                f"a message has at most {self.settings.chat_max_length} characters", code=InteractionCode.CHAT_TOO_LONG
             )
         return text
 
@@ -159,7 +164,7 @@ class ChatDesk:
         if rules.slow_mode and not conn.can_moderate:
             wait = rules.last_sent.get(user, -1e9) + rules.slow_mode - now
             if wait > 0:
-                raise RateLimited("slow mode is on", retry_after=int(wait) + 1, code="chat.slow_mode")
+                raise RateLimited("slow mode is on", retry_after=int(wait) + 1, code=InteractionCode.CHAT_SLOW_MODE)
         sent = rules.sent.setdefault(user, deque(maxlen=self.settings.chat_burst))
         window = self.settings.chat_burst_seconds
         if len(sent) == sent.maxlen and now - sent[0] < window:
@@ -167,7 +172,7 @@ class ChatDesk:
             rules.muted[user] = time.time() + mute
             sent.clear()
             raise RateLimited(
-                f"too many messages: muted for {mute} seconds", retry_after=mute, code="chat.rate_limited"
+                f"too many messages: muted for {mute} seconds", retry_after=mute, code=InteractionCode.CHAT_RATE_LIMITED
             )
         sent.append(now)
         rules.last_sent[user] = now

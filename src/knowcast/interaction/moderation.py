@@ -14,11 +14,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowcast.accounts import service as accounts
+from knowcast.accounts.errors import AccountsCode
 from knowcast.accounts.models import Role, User
 from knowcast.bus import Event
 from knowcast.context import AppContext
 from knowcast.db.types import utcnow
 from knowcast.errors import Conflict, NotFound, PermissionDenied
+from knowcast.interaction.errors import InteractionCode
 from knowcast.interaction.models import (
     BannedWord,
     RoomChatSettings,
@@ -28,6 +30,7 @@ from knowcast.interaction.models import (
     SanctionKind,
 )
 from knowcast.interaction.schemas import PersonIn, PersonOut, SanctionIn
+from knowcast.rooms.errors import RoomsCode
 from knowcast.rooms.models import Room
 from knowcast.rooms.service import ensure_can_manage
 
@@ -79,7 +82,9 @@ def _standing(
 async def ensure_can_moderate(session: AsyncSession, user: User, room: Room) -> Standing:
     mine = await standing(session, user, room)
     if not mine.can_moderate:
-        raise PermissionDenied("only this room's host and moderators can do that", code="chat.not_moderator")
+        raise PermissionDenied(
+            "only this room's host and moderators can do that", code=InteractionCode.CHAT_NOT_MODERATOR
+        )
     return mine
 
 
@@ -129,7 +134,7 @@ async def sanction(session: AsyncSession, ctx: AppContext, actor: User, room: Ro
     await ensure_can_moderate(session, actor, room)
     target = await accounts.get_user(session, data.user_id)
     if (await standing(session, target, room)).can_moderate:
-        raise Conflict("the host and moderators cannot be muted or banned", code="chat.cannot_sanction")
+        raise Conflict("the host and moderators cannot be muted or banned", code=InteractionCode.CHAT_CANNOT_SANCTION)
     until = None
     if data.kind is SanctionKind.MUTE:
         until = utcnow() + timedelta(seconds=data.seconds or 300)
@@ -180,14 +185,14 @@ async def set_slow_mode(session: AsyncSession, ctx: AppContext, actor: User, roo
 async def _person(session: AsyncSession, data: PersonIn) -> User:
     user = await accounts.find_by_email(session, str(data.email))
     if user is None:
-        raise NotFound("no account has this email", code="user.not_found", fields={"email": "unknown"})
+        raise NotFound("no account has this email", code=AccountsCode.USER_NOT_FOUND, fields={"email": "unknown"})
     return user
 
 
 async def add_moderator(session: AsyncSession, ctx: AppContext, host: User, room: Room, data: PersonIn) -> PersonOut:
     ensure_can_manage(host, room)
     user = await _person(session, data)
-    await _insert(session, RoomModerator(room_id=room.id, user_id=user.id), "room.already_moderator")
+    await _insert(session, RoomModerator(room_id=room.id, user_id=user.id), RoomsCode.ROOM_ALREADY_MODERATOR)
     await _publish(ctx, "room.moderator_added", room, user_id=user.id, name=user.display_name)
     return PersonOut(user_id=user.id, name=user.display_name)
 
@@ -195,12 +200,12 @@ async def add_moderator(session: AsyncSession, ctx: AppContext, host: User, room
 async def invite_guest(session: AsyncSession, ctx: AppContext, host: User, room: Room, data: PersonIn) -> PersonOut:
     ensure_can_manage(host, room)
     user = await _person(session, data)
-    await _insert(session, RoomGuest(room_id=room.id, user_id=user.id, title=data.title), "room.already_guest")
+    await _insert(session, RoomGuest(room_id=room.id, user_id=user.id, title=data.title), RoomsCode.ROOM_ALREADY_GUEST)
     await _publish(ctx, "room.guest_added", room, user_id=user.id, name=user.display_name, title=data.title)
     return PersonOut(user_id=user.id, name=user.display_name, title=data.title)
 
 
-async def _insert(session: AsyncSession, row: RoomModerator | RoomGuest, code: str) -> None:
+async def _insert(session: AsyncSession, row: RoomModerator | RoomGuest, code: RoomsCode) -> None:
     session.add(row)
     try:
         await session.commit()

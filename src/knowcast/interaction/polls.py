@@ -18,6 +18,7 @@ from knowcast.context import AppContext
 from knowcast.db.types import utcnow
 from knowcast.errors import Conflict, NotFound, ValidationFailed
 from knowcast.interaction import moderation
+from knowcast.interaction.errors import InteractionCode
 from knowcast.interaction.models import Poll, PollState, PollVote
 from knowcast.interaction.schemas import PollIn, PollOut
 from knowcast.rooms.models import Room
@@ -48,7 +49,7 @@ async def current(session: AsyncSession, room_id: int) -> PollOut | None:
 async def _poll(session: AsyncSession, room: Room, poll_id: int) -> Poll:
     poll = await session.get(Poll, poll_id)
     if poll is None or poll.room_id != room.id:
-        raise NotFound("no such poll", code="poll.not_found")
+        raise NotFound("no such poll", code=InteractionCode.POLL_NOT_FOUND)
     return poll
 
 
@@ -60,7 +61,7 @@ async def _publish(ctx: AppContext, name: str, room: Room, out: PollOut, replace
 async def open_poll(session: AsyncSession, ctx: AppContext, user: User, room: Room, data: PollIn) -> PollOut:
     await moderation.ensure_can_moderate(session, user, room)
     if await current(session, room.id) is not None:
-        raise Conflict("close the open poll first", code="poll.already_open")
+        raise Conflict("close the open poll first", code=InteractionCode.POLL_ALREADY_OPEN)
     poll = Poll(room_id=room.id, question=data.question, options=data.options)
     session.add(poll)
     await session.commit()
@@ -73,15 +74,17 @@ async def vote(session: AsyncSession, ctx: AppContext, user: User, room: Room, p
     await ensure_can_watch(session, user, room)
     poll = await _poll(session, room, poll_id)
     if poll.state is not PollState.OPEN:
-        raise Conflict("this poll is closed", code="poll.closed")
+        raise Conflict("this poll is closed", code=InteractionCode.POLL_CLOSED)
     if option >= len(poll.options):
-        raise ValidationFailed("no such option", code="poll.bad_option", fields={"option": "out of range"})
+        raise ValidationFailed(
+            "no such option", code=InteractionCode.POLL_BAD_OPTION, fields={"option": "out of range"}
+        )
     session.add(PollVote(poll_id=poll.id, user_id=user.id, option=option))
     try:
         await session.commit()
     except IntegrityError as exc:
         await session.rollback()
-        raise Conflict("you already voted in this poll", code="poll.already_voted") from exc
+        raise Conflict("you already voted in this poll", code=InteractionCode.POLL_ALREADY_VOTED) from exc
     await ctx.bus.publish(Event("poll.voted", {"room_id": room.id, "poll_id": poll.id, "user_id": user.id}))
     out = await view(session, poll)
     await _publish(ctx, "poll.results", room, out, replaces=True)

@@ -18,6 +18,7 @@ from knowcast.bus import Event
 from knowcast.context import AppContext
 from knowcast.errors import Conflict, NotFound, PermissionDenied
 from knowcast.interaction import moderation
+from knowcast.interaction.errors import InteractionCode
 from knowcast.interaction.models import Question, QuestionVote
 from knowcast.interaction.schemas import QuestionOut
 from knowcast.rooms.models import Room
@@ -29,7 +30,7 @@ TOP = 30
 async def _view(session: AsyncSession, question_id: int) -> QuestionOut:
     views = await _views(session, Question.id == question_id)
     if not views:
-        raise NotFound("no such question", code="qa.not_found")
+        raise NotFound("no such question", code=InteractionCode.QA_NOT_FOUND)
     return views[0]
 
 
@@ -67,7 +68,7 @@ async def top(session: AsyncSession, room_id: int, limit: int = TOP) -> list[Que
 async def _question(session: AsyncSession, room: Room, question_id: int) -> Question:
     question = await session.get(Question, question_id)
     if question is None or question.room_id != room.id:
-        raise NotFound("no such question", code="qa.not_found")
+        raise NotFound("no such question", code=InteractionCode.QA_NOT_FOUND)
     return question
 
 
@@ -79,7 +80,7 @@ async def ask(session: AsyncSession, ctx: AppContext, user: User, room: Room, te
     await ensure_can_watch(session, user, room)
     banned, _ = await moderation.sanctions_of(session, room.id, user.id)
     if banned:
-        raise PermissionDenied("you were removed from this room's chat", code="chat.banned")
+        raise PermissionDenied("you were removed from this room's chat", code=InteractionCode.CHAT_BANNED)
     question = Question(room_id=room.id, user_id=user.id, text=text)
     session.add(question)
     await session.commit()
@@ -96,7 +97,7 @@ async def upvote(session: AsyncSession, ctx: AppContext, user: User, room: Room,
         await session.flush()
     except IntegrityError as exc:
         await session.rollback()
-        raise Conflict("you already upvoted this question", code="qa.already_voted") from exc
+        raise Conflict("you already upvoted this question", code=InteractionCode.QA_ALREADY_VOTED) from exc
     await session.execute(update(Question).where(Question.id == question_id).values(votes=Question.votes + 1))
     await session.commit()
     view = await _view(session, question_id)
@@ -110,7 +111,9 @@ async def answer(
     """The host, a moderator or an invited guest expert marks a question answered (optionally in writing)."""
     mine = await moderation.standing(session, user, room)
     if not (mine.can_answer or mine.can_moderate):
-        raise PermissionDenied("only the host and guest experts answer questions", code="qa.cannot_answer")
+        raise PermissionDenied(
+            "only the host and guest experts answer questions", code=InteractionCode.QA_CANNOT_ANSWER
+        )
     question = await _question(session, room, question_id)
     question.answered, question.answered_by = True, user.id
     question.answer = " ".join(text.split())

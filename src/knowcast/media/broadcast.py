@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from knowcast.media import flv, rtmp
+from knowcast.media.errors import MediaCode
 from knowcast.media.ffmpeg import FfmpegProcess, StreamPlan, hls_args, plan_for
 from knowcast.media.health import HealthIssue, HealthReport, HealthTracker
 from knowcast.media.rtmp import Message
@@ -156,12 +157,14 @@ class Broadcast:
         video, audio = self.probe.video, self.probe.audio
         if video is None or video not in PLAYABLE_VIDEO:
             what = "no video track" if video is None else f"video codec {video}"
-            self.kick("media.unsupported_codec", f"cannot broadcast {what}: send H.264 video with AAC audio")
+            self.kick(MediaCode.MEDIA_UNSUPPORTED_CODEC, f"cannot broadcast {what}: send H.264 video with AAC audio")
             self.plan = StreamPlan(video_copy=False, audio="none")  # swallow the rest until the link closes
             return
         self.plan = plan_for(video, audio, self.plane.rungs)
         if self.plan.transcoding and not self.plane.rungs:
-            self.problem("media.transcoding", f"{video}/{audio or 'no audio'} is transcoded; H.264/AAC costs less")
+            self.problem(
+                MediaCode.MEDIA_TRANSCODING, f"{video}/{audio or 'no audio'} is transcoded; H.264/AAC costs less"
+            )
         if not await self._spawn(append=self.plane.store.has_media(self.room_id)):
             return
         pending, self.probe.tags = self.probe.tags, []
@@ -176,7 +179,7 @@ class Broadcast:
         try:
             child = await FfmpegProcess.spawn(args, self.health.on_progress)
         except OSError as exc:
-            self.kick("media.ffmpeg_missing", f"cannot start ffmpeg ({exc}); check KNOWCAST_FFMPEG")
+            self.kick(MediaCode.MEDIA_FFMPEG_MISSING, f"cannot start ffmpeg ({exc}); check KNOWCAST_FFMPEG")
             return False
         self.ffmpeg = child
         await self._write_raw(flv.HEADER)
@@ -198,16 +201,18 @@ class Broadcast:
         error = child.error_text()
         log.warning("ffmpeg exited", extra={"room_id": self.room_id, "code": code, "stderr": error[-500:]})
         if any(marker in error for marker in DISK_FULL) or self.plane.disk_full(self.room_id):
-            self.kick("media.disk_full", "the server's media disk is full; the stream was stopped")
+            self.kick(MediaCode.MEDIA_DISK_FULL, "the server's media disk is full; the stream was stopped")
             return
         now = time.monotonic()
         while self.restarts and self.restarts[0] < now - RESTART_WINDOW:
             self.restarts.popleft()
         if len(self.restarts) >= MAX_RESTARTS:
-            self.kick("media.ffmpeg_failed", "video processing keeps failing on the server; the stream was stopped")
+            self.kick(
+                MediaCode.MEDIA_FFMPEG_FAILED, "video processing keeps failing on the server; the stream was stopped"
+            )
             return
         self.restarts.append(now)
-        self.problem("media.ffmpeg_restarted", "video processing restarted; viewers may see a short jump")
+        self.problem(MediaCode.MEDIA_FFMPEG_RESTARTED, "video processing restarted; viewers may see a short jump")
         self.health.restarted()
         if await self._spawn(append=True):
             for name in ("meta", "video", "audio"):
@@ -225,7 +230,7 @@ class Broadcast:
                 await self.plane.segment_ready(self)
             ticks += 1
             if ticks % 10 == 0 and self.plane.disk_full(self.room_id):
-                self.kick("media.disk_full", "the server's media disk is full; the stream was stopped")
+                self.kick(MediaCode.MEDIA_DISK_FULL, "the server's media disk is full; the stream was stopped")
                 return
             await asyncio.sleep(0.1)
 

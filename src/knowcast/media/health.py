@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel
 
+from knowcast.media.errors import MediaCode
+
 WINDOW_SECONDS = 5.0
 LOW_BITRATE_KBPS = 250
 LOW_FPS = 20
@@ -127,20 +129,24 @@ class HealthTracker:
         out: list[HealthIssue] = []
         rate, fps, gop = self.bitrate_kbps(now), self.fps(), self.keyframe_interval_ms
         if now - self.last_input > STALL_SECONDS:
-            out.append(HealthIssue(code="media.stalled", message="no video has arrived for a few seconds"))
+            out.append(HealthIssue(code=MediaCode.MEDIA_STALLED, message="no video has arrived for a few seconds"))
         elif rate is not None and rate < LOW_BITRATE_KBPS:
-            out.append(HealthIssue(code="media.low_bitrate", message=f"bitrate is only {rate:.0f} kbps"))
+            out.append(HealthIssue(code=MediaCode.MEDIA_LOW_BITRATE, message=f"bitrate is only {rate:.0f} kbps"))
         if fps is not None and fps < LOW_FPS:
-            out.append(HealthIssue(code="media.low_fps", message=f"frame rate is {fps:.0f} fps"))
+            out.append(HealthIssue(code=MediaCode.MEDIA_LOW_FPS, message=f"frame rate is {fps:.0f} fps"))
         if gop is not None and gop > max(2000, 2000 * self.segment_seconds):
             out.append(
                 HealthIssue(
-                    code="media.keyframe_interval",
+                    code=MediaCode.MEDIA_KEYFRAME_INTERVAL,
                     message=f"keyframes every {gop / 1000:.1f} s; set the keyframe interval to 1 s for low delay",
                 )
             )
         if now - self.drops_grew_at < WINDOW_SECONDS:
-            out.append(HealthIssue(code="media.dropped_frames", message=f"{self.dropped_frames} frames dropped"))
+            out.append(
+                HealthIssue(code=MediaCode.MEDIA_DROPPED_FRAMES, message=f"{self.dropped_frames} frames dropped")
+            )
         if transcoding and self.speed is not None and self.speed < SLOW_SPEED:
-            out.append(HealthIssue(code="media.slow_transcode", message=f"transcoding runs at {self.speed:.2f}x"))
+            out.append(
+                HealthIssue(code=MediaCode.MEDIA_SLOW_TRANSCODE, message=f"transcoding runs at {self.speed:.2f}x")
+            )
         return out

@@ -19,8 +19,10 @@ from starlette.responses import JSONResponse, Response
 from knowcast.deps import Ctx, Db, Machine
 from knowcast.errors import KnowcastError, NotFound, PermissionDenied
 from knowcast.media import access, service
+from knowcast.media.errors import MediaCode
 from knowcast.media.runtime import media_of
 from knowcast.media.schemas import MediaMtxAuth, MediaMtxPath, SrsHook
+from knowcast.rooms.errors import RoomsCode
 from knowcast.rooms.states import AccessMode
 
 log = logging.getLogger(__name__)
@@ -31,10 +33,12 @@ async def media_hook(request: Request, ctx: Ctx) -> None:
     """Server-to-server access: the shared ``media_hook_secret`` instead of a session and a CSRF token."""
     secret = ctx.settings.media_hook_secret
     if not secret:
-        raise NotFound("external media-server hooks are off (set KNOWCAST_MEDIA_HOOK_SECRET)", code="media.hooks_off")
+        raise NotFound(
+            "external media-server hooks are off (set KNOWCAST_MEDIA_HOOK_SECRET)", code=MediaCode.MEDIA_HOOKS_OFF
+        )
     given = request.query_params.get("secret") or request.headers.get("x-knowcast-hook-secret") or ""
     if not hmac.compare_digest(given.encode(), secret.encode()):
-        raise PermissionDenied("wrong media hook secret", code="media.hook_secret")
+        raise PermissionDenied("wrong media hook secret", code=MediaCode.MEDIA_HOOK_SECRET)
 
 
 HookGuard = Depends(media_hook)
@@ -110,13 +114,13 @@ async def mediamtx_auth(request: Request, body: MediaMtxAuth, db: Db) -> Respons
     if body.action in ("read", "playback"):
         room = await service.find_on_air(db, stream)
         if room is None:
-            raise NotFound("no such stream", code="media.no_video")
+            raise NotFound("no such stream", code=MediaCode.MEDIA_NO_VIDEO)
         token = (parse_qs(body.query).get("t") or [""])[0]
         secret = media_of(request).settings.secret_key
         if room.access_mode is not AccessMode.PUBLIC and not access.token_valid(secret, room.id, token):
-            raise PermissionDenied("this room needs a ticket or a membership", code="room.ticket_required")
+            raise PermissionDenied("this room needs a ticket or a membership", code=RoomsCode.ROOM_TICKET_REQUIRED)
         return Response(status_code=204)
-    raise PermissionDenied("Knowcast only authorizes publishing and reading", code="media.action_refused")
+    raise PermissionDenied("Knowcast only authorizes publishing and reading", code=MediaCode.MEDIA_ACTION_REFUSED)
 
 
 @router.post("/mediamtx/ready", dependencies=[Machine, HookGuard])

@@ -10,6 +10,7 @@ from knowcast.deps import Ctx, Db, Host, Id, MaybeUser, Public, optional_user
 from knowcast.errors import AuthenticationRequired, NotFound, PermissionDenied
 from knowcast.media import access, playback, playlist
 from knowcast.media.access import RoomFacts
+from knowcast.media.errors import MediaCode
 from knowcast.media.health import HealthReport
 from knowcast.media.playlist import MPEGURL
 from knowcast.media.runtime import media_of
@@ -55,16 +56,16 @@ async def _render(request: Request, db: Db, room_id: int, variant: str | None, k
     variants = store.variants(room_id)
     scope = "public" if facts.public else "private"
     if not variants:
-        raise NotFound("this room has no video yet", code="media.no_video")
+        raise NotFound("this room has no video yet", code=MediaCode.MEDIA_NO_VIDEO)
     if variant is None and len(variants) > 1:
         text = playlist.render_master(variants, _rewrite(request, facts), f"{kind}.m3u8")
         return _playlist_response(text, f"{scope}, no-cache")
     name = variant or variants[0].name
     if name not in {v.name for v in variants}:
-        raise NotFound("no such rendition", code="media.no_variant")
+        raise NotFound("no such rendition", code=MediaCode.MEDIA_NO_VARIANT)
     parsed = store.playlist(room_id, name)
     if parsed is None or not parsed.segments:
-        raise NotFound("the stream has not produced video yet", code="media.no_video")
+        raise NotFound("the stream has not produced video yet", code=MediaCode.MEDIA_NO_VIDEO)
     rewrite = _rewrite(request, facts, "" if variant else f"{name}/")
     if kind == "vod":
         return _playlist_response(playlist.render_vod(parsed, rewrite), f"{scope}, max-age=60")
@@ -89,7 +90,7 @@ async def variant_file(request: Request, room_id: Id, variant: str, name: str, d
     facts = await allowed_to_fetch(request, db, room_id)
     path = media_of(request).store.segment_path(room_id, variant, name)
     if path is None:
-        raise NotFound("no such segment", code="media.no_segment")
+        raise NotFound("no such segment", code=MediaCode.MEDIA_NO_SEGMENT)
     cache = IMMUTABLE if facts.public else "private, max-age=3600"
     media_type = SEGMENT_TYPES.get(path.suffix, "application/octet-stream")
     return FileResponse(path, media_type=media_type, headers={"cache-control": cache})

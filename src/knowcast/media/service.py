@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowcast.context import AppContext
 from knowcast.errors import Conflict, NotFound
+from knowcast.media.errors import MediaCode
 from knowcast.rooms import service as rooms
 from knowcast.rooms.models import Room
 from knowcast.rooms.states import RoomState
@@ -26,9 +27,9 @@ async def publishable_room(session: AsyncSession, stream_key: str) -> Room:
     """The room this key publishes to, or a coded refusal (wrong or rotated key, ended room)."""
     room = await rooms.find_by_stream_key(session, stream_key) if stream_key else None
     if room is None:
-        raise NotFound("this stream key is not valid (it may have been rotated)", code="media.wrong_key")
+        raise NotFound("this stream key is not valid (it may have been rotated)", code=MediaCode.MEDIA_WRONG_KEY)
     if room.state is RoomState.ENDED:
-        raise Conflict("this room has ended; create a new room to go live again", code="media.room_ended")
+        raise Conflict("this room has ended; create a new room to go live again", code=MediaCode.MEDIA_ROOM_ENDED)
     return room
 
 
@@ -39,7 +40,7 @@ async def external_room(session: AsyncSession, stream_name: str, key: str | None
         return await publishable_room(session, stream_name)
     room = await publishable_room(session, key or "")
     if room.id != int(match.group(1)):
-        raise NotFound("this stream key is not valid for that room", code="media.wrong_key")
+        raise NotFound("this stream key is not valid for that room", code=MediaCode.MEDIA_WRONG_KEY)
     return room
 
 

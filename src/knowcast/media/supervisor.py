@@ -16,6 +16,7 @@ from knowcast.context import AppContext
 from knowcast.errors import KnowcastError
 from knowcast.media import service
 from knowcast.media.broadcast import Broadcast, PublisherSession
+from knowcast.media.errors import MediaCode
 from knowcast.media.health import HealthReport
 from knowcast.media.ladder import Rung, parse_ladder
 from knowcast.media.rtmp_gate import Link, PublishRefused, PublishRequest
@@ -68,7 +69,7 @@ class MediaPlane:
 
     async def begin(self, request: PublishRequest, link: Link) -> PublisherSession:
         if request.app not in RTMP_APPS:
-            raise PublishRefused("media.wrong_app", "publish to rtmp://<server>/live with your stream key")
+            raise PublishRefused(MediaCode.MEDIA_WRONG_APP, "publish to rtmp://<server>/live with your stream key")
         return await self.admit(request.stream_key, request.peer, link)
 
     async def admit(self, stream_key: str, peer: str, link: Link, room_id: int | None = None) -> PublisherSession:
@@ -79,14 +80,14 @@ class MediaPlane:
         except KnowcastError as error:
             raise PublishRefused(error.code, error.message) from error
         if room_id is not None and room.id != room_id:
-            raise PublishRefused("media.wrong_key", "this stream key is not valid for that room")
+            raise PublishRefused(MediaCode.MEDIA_WRONG_KEY, "this stream key is not valid for that room")
         broadcast = self._broadcast(room.id)
         if broadcast.link is not None:
-            broadcast.problem("media.second_publisher", f"a second encoder ({peer}) was refused")
-            raise PublishRefused("media.already_publishing", "this room already has an encoder publishing")
+            broadcast.problem(MediaCode.MEDIA_SECOND_PUBLISHER, f"a second encoder ({peer}) was refused")
+            raise PublishRefused(MediaCode.MEDIA_ALREADY_PUBLISHING, "this room already has an encoder publishing")
         if self.disk_full(room.id):
-            broadcast.problem("media.disk_full", "the server's media disk is full; free space to go live")
-            raise PublishRefused("media.disk_full", "the server's media disk is full")
+            broadcast.problem(MediaCode.MEDIA_DISK_FULL, "the server's media disk is full; free space to go live")
+            raise PublishRefused(MediaCode.MEDIA_DISK_FULL, "the server's media disk is full")
         log.info("publisher accepted", extra={"room_id": room.id, "peer": peer})
         return broadcast.attach(link)
 
@@ -152,4 +153,4 @@ class MediaPlane:
     async def _on_key_rotated(self, event: Event) -> None:
         broadcast = self.broadcasts.get(int(event.data["room_id"]))
         if broadcast is not None and broadcast.link is not None:
-            broadcast.kick("media.key_rotated", "the stream key was rotated; publish with the new key")
+            broadcast.kick(MediaCode.MEDIA_KEY_ROTATED, "the stream key was rotated; publish with the new key")

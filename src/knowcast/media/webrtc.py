@@ -15,6 +15,7 @@ from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection
 from starlette.requests import Request
 
 from knowcast.errors import ValidationFailed
+from knowcast.media.errors import MediaCode
 from knowcast.settings import Settings
 
 SDP = "application/sdp"
@@ -57,8 +58,8 @@ def rtc_configuration(settings: Settings) -> RTCConfiguration:
 async def read_offer(request: Request) -> str:
     """The SDP offer of a WHIP or WHEP request: sent as application/sdp, at most MAX_OFFER_BYTES."""
     if not request.headers.get("content-type", "").startswith(SDP):
-        raise ValidationFailed("send the SDP offer as application/sdp", code="media.bad_offer")
+        raise ValidationFailed("send the SDP offer as application/sdp", code=MediaCode.MEDIA_BAD_OFFER)
     offer = await request.body()
     if len(offer) > MAX_OFFER_BYTES:
-        raise ValidationFailed("the SDP offer is too large", code="media.bad_offer")
+        raise ValidationFailed("the SDP offer is too large", code=MediaCode.MEDIA_BAD_OFFER)
     return offer.decode("utf-8", errors="replace")

@@ -27,6 +27,7 @@ from av.video.frame import VideoFrame
 from knowcast.errors import NotFound, ServiceUnavailable, ValidationFailed
 from knowcast.media import flv, rtmp
 from knowcast.media.broadcast import Broadcast
+from knowcast.media.errors import MediaCode
 from knowcast.media.rtmp import Message
 from knowcast.media.supervisor import MediaPlane
 from knowcast.media.webrtc import close_peer, rtc_configuration
@@ -184,7 +185,7 @@ class WhepSession:
         try:
             await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
         except ValueError as exc:
-            raise ValidationFailed(f"the SDP offer is not valid: {exc}", code="media.bad_offer") from exc
+            raise ValidationFailed(f"the SDP offer is not valid: {exc}", code=MediaCode.MEDIA_BAD_OFFER) from exc
         await self.pc.setLocalDescription(await self.pc.createAnswer())
         return str(self.pc.localDescription.sdp)
 
@@ -213,9 +214,11 @@ class WhepViewing:
         """A viewing session on the room's program; 404 when nothing is publishing, 503 over the budget."""
         broadcast = self.plane.broadcasts.get(room_id)
         if broadcast is None or broadcast.link is None:
-            raise NotFound("nothing is being broadcast in this room now", code="media.not_publishing")
+            raise NotFound("nothing is being broadcast in this room now", code=MediaCode.MEDIA_NOT_PUBLISHING)
         if len(self.sessions) >= self.settings.webrtc_max_viewers:
-            raise ServiceUnavailable("no more WebRTC viewers here now; watch the HLS stream", code="media.webrtc_full")
+            raise ServiceUnavailable(
+                "no more WebRTC viewers here now; watch the HLS stream", code=MediaCode.MEDIA_WEBRTC_FULL
+            )
         feed = self.feeds.get(room_id)
         if feed is None or feed.broadcast is not broadcast:
             feed = self.feeds[room_id] = ProgramFeed(broadcast)

@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from knowcast.deps import Db, Id, Public
 from knowcast.errors import NotFound
+from knowcast.media.errors import MediaCode
 from knowcast.media.routes import allowed_to_fetch
 from knowcast.media.runtime import media_of
 from knowcast.media.webrtc import SDP, read_offer
@@ -21,7 +22,9 @@ router = APIRouter(prefix="/whep", tags=["webrtc"])
 def _viewing(request: Request) -> WhepViewing:
     whep = media_of(request).whep
     if whep is None:
-        raise NotFound("WebRTC viewing is off: it needs the embedded ingest (KNOWCAST_INGEST)", code="media.webrtc_off")
+        raise NotFound(
+            "WebRTC viewing is off: it needs the embedded ingest (KNOWCAST_INGEST)", code=MediaCode.MEDIA_WEBRTC_OFF
+        )
     return whep
 
 
@@ -38,5 +41,5 @@ async def watch(request: Request, room_id: Id, db: Db) -> Response:
 @router.delete("/sessions/{session_id}", dependencies=[Public])
 async def stop(request: Request, session_id: str) -> Response:
     if not await _viewing(request).end(session_id):
-        raise NotFound("no such WHEP session (it may have ended already)", code="media.no_session")
+        raise NotFound("no such WHEP session (it may have ended already)", code=MediaCode.MEDIA_NO_SESSION)
     return Response(status_code=200)

@@ -25,6 +25,7 @@ from knowcast.bus import Event
 from knowcast.errors import AuthenticationRequired, Conflict, KnowcastError, ServiceUnavailable, ValidationFailed
 from knowcast.media import invites
 from knowcast.media.broadcast import PublisherSession
+from knowcast.media.errors import MediaCode
 from knowcast.media.flv_mux import FlvEncoder
 from knowcast.media.rtmp import Message
 from knowcast.media.rtmp_gate import PublishRefused
@@ -37,10 +38,10 @@ log = logging.getLogger(__name__)
 IDLE_TIMEOUT = 20.0  # also bounds how long an offer whose ICE never connects holds the room
 QUEUE_FRAMES = 60  # about a second of frames waiting for the encoder; past that, pictures are dropped
 REFUSALS: dict[str, type[KnowcastError]] = {
-    "media.wrong_key": AuthenticationRequired,
-    "media.room_ended": Conflict,
-    "media.already_publishing": Conflict,
-    "media.disk_full": ServiceUnavailable,
+    MediaCode.MEDIA_WRONG_KEY: AuthenticationRequired,
+    MediaCode.MEDIA_ROOM_ENDED: Conflict,
+    MediaCode.MEDIA_ALREADY_PUBLISHING: Conflict,
+    MediaCode.MEDIA_DISK_FULL: ServiceUnavailable,
 }
 
 Frame = VideoFrame | AudioFrame
@@ -81,9 +82,9 @@ class WhipSession:
         try:
             await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
         except ValueError as exc:
-            raise ValidationFailed(f"the SDP offer is not valid: {exc}", code="media.bad_offer") from exc
+            raise ValidationFailed(f"the SDP offer is not valid: {exc}", code=MediaCode.MEDIA_BAD_OFFER) from exc
         if not any(track.kind == "video" for track in self.tracks):
-            raise ValidationFailed("the offer has no video track to receive", code="media.no_video_offer")
+            raise ValidationFailed("the offer has no video track to receive", code=MediaCode.MEDIA_NO_VIDEO_OFFER)
         await self.pc.setLocalDescription(await self.pc.createAnswer())
         settings = self.ingest.settings
         has_audio = any(track.kind == "audio" for track in self.tracks)
@@ -220,7 +221,9 @@ class WhipIngest:
     async def offer(self, room_id: int, stream_key: str, offer_sdp: str, peer: str) -> WhipSession:
         """A new publishing session for ``room_id``, or a coded refusal; ``session.pc.localDescription`` answers."""
         if len(self.sessions) >= self.settings.webrtc_max_publishers:
-            raise ServiceUnavailable("this server takes no more WebRTC publishers now", code="media.webrtc_busy")
+            raise ServiceUnavailable(
+                "this server takes no more WebRTC publishers now", code=MediaCode.MEDIA_WEBRTC_BUSY
+            )
         session = WhipSession(self, peer)
         try:
             session.sink = await self.plane.admit(stream_key, peer, session, room_id)

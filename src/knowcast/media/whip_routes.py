@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from knowcast.deps import Id, Machine
 from knowcast.errors import AuthenticationRequired, NotFound
+from knowcast.media.errors import MediaCode
 from knowcast.media.runtime import media_of
 from knowcast.media.webrtc import SDP, read_offer
 from knowcast.media.whip import WhipIngest
@@ -22,7 +23,9 @@ router = APIRouter(prefix="/whip", tags=["webrtc"])
 def _ingest(request: Request) -> WhipIngest:
     whip = media_of(request).whip
     if whip is None:
-        raise NotFound("WebRTC ingest is off: it needs the embedded ingest (KNOWCAST_INGEST)", code="media.webrtc_off")
+        raise NotFound(
+            "WebRTC ingest is off: it needs the embedded ingest (KNOWCAST_INGEST)", code=MediaCode.MEDIA_WEBRTC_OFF
+        )
     return whip
 
 
@@ -31,7 +34,7 @@ def _stream_key(request: Request) -> str:
     if scheme.lower() != "bearer" or not value.strip():
         raise AuthenticationRequired(
             "send the room's stream key as 'Authorization: Bearer <key>'",
-            code="media.key_required",
+            code=MediaCode.MEDIA_KEY_REQUIRED,
             headers={"WWW-Authenticate": "Bearer"},
         )
     return value.strip()
@@ -51,5 +54,5 @@ async def publish(request: Request, room_id: Id) -> Response:
 @router.delete("/sessions/{session_id}", dependencies=[Machine])
 async def stop(request: Request, session_id: str) -> Response:
     if not await _ingest(request).end(session_id):
-        raise NotFound("no such WHIP session (it may have ended already)", code="media.no_session")
+        raise NotFound("no such WHIP session (it may have ended already)", code=MediaCode.MEDIA_NO_SESSION)
     return Response(status_code=200)

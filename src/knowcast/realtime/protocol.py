@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from knowcast.errors import KnowcastError, PayloadTooLarge, RateLimited, ValidationFailed
+from knowcast.realtime.errors import RealtimeCode
 
 VERSION = 1
 MAX_CLIENT_FRAME = 4096  # bytes of one client text frame
@@ -45,16 +46,18 @@ class Heartbeat:
 ClientMessage = Join | Chat | Like | Heartbeat
 
 
-def malformed(message: str, code: str = "protocol.malformed") -> ValidationFailed:
+def malformed(message: str, code: str = RealtimeCode.PROTOCOL_MALFORMED) -> ValidationFailed:
     return ValidationFailed(message, code=code)
 
 
 def parse(raw: str | bytes | None) -> ClientMessage:
     """One client frame → a message, or a ValidationFailed/PayloadTooLarge with a ``protocol.*`` code."""
     if raw is None or isinstance(raw, bytes):
-        raise malformed("send JSON text frames, not binary ones", "protocol.binary_unsupported")
+        raise malformed("send JSON text frames, not binary ones", RealtimeCode.PROTOCOL_BINARY_UNSUPPORTED)
     if len(raw) > MAX_CLIENT_FRAME or len(raw.encode()) > MAX_CLIENT_FRAME:
-        raise PayloadTooLarge(f"a frame may hold at most {MAX_CLIENT_FRAME} bytes", code="protocol.too_large")
+        raise PayloadTooLarge(
+            f"a frame may hold at most {MAX_CLIENT_FRAME} bytes", code=RealtimeCode.PROTOCOL_TOO_LARGE
+        )
     try:
         data = json.loads(raw)
     except (ValueError, RecursionError):  # RecursionError: arrays or objects nested too deep to parse
@@ -64,7 +67,7 @@ def parse(raw: str | bytes | None) -> ClientMessage:
     kind = data["type"]
     builder = _BUILDERS.get(kind)
     if builder is None:
-        raise malformed(f"unknown message type {kind[:32]!r}", "protocol.unknown_type")
+        raise malformed(f"unknown message type {kind[:32]!r}", RealtimeCode.PROTOCOL_UNKNOWN_TYPE)
     return builder(data)
 
 
@@ -91,7 +94,7 @@ def _is_unicode(text: str) -> bool:
 
 def _join(data: dict[str, Any]) -> Join:
     if data.get("v", VERSION) != VERSION:
-        raise malformed(f"this server speaks protocol version {VERSION}", "protocol.unsupported_version")
+        raise malformed(f"this server speaks protocol version {VERSION}", RealtimeCode.PROTOCOL_UNSUPPORTED_VERSION)
     last_seq = data.get("last_seq")
     if last_seq is not None and (not isinstance(last_seq, int) or isinstance(last_seq, bool) or last_seq < 0):
         raise malformed('"last_seq" must be a non-negative integer')

@@ -28,8 +28,10 @@ from knowcast.accounts.service import Identity
 from knowcast.context import AppContext
 from knowcast.deps import SESSION_COOKIE
 from knowcast.errors import AuthenticationRequired, KnowcastError, NotFound, PermissionDenied, ValidationFailed
+from knowcast.interaction.errors import InteractionCode
 from knowcast.realtime import frames, protocol
 from knowcast.realtime.connection import Connection
+from knowcast.realtime.errors import RealtimeCode
 from knowcast.rooms import service as rooms
 from knowcast.rooms.states import AccessMode
 
@@ -238,7 +240,7 @@ class Conversation:
             try:
                 parsed = protocol.parse(message.get("text") if "text" in message else message.get("bytes"))
                 if not isinstance(parsed, protocol.Join):
-                    raise ValidationFailed("send a join frame first", code="protocol.not_joined")
+                    raise ValidationFailed("send a join frame first", code=RealtimeCode.PROTOCOL_NOT_JOINED)
                 return parsed
             except KnowcastError as error:
                 await self.reject_frame(error)
@@ -260,10 +262,10 @@ class Conversation:
                 hub.add_likes(conn, message.count)
             elif isinstance(message, protocol.Chat):
                 if hub.chat_handler is None:
-                    raise ValidationFailed("chat is not available", code="chat.unavailable")
+                    raise ValidationFailed("chat is not available", code=InteractionCode.CHAT_UNAVAILABLE)
                 await hub.chat_handler(conn, message)
             else:
-                raise ValidationFailed("already joined", code="protocol.already_joined")
+                raise ValidationFailed("already joined", code=RealtimeCode.PROTOCOL_ALREADY_JOINED)
         except KnowcastError as error:
             if error.code.startswith("protocol."):
                 await self.reject_frame(error)
@@ -278,7 +280,7 @@ class Conversation:
             self.conn.write(frames.frame(frame))
         else:
             await self.socket.send_text(frame.decode())
-        if error.code == "protocol.too_large":
+        if error.code == RealtimeCode.PROTOCOL_TOO_LARGE:
             raise Refused(1009)
         if self.bad_frames > MAX_BAD_FRAMES:
             raise Refused(1008)
@@ -291,7 +293,7 @@ class Conversation:
             return
         self.window = (second, count + 1)
         if count + 1 > FRAMES_PER_SECOND:
-            conn.send(self.error_frame(ValidationFailed("too many frames", code="protocol.flooding")))
+            conn.send(self.error_frame(ValidationFailed("too many frames", code=RealtimeCode.PROTOCOL_FLOODING)))
             raise Refused(1008)
 
     def error_frame(self, error: KnowcastError) -> dict[str, Any]:

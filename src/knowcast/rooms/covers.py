@@ -6,6 +6,7 @@ import secrets
 from pathlib import Path
 
 from knowcast.errors import PayloadTooLarge, ValidationFailed
+from knowcast.rooms.errors import RoomsCode
 
 SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"\x89PNG\r\n\x1a\n", "png"),
@@ -20,14 +21,14 @@ def sniff(data: bytes) -> str:
         if data.startswith(magic) and (ext != "webp" or data[8:12] == b"WEBP"):
             return ext
     raise ValidationFailed(
-        "the cover must be a PNG, JPEG or WebP image", code="room.cover_type", fields={"cover": "type"}
+        "the cover must be a PNG, JPEG or WebP image", code=RoomsCode.ROOM_COVER_TYPE, fields={"cover": "type"}
     )
 
 
 def save_cover(upload_dir: Path, data: bytes, max_bytes: int) -> str:
     """Write the image and return its stored name (random, so it cannot be guessed or collide)."""
     if len(data) > max_bytes:
-        raise PayloadTooLarge(f"the cover is larger than {max_bytes} bytes", code="room.cover_too_large")
+        raise PayloadTooLarge(f"the cover is larger than {max_bytes} bytes", code=RoomsCode.ROOM_COVER_TOO_LARGE)
     ext = sniff(data)
     name = f"{secrets.token_urlsafe(16)}.{ext}"
     upload_dir.mkdir(parents=True, exist_ok=True)

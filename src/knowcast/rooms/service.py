@@ -14,6 +14,7 @@ from knowcast.context import AppContext
 from knowcast.db.types import utcnow
 from knowcast.errors import AuthenticationRequired, Conflict, NotFound, PermissionDenied
 from knowcast.rooms import covers
+from knowcast.rooms.errors import RoomsCode
 from knowcast.rooms.models import Room
 from knowcast.rooms.schemas import RoomCreate, RoomUpdate
 from knowcast.rooms.states import ON_AIR, AccessMode, RoomState, can_transition
@@ -35,7 +36,7 @@ def new_stream_key() -> str:
 async def get_room(session: AsyncSession, room_id: int) -> Room:
     room = await session.get(Room, room_id)
     if room is None:
-        raise NotFound("no such room", code="room.not_found")
+        raise NotFound("no such room", code=RoomsCode.ROOM_NOT_FOUND)
     return room
 
 
@@ -43,7 +44,7 @@ def ensure_can_manage(user: User, room: Room) -> None:
     """Hosts manage their own rooms; the owner manages every room."""
     if user.role is Role.OWNER or (user.role is Role.HOST and room.host_id == user.id):
         return
-    raise PermissionDenied("only this room's host can do that", code="room.not_host")
+    raise PermissionDenied("only this room's host can do that", code=RoomsCode.ROOM_NOT_HOST)
 
 
 async def get_managed_room(session: AsyncSession, user: User, room_id: int) -> Room:
@@ -69,7 +70,7 @@ async def create_room(session: AsyncSession, ctx: AppContext, host: User, data: 
 
 async def update_room(session: AsyncSession, ctx: AppContext, room: Room, data: RoomUpdate) -> Room:
     if room.state is RoomState.ENDED:
-        raise Conflict("an ended room cannot be edited", code="room.ended")
+        raise Conflict("an ended room cannot be edited", code=RoomsCode.ROOM_ENDED)
     for field in ("title", "description", "scheduled_at", "access_mode"):
         value = getattr(data, field)
         if value is not None:
@@ -94,7 +95,7 @@ async def transition(session: AsyncSession, ctx: AppContext, room: Room, target:
     if not can_transition(room.state, target):
         raise Conflict(
             f"a {room.state.value} room cannot become {target.value}",
-            code="room.illegal_transition",
+            code=RoomsCode.ROOM_ILLEGAL_TRANSITION,
             fields={"state": room.state.value, "to": target.value},
         )
     now = utcnow()
@@ -154,7 +155,7 @@ async def ensure_can_watch(session: AsyncSession, user: User | None, room: Room)
 
         if await access.admits(session, user, room):
             return
-    code = "room.ticket_required" if room.access_mode is AccessMode.TICKET else "room.members_only"
+    code = RoomsCode.ROOM_TICKET_REQUIRED if room.access_mode is AccessMode.TICKET else RoomsCode.ROOM_MEMBERS_ONLY
     if user is None:
         raise AuthenticationRequired("sign in to watch this room", code=code)
     raise PermissionDenied("this room needs a ticket or a membership", code=code)

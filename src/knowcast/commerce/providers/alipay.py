@@ -38,6 +38,7 @@ from alipay import AliPay
 from alipay.exceptions import AliPayException, AliPayValidationError
 from alipay.utils import AliPayConfig
 
+from knowcast.commerce.errors import CommerceCode
 from knowcast.commerce.providers.base import (
     CheckoutRequest,
     CheckoutSession,
@@ -52,7 +53,7 @@ from knowcast.commerce.providers.base import (
     StatementLine,
     WebhookRejected,
 )
-from knowcast.errors import ConfigError, Conflict, ServiceUnavailable, ValidationFailed
+from knowcast.errors import ConfigError, Conflict, ErrorCode, ServiceUnavailable, ValidationFailed
 from knowcast.money import decimal
 from knowcast.settings import Settings
 
@@ -98,7 +99,7 @@ def pem_or_der(key: str, kind: str) -> str | bytes:
     try:
         return base64.b64decode("".join(text.split()), validate=True)
     except ValueError:
-        raise ConfigError(f"{kind} is neither PEM, a key file nor base64", code="config.invalid") from None
+        raise ConfigError(f"{kind} is neither PEM, a key file nor base64", code=ErrorCode.CONFIG_INVALID) from None
 
 
 def fen(amount: str | None) -> int | None:
@@ -155,7 +156,7 @@ class AlipayProvider(PaymentProvider):
                 config=AliPayConfig(timeout=timeout),
             )
         except (ValueError, IndexError, TypeError) as exc:
-            raise ConfigError(f"an Alipay key cannot be read: {exc}", code="config.invalid") from exc
+            raise ConfigError(f"an Alipay key cannot be read: {exc}", code=ErrorCode.CONFIG_INVALID) from exc
         self.http = httpx.AsyncClient(timeout=timeout)
 
     # ---- checkout -----------------------------------------------------------------------------------------
@@ -163,11 +164,13 @@ class AlipayProvider(PaymentProvider):
     async def create_checkout(self, request: CheckoutRequest) -> CheckoutSession:
         method = request.method or self.methods[0]
         if method not in self.methods:
-            raise ValidationFailed(f"Alipay does not offer {method.value}", code="payment.method_unavailable")
+            raise ValidationFailed(
+                f"Alipay does not offer {method.value}", code=CommerceCode.PAYMENT_METHOD_UNAVAILABLE
+            )
         if request.currency.upper() != "CNY":
-            raise ValidationFailed("Alipay takes payments in CNY only", code="payment.currency_unsupported")
+            raise ValidationFailed("Alipay takes payments in CNY only", code=CommerceCode.PAYMENT_CURRENCY_UNSUPPORTED)
         if not request.reference:
-            raise ValidationFailed("an Alipay checkout needs our reference", code="payment.no_reference")
+            raise ValidationFailed("an Alipay checkout needs our reference", code=CommerceCode.PAYMENT_NO_REFERENCE)
         biz: dict[str, Any] = {
             "out_trade_no": request.reference,
             "total_amount": decimal(request.amount),
@@ -199,14 +202,16 @@ class AlipayProvider(PaymentProvider):
         notify_id = fields.get("notify_id")
         if not notify_id or reference is None:
             raise WebhookRejected(
-                "the notification names no notify_id or out_trade_no", code="payment.bad_notification"
+                "the notification names no notify_id or out_trade_no", code=CommerceCode.PAYMENT_BAD_NOTIFICATION
             )
         if fields.get("out_biz_no") and fen(fields.get("refund_fee")):
             return await self._refund_event(notify_id, fields, common)
         if status in PAID:
             amount = fen(fields.get("total_amount"))
             if amount is None:
-                raise WebhookRejected("the notification's total_amount is unreadable", code="payment.bad_notification")
+                raise WebhookRejected(
+                    "the notification's total_amount is unreadable", code=CommerceCode.PAYMENT_BAD_NOTIFICATION
+                )
             return ProviderEvent(event_id=notify_id, kind=EventKind.SUCCEEDED, amount=amount, **common)
         if status == "TRADE_CLOSED":
             return ProviderEvent(event_id=notify_id, kind=EventKind.EXPIRED, **common)
@@ -217,19 +222,23 @@ class AlipayProvider(PaymentProvider):
         try:
             pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=True)
         except (UnicodeDecodeError, ValueError):
-            raise WebhookRejected("the notification is not a form", code="payment.bad_notification") from None
+            raise WebhookRejected(
+                "the notification is not a form", code=CommerceCode.PAYMENT_BAD_NOTIFICATION
+            ) from None
         fields = dict(pairs)
         signature = fields.pop("sign", "")
         if not signature or len(fields) != len(pairs) - 1:
-            raise WebhookRejected("the notification is unsigned or repeats a field", code="payment.bad_signature")
+            raise WebhookRejected(
+                "the notification is unsigned or repeats a field", code=CommerceCode.PAYMENT_BAD_SIGNATURE
+            )
         if fields.get("sign_type", "RSA2") != "RSA2":
-            raise WebhookRejected("only RSA2 notifications are accepted", code="payment.bad_signature")
+            raise WebhookRejected("only RSA2 notifications are accepted", code=CommerceCode.PAYMENT_BAD_SIGNATURE)
         try:
             valid = self.client.verify(dict(fields), signature)
         except Exception:  # a signature that is not even base64 / of the wrong length
             valid = False
         if not valid:
-            raise WebhookRejected("Alipay's signature does not match", code="payment.bad_signature")
+            raise WebhookRejected("Alipay's signature does not match", code=CommerceCode.PAYMENT_BAD_SIGNATURE)
         return fields
 
     async def _refund_event(self, notify_id: str, fields: dict[str, str], common: dict[str, Any]) -> ProviderEvent:
@@ -240,7 +249,7 @@ class AlipayProvider(PaymentProvider):
             {"out_trade_no": common["reference"], "out_request_no": refund_reference},
         )
         if not _refund_done(answer):
-            raise WebhookRejected("Alipay does not know this refund", code="payment.bad_notification")
+            raise WebhookRejected("Alipay does not know this refund", code=CommerceCode.PAYMENT_BAD_NOTIFICATION)
         return ProviderEvent(
             event_id=notify_id,
             kind=EventKind.REFUNDED,
@@ -263,13 +272,13 @@ class AlipayProvider(PaymentProvider):
             answer = await asyncio.to_thread(self.client.server_api, api, biz)
         except AliPayValidationError as exc:
             raise ServiceUnavailable(
-                f"{api}: Alipay's answer is not signed by Alipay", code="payment.provider_forged"
+                f"{api}: Alipay's answer is not signed by Alipay", code=CommerceCode.PAYMENT_PROVIDER_FORGED
             ) from exc
         except AliPayException as exc:
-            raise ServiceUnavailable(f"{api}: Alipay refused: {exc}", code="payment.provider_error") from exc
+            raise ServiceUnavailable(f"{api}: Alipay refused: {exc}", code=CommerceCode.PAYMENT_PROVIDER_ERROR) from exc
         except (OSError, ValueError) as exc:  # URLError, timeouts, an answer that is not JSON
             raise ServiceUnavailable(
-                f"{api}: Alipay cannot be reached: {exc}", code="payment.provider_unavailable"
+                f"{api}: Alipay cannot be reached: {exc}", code=CommerceCode.PAYMENT_PROVIDER_UNAVAILABLE
             ) from exc
         return dict(answer)
 
@@ -278,7 +287,7 @@ class AlipayProvider(PaymentProvider):
         if answer.get("code") != SUCCESS_CODE:
             if answer.get("sub_code") == "ACQ.TRADE_NOT_EXIST":
                 return None  # the buyer never opened the cashier
-            raise ServiceUnavailable(_refusal("alipay.trade.query", answer), code="payment.provider_error")
+            raise ServiceUnavailable(_refusal("alipay.trade.query", answer), code=CommerceCode.PAYMENT_PROVIDER_ERROR)
         status = str(answer.get("trade_status", ""))
         # the answer is signed by Alipay and only ever speaks of our own app's trades
         common: dict[str, Any] = {
@@ -306,8 +315,8 @@ class AlipayProvider(PaymentProvider):
             state = await self.query(reference)
             if state is None or state.kind is EventKind.EXPIRED:
                 return
-            raise Conflict("the buyer paid before the trade could be closed", code="payment.already_paid")
-        raise ServiceUnavailable(_refusal("alipay.trade.close", answer), code="payment.provider_error")
+            raise Conflict("the buyer paid before the trade could be closed", code=CommerceCode.PAYMENT_ALREADY_PAID)
+        raise ServiceUnavailable(_refusal("alipay.trade.close", answer), code=CommerceCode.PAYMENT_PROVIDER_ERROR)
 
     async def refund(self, request: RefundRequest) -> RefundResult:
         biz: dict[str, Any] = {
@@ -319,7 +328,7 @@ class AlipayProvider(PaymentProvider):
             biz["refund_reason"] = request.reason[:256]
         answer = await self._server("alipay.trade.refund", biz)
         if answer.get("code") != SUCCESS_CODE:
-            raise Conflict(_refusal("alipay.trade.refund", answer), code="payment.refund_refused")
+            raise Conflict(_refusal("alipay.trade.refund", answer), code=CommerceCode.PAYMENT_REFUND_REFUSED)
         done = answer.get("fund_change") == "Y"
         if not done:  # "N": this request number was refunded before (a retry), or Alipay is still at it
             check = await self._server(
@@ -338,13 +347,13 @@ class AlipayProvider(PaymentProvider):
         if answer.get("code") != SUCCESS_CODE:
             if answer.get("sub_code") == "isp.bill_not_exist":
                 return Statement(day=day)  # no trade that day
-            raise ServiceUnavailable(_refusal("the bill", answer), code="payment.statement_unavailable")
+            raise ServiceUnavailable(_refusal("the bill", answer), code=CommerceCode.PAYMENT_STATEMENT_UNAVAILABLE)
         try:
             response = await self.http.get(str(answer["bill_download_url"]))
             response.raise_for_status()
         except (httpx.HTTPError, KeyError) as exc:
             raise ServiceUnavailable(
-                f"the Alipay bill cannot be downloaded: {exc}", code="payment.statement_unavailable"
+                f"the Alipay bill cannot be downloaded: {exc}", code=CommerceCode.PAYMENT_STATEMENT_UNAVAILABLE
             ) from exc
         return Statement(day=day, lines=bill_lines(response.content))
 
@@ -377,10 +386,12 @@ def bill_lines(archive: bytes) -> list[StatementLine]:
             # found by content: Alipay names the files in GBK without zip's UTF-8 flag, so names are unreliable
             texts = [bill.read(info).decode("gb18030") for info in bill.infolist() if not info.is_dir()]
     except (zipfile.BadZipFile, UnicodeDecodeError) as exc:
-        raise ServiceUnavailable(f"the Alipay bill is unreadable: {exc}", code="payment.statement_unreadable") from exc
+        raise ServiceUnavailable(
+            f"the Alipay bill is unreadable: {exc}", code=CommerceCode.PAYMENT_STATEMENT_UNREADABLE
+        ) from exc
     details = [text for text in texts if any(line.startswith(BILL_HEADER) for line in text.splitlines())]
     if len(details) != 1:
-        raise ServiceUnavailable("the Alipay bill has no detail file", code="payment.statement_unreadable")
+        raise ServiceUnavailable("the Alipay bill has no detail file", code=CommerceCode.PAYMENT_STATEMENT_UNREADABLE)
     rows = [line for line in details[0].splitlines() if line.strip() and not line.startswith("#")]
     lines = []
     for record in csv.DictReader(rows, skipinitialspace=True):

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from knowcast.commerce.errors import CommerceCode
 from knowcast.errors import PermissionDenied
 
 
@@ -74,7 +75,7 @@ class ProviderEvent:
 
 
 class WebhookRejected(PermissionDenied):
-    code = "payment.bad_signature"
+    code = CommerceCode.PAYMENT_BAD_SIGNATURE
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from knowcast.commerce.errors import CommerceCode
 from knowcast.commerce.providers.base import (
     CheckoutRequest,
     CheckoutSession,
@@ -104,12 +105,12 @@ class SandboxProvider(PaymentProvider):
         try:
             stamp = int(parts.get("t", ""))
         except ValueError:
-            raise WebhookRejected("missing or unreadable signature", code="payment.bad_signature") from None
+            raise WebhookRejected("missing or unreadable signature", code=CommerceCode.PAYMENT_BAD_SIGNATURE) from None
         expected = hmac.new(self.secret.encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
         if not same_secret(parts.get("v1", ""), expected):
-            raise WebhookRejected("the webhook signature does not match", code="payment.bad_signature")
+            raise WebhookRejected("the webhook signature does not match", code=CommerceCode.PAYMENT_BAD_SIGNATURE)
         if abs(time.time() - stamp) > TOLERANCE:
-            raise WebhookRejected("the webhook signature is too old", code="payment.stale_signature")
+            raise WebhookRejected("the webhook signature is too old", code=CommerceCode.PAYMENT_STALE_SIGNATURE)
         try:
             event = json.loads(body)
             data = event["data"]
@@ -168,4 +169,4 @@ class SandboxProvider(PaymentProvider):
 
     async def statement(self, day: date) -> Statement:
         """The sandbox moves no money, so it has no statement to reconcile against."""
-        raise Conflict("the sandbox keeps no statement to reconcile", code="payment.no_statement")
+        raise Conflict("the sandbox keeps no statement to reconcile", code=CommerceCode.PAYMENT_NO_STATEMENT)

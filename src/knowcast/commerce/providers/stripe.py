@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 import stripe
 
+from knowcast.commerce.errors import CommerceCode
 from knowcast.commerce.providers.base import (
     CheckoutRequest,
     CheckoutSession,
@@ -56,14 +57,16 @@ def _call(fn: Callable[..., T], *args: Any) -> T:
     try:
         return fn(*args)
     except stripe.APIConnectionError as exc:
-        raise ServiceUnavailable("Stripe cannot be reached right now", code="payment.provider_unavailable") from exc
+        raise ServiceUnavailable(
+            "Stripe cannot be reached right now", code=CommerceCode.PAYMENT_PROVIDER_UNAVAILABLE
+        ) from exc
     except stripe.AuthenticationError as exc:
         raise ConfigError(
-            "Stripe refused the secret key (KNOWCAST_STRIPE_SECRET_KEY)", code="payment.not_configured"
+            "Stripe refused the secret key (KNOWCAST_STRIPE_SECRET_KEY)", code=CommerceCode.PAYMENT_NOT_CONFIGURED
         ) from exc
     except stripe.StripeError as exc:
         message = exc.user_message or str(exc) or type(exc).__name__
-        raise ServiceUnavailable(f"Stripe refused: {message}", code="payment.provider_error") from exc
+        raise ServiceUnavailable(f"Stripe refused: {message}", code=CommerceCode.PAYMENT_PROVIDER_ERROR) from exc
 
 
 async def _to_thread(fn: Callable[..., T], *args: Any) -> T:
@@ -101,7 +104,9 @@ class StripeProvider(PaymentProvider):
 
     def _client(self) -> stripe.StripeClient:
         if self.client is None:
-            raise ConfigError("Stripe is not configured: set KNOWCAST_STRIPE_SECRET_KEY", code="payment.not_configured")
+            raise ConfigError(
+                "Stripe is not configured: set KNOWCAST_STRIPE_SECRET_KEY", code=CommerceCode.PAYMENT_NOT_CONFIGURED
+            )
         return self.client
 
     async def create_checkout(self, request: CheckoutRequest) -> CheckoutSession:
@@ -137,11 +142,13 @@ class StripeProvider(PaymentProvider):
 
     async def verify(self, body: bytes, headers: Mapping[str, str]) -> ProviderEvent | None:
         if not self.webhook_secret:
-            raise WebhookRejected("Stripe webhooks are not configured", code="payment.not_configured")
+            raise WebhookRejected("Stripe webhooks are not configured", code=CommerceCode.PAYMENT_NOT_CONFIGURED)
         try:
             event = stripe.Webhook.construct_event(body, headers.get("stripe-signature") or "", self.webhook_secret)
         except stripe.SignatureVerificationError as exc:
-            raise WebhookRejected("the Stripe signature does not match", code="payment.bad_signature") from exc
+            raise WebhookRejected(
+                "the Stripe signature does not match", code=CommerceCode.PAYMENT_BAD_SIGNATURE
+            ) from exc
         except ValueError:
             return None
         return _mapped(event.to_dict())

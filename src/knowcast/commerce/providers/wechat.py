@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
 
+from knowcast.commerce.errors import CommerceCode
 from knowcast.commerce.providers.base import (
     CheckoutRequest,
     CheckoutSession,
@@ -107,7 +108,7 @@ class WechatProvider(PaymentProvider):
                     log.exception("WeChat Pay client could not start")
                     raise ServiceUnavailable(
                         f"WeChat Pay is not reachable or not configured correctly: {exc}",
-                        code="payment.provider_unavailable",
+                        code=CommerceCode.PAYMENT_PROVIDER_UNAVAILABLE,
                     ) from exc
             return self._client
 
@@ -118,28 +119,32 @@ class WechatProvider(PaymentProvider):
         except Exception as exc:
             log.warning("WeChat Pay call failed: %s", exc)
             raise ServiceUnavailable(
-                f"WeChat Pay did not answer properly: {exc}", code="payment.provider_unavailable"
+                f"WeChat Pay did not answer properly: {exc}", code=CommerceCode.PAYMENT_PROVIDER_UNAVAILABLE
             ) from exc
 
     @staticmethod
     def refused(status: int, body: Any, what: str) -> ServiceUnavailable:
         detail = _json(body)
         message = f"WeChat Pay refused {what}: {detail.get('code', status)} {detail.get('message', '')}".strip()
-        return ServiceUnavailable(message, code="payment.provider_error")
+        return ServiceUnavailable(message, code=CommerceCode.PAYMENT_PROVIDER_ERROR)
 
     # ---- checkout ------------------------------------------------------------------------------------------
 
     async def create_checkout(self, request: CheckoutRequest) -> CheckoutSession:
         method = request.method or PayMethod.WECHAT_NATIVE
         if method not in self.methods:
-            raise ValidationFailed(f"WeChat Pay does not offer {method.value}", code="payment.method_unavailable")
+            raise ValidationFailed(
+                f"WeChat Pay does not offer {method.value}", code=CommerceCode.PAYMENT_METHOD_UNAVAILABLE
+            )
         if request.currency.upper() != "CNY":
-            raise ValidationFailed("WeChat Pay takes CNY only", code="payment.currency_unsupported")
+            raise ValidationFailed("WeChat Pay takes CNY only", code=CommerceCode.PAYMENT_CURRENCY_UNSUPPORTED)
         reference = request.reference or "kc" + secrets.token_hex(15)
         if not OUT_TRADE_NO.match(reference):
-            raise ValidationFailed(f"not a WeChat Pay out_trade_no: {reference!r}", code="payment.bad_reference")
+            raise ValidationFailed(
+                f"not a WeChat Pay out_trade_no: {reference!r}", code=CommerceCode.PAYMENT_BAD_REFERENCE
+            )
         if method is PayMethod.WECHAT_JSAPI and not request.openid:
-            raise Conflict("paying inside WeChat needs the payer's openid", code="payment.openid_required")
+            raise Conflict("paying inside WeChat needs the payer's openid", code=CommerceCode.PAYMENT_OPENID_REQUIRED)
         client = await self.client()
         pay_type, extra = self._method_fields(method, request)
         status, body = await self.call(
@@ -198,34 +203,43 @@ class WechatProvider(PaymentProvider):
             if envelope.get("resource_type") != "encrypt-resource" or resource.get("algorithm") != "AEAD_AES_256_GCM":
                 raise ValueError("not an AEAD_AES_256_GCM resource")
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise WebhookRejected(f"not a WeChat Pay notification: {exc}", code="payment.bad_payload") from exc
+            raise WebhookRejected(
+                f"not a WeChat Pay notification: {exc}", code=CommerceCode.PAYMENT_BAD_PAYLOAD
+            ) from exc
         lowered.setdefault("wechatpay-signature-type", SIGNATURE_TYPE)
         client = await self.client()
         try:
             result = await asyncio.to_thread(client.callback, lowered, body)
         except Exception as exc:  # the SDK raises plain Exception for algorithms it does not know
-            raise WebhookRejected(f"WeChat Pay notification refused: {exc}", code="payment.bad_signature") from exc
+            raise WebhookRejected(
+                f"WeChat Pay notification refused: {exc}", code=CommerceCode.PAYMENT_BAD_SIGNATURE
+            ) from exc
         if not result:  # a signature that does not verify, or a resource the APIv3 key does not decrypt
             raise WebhookRejected(
-                "the WeChat Pay signature or encrypted resource does not verify", code="payment.bad_signature"
+                "the WeChat Pay signature or encrypted resource does not verify",
+                code=CommerceCode.PAYMENT_BAD_SIGNATURE,
             )
         return self._event(str(envelope.get("id") or ""), str(envelope.get("event_type")), result["resource"])
 
     def _check_headers(self, headers: Mapping[str, str]) -> None:
         names = ("wechatpay-timestamp", "wechatpay-nonce", "wechatpay-signature", "wechatpay-serial")
         if not all(headers.get(name) for name in names):
-            raise WebhookRejected("the WeChat Pay signature headers are missing", code="payment.bad_signature")
+            raise WebhookRejected(
+                "the WeChat Pay signature headers are missing", code=CommerceCode.PAYMENT_BAD_SIGNATURE
+            )
         if headers.get("wechatpay-signature-type", SIGNATURE_TYPE) != SIGNATURE_TYPE:
-            raise WebhookRejected("unknown WeChat Pay signature type", code="payment.bad_signature")
+            raise WebhookRejected("unknown WeChat Pay signature type", code=CommerceCode.PAYMENT_BAD_SIGNATURE)
         try:
             stamp = int(headers["wechatpay-timestamp"])
         except ValueError:
-            raise WebhookRejected("unreadable WeChat Pay timestamp", code="payment.bad_signature") from None
+            raise WebhookRejected("unreadable WeChat Pay timestamp", code=CommerceCode.PAYMENT_BAD_SIGNATURE) from None
         if abs(time.time() - stamp) > TOLERANCE:
-            raise WebhookRejected("the WeChat Pay notification is too old", code="payment.stale_signature")
+            raise WebhookRejected("the WeChat Pay notification is too old", code=CommerceCode.PAYMENT_STALE_SIGNATURE)
         serial = headers["wechatpay-serial"]
         if self.credentials.public_key_id and serial != self.credentials.public_key_id:
-            raise WebhookRejected("signed with a key this merchant does not use", code="payment.bad_signature")
+            raise WebhookRejected(
+                "signed with a key this merchant does not use", code=CommerceCode.PAYMENT_BAD_SIGNATURE
+            )
 
     def _event(self, event_id: str, event_type: str, resource: Mapping[str, Any]) -> ProviderEvent | None:
         amount = resource.get("amount") or {}
@@ -300,7 +314,9 @@ class WechatProvider(PaymentProvider):
             return
         code = _json(body).get("code")
         if code == "ORDERPAID":
-            raise Conflict("the WeChat Pay trade was paid before it could be closed", code="payment.already_paid")
+            raise Conflict(
+                "the WeChat Pay trade was paid before it could be closed", code=CommerceCode.PAYMENT_ALREADY_PAID
+            )
         if code == "ORDER_NOT_EXIST":
             return  # never reached WeChat Pay: nothing to close
         raise self.refused(status, body, "to close the trade")
@@ -317,12 +333,12 @@ class WechatProvider(PaymentProvider):
         )
         answer = _json(body)
         if status == 403 and answer.get("code") == "NOT_ENOUGH":
-            raise Conflict("more than what is left to refund", code="payment.refund_exceeds")
+            raise Conflict("more than what is left to refund", code=CommerceCode.PAYMENT_REFUND_EXCEEDS)
         if not 200 <= status < 300:
             raise self.refused(status, body, "the refund")
         refund_status = answer.get("status")
         if refund_status in ("ABNORMAL", "CLOSED"):
-            raise Conflict(f"WeChat Pay could not refund ({refund_status})", code="payment.refund_failed")
+            raise Conflict(f"WeChat Pay could not refund ({refund_status})", code=CommerceCode.PAYMENT_REFUND_FAILED)
         return RefundResult(
             refund_reference=request.refund_reference,
             provider_refund_id=answer.get("refund_id"),
@@ -345,7 +361,9 @@ class WechatProvider(PaymentProvider):
         text = gzip.decompress(content) if content[:2] == b"\x1f\x8b" else content
         expected = str(meta.get("hash_value", "")).lower()
         if meta.get("hash_type") == "SHA1" and hashlib.sha1(text, usedforsecurity=False).hexdigest() != expected:
-            raise ServiceUnavailable("the WeChat Pay bill does not match its SHA1", code="payment.bill_corrupt")
+            raise ServiceUnavailable(
+                "the WeChat Pay bill does not match its SHA1", code=CommerceCode.PAYMENT_BILL_CORRUPT
+            )
         return Statement(day=day, lines=parse_bill(text.decode("utf-8-sig")))
 
 

@@ -11,6 +11,7 @@ from starlette.responses import RedirectResponse, Response
 from knowcast.accounts.models import Role, User
 from knowcast.analytics import experiments, facts_read, optimizer, outlook, planner, profiles, report, service
 from knowcast.analytics.channels import share_url
+from knowcast.analytics.errors import AnalyticsCode
 from knowcast.analytics.runtime import AnalyticsRuntime
 from knowcast.analytics.schemas import CostIn, ExperimentIn, OptimizeIn, PlanIn, PlanQuery, SegmentIn, ShareLinkIn
 from knowcast.deps import Ctx, Db, Host, Id
@@ -108,10 +109,12 @@ def _minor(text: str) -> int:
         value = round(float(text.strip()) * 100)
     except ValueError:
         raise ValidationFailed(
-            "enter an amount", code="cost.amount_invalid", fields={"amount": "not a number"}
+            "enter an amount", code=AnalyticsCode.COST_AMOUNT_INVALID, fields={"amount": "not a number"}
         ) from None
     if not 0 <= value <= 10**12:
-        raise ValidationFailed("enter an amount", code="cost.amount_invalid", fields={"amount": "out of range"})
+        raise ValidationFailed(
+            "enter an amount", code=AnalyticsCode.COST_AMOUNT_INVALID, fields={"amount": "out of range"}
+        )
     return value
 
 
@@ -162,7 +165,11 @@ async def forecasts_page(request: Request, db: Db, host: Host) -> Response:
         change = float(query.get("price", "0") or 0) / 100
         plan_in = parse(PlanIn, {"spend": spend, "interaction_rate": rate, "price_change": change})
     except (KnowcastError, ValueError) as exc:
-        error = exc if isinstance(exc, KnowcastError) else ValidationFailed("enter numbers", code="plan.invalid")
+        error = (
+            exc
+            if isinstance(exc, KnowcastError)
+            else ValidationFailed("enter numbers", code=AnalyticsCode.PLAN_INVALID)
+        )
     plan = await planner.plan(db, host.id, plan_in)
     best = None
     if "cap" in query:
@@ -173,7 +180,11 @@ async def forecasts_page(request: Request, db: Db, host: Host) -> Response:
             )
             best = await planner.optimize(db, host.id, optimizer.Constraints(limits.budget, limits.min_price_ratio))
         except (KnowcastError, ValueError) as exc:
-            error = exc if isinstance(exc, KnowcastError) else ValidationFailed("enter numbers", code="plan.invalid")
+            error = (
+                exc
+                if isinstance(exc, KnowcastError)
+                else ValidationFailed("enter numbers", code=AnalyticsCode.PLAN_INVALID)
+            )
     page, status = "analytics_forecasts.html", error.status_code if error else 200
     return pages(request).render(request, page, status, ahead=ahead, plan=plan, best=best, values=query, error=error)
 
@@ -192,7 +203,7 @@ def _plan_values(values: dict[str, str]) -> dict[str, Any]:
         baseline = float(values.get("baseline") or 5) / 100
         effect = float(values.get("effect") or 20) / 100
     except ValueError:
-        raise ValidationFailed("enter numbers", code="experiment.invalid_plan") from None
+        raise ValidationFailed("enter numbers", code=AnalyticsCode.EXPERIMENT_INVALID_PLAN) from None
     return {"keys": keys, "baseline_rate": baseline, "min_effect": effect}
 
 

@@ -12,6 +12,7 @@ from fastapi.routing import APIRouter
 from starlette.responses import RedirectResponse, Response
 
 from knowcast.commerce import coupon_choice, orders, payments
+from knowcast.commerce.errors import CommerceCode
 from knowcast.commerce.models import Order
 from knowcast.commerce.states import OWNED, OrderState, check_transition
 from knowcast.db.types import utcnow
@@ -68,7 +69,7 @@ async def checkout_coupon(request: Request, order_id: Id, ctx: Ctx, db: Db, user
     code = (values.get("code") or values.get("coupon") or "").strip() or None
     try:
         if code is not None and len(code) > 32:
-            raise ValidationFailed("no such coupon", code="coupon.not_found")
+            raise ValidationFailed("no such coupon", code=CommerceCode.COUPON_NOT_FOUND)
         order = orders.own_order(user, await orders.get_order_for(db, user, order_id))
         await coupon_choice.change(db, ctx, user, order, code)
     except KnowcastError as error:
@@ -82,7 +83,7 @@ async def checkout_qr(order_id: Id, db: Db, user: CurrentUser) -> Response:
     order = orders.own_order(user, await orders.get_order_for(db, user, order_id))
     payment = await payments.latest_payment(db, order.id)
     if order.state is not OrderState.PENDING or payment is None or not payment.qr_code or payment.closed_at:
-        raise NotFound("this order has no pay code to scan", code="payment.no_qr_code")
+        raise NotFound("this order has no pay code to scan", code=CommerceCode.PAYMENT_NO_QR_CODE)
     # a whole SVG document (svg_inline leaves out the namespace, and an <img> then shows nothing)
     out = io.BytesIO()
     segno.make(payment.qr_code, error="m").save(out, kind="svg", scale=6, border=2, title=f"#{order.id}")

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
 from knowcast.catalog import service as catalog
+from knowcast.catalog.errors import CatalogCode
 from knowcast.commerce import buying, shelf
 from knowcast.commerce.schemas import ItemIn, OrderCreate
 from knowcast.deps import Ctx, CurrentUser, Db, Id, MaybeUser, Public
@@ -54,7 +55,7 @@ async def embed_room(request: Request, room_id: Id, db: Db, user: MaybeUser) -> 
 
 async def _on_shelf(db: Db, room: Room, product_id: int) -> None:
     if all(entry.product.id != product_id for entry in await shelf.shelf_of(db, room.id)):
-        raise NotFound("this product is not sold in this room", code="product.not_found")
+        raise NotFound("this product is not sold in this room", code=CatalogCode.PRODUCT_NOT_FOUND)
 
 
 @router.get("/embed/rooms/{room_id}/buy/{product_id}")

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
 from knowcast.catalog import service as catalog
+from knowcast.catalog.errors import CatalogCode
 from knowcast.catalog.models import Lesson
 from knowcast.commerce import course_access
 from knowcast.deps import Ctx, CurrentUser, Db, Id
@@ -37,7 +38,7 @@ async def course_page(
 async def complete(lesson_id: Id, db: Db, user: CurrentUser) -> Response:
     lesson = await db.get(Lesson, lesson_id)
     if lesson is None:
-        raise NotFound("no such lesson", code="lesson.not_found")
+        raise NotFound("no such lesson", code=CatalogCode.LESSON_NOT_FOUND)
     await course_access.ensure_lesson_open(db, user, lesson)
     await catalog.complete_lesson(db, user.id, lesson_id)
     following = next(

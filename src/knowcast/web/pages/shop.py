@@ -11,9 +11,10 @@ from knowcast.catalog import service as catalog
 from knowcast.catalog.kinds import ProductKind
 from knowcast.catalog.views import product_public
 from knowcast.commerce import entitlements, orders, payments, reconcile
+from knowcast.commerce.errors import CommerceCode
 from knowcast.commerce.runtime import CommerceRuntime
 from knowcast.deps import Ctx, CurrentUser, Db, Id, MaybeUser, Owner, Public
-from knowcast.errors import KnowcastError, ValidationFailed
+from knowcast.errors import ErrorCode, KnowcastError, ValidationFailed
 from knowcast.money import money
 from knowcast.web.pages.forms import form_values
 from knowcast.web.templating import pages_of as pages
@@ -49,7 +50,7 @@ async def sandbox_act(request: Request, reference: str, ctx: Ctx, db: Db, _user:
     action = (await form_values(request)).get("action", "")
     try:
         if action not in ACTIONS:
-            raise ValidationFailed("choose pay, fail or abandon", code="payment.unknown_action")
+            raise ValidationFailed("choose pay, fail or abandon", code=CommerceCode.PAYMENT_UNKNOWN_ACTION)
         order = await payments.sandbox_act(db, ctx, reference[:120], action)
     except KnowcastError as error:
         return await _checkout_page(request, db, reference[:120], error)
@@ -89,7 +90,7 @@ async def payments_reconcile(request: Request, ctx: Ctx, db: Db, _owner: Owner) 
             day = date.fromisoformat(values.get("date", ""))
         except ValueError:
             raise ValidationFailed(
-                "a date is YYYY-MM-DD", code="request.invalid", fields={"date": "YYYY-MM-DD"}
+                "a date is YYYY-MM-DD", code=ErrorCode.REQUEST_INVALID, fields={"date": "YYYY-MM-DD"}
             ) from None
         report = await reconcile.run(ctx, values.get("provider", "")[:16], day)
     except KnowcastError as error:

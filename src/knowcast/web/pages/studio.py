@@ -15,6 +15,7 @@ from knowcast.media.runtime import media_of
 from knowcast.media.webrtc import ice_servers
 from knowcast.money import money
 from knowcast.rooms import service as rooms
+from knowcast.rooms.errors import RoomsCode
 from knowcast.rooms.models import Room
 from knowcast.rooms.schemas import RoomCreate, RoomUpdate
 from knowcast.rooms.states import RoomState
@@ -93,7 +94,7 @@ async def change_state(request: Request, room_id: Id, ctx: Ctx, db: Db, host: Ho
     target = (await form_values(request)).get("to", "")
     try:
         if target not in RoomState.__members__.values():
-            raise ValidationFailed("unknown room state", code="room.unknown_state", fields={"to": target})
+            raise ValidationFailed("unknown room state", code=RoomsCode.ROOM_UNKNOWN_STATE, fields={"to": target})
         await rooms.transition(db, ctx, room, RoomState(target))
     except KnowcastError as error:
         return _console(request, room, host, error=error, status_code=error.status_code)

@@ -12,6 +12,7 @@ from starlette.responses import RedirectResponse, Response
 
 from knowcast.catalog import courses
 from knowcast.catalog import service as catalog
+from knowcast.catalog.errors import CatalogCode
 from knowcast.catalog.kinds import ROOM_KINDS, LessonKind, ProductKind
 from knowcast.catalog.models import Product
 from knowcast.catalog.schemas import LessonCreate, LessonUpdate, ProductCreate, ProductUpdate, SlotCreate
@@ -133,7 +134,9 @@ def _check_prices(product: Product, data: ProductUpdate) -> None:
     list_price = data.list_price if "list_price" in data.model_fields_set else product.list_price
     if list_price is not None and list_price < price:
         raise ValidationFailed(
-            "list price cannot be below price", code="product.list_price_below_price", fields={"list_price": "<"}
+            "list price cannot be below price",
+            code=CatalogCode.PRODUCT_LIST_PRICE_BELOW_PRICE,
+            fields={"list_price": "<"},
         )
 
 
@@ -197,7 +200,7 @@ async def add_file(request: Request, product_id: Id, ctx: Ctx, db: Db, host: Hos
     try:
         upload = await _upload(request, ctx, "file")
         if upload is None:
-            raise ValidationFailed("choose a file", code="product.file_missing", fields={"file": "required"})
+            raise ValidationFailed("choose a file", code=CatalogCode.PRODUCT_FILE_MISSING, fields={"file": "required"})
         await catalog.add_file(db, ctx, product, upload[0], upload[1], upload[2])
     except KnowcastError as error:
         return await _editor(request, db, host, product, _values_of(product), error)
