@@ -46,12 +46,15 @@ def routed(ctx: AppContext) -> Iterator[None]:
 class Both:
     """Sends a request through the fast path and then through the route, and compares the two answers."""
 
-    def __init__(self, ctx: AppContext, caplog: pytest.LogCaptureFixture) -> None:
+    def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
-        self.caplog = caplog
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
 
     async def send(self, client: Client, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        self.caplog.clear()
+        self.records.clear()
         fast = await client.request(method, url, **kwargs)
         assert self._logged(url) == 0, f"{method} {url} was not answered by its fast path"
         with routed(self.ctx):
@@ -63,13 +66,23 @@ class Both:
         return fast
 
     def _logged(self, url: str) -> int:
-        return sum(1 for r in self.caplog.records if r.name == "knowcast.http" and getattr(r, "path", "") == url)
+        return sum(1 for r in self.records if getattr(r, "path", "") == url)
 
 
 @pytest.fixture
-def both(ctx: AppContext, caplog: pytest.LogCaptureFixture) -> Both:
-    caplog.set_level(logging.INFO, logger="knowcast.http")
-    return Both(ctx, caplog)
+def both(ctx: AppContext, monkeypatch: pytest.MonkeyPatch) -> Iterator[Both]:
+    """A Both that hears the access log itself (whatever another test did to logging's configuration)."""
+    pair = Both(ctx)
+    access_log = logging.getLogger("knowcast.http")
+    monkeypatch.setattr(access_log, "disabled", False)
+    level = access_log.level
+    access_log.setLevel(logging.INFO)  # setLevel, not the attribute: the logger caches what it lets through
+    handler = logging.Handler()
+    handler.emit = pair.emit  # type: ignore[method-assign]
+    access_log.addHandler(handler)
+    yield pair
+    access_log.removeHandler(handler)
+    access_log.setLevel(level)
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from knowcast.accounts.models import User
 from knowcast.db.types import utcnow
 from knowcast.errors import AuthenticationRequired, Conflict, ValidationFailed
 from knowcast.interaction.models import RoomGuest
+from knowcast.media.errors import MediaCode
 from knowcast.media.models import GuestInvite
 from knowcast.rooms.models import Room
 from knowcast.rooms.states import RoomState
@@ -41,7 +42,7 @@ async def create(
 ) -> NewInvite:
     """A new invitation to ``room`` (the caller has checked that ``host`` manages it)."""
     if room.state is RoomState.ENDED:
-        raise Conflict("this room has ended", code="media.room_ended")
+        raise Conflict("this room has ended", code=MediaCode.MEDIA_ROOM_ENDED)
     if user_id is not None:
         guest = await session.scalar(
             select(User)
@@ -51,7 +52,7 @@ async def create(
         if guest is None:
             raise ValidationFailed(
                 "that user is not a guest of this room: add them as a guest first, or invite by link",
-                code="media.not_a_guest",
+                code=MediaCode.MEDIA_NOT_A_GUEST,
                 fields={"user_id": "not a guest of this room"},
             )
         name = name or guest.display_name
@@ -73,14 +74,14 @@ async def check(session: AsyncSession, token: str, now: datetime | None = None) 
     """The invitation this token stands for, if it can still be used (else 401 with a stable code)."""
     invite = await session.scalar(select(GuestInvite).where(GuestInvite.token_hash == hash_token(token)))
     if invite is None:
-        raise _refused("this invitation is not valid", "media.invite_invalid")
+        raise _refused("this invitation is not valid", MediaCode.MEDIA_INVITE_INVALID)
     if invite.used_at is not None:
-        raise _refused("this invitation has been used already; ask the host for a new one", "media.invite_used")
+        raise _refused("this invitation has been used already; ask the host for a new one", MediaCode.MEDIA_INVITE_USED)
     if invite.expires_at <= (now or utcnow()):
-        raise _refused("this invitation has expired; ask the host for a new one", "media.invite_expired")
+        raise _refused("this invitation has expired; ask the host for a new one", MediaCode.MEDIA_INVITE_EXPIRED)
     room = await session.get(Room, invite.room_id)
     if room is None or room.state is RoomState.ENDED:
-        raise Conflict("this room has ended", code="media.room_ended")
+        raise Conflict("this room has ended", code=MediaCode.MEDIA_ROOM_ENDED)
     return invite
 
 

@@ -29,6 +29,7 @@ from av.video.frame import VideoFrame
 
 from knowcast.errors import Conflict, NotFound, ValidationFailed
 from knowcast.media.compose import Layout, compose, mix, rms
+from knowcast.media.errors import MediaCode
 from knowcast.media.feeds import Feed, FeedTrack
 from knowcast.media.webrtc import CLOSE_PATIENCE, close_peer, rtc_configuration
 from knowcast.settings import Settings
@@ -74,7 +75,7 @@ class StageView:
         await _set_offer(self.pc, offer_sdp)
         offered = {transceiver.kind for transceiver in self.pc.getTransceivers()}
         if not offered:
-            raise ValidationFailed("the offer asks for no video or audio", code="media.bad_offer")
+            raise ValidationFailed("the offer asks for no video or audio", code=MediaCode.MEDIA_BAD_OFFER)
         for feed in feeds:
             if feed.kind in offered:  # a track the offer has no m-line for cannot be answered
                 self.sent.append(feed.subscribe())
@@ -92,7 +93,7 @@ async def _set_offer(pc: RTCPeerConnection, offer_sdp: str) -> None:
     try:
         await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
     except ValueError as exc:
-        raise ValidationFailed(f"the SDP offer is not valid: {exc}", code="media.bad_offer") from exc
+        raise ValidationFailed(f"the SDP offer is not valid: {exc}", code=MediaCode.MEDIA_BAD_OFFER) from exc
 
 
 class GuestSession:
@@ -130,7 +131,7 @@ class GuestSession:
         self.pc.on("connectionstatechange", self._on_state)
         await _set_offer(self.pc, offer_sdp)
         if not any(track.kind == "video" for track in self.tracks):
-            raise ValidationFailed("the offer has no video track to receive", code="media.no_video_offer")
+            raise ValidationFailed("the offer has no video track to receive", code=MediaCode.MEDIA_NO_VIDEO_OFFER)
         for track in list(self.tracks):  # the host's camera and microphone go back on the same transceivers
             self.sent.append(self.stage.host_feed(track.kind).subscribe())
             self.pc.addTrack(self.sent[-1])
@@ -218,7 +219,7 @@ class Stage:
 
     async def join(self, offer_sdp: str, *, invite_id: int, name: str, user_id: int | None) -> GuestSession:
         if len(self.guests) >= MAX_GUESTS:
-            raise Conflict(f"the stage already has {MAX_GUESTS} guests", code="media.stage_full")
+            raise Conflict(f"the stage already has {MAX_GUESTS} guests", code=MediaCode.MEDIA_STAGE_FULL)
         guest = GuestSession(self, invite_id=invite_id, name=name, user_id=user_id)
         self.guests[guest.id] = guest
         try:
@@ -245,7 +246,7 @@ class Stage:
     def guest(self, guest_id: str) -> GuestSession:
         guest = self.guests.get(guest_id)
         if guest is None:
-            raise NotFound("no such guest on this room's stage", code="media.no_guest")
+            raise NotFound("no such guest on this room's stage", code=MediaCode.MEDIA_NO_GUEST)
         return guest
 
     async def remove(self, guest_id: str, reason: str = "the host removed the guest") -> None:

@@ -15,6 +15,7 @@ from starlette.responses import Response
 from knowcast.deps import Db, Host, Id, Machine
 from knowcast.errors import AuthenticationRequired, NotFound
 from knowcast.media import invites
+from knowcast.media.errors import MediaCode
 from knowcast.media.runtime import media_of
 from knowcast.media.stage import MAX_GUESTS, Stage
 from knowcast.media.stage_schemas import InviteIn, InviteOut, LayoutIn, MuteIn, StageGuest, StageOut
@@ -29,7 +30,7 @@ rtc = APIRouter(tags=["webrtc"])
 def _ingest(request: Request) -> WhipIngest:
     whip = media_of(request).whip
     if whip is None:
-        raise NotFound("连麦 needs the embedded ingest (KNOWCAST_INGEST=embedded)", code="media.webrtc_off")
+        raise NotFound("连麦 needs the embedded ingest (KNOWCAST_INGEST=embedded)", code=MediaCode.MEDIA_WEBRTC_OFF)
     return whip
 
 
@@ -110,7 +111,7 @@ async def watch_guest(request: Request, room_id: Id, guest_id: str, db: Db, host
 async def stop_watching(request: Request, room_id: Id, view_id: str, db: Db, host: Host) -> Response:
     stage = await _stage(request, db, host, room_id)
     if not await stage.unwatch(view_id):
-        raise NotFound("no such view (it may have ended with its guest)", code="media.no_session")
+        raise NotFound("no such view (it may have ended with its guest)", code=MediaCode.MEDIA_NO_SESSION)
     return Response(status_code=204)
 
 
@@ -119,7 +120,7 @@ def _invite_token(request: Request) -> str:
     if scheme.lower() != "bearer" or not value.strip():
         raise AuthenticationRequired(
             "send the invitation's token as 'Authorization: Bearer <token>'",
-            code="media.invite_required",
+            code=MediaCode.MEDIA_INVITE_REQUIRED,
             headers={"WWW-Authenticate": "Bearer"},
         )
     return value.strip()
@@ -139,6 +140,6 @@ async def join(request: Request) -> Response:
 async def leave(request: Request, guest_id: str) -> Response:
     guest = _ingest(request).find_guest(guest_id)
     if guest is None:
-        raise NotFound("no such guest session (it may have ended already)", code="media.no_session")
+        raise NotFound("no such guest session (it may have ended already)", code=MediaCode.MEDIA_NO_SESSION)
     await guest.close("the guest left")
     return Response(status_code=200)

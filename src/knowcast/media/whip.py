@@ -251,7 +251,7 @@ class WhipIngest:
             spent = await invites.spend(session, invite.id)
         if not spent:  # two browsers raced with one link: the second to get here goes
             await guest.close("the invitation was used by someone else")
-            raise AuthenticationRequired("this invitation has been used already", code="media.invite_used")
+            raise AuthenticationRequired("this invitation has been used already", code=MediaCode.MEDIA_INVITE_USED)
         await stage.announce(guest)
         return guest
 
