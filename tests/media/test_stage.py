@@ -244,7 +244,7 @@ async def test_invitations_are_refused_when_wrong_expired_or_used_and_a_fourth_g
             await close_peer(pc)
 
 
-async def test_an_invitation_for_a_room_guest_carries_their_name_and_the_host_can_watch_the_guest(
+async def test_an_invitation_for_a_room_guest_needs_their_session_and_the_host_can_watch_the_guest(
     client: Any, make_room: Any, make_user: Any
 ) -> None:
     from knowcast.accounts.models import Role
@@ -255,7 +255,15 @@ async def test_an_invitation_for_a_room_guest_carries_their_name_and_the_host_ca
     assert added.status_code == 201, added.text
     made = await invite(room, user_id=expert.user.id)
     assert made["user_id"] == expert.user.id and made["name"] == added.json()["name"]
-    response, guest = await join(client, made["token"])
+    stranger = await make_user(Role.VIEWER)
+    for who, status, code in (
+        (client, 401, "media.signin_required"),
+        (stranger.client, 403, "media.invite_for_another"),
+    ):
+        refused, pc = await join(who, made["token"])
+        await close_peer(pc)
+        assert refused.status_code == status and refused.json()["error"]["code"] == code
+    response, guest = await join(expert.client, made["token"])  # the guest's own signed-in browser
     viewer = RTCPeerConnection()
     try:
         assert response.status_code == 201, response.text

@@ -85,7 +85,7 @@ def test_host_invites_a_guest_who_joins_from_a_phone_and_is_muted_and_removed(
     assert alone > 60  # the host alone: the fake camera's picture reaches the top edge
 
     host.click("[data-testid=stage-invite] button[type=submit]")
-    link = host.wait_for_selector("[data-testid=stage-link]:visible")
+    link = host.wait_for_selector("[data-testid=stage-link]:visible")  # shown once the invitation is made
     url = link.input_value()
     assert "/stage/join#" in url
     seen = set(_segments(server, room_id))

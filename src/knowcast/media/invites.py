@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowcast.accounts.models import User
 from knowcast.db.types import utcnow
-from knowcast.errors import AuthenticationRequired, Conflict, ValidationFailed
+from knowcast.errors import AuthenticationRequired, Conflict, PermissionDenied, ValidationFailed
 from knowcast.interaction.models import RoomGuest
 from knowcast.media.errors import MediaCode
 from knowcast.media.models import GuestInvite
@@ -83,6 +83,18 @@ async def check(session: AsyncSession, token: str, now: datetime | None = None) 
     if room is None or room.state is RoomState.ENDED:
         raise Conflict("this room has ended", code=MediaCode.MEDIA_ROOM_ENDED)
     return invite
+
+
+def ensure_invitee(invite: GuestInvite, user_id: int | None) -> None:
+    """An invitation for one of the room's guests works only in that guest's signed-in browser."""
+    if invite.user_id is None or invite.user_id == user_id:
+        return
+    if user_id is None:
+        raise AuthenticationRequired(
+            f"this invitation is for {invite.name or 'a guest of the room'}: sign in as them to join",
+            code="media.signin_required",
+        )
+    raise PermissionDenied("this invitation is for another account", code="media.invite_for_another")
 
 
 async def spend(session: AsyncSession, invite_id: int) -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from knowcast.deps import Db, Host, Id, Machine
+from knowcast.deps import Db, Host, Id, Machine, MaybeUser
 from knowcast.errors import AuthenticationRequired, NotFound
 from knowcast.media import invites
 from knowcast.media.errors import MediaCode
@@ -127,11 +127,13 @@ def _invite_token(request: Request) -> str:
 
 
 @rtc.post("/whip/stage", dependencies=[Machine], status_code=201)
-async def join(request: Request) -> Response:
+async def join(request: Request, user: MaybeUser) -> Response:
+    """The invite token is the credential (no CSRF: a cross-site page cannot send the Authorization header); an
+    invitation for one of the room's guests also needs their session cookie."""
     whip = _ingest(request)
     token = _invite_token(request)
     offer = await read_offer(request)
-    guest = await whip.join_stage(token, offer)
+    guest = await whip.join_stage(token, offer, user.id if user is not None else None)
     headers = {"Location": f"/whip/stage/{guest.id}"}
     return Response(guest.pc.localDescription.sdp, status_code=201, media_type=SDP, headers=headers)
 

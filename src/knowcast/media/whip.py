@@ -241,10 +241,12 @@ class WhipIngest:
         log.info("whip session started", extra={"room_id": room_id, "session": session.id[:8], "peer": peer})
         return session
 
-    async def join_stage(self, token: str, offer_sdp: str) -> GuestSession:
-        """A guest presenting a 连麦 invite joins its room's stage; the invite is spent once the guest is on."""
+    async def join_stage(self, token: str, offer_sdp: str, user_id: int | None) -> GuestSession:
+        """A guest presenting a 连麦 invite joins its room's stage; the invite is spent once the guest is on. An
+        invite made for one of the room's guests also needs that guest signed in (``user_id``)."""
         async with self.plane.ctx.db.session() as session:
             invite = await invites.check(session, token)
+        invites.ensure_invitee(invite, user_id)
         stage = self.stage(invite.room_id)
         guest = await stage.join(offer_sdp, invite_id=invite.id, name=invite.name, user_id=invite.user_id)
         async with self.plane.ctx.db.session() as session:

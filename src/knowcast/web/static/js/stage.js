@@ -67,6 +67,11 @@ function startStage(panel) {
       const error = await refusal(response);
       const known = status.dataset[String(error.code || "").replace("media.", "")];
       stop("failed", known || `${status.dataset.failed} ${error.message}`);
+      if (error.code === "media.signin_required" || error.code === "media.invite_for_another") {
+        const signin = /** @type {HTMLAnchorElement} */ (part("signin"));
+        signin.href = `/signin?next=${encodeURIComponent(`/stage/join#${token}`)}`;
+        signin.hidden = false;
+      }
       return;
     }
     location_ = response.headers.get("Location");
