@@ -92,9 +92,9 @@ def ensure_invitee(invite: GuestInvite, user_id: int | None) -> None:
     if user_id is None:
         raise AuthenticationRequired(
             f"this invitation is for {invite.name or 'a guest of the room'}: sign in as them to join",
-            code="media.signin_required",
+            code=MediaCode.MEDIA_SIGNIN_REQUIRED,
         )
-    raise PermissionDenied("this invitation is for another account", code="media.invite_for_another")
+    raise PermissionDenied("this invitation is for another account", code=MediaCode.MEDIA_INVITE_FOR_ANOTHER)
 
 
 async def spend(session: AsyncSession, invite_id: int) -> bool:
