@@ -253,7 +253,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64, help="attempts in flight at once")
     parser.add_argument("--rounds", type=int, default=2, help="times every buyer tries again per layer")
     parser.add_argument("--profile-crowd", action="store_true", help="profile the crowd too, not only the losers")
-    parser.add_argument("--cold", action="store_true", help="skip the buyers' room-page visit before the sale")
+    parser.add_argument("--cold", action="store_true", help="skip the buyers' room_page visit before the sale")
     parser.add_argument("--gc-freeze", action="store_true", help="gc.freeze() before the crowd")
     parser.add_argument("--no-consent", action="store_true", help="buyers who did not accept analytics cookies")
     parser.add_argument("--idle", type=float, default=3.0, help="seconds of no requests, to measure background CPU")

@@ -265,6 +265,7 @@ def storm(
     return {
         **merged,
         "server_cpu_pct": round(100 * server_cpu / wall, 1),
+        "server_cpu_ms_per_join": round(1000 * server_cpu / merged["joined"], 2) if merged["joined"] else None,
         "server_rss_mb": round(rss, 1),
         "nginx_cpu_pct": round(100 * nginx_cpu / wall, 1) if proxy else None,
         "loadgen_cpu_pct": round(100 * sum(r["cpu_s"] for r in reports) / wall, 1),

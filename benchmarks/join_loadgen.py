@@ -4,7 +4,9 @@ Each browser arrives at its own moment (spread evenly over the run across all lo
 then does what the room page makes a browser do: ``GET /rooms/{id}`` on a fresh keep-alive connection; opens a
 second connection (browsers fetch in parallel) and loads every ``/static/`` file the page links, split over
 the two, each once (a browser with an empty cache; hashed files are ``immutable``, so it would never ask
-again), accepting brotli and gzip; then, as the page's module does, posts the analytics ``view_start`` and
+again), accepting brotli and gzip — of the page's icons only the one favicon a browser shows (the first
+``rel="icon"``; ``apple-touch-icon`` is read only when a phone saves the page to its home screen); then,
+as the page's module does, posts the analytics ``view_start`` and
 opens the live WebSocket, sends ``join`` and waits for ``welcome``, which carries the room's commerce
 snapshot (``commerce``); when it does not, the browser then fetches ``GET /api/v1/rooms/{id}/commerce`` as
 the page would. The time from arrival to ``welcome`` (and that fetch, when there is one) is what is
@@ -31,6 +33,7 @@ from collections import Counter
 from typing import Any, cast
 
 ASSET = re.compile(rb'(?:src|href)="(/static/[^"#]+)')  # an icon sprite's #fragment is the same file
+ICON_LINK = re.compile(rb'<link rel="(?:icon|apple-touch-icon)" href="(/static/[^"]+)"')
 MASK = b"\x00\x00\x00\x00"
 KEY = base64.b64encode(os.urandom(16)).decode()
 BROWSER_TIMEOUT = 60.0
@@ -266,7 +269,7 @@ class Run:
     async def open_room(self, browser: Browser, first: Http, second: Http) -> None:
         await self.connect(first)
         page = await self.fetch(first, browser.get(f"/rooms/{browser.room}", "Accept: text/html\r\n"), "page")
-        assets = list(dict.fromkeys(m.decode() for m in ASSET.findall(page)))
+        assets = page_assets(page)
         await self.connect(second)
         await asyncio.gather(self.assets(first, browser, assets[0::2]), self.assets(second, browser, assets[1::2]))
         welcomed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -286,6 +289,13 @@ class Run:
     async def assets(self, conn: Http, browser: Browser, paths: list[str]) -> None:
         for path in paths:
             await self.fetch(conn, browser.get(path), "asset")
+
+
+def page_assets(page: bytes) -> list[str]:
+    """The static files a browser with an empty cache fetches for this page, each once, in page order."""
+    icons = ICON_LINK.findall(page)
+    unused = set(icons[1:]) - set(icons[:1])
+    return list(dict.fromkeys(m.decode() for m in ASSET.findall(page) if m not in unused))
 
 
 async def worker(job: dict[str, Any], index: int, workers: int) -> dict[str, Any]:

@@ -29,25 +29,33 @@ const require = createRequire(import.meta.url);
 
 rmSync(out, { recursive: true, force: true }); // stale bundles of older builds would be served forever
 mkdirSync(out, { recursive: true });
-const entries = readdirSync(src).filter((f) => f.endsWith(".js") && !f.startsWith("_")).map((f) => `${src}/${f}`);
-const result = await build({
-  entryPoints: entries,
+// room.js is not built alone: the live room loads it inside its one bundle (room_page, below)
+const entries = readdirSync(src)
+  .filter((f) => f.endsWith(".js") && !f.startsWith("_") && f !== "room.js")
+  .map((f) => `${src}/${f}`);
+const options = {
   outdir: out,
   entryNames: "[name]-[hash]",
-  chunkNames: "chunk-[hash]",
   assetNames: "[name]-[hash]",
   bundle: true,
   format: "esm",
-  splitting: true,
   minify: true,
   sourcemap: true,
   metafile: true,
   target: ["es2020", "safari14"],
   logLevel: "info",
-});
+};
+const result = await build({ ...options, entryPoints: entries, chunkNames: "chunk-[hash]", splitting: true });
+// The live room is the page a crowd opens at once (a reminder goes out, thousands arrive in the same minute),
+// so it is one file: every page's code and the room's, no chunks to ask for one by one — each request a
+// browser makes is work for the server times the crowd. The other pages share chunks as above.
+const roomPage = await build({ ...options, entryPoints: { "room_page": `${src}/_room_page.js` }, splitting: false });
 
 const manifest = {};
 const dist = (path) => `dist/${relative(out, path)}`;
+for (const [path, output] of Object.entries(roomPage.metafile.outputs)) {
+  if (output.entryPoint) manifest["dist/room_page.js"] = { file: dist(path), imports: [] };
+}
 for (const [path, output] of Object.entries(result.metafile.outputs)) {
   if (!output.entryPoint) continue;
   const name = basename(output.entryPoint, ".js");
@@ -62,6 +70,8 @@ for (const file of readdirSync(`${root}/css`).filter((f) => f.endsWith(".css")))
   writeFileSync(`${out}/${hashed}`, body);
   manifest[`css/${file}`] = { file: `dist/${hashed}`, imports: [] };
 }
+// the room page's one stylesheet: every page's, then the room's (the order two <link>s would cascade in)
+emit("dist/room_page.css", ["app.css", "room.css"].map((f) => readFileSync(`${root}/css/${f}`, "utf8")).join("\n"));
 // a file made here (not by esbuild): written under a content-hashed flat name, listed under its logical name
 function emit(logical, body) {
   const hash = createHash("sha256").update(body).digest("base64url").slice(0, 10);

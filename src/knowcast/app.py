@@ -95,7 +95,9 @@ def build_context(settings: Settings) -> AppContext:
     )
 
 
-def create_app(settings: Settings, ctx: AppContext | None = None) -> KnowcastApp:
+def create_app(settings: Settings, ctx: AppContext | None = None, *, serving: bool = False) -> KnowcastApp:
+    """The app; ``serving``: in a server process of its own (`knowcast serve`), which may tune the process
+    (the collector, realtime/heap.py) as a test process sharing its heap with the suite must not."""
     ctx = ctx or build_context(settings)
     ctx.provide(FastPaths(on=settings.fast_paths))  # the fast paths' switch (knowcast/fast_paths.py)
     quiet_parameter_loggers()
@@ -154,6 +156,8 @@ def create_app(settings: Settings, ctx: AppContext | None = None) -> KnowcastApp
             await asyncio.to_thread(migrate.upgrade, settings.database_url)
         for component in ctx.components:
             await component.start()
+        if serving:  # startup's objects live as long as the process: out of the collector's passes
+            ctx.hub.heap.settle()
         log.info("knowcast started", extra={"mode": settings.mode, "database": ctx.db.dialect})
         try:
             yield
@@ -236,4 +240,4 @@ def app_from_env() -> ASGIApp:
     from knowcast.settings import load_settings
 
     config = os.environ.get("KNOWCAST_CONFIG")
-    return create_app(load_settings(Path(config) if config else None))
+    return create_app(load_settings(Path(config) if config else None), serving=True)

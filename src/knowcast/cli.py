@@ -94,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     flash.add_argument("--redis", default=None, help="Redis URL: the flash gate runs in Redis (scaled mode)")
     flash.add_argument("--database", default=None, help="database URL (default: a fresh SQLite file)")
     flash.add_argument("--connections", type=int, default=256, help="concurrent keep-alive connections")
-    flash.add_argument("--cold", action="store_true", help="skip the buyers' room-page visit before the sale")
+    flash.add_argument("--cold", action="store_true", help="skip the buyers' room_page visit before the sale")
     flash.add_argument(
         "--session-cache", type=int, default=None, help="the server's FLASH_SESSION_CACHE_SECONDS (0: read every time)"
     )
@@ -252,7 +252,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     if settings.ingest == "auto":  # one process: the embedded RTMP gate can own the port
         settings = settings.model_copy(update={"ingest": "embedded"})
     uvicorn.run(
-        create_app(settings),  # flash-sale attempts answered ahead of FastAPI's own layers (app.KnowcastApp)
+        create_app(settings, serving=True),  # flash-sale attempts answered ahead of FastAPI's own layers (app.KnowcastApp)
         host=host,
         port=port,
         log_config=None,

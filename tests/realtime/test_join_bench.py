@@ -88,7 +88,7 @@ def test_nginx_serves_the_hashed_files_as_knowcast_would(tmp_path: Path) -> None
     that accepts gzip, and immutable caching; nginx counts it in static.log."""
     if not nginx.available():
         unavailable(f"nginx is not installed at {nginx.NGINX} (apt-get install nginx)")
-    name = json.loads((STATIC_DIR / "dist" / "manifest.json").read_text())["dist/room.js"]
+    name = json.loads((STATIC_DIR / "dist" / "manifest.json").read_text())["dist/room_page.js"]
     name = name if isinstance(name, str) else name["file"]
     port = free_port()
     with nginx.running(tmp_path, port, [free_port()]):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import weakref
 from typing import Any
 
 import pytest
@@ -190,6 +191,12 @@ def test_a_viewer_behind_what_the_room_keeps_is_cut_off_to_resume() -> None:
     assert written_seqs(current) == [3]
 
 
+class Cyclic:
+    def __init__(self, held: object) -> None:
+        self.held = held
+        self.me = self
+
+
 def test_the_heap_keeper_freezes_while_a_crowd_is_connected_and_thaws_when_it_has_gone() -> None:
     keeper = HeapKeeper(min_sockets=10)
     try:
@@ -198,11 +205,29 @@ def test_the_heap_keeper_freezes_while_a_crowd_is_connected_and_thaws_when_it_ha
         keeper.observe(10)
         assert keeper.frozen and gc.get_freeze_count() > 0
         survivor = [object()]  # a container that outlives a young collection
+        keep = [Cyclic(None)]
+        freed = weakref.ref(keep[0])
         keeper.observe(6)
         assert all(o is not survivor for o in gc.get_objects()) and keeper.frozen  # frozen: not walked
-        keeper.observe(4)  # below half of min_sockets: one full pass over everything, then the defaults
-        assert not keeper.frozen and gc.get_freeze_count() == 0
-        assert any(o is survivor for o in gc.get_objects())
+        keep.clear()  # now a cycle among the frozen: only a thawing pass can free it
+        keeper.observe(6)
+        assert freed() is not None
+        keeper.observe(4)  # below half of min_sockets: one full pass over everything, its survivors settled
+        assert not keeper.frozen and freed() is None
+        assert all(o is not survivor for o in gc.get_objects())  # still alive, back out of the young passes
+        keeper.observe(9)
+        assert not keeper.frozen  # the collector's defaults until the next crowd
+    finally:
+        gc.unfreeze()
+
+
+def test_the_heap_keeper_settles_what_startup_made_out_of_every_later_pass() -> None:
+    made_at_startup = [object()]
+    try:
+        HeapKeeper(min_sockets=0).settle()  # off: the collector's defaults, nothing frozen
+        assert gc.get_freeze_count() == 0
+        HeapKeeper(min_sockets=10).settle()
+        assert gc.get_freeze_count() > 0 and all(o is not made_at_startup for o in gc.get_objects())
     finally:
         gc.unfreeze()
 

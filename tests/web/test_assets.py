@@ -30,38 +30,47 @@ def manifest() -> dict[str, Any]:
 
 def test_the_build_names_every_entry_and_stylesheet_by_its_content() -> None:
     entries = manifest()
-    for name in ("dist/room.js", "dist/app.js", "css/app.css"):
+    for name in ("dist/room_page.js", "dist/room_page.css", "dist/app.js", "css/app.css"):
         assert name in entries
         assert HASHED.fullmatch(f"/static/{entries[name]['file']}"), entries[name]
-    assert all((STATIC_DIR / path).exists() for path in entries["dist/room.js"]["imports"])
+    assert all((STATIC_DIR / path).exists() for path in entries["dist/app.js"]["imports"])
+    assert "dist/room.js" not in entries  # only inside the room's one bundle
 
 
 def test_the_pages_helper_gives_hashed_urls_and_the_imported_chunks() -> None:
     assets = Manifest(STATIC_DIR)
-    assert HASHED.fullmatch(assets.url("dist/room.js"))
-    assert assets.imports("dist/room.js") and all(
-        u.startswith("/static/dist/chunk-") for u in assets.imports("dist/room.js")
+    assert HASHED.fullmatch(assets.url("dist/app.js"))
+    assert assets.imports("dist/app.js") and all(
+        u.startswith("/static/dist/chunk-") for u in assets.imports("dist/app.js")
     )
     assert assets.url("css/not-built.css").startswith("/static/css/not-built.css?v=")  # outside the build
     assert assets.imports("dist/no-such.js") == []
 
 
-async def test_the_room_page_links_hashed_assets_and_preloads_their_chunks(client: Any, make_user: Any) -> None:
+async def test_the_room_page_links_one_hashed_script_and_one_stylesheet(client: Any, make_user: Any) -> None:
+    """A crowd opens the live room at once: every file it links is a request times the crowd, so the room
+    has one bundle (every page's code and the room's, no chunks) and one stylesheet (every page's and the
+    room's), both hashed."""
     host = await make_user(Role.HOST)
     room = (
         await host.client.post("/api/v1/rooms", json={"title": "资产", "scheduled_at": "2030-01-01T10:00:00Z"})
     ).json()
     page = (await client.get(f"/rooms/{room['id']}")).text
     entries = manifest()
-    assert f'src="/static/{entries["dist/room.js"]["file"]}"' in page
-    assert f'href="/static/{entries["css/app.css"]["file"]}"' in page
-    for chunk in entries["dist/room.js"]["imports"]:
-        assert f'<link rel="modulepreload" href="/static/{chunk}">' in page
-    assert "?v=" not in page
+    assert re.findall(r'<script type="module" src="([^"]+)"', page) == [
+        f"/static/{entries['dist/room_page.js']['file']}"
+    ]
+    assert re.findall(r'<link rel="stylesheet" href="([^"]+)"', page) == [
+        f"/static/{entries['dist/room_page.css']['file']}"
+    ]
+    assert "modulepreload" not in page and "?v=" not in page
+    app_css = (STATIC_DIR / "css" / "app.css").read_text()
+    room_css = (STATIC_DIR / "css" / "room.css").read_text()
+    assert (STATIC_DIR / entries["dist/room_page.css"]["file"]).read_text() == f"{app_css}\n{room_css}"
 
 
 async def test_a_hashed_file_is_immutable_and_precompressed(client: Any) -> None:
-    path = manifest()["dist/room.js"]["file"]
+    path = manifest()["dist/room_page.js"]["file"]
     url = f"/static/{path}"
     plain = await client.get(url, headers={"accept-encoding": "identity"})
     assert plain.status_code == 200 and "content-encoding" not in plain.headers

@@ -11,9 +11,8 @@ buyer must still pay. CSRF is checked on every call.
 
 from __future__ import annotations
 
-import asyncio
-import itertools
 import time
+from collections.abc import Mapping
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -21,6 +20,7 @@ from fastapi import Depends, Request
 from knowcast import csrf
 from knowcast.accounts import service as accounts
 from knowcast.accounts.permissions import Permission
+from knowcast.batches import Batches
 from knowcast.bus import Event, EventBus
 from knowcast.db.engine import Database
 from knowcast.deps import SESSION_COOKIE, Ctx
@@ -59,15 +59,15 @@ BATCH = 500  # tokens per query: well under SQLite's bound on a statement's para
 
 
 class SessionLookups:
-    """Sessions the cache does not know, looked up together: the tokens asked for while a query runs wait
-    for the next one, so a crowd whose sessions were never seen (the room opened long before the sale)
-    costs one query per batch of buyers instead of two per buyer. Found sessions go into ``CACHE``."""
+    """Sessions the cache does not know, looked up together (knowcast/batches.py, no window: a buyer racing
+    for a flash sale waits for nobody): the tokens asked for while a query runs wait for the next one, so a
+    crowd whose sessions were never seen (the room opened long before the sale) costs one query per batch of
+    buyers instead of two per buyer. Found sessions go into ``CACHE``."""
 
     def __init__(self, db: Database, remember_seconds: float) -> None:
         self._db = db
         self._remember = remember_seconds
-        self._waiting: dict[str, asyncio.Future[int | None]] = {}
-        self._running: asyncio.Task[None] | None = None
+        self._batches: Batches[str, int | None] = Batches(self._read, size=BATCH)
 
     def remember(self, token: str, user_id: int) -> None:
         """A session seen signed in (the room page's snapshot, a lookup): kept for ``remember_seconds``."""
@@ -77,37 +77,14 @@ class SessionLookups:
         found = CACHE.get(token)
         if found is not None:
             return found
-        waiting = self._waiting.get(token)
-        if waiting is None:
-            waiting = self._waiting[token] = asyncio.get_running_loop().create_future()
-            if self._running is None:
-                self._running = asyncio.create_task(self._drain())
-        return await asyncio.shield(waiting)  # a buyer who hangs up does not cancel the others' answer
+        return await self._batches.get(token)
 
-    async def _drain(self) -> None:
-        try:
-            while self._waiting:
-                tokens = list(itertools.islice(self._waiting, BATCH))
-                batch = {token: self._waiting.pop(token) for token in tokens}
-                await self._answer(batch)
-        finally:
-            self._running = None
-
-    async def _answer(self, batch: dict[str, asyncio.Future[int | None]]) -> None:
-        try:
-            async with self._db.session() as session:
-                found = await accounts.session_user_ids(session, batch)
-        except Exception as exc:  # every waiting buyer hears of it (their request fails as its own error)
-            for waiting in batch.values():
-                if not waiting.done():
-                    waiting.set_exception(exc)
-                    waiting.exception()  # marked as seen: a buyer who hung up leaves no "never retrieved" warning
-            return
+    async def _read(self, tokens: list[str]) -> Mapping[str, int | None]:
+        async with self._db.session() as session:
+            found = await accounts.session_user_ids(session, tokens)
         for token, user_id in found.items():
             self.remember(token, user_id)
-        for token, waiting in batch.items():
-            if not waiting.done():
-                waiting.set_result(found.get(token))
+        return found
 
 
 async def buyer_id(request: Request, ctx: Ctx) -> int:

@@ -9,14 +9,13 @@ storm, for all the viewers arriving together in three queries (``MyShopLookups``
 
 from __future__ import annotations
 
-import asyncio
-import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from knowcast.batches import Batches
 from knowcast.catalog.kinds import ProductKind
 from knowcast.commerce import coupons, entitlements
 from knowcast.commerce.models import Entitlement, Order, OrderItem
@@ -30,6 +29,7 @@ from knowcast.db.types import utcnow
 # booked again, a plain item bought again)
 ONCE = frozenset({ProductKind.COURSE, ProductKind.FILE, ProductKind.REPLAY, ProductKind.TICKET})
 BATCH = 400  # viewers per lookup: well under SQLite's bound on a statement's parameters
+WINDOW = 0.005  # seconds a lone arrival waits for others to share its queries
 
 
 def once(products: dict[int, ProductKind]) -> tuple[int, ...]:
@@ -89,44 +89,15 @@ class _Ask:
 
 
 class MyShopLookups:
-    """Each arriving viewer's own part, for the viewers arriving together in three queries: those asked for
-    while a lookup runs wait for the next one (as room_snapshot.ClaimLookups does for claimed coupons)."""
+    """Each arriving viewer's own part, for the viewers arriving together in three queries
+    (knowcast/batches.py)."""
 
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
-        self._waiting: dict[_Ask, asyncio.Future[MyShop]] = {}
-        self._running: asyncio.Task[None] | None = None
-        self.queries = 0
+        self._batches: Batches[_Ask, MyShop] = Batches(self._read, size=BATCH, window=WINDOW)
 
     async def of(self, user_id: int, host_id: int, products: dict[int, ProductKind]) -> MyShop:
-        ask = _Ask(user_id, host_id, once(products))
-        waiting = self._waiting.get(ask)
-        if waiting is None:
-            waiting = self._waiting[ask] = asyncio.get_running_loop().create_future()
-            if self._running is None:
-                self._running = asyncio.create_task(self._drain())
-        return await asyncio.shield(waiting)  # a viewer who hangs up does not cancel the others' answer
-
-    async def _drain(self) -> None:
-        try:
-            while self._waiting:
-                asks = list(itertools.islice(self._waiting, BATCH))
-                await self._answer({ask: self._waiting.pop(ask) for ask in asks})
-        finally:
-            self._running = None
-
-    async def _answer(self, batch: dict[_Ask, asyncio.Future[MyShop]]) -> None:
-        try:
-            found = await self._read(list(batch))
-        except Exception as exc:  # every waiting viewer hears of it (their request fails as its own error)
-            for waiting in batch.values():
-                if not waiting.done():
-                    waiting.set_exception(exc)
-                    waiting.exception()
-            return
-        for ask, waiting in batch.items():
-            if not waiting.done():
-                waiting.set_result(found[ask])
+        return await self._batches.get(_Ask(user_id, host_id, once(products)))
 
     async def _read(self, asks: list[_Ask]) -> dict[_Ask, MyShop]:
         users = {ask.user_id for ask in asks}
@@ -135,7 +106,6 @@ class MyShopLookups:
         owned: dict[int, set[int]] = {}
         held: dict[int, list[tuple[int, CouponOut]]] = {}
         async with self.ctx.db.session() as db:
-            self.queries += 3
             for order, product_id in (await db.execute(_pending_query(users))).tuples():
                 pending.setdefault(order.user_id, []).append((order.host_id, _pending(order, product_id)))
             if products:

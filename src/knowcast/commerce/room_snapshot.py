@@ -24,7 +24,6 @@ all viewers arriving together in one query (``ClaimLookups``); it is never put i
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import logging
 import time
@@ -35,6 +34,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from knowcast.batches import Batches
 from knowcast.bus import Event
 from knowcast.commerce import coupons, draws, flash, shelf
 from knowcast.commerce.models import ShelfItem
@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 PREFIXES = ("shelf.", "flash.", "coupon.", "draw.", "order.", "room.", "experiment.")
 MAX_AGE = 5.0
 BATCH = 500  # users per claim query: well under SQLite's bound on a statement's parameters
+WINDOW = 0.005  # seconds a lone arrival waits for others to share its query
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,52 +204,30 @@ def seconds_left(times: Iterable[datetime]) -> float:
 
 
 class ClaimLookups:
-    """The value each viewer holds of a dropped coupon, for the viewers arriving together in one query: the
-    users asked for while a query runs wait for the next one (as buyers.SessionLookups does for sessions)."""
+    """The value each viewer holds of a dropped coupon, for the viewers arriving together in one query per
+    coupon (knowcast/batches.py); None when they hold none (or hold it at the coupon's own value)."""
 
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
-        self._waiting: dict[tuple[int, int], asyncio.Future[int | None]] = {}
-        self._running: asyncio.Task[None] | None = None
-        self.queries = 0
+        self._batches: Batches[tuple[int, int], int | None] = Batches(self._read, size=BATCH, window=WINDOW)
+
+    @property
+    def queries(self) -> int:
+        return self._batches.reads
 
     async def held(self, coupon_id: int, user_id: int) -> int | None:
-        key = (coupon_id, user_id)
-        waiting = self._waiting.get(key)
-        if waiting is None:
-            waiting = self._waiting[key] = asyncio.get_running_loop().create_future()
-            if self._running is None:
-                self._running = asyncio.create_task(self._drain())
-        return await asyncio.shield(waiting)  # a viewer who hangs up does not cancel the others' answer
+        return await self._batches.get((coupon_id, user_id))
 
-    async def _drain(self) -> None:
-        try:
-            while self._waiting:
-                keys = list(itertools.islice(self._waiting, BATCH))
-                await self._answer({key: self._waiting.pop(key) for key in keys})
-        finally:
-            self._running = None
-
-    async def _answer(self, batch: dict[tuple[int, int], asyncio.Future[int | None]]) -> None:
+    async def _read(self, keys: list[tuple[int, int]]) -> dict[tuple[int, int], int | None]:
         by_coupon: dict[int, list[int]] = {}
-        for coupon_id, user_id in batch:
+        for coupon_id, user_id in keys:
             by_coupon.setdefault(coupon_id, []).append(user_id)
         found: dict[tuple[int, int], int | None] = {}  # a claim without a value of its own: the coupon's
-        try:
-            async with self.ctx.db.session() as db:
-                for coupon_id, users in by_coupon.items():
-                    self.queries += 1
-                    query = select(CouponClaim.user_id, CouponClaim.value).where(
-                        CouponClaim.coupon_id == coupon_id, CouponClaim.user_id.in_(users)
-                    )
-                    for user_id, value in (await db.execute(query)).tuples():
-                        found[(coupon_id, user_id)] = value
-        except Exception as exc:  # every waiting viewer hears of it (their request fails as its own error)
-            for waiting in batch.values():
-                if not waiting.done():
-                    waiting.set_exception(exc)
-                    waiting.exception()
-            return
-        for key, waiting in batch.items():
-            if not waiting.done():
-                waiting.set_result(found.get(key))
+        async with self.ctx.db.session() as db:
+            for coupon_id, users in by_coupon.items():
+                query = select(CouponClaim.user_id, CouponClaim.value).where(
+                    CouponClaim.coupon_id == coupon_id, CouponClaim.user_id.in_(users)
+                )
+                for user_id, value in (await db.execute(query)).tuples():
+                    found[(coupon_id, user_id)] = value
+        return found
