@@ -180,9 +180,14 @@ def test_the_30_off_coupon_is_applied_by_default_and_charged(
             _stale_replay(viewer, room_id, "drop", "coupon.drop_started", mine=False, claimed=0)
             expect(viewer.locator("[data-testid=coupon-claim]")).to_have_text("已领取")  # a late replay keeps it
     viewer.reload()
-    viewer.wait_for_load_state("networkidle")
-    viewer.locator("[data-testid=coupon-claim]").click()
-    expect(viewer.locator("[data-testid=coupon-claim]")).to_have_text("已领取")
+    claim = viewer.locator("[data-testid=coupon-claim]")
+    expect(claim).to_have_text("领取")  # tapped as soon as it shows, while the page may still be settling
+    button = claim.element_handle()
+    _stale_replay(viewer, room_id, "drop", "coupon.drop_started", claimed=4)  # others claim meanwhile
+    expect(viewer.locator("[data-testid=coupon-left]")).to_have_text("6")
+    assert button.evaluate("b => b.isConnected")  # updated in place: a tap landing now is not lost
+    claim.click()
+    expect(claim).to_have_text("已领取")
     viewer.locator("[data-testid=pinned-buy]").click()  # the best coupon goes with the buy
 
     viewer.wait_for_selector("[data-testid=checkout]")

@@ -2,7 +2,7 @@
 // "starting" (starting soon), "live", "reconnecting", "ended" (with a link to the replay).
 // The stage carries data-stream-url when the room is on air; bus events (room.live / room.reconnecting /
 // room.ended, forwarded by the real-time module as "knowcast:event") and a slow status poll keep it current.
-import Hls from "hls.js/light"; // no subtitles, alternate audio or DRM: a third smaller for every viewer
+import Hls from "hls.js";
 
 const POLL_MS = 5000;
 const STALL_MS = 4000;

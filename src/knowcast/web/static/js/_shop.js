@@ -361,44 +361,50 @@ export function startShop(root) {
       card.hidden = true;
       return;
     }
-    const coupon = drop.coupon;
-    const off = coupon.kind === "percent" ? `${coupon.value}% ${t.percent_off}` : `${money(coupon.value, coupon.currency)} ${t.off}`;
     const left = Math.max(0, drop.quantity - drop.claimed);
-    const shown = `${drop.id}:${drop.mine ? 1 : 0}:${left}`;
-    const countdown = card.querySelector(".countdown");
-    if (!card.hidden && card.dataset.shown === shown && countdown) {
-      // the once-a-second redraw touches only the countdown: a tap on the claim button is never lost to it
-      countdown.textContent = clock(new Date(drop.closes_at).getTime() - Date.now());
+    const label = drop.mine ? t.claimed : left === 0 ? t.gone : t.claim;
+    const button = card.querySelector("[data-testid=coupon-claim]");
+    if (!card.hidden && card.dataset.drop === String(drop.id) && button) {
+      // the same drop: its parts are updated in place, never rebuilt, so a tap that lands while a snapshot,
+      // a replay or the once-a-second countdown redraws the card is never lost with an old button
+      card.querySelector(".countdown").textContent = clock(new Date(drop.closes_at).getTime() - Date.now());
+      card.querySelector("[data-testid=coupon-left]").textContent = `${left}`;
+      if (button.textContent !== label) button.textContent = label;
+      button.disabled = drop.mine || left === 0;
       return;
     }
-    card.dataset.shown = shown;
-    const button = el(
+    card.dataset.drop = String(drop.id);
+    const coupon = drop.coupon;
+    const off = coupon.kind === "percent" ? `${coupon.value}% ${t.percent_off}` : `${money(coupon.value, coupon.currency)} ${t.off}`;
+    const claim = el(
       "button",
       { type: "button", class: "button small", "data-testid": "coupon-claim", disabled: drop.mine || left === 0 ? "" : null },
-      drop.mine ? t.claimed : left === 0 ? t.gone : t.claim,
+      label,
     );
-    button.addEventListener("click", async () => {
-      if (needSignIn()) return;
-      try {
-        const got = await api("POST", `/api/v1/coupon-drops/${drop.id}/claim`);
-        drop.mine = true;
-        if (state.drop && state.drop.id === drop.id) state.drop.mine = true; // the button outlives redraws of the same drop
-        state.mine = { ...mineNow(), coupons: [got, ...mineNow().coupons] }; // the next buy may use it
-        toast(`${t.claimed}: ${coupon.code}`);
-      } catch (err) {
-        toast(err.message || t.error);
-      }
-      renderDrop();
-    });
+    claim.addEventListener("click", () => claimDrop(drop.id, coupon.code));
     fill(
       card,
       el("span", { class: "tag" }, t.coupon),
       el("b", {}, off),
       el("span", { class: "countdown" }, clock(new Date(drop.closes_at).getTime() - Date.now())),
       el("span", { class: "muted", "data-testid": "coupon-left" }, `${left}`),
-      button,
+      claim,
     );
     card.hidden = false;
+  }
+
+  /** @param {number} dropId @param {string} code */
+  async function claimDrop(dropId, code) {
+    if (needSignIn()) return;
+    try {
+      const got = await api("POST", `/api/v1/coupon-drops/${dropId}/claim`);
+      if (state.drop && state.drop.id === dropId) state.drop.mine = true; // later snapshots keep it (sameDrop)
+      state.mine = { ...mineNow(), coupons: [got, ...mineNow().coupons] }; // the next buy may use it
+      toast(`${t.claimed}: ${code}`);
+    } catch (err) {
+      toast(err.message || t.error);
+    }
+    renderDrop();
   }
 
   // the same drop told again (a late joiner's replay, a snapshot that lags): keep what this viewer already got
