@@ -2,7 +2,7 @@
 
 The build (scripts/build-web.mjs) names every file in static/dist/ by its content, writes a gzip and a
 brotli copy beside each text file and maps logical names to hashed files in dist/manifest.json. Pages ask
-for ``asset("dist/room.js")`` and get ``/static/dist/room-MBRGR4GM.js``: a new build changes the name, so
+for ``asset("dist/room_page.js")`` and get ``/static/dist/room_page-MBRGR4GM.js``: a new build changes the name, so
 browsers may keep a file for a year without asking again (``Cache-Control: immutable``). A crowd joining a
 room then fetches each file once per browser, and each fetch is a dictionary look-up here: no thread, no
 ``stat``, no compression per request, and none of the app's middleware.
