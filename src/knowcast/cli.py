@@ -252,7 +252,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     if settings.ingest == "auto":  # one process: the embedded RTMP gate can own the port
         settings = settings.model_copy(update={"ingest": "embedded"})
     uvicorn.run(
-        create_app(settings, serving=True),  # flash-sale attempts answered ahead of FastAPI's own layers (app.KnowcastApp)
+        create_app(settings, serving=True),  # flash attempts answered ahead of FastAPI (app.KnowcastApp)
         host=host,
         port=port,
         log_config=None,
