@@ -40,6 +40,7 @@ import httpx
 from benchmarks import handshake, nginx
 from benchmarks.fanout import _cpu_s, _prioritize, _raise_fd_limit_to_hard, _rss_mb
 from benchmarks.flash_sale import browsers as browser_cookies
+from knowcast.accounts.passwords import Passwords
 from knowcast.settings import Settings, load_settings
 
 SECRET = "flash-sale-benchmark-secret-key-0123456789"  # browsers() signs CSRF tokens with this one
@@ -186,7 +187,7 @@ async def seed_sessions(session: Any, ctx: Any, count: int, tag: str) -> list[st
     from knowcast.accounts.service import email_hash, hash_token
     from knowcast.db.types import utcnow
 
-    password = ctx.passwords.hash("benchmark password")
+    password = ctx.runtime(Passwords).hash("benchmark password")
     users = [
         User(
             email=f"{tag}{n}@bench.example.com",

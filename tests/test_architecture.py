@@ -52,3 +52,43 @@ def test_the_buyers_lookup_and_the_commerce_runtime_import_one_way() -> None:
     """The runtime builds the buyers' session lookups; buyers reach them through the context, not the runtime."""
     graph = grimp.build_graph("knowcast", cache_dir=None)
     assert graph.find_shortest_chain(importer="knowcast.commerce.buyers", imported="knowcast.commerce.runtime") is None
+
+
+def test_each_domain_plugs_in_through_one_install_hook_in_the_declared_order() -> None:
+    """Every domain package has a ``domain`` module with ``install(ctx, app)``; create_app installs each once,
+    in ``app.DOMAINS``' order (knowcast/domains.py), and nothing else installs a domain."""
+    from knowcast import app
+
+    packages = sorted(p.parent.name for p in (ROOT / "src" / "knowcast").glob("*/routes.py"))
+    assert len(packages) >= 11
+    names = [domain.NAME for domain in app.DOMAINS]
+    assert len(names) == len(set(names)) and set(packages) <= set(names)
+    for domain in app.DOMAINS:
+        assert domain.__name__ == f"knowcast.{domain.NAME}.domain"  # type: ignore[attr-defined]
+        assert callable(domain.install)
+    graph = grimp.build_graph("knowcast", cache_dir=None)
+    hooks = {f"knowcast.{name}.domain" for name in names}
+    for hook in hooks:
+        assert graph.find_modules_that_directly_import(hook) == {"knowcast.app"}, hook
+
+
+async def test_create_app_installs_the_domains_in_order(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from fastapi import FastAPI
+
+    from knowcast import app
+    from knowcast.context import AppContext
+    from knowcast.settings import load_settings
+
+    called: list[str] = []
+    for domain in app.DOMAINS:
+        original = domain.install
+
+        def spy(ctx: AppContext, fastapi: FastAPI, name: str = domain.NAME, install=original) -> None:  # type: ignore[no-untyped-def]
+            called.append(name)
+            install(ctx, fastapi)
+
+        monkeypatch.setattr(domain, "install", spy)
+    settings = load_settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}", data_dir=tmp_path)
+    created = app.create_app(settings)
+    assert called == [domain.NAME for domain in app.DOMAINS]
+    await created.state.ctx.db.dispose()

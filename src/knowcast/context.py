@@ -1,19 +1,21 @@
-"""The app-wide collaborators, built once at start and handed to routes and services."""
+"""The app-wide collaborators, built once at start and handed to routes and services.
+
+Shared plumbing only: the context imports no domain (an import-linter contract, and tests/test_architecture.py
+checks that no import circle runs through it). What a domain brings — its runtime, and the collaborators that
+live in a domain (the hub, the password hasher, the visitor ids, the sign-in throttle) — is provided on it
+(``provide``) and reached one way, ``ctx.runtime(Kind)``.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
-from knowcast.accounts.passwords import Passwords
-from knowcast.accounts.throttle import SignInThrottle
 from knowcast.bus import EventBus
 from knowcast.db.engine import Database
 from knowcast.observability import Metrics
 from knowcast.ports import Audiences, Experiments, PersonalExporter, RoomFiguresOf
-from knowcast.privacy.visitors import VisitorIds
 from knowcast.ratelimit import RateLimiter
-from knowcast.realtime.hub import Hub
 from knowcast.settings import Settings
 
 R = TypeVar("R")
@@ -29,21 +31,14 @@ class Component(Protocol):
 
 @dataclass
 class Limits:
-    signin: SignInThrottle
+    """Plain rate limits (the sign-in throttle is accounts': ``ctx.runtime(SignInThrottle)``)."""
+
     signup_address: RateLimiter
     orders_account: RateLimiter
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Limits:
-        window = settings.login_window_seconds
         return cls(
-            signin=SignInThrottle(
-                per_pair=settings.login_attempts_per_account,
-                per_address=settings.login_attempts_per_address,
-                per_account_total=settings.login_attempts_per_account_total,
-                window=window,
-                delay_max=settings.login_delay_max_seconds,
-            ),
             signup_address=RateLimiter(settings.signup_per_address, 3600),
             orders_account=RateLimiter(settings.orders_per_minute, 60),
         )
@@ -54,12 +49,9 @@ class AppContext:
     settings: Settings
     db: Database
     bus: EventBus = field(default_factory=EventBus)
-    passwords: Passwords = field(default_factory=Passwords)
     limits: Limits | None = None
     metrics: Metrics = field(default_factory=Metrics)
-    visitors: VisitorIds = field(default_factory=VisitorIds)
     components: list[Component] = field(default_factory=list)
-    hub: Hub = field(default_factory=Hub)
     runtimes: dict[type[Any], object] = field(default_factory=dict)  # each domain's runtime, by class (provide)
     experiments: Experiments | None = None  # set by analytics: None runs no experiments (knowcast.ports)
     audiences: Audiences = field(default_factory=Audiences)  # filled by growth and analytics (knowcast.ports)
@@ -69,7 +61,6 @@ class AppContext:
     def __post_init__(self) -> None:
         if self.limits is None:
             self.limits = Limits.from_settings(self.settings)
-        self.visitors.use_timezone(self.settings.timezone)
 
     def provide(self, runtime: object) -> None:
         """Hang a domain's runtime on the app (its install hook does), to be found again by its class."""

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from knowcast import tasks
 from knowcast.accounts import service as accounts
 from knowcast.accounts.models import Role, User
+from knowcast.accounts.passwords import Passwords
 from knowcast.accounts.schemas import SignUp
 from knowcast.context import AppContext
 from knowcast.db.types import utcnow
@@ -74,7 +75,7 @@ async def _owner(session: AsyncSession, ctx: AppContext, credentials: Path) -> t
         data = SignUp(email=DEMO_EMAIL, password=password, display_name="知识主播 Demo")
         owner = await accounts.create_user(session, ctx, data, Role.OWNER, locale=ctx.settings.default_locale)
     else:
-        owner.password_hash = ctx.passwords.hash(password)
+        owner.password_hash = ctx.runtime(Passwords).hash(password)
         await session.commit()
     _save_password(credentials, password)
     return owner, password

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from knowcast.accounts.models import Role, User
+from knowcast.accounts.throttle import SignInThrottle
 from knowcast.context import AppContext
 from knowcast.deps import SESSION_COOKIE
 from tests.conftest import PASSWORD, Client
@@ -97,7 +98,7 @@ async def test_sign_in_is_rate_limited_per_account(client_factory: object, make_
 
 
 async def test_sign_in_is_rate_limited_per_address(client: Client, ctx: AppContext) -> None:
-    ctx.limit.signin.address.limit = 3
+    ctx.runtime(SignInThrottle).address.limit = 3
     for n in range(3):
         response = await client.post("/api/v1/auth/signin", json={"email": f"u{n}@example.com", "password": "bad pass"})
         assert response.status_code == 401

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from knowcast import csrf
+from knowcast.accounts.throttle import SignInThrottle
 from knowcast.errors import ConfigError
 from knowcast.ratelimit import RateLimiter
 from knowcast.settings import Settings, load_settings
@@ -47,14 +48,14 @@ async def wrong_sign_ins(live: LiveApp, addresses: list[str]) -> list[int]:
 
 async def test_a_forwarded_address_from_an_untrusted_peer_is_ignored(live: LiveApp) -> None:
     assert live.ctx.settings.trusted_proxies == ""  # the default: no proxy is trusted
-    live.ctx.limit.signin.address = RateLimiter(3, 300)
+    live.ctx.runtime(SignInThrottle).address = RateLimiter(3, 300)
     answers = await wrong_sign_ins(live, [f"203.0.113.{n}" for n in range(5)])
     assert answers == [401, 401, 401, 429, 429]  # every attempt counted against the real peer, 127.0.0.1
 
 
 @pytest.mark.parametrize("settings", ["127.0.0.1"], indirect=True)
 async def test_a_trusted_proxys_forwarded_address_is_the_clients(live: LiveApp) -> None:
-    live.ctx.limit.signin.address = RateLimiter(3, 300)
+    live.ctx.runtime(SignInThrottle).address = RateLimiter(3, 300)
     answers = await wrong_sign_ins(live, [f"203.0.113.{n}" for n in range(5)])
     assert answers == [401] * 5  # five different clients behind the proxy, one try each
     again = await wrong_sign_ins(live, ["203.0.113.9"] * 4)

@@ -8,6 +8,7 @@ from typing import Any
 from knowcast.accounts.models import Role
 from knowcast.commerce.draws import winners_from
 from knowcast.context import AppContext
+from knowcast.realtime.hub import Hub
 from tests.commerce.conftest import Shop
 
 
@@ -136,8 +137,10 @@ async def test_a_watching_draw_admits_only_viewers_present_in_the_room(shop: Sho
         socket = await open_viewer(live, shop.room_id, token_of(watcher), join={})
         assert (await watcher.client.post(entries, json={})).status_code == 201
         stale = await open_viewer(live, shop.room_id, token_of(quiet), join={})
-        room = live.ctx.hub.rooms[shop.room_id]
-        room.present[f"u{quiet.user.id}"] -= live.ctx.hub.presence_timeout + 1  # open, but stopped heartbeating
+        room = live.ctx.runtime(Hub).rooms[shop.room_id]
+        room.present[f"u{quiet.user.id}"] -= (
+            live.ctx.runtime(Hub).presence_timeout + 1
+        )  # open, but stopped heartbeating
         answer = await quiet.client.post(entries, json={})
         assert answer.status_code == 403 and answer.json()["error"]["code"] == "draw.watching_required"
         await stale.send({"type": "heartbeat"})

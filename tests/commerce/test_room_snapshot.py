@@ -24,6 +24,7 @@ from knowcast.commerce.runtime import CommerceRuntime
 from knowcast.commerce.schemas import FlashSaleCreate, ItemIn, OrderCreate
 from knowcast.commerce.snapshot_path import SnapshotFastPath
 from knowcast.context import AppContext
+from knowcast.realtime.hub import Hub
 from knowcast.rooms import service as rooms
 from knowcast.settings import Settings
 from tests.commerce.conftest import Shop
@@ -74,7 +75,7 @@ async def test_a_crowd_shares_one_read_until_a_pin_changes_it(shop: Shop, ctx: A
     snapshots = ctx.runtime(CommerceRuntime).snapshots
     assert snapshots is not None
     path = f"/api/v1/rooms/{shop.room_id}/commerce"
-    await ctx.hub.flush()  # the host's events have ridden their tick (which drops the copy once more)
+    await ctx.runtime(Hub).flush()  # the host's events have ridden their tick (which drops the copy once more)
     await client.get(path)
     loads = snapshots.loads
     answers = await asyncio.gather(*(client.get(path) for _ in range(40)))
@@ -123,9 +124,9 @@ async def two_processes(settings: Settings) -> AsyncIterator[tuple[AppContext, A
 async def _delivered(here: AppContext, there: AppContext, room_id: int, seen: int) -> None:
     """Until ``there`` has received a tick past ``seen`` (the one ``here`` publishes now; nothing else happens in
     the room). Bounded; no timing is asserted."""
-    await here.hub.flush()
+    await here.runtime(Hub).flush()
     for _ in range(500):
-        if there.hub.room(room_id).seq > seen:
+        if there.runtime(Hub).room(room_id).seq > seen:
             return
         await asyncio.sleep(0.01)
     raise AssertionError(f"the tick never reached the other process (still at {seen})")
@@ -158,17 +159,17 @@ async def test_every_process_drops_its_copy_within_the_tick_of_a_change(
             await shelf.add(db, a, room, product.id)
     snaps_b = b.runtime(CommerceRuntime).snapshots
     assert snaps_b is not None
-    await b.hub.open_room(room.id)
+    await b.runtime(Hub).open_room(room.id)
 
     async def change_in_a_then_read_b(change: Any) -> Any:
-        await a.hub.flush()  # the setup's own events have ridden their ticks (they drop B's copy too)
+        await a.runtime(Hub).flush()  # the setup's own events have ridden their ticks (they drop B's copy too)
         for _ in range(100):
             before = await snaps_b.get(room.id)  # B holds a copy
             await asyncio.sleep(0.05)
             if snaps_b._rooms.get(room.id) is before:
                 break
         assert snaps_b._rooms.get(room.id) is before
-        seen = b.hub.room(room.id).seq
+        seen = b.runtime(Hub).room(room.id).seq
         async with a.db.session() as db:
             await change(db)
         await _delivered(a, b, room.id, seen)

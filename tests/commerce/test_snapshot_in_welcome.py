@@ -15,6 +15,7 @@ from knowcast.accounts.models import Role
 from knowcast.commerce.promotions import CouponClaim
 from knowcast.commerce.runtime import CommerceRuntime
 from knowcast.context import AppContext
+from knowcast.realtime.hub import Hub
 from tests.commerce.conftest import Shop
 from tests.commerce.test_room_snapshot import _shop_with_everything
 from tests.conftest import Member
@@ -44,7 +45,7 @@ async def test_each_viewer_gets_in_the_welcome_what_the_route_answers_them(
     order = {"items": [{"product_id": made["product"]["id"], "quantity": 1}], "room_id": shop.room_id}
     assert (await buyer.client.post("/api/v1/orders", json=order)).status_code == 201  # pending: in their `mine`
     path = f"/api/v1/rooms/{shop.room_id}/commerce"
-    await ctx.hub.flush()
+    await ctx.runtime(Hub).flush()
     async for live in serve(app):
         welcomed = await asyncio.gather(*(_welcome_commerce(live, shop.room_id, v) for v in viewers))
         anonymous = await _welcome_commerce(live, shop.room_id, None)
@@ -55,7 +56,7 @@ async def test_each_viewer_gets_in_the_welcome_what_the_route_answers_them(
     assert values[5] == 321 and values[:5] + values[6:] == [500] * 11  # nobody else's claim
     pending = [bool(commerce["mine"]["pending"]) for commerce in welcomed]
     assert pending == [n == 2 for n in range(12)], pending  # nobody else's order
-    assert ctx.hub.welcome_parts_sent["commerce"] >= 13
+    assert ctx.runtime(Hub).welcome_parts_sent["commerce"] >= 13
 
 
 async def test_the_next_welcome_shows_a_change_at_once(app: Any, shop: Shop, ctx: AppContext) -> None:

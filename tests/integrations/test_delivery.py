@@ -19,7 +19,7 @@ from knowcast.bus import Event
 from knowcast.context import AppContext
 from knowcast.db.types import utcnow
 from knowcast.integrations import queue, signing
-from knowcast.integrations.dispatcher import WebhookDispatcher, dispatcher_of
+from knowcast.integrations.dispatcher import WebhookDispatcher
 from knowcast.integrations.models import DeliveryStatus
 from knowcast.rooms import service as rooms
 from knowcast.rooms.states import RoomState
@@ -145,7 +145,7 @@ async def test_gives_up_after_max_attempts_then_redeliver_sends_once_more(
 async def test_no_duplicate_send_after_success(make_user: Any, receiver: Receiver, ctx: AppContext) -> None:
     owner = await make_user(Role.OWNER)
     await new_endpoint(owner, receiver.url, "order.paid")
-    dispatcher = dispatcher_of(ctx)
+    dispatcher = ctx.runtime_or_none(WebhookDispatcher)
     assert dispatcher is not None
     paid = Event("order.paid", {"order_id": 7, "total": 1990, "currency": "CNY"})
     await ctx.bus.publish(paid)

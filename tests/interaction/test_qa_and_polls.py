@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from knowcast.realtime.hub import Hub
 from tests.realtime.harness import LiveApp, open_viewer
 
 
@@ -95,7 +96,7 @@ async def test_racing_votes_of_one_viewer_count_once(room: Any, host: Any, make_
 
 
 async def test_poll_results_in_one_tick_are_coalesced(live: LiveApp, room: Any) -> None:
-    hub = live.ctx.hub
+    hub = live.ctx.runtime(Hub)
     for total in range(5):
         data = {"room_id": room["id"], "broadcast": True, "replaces": "poll:1", "poll": {"total": total}}
         hub.submit_event(room["id"], "poll.results", data)

@@ -8,11 +8,12 @@ from typing import Any
 
 from knowcast.accounts.models import Role
 from knowcast.interaction.live import LiveInteraction
+from knowcast.realtime.hub import Hub
 from tests.realtime.harness import LiveApp, open_viewer, token_of
 
 
 def standings_of(live: LiveApp) -> Any:
-    identify = live.ctx.hub.identify
+    identify = live.ctx.runtime(Hub).identify
     assert identify is not None
     owner = identify.__self__  # type: ignore[attr-defined]
     assert isinstance(owner, LiveInteraction)

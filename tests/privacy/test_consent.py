@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from knowcast.privacy import consent
 from knowcast.privacy.models import ConsentRecord
+from knowcast.privacy.visitors import VisitorIds
 
 
 async def test_banner_shows_until_a_choice_is_made(client: Any, ctx: Any) -> None:
@@ -46,11 +47,11 @@ async def test_global_privacy_control_and_do_not_track_are_a_standing_no(client:
 
 async def test_visitor_ids_follow_metrics_md(ctx: Any) -> None:
     async with ctx.db.session() as session:
-        a = await ctx.visitors.visitor_id(session, None, False, "1.2.3.4", "phone")
-        b = await ctx.visitors.visitor_id(session, None, False, "1.2.3.4", "phone")
-        c = await ctx.visitors.visitor_id(session, None, False, "1.2.3.5", "phone")
-        signed_in_no_consent = await ctx.visitors.visitor_id(session, 7, False, "1.2.3.4", "phone")
-        signed_in_consented = await ctx.visitors.visitor_id(session, 7, True, "1.2.3.4", "phone")
+        a = await ctx.runtime(VisitorIds).visitor_id(session, None, False, "1.2.3.4", "phone")
+        b = await ctx.runtime(VisitorIds).visitor_id(session, None, False, "1.2.3.4", "phone")
+        c = await ctx.runtime(VisitorIds).visitor_id(session, None, False, "1.2.3.5", "phone")
+        signed_in_no_consent = await ctx.runtime(VisitorIds).visitor_id(session, 7, False, "1.2.3.4", "phone")
+        signed_in_consented = await ctx.runtime(VisitorIds).visitor_id(session, 7, True, "1.2.3.4", "phone")
     assert a == b != c
     assert "1.2.3.4" not in a
     assert signed_in_no_consent == a

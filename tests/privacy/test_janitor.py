@@ -10,11 +10,11 @@ from sqlalchemy import select
 from knowcast.context import AppContext
 from knowcast.privacy.janitor import PrivacyJanitor
 from knowcast.privacy.models import VisitorSalt
-from knowcast.privacy.visitors import local_day
+from knowcast.privacy.visitors import VisitorIds, local_day
 
 
 async def salts(ctx: AppContext, *ages: int) -> date:
-    today = local_day(ctx.visitors.zone)  # salts belong to the shop's day
+    today = local_day(ctx.runtime(VisitorIds).zone)  # salts belong to the shop's day
     async with ctx.db.session() as session:
         for age in ages:
             session.add(VisitorSalt(day=today - timedelta(days=age), salt=f"salt-{age}"))
@@ -32,11 +32,11 @@ async def test_salts_older_than_two_days_are_deleted(ctx: AppContext) -> None:
     await janitor.stop()  # its own hourly pass must not race the one this test makes
     today = await salts(ctx, 5, 3, 2, 1, 0)
     async with ctx.db.session() as session:
-        before = await ctx.visitors.pseudonymous(session, "203.0.113.9", "phone")
+        before = await ctx.runtime(VisitorIds).pseudonymous(session, "203.0.113.9", "phone")
     assert await janitor.run_once() == 2
     assert await days_kept(ctx) == [today - timedelta(days=age) for age in (2, 1, 0)]
     async with ctx.db.session() as session:
-        assert await ctx.visitors.pseudonymous(session, "203.0.113.9", "phone") == before  # today's ids stay
+        assert await ctx.runtime(VisitorIds).pseudonymous(session, "203.0.113.9", "phone") == before  # today's ids stay
     assert await janitor.run_once() == 0
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 from websockets.exceptions import ConnectionClosed
 
+from knowcast.realtime.hub import Hub
 from knowcast.realtime.room import LiveRoom
 from tests.realtime.harness import LiveApp, Viewer, open_viewer, token_of
 
@@ -109,7 +110,7 @@ def _never_reading_client(port: int, room_id: int) -> socket.socket:
 
 
 async def test_a_client_that_never_reads_is_cut_off_and_the_room_goes_on(live: LiveApp, room: Any) -> None:
-    hub = live.ctx.hub
+    hub = live.ctx.runtime(Hub)
     hub.buffer_limit = 65_536
     port = int(live.base.rsplit(":", 1)[1])
     reader = await open_viewer(live, room["id"], join={})
@@ -163,7 +164,7 @@ async def test_a_lone_surrogate_is_refused_at_intake_and_the_tick_carries_everyo
 async def test_an_item_that_cannot_be_encoded_costs_only_itself_and_is_counted(live: LiveApp, room: Any) -> None:
     """Behind intake, the hub encodes each item when it is accepted: a bad one is refused alone, the rest of
     the tick goes out, and /metrics counts the refusal."""
-    hub = live.ctx.hub
+    hub = live.ctx.runtime(Hub)
     viewer = await open_viewer(live, room["id"], join={})
     assert hub.submit_chat(room["id"], {"id": "a", "text": "前一条", "at": 0})
     assert not hub.submit_chat(room["id"], {"id": "b", "text": "bad \ud800", "at": 0})
@@ -182,7 +183,7 @@ async def test_an_item_that_cannot_be_encoded_costs_only_itself_and_is_counted(l
 
 async def test_a_failing_room_or_event_does_not_take_the_others_down(live: LiveApp, room: Any, host: Any) -> None:
     """One room's failed publish and one event that cannot be folded in: everything else is still delivered."""
-    hub = live.ctx.hub
+    hub = live.ctx.runtime(Hub)
     second = await host.client.post(
         "/api/v1/rooms", json={"title": "另一个直播间", "scheduled_at": "2030-01-01T08:00:00+00:00"}
     )

@@ -9,6 +9,7 @@ from typing import Any
 from knowcast.accounts.models import Role
 from knowcast.bus import Event
 from knowcast.realtime.connection import Connection
+from knowcast.realtime.hub import Hub
 from tests.realtime.harness import LiveApp, open_viewer, token_of
 
 
@@ -139,7 +140,7 @@ async def test_a_departed_viewer_leaves_no_cyclic_garbage_of_ours(live: LiveApp,
         await viewers[2].send({"type": "nonsense"})  # an error frame on the way too
         for viewer in viewers:
             await viewer.close()
-        live_room = live.ctx.hub.room(room["id"])
+        live_room = live.ctx.runtime(Hub).room(room["id"])
         while live_room.conns:
             await asyncio.sleep(0.01)
         await asyncio.sleep(0.1)

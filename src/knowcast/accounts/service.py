@@ -14,7 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowcast.accounts.errors import AccountsCode
 from knowcast.accounts.models import AuthSession, Role, User
+from knowcast.accounts.passwords import Passwords
 from knowcast.accounts.schemas import PasswordChange, ProfileUpdate, SignIn, SignUp
+from knowcast.accounts.throttle import SignInThrottle
 from knowcast.bus import Event
 from knowcast.context import AppContext
 from knowcast.db.types import utcnow
@@ -64,7 +66,7 @@ async def create_user(
         email=email,
         email_hash=email_hash(email),
         display_name=data.display_name,
-        password_hash=ctx.passwords.hash(data.password),
+        password_hash=ctx.runtime(Passwords).hash(data.password),
         role=role,
         locale=locale,
     )
@@ -91,18 +93,18 @@ async def sign_up(
 async def sign_in(session: AsyncSession, ctx: AppContext, data: SignIn, ip: str, user_agent: str | None) -> NewSession:
     """Check the password; failures are counted as accounts/throttle.py says."""
     email = normalize_email(str(data.email))
-    throttle = ctx.limit.signin
+    throttle = ctx.runtime(SignInThrottle)
     user = await find_by_email(session, email)
     usual = throttle.is_usual(email, ip) or (user is not None and await _signed_in_from(session, user.id, ip))
     throttle.check(email, ip, usual_address=usual)
-    if not ctx.passwords.verify(user.password_hash if user else None, data.password) or user is None:
+    if not ctx.runtime(Passwords).verify(user.password_hash if user else None, data.password) or user is None:
         throttle.failed(email, ip)
         raise InvalidCredentials("wrong email or password")
     if not user.is_active:
         raise PermissionDenied("this account is disabled", code=AccountsCode.ACCOUNT_DISABLED)
     throttle.succeeded(email, ip)
-    if ctx.passwords.needs_rehash(user.password_hash):
-        user.password_hash = ctx.passwords.hash(data.password)
+    if ctx.runtime(Passwords).needs_rehash(user.password_hash):
+        user.password_hash = ctx.runtime(Passwords).hash(data.password)
     return await open_session(session, ctx, user, ip=ip, user_agent=user_agent)
 
 
@@ -193,11 +195,11 @@ async def change_password(
     session: AsyncSession, ctx: AppContext, user: User, data: PasswordChange, ip: str | None
 ) -> NewSession:
     """Every other session of the user ends; the caller gets a fresh one."""
-    if not ctx.passwords.verify(user.password_hash, data.current_password):
+    if not ctx.runtime(Passwords).verify(user.password_hash, data.current_password):
         raise InvalidCredentials("the current password is wrong", fields={"current_password": "wrong"})
     if data.current_password == data.new_password:
         raise ValidationFailed("choose a new password", code=AccountsCode.ACCOUNT_PASSWORD_UNCHANGED)
-    user.password_hash = ctx.passwords.hash(data.new_password)
+    user.password_hash = ctx.runtime(Passwords).hash(data.new_password)
     user.password_changed_at = utcnow()
     await session.execute(delete(AuthSession).where(AuthSession.user_id == user.id))
     await session.commit()

@@ -21,6 +21,7 @@ from collections.abc import Callable
 
 from knowcast.errors import ErrorCode, RateLimited
 from knowcast.ratelimit import RateLimiter
+from knowcast.settings import Settings
 
 CODE = ErrorCode.AUTH_SIGNIN_RATE_LIMITED
 USUAL_KEPT = 20  # usual addresses remembered per account
@@ -44,6 +45,16 @@ class SignInThrottle:
         self.delay_max = delay_max
         self._clock = clock
         self._usual: dict[str, list[str]] = {}  # account → addresses it signed in from in this process
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SignInThrottle:
+        return cls(
+            per_pair=settings.login_attempts_per_account,
+            per_address=settings.login_attempts_per_address,
+            per_account_total=settings.login_attempts_per_account_total,
+            window=settings.login_window_seconds,
+            delay_max=settings.login_delay_max_seconds,
+        )
 
     def is_usual(self, account: str, address: str) -> bool:
         return address in self._usual.get(account, ())

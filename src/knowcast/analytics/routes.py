@@ -24,6 +24,7 @@ from knowcast.db.types import utcnow
 from knowcast.deps import Ctx, Db, Id, MaybeUser, Owner, Public, client_ip, require
 from knowcast.integrations.scopes import Scope
 from knowcast.privacy import consent
+from knowcast.privacy.visitors import VisitorIds
 from knowcast.rooms import service as rooms
 
 router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"])
@@ -38,8 +39,8 @@ async def visit_of(request: Request, ctx: Ctx, db: Db, user_id: int | None) -> V
     agreed = consent.state(request.headers, request.cookies).analytics
     agent = request.headers.get("user-agent", "")[:400]
     address = client_ip(request)
-    visitor = await ctx.visitors.visitor_id(db, user_id, agreed, address, agent)
-    previous = await ctx.visitors.previous(db, address, agent) if visitor.startswith("p:") else None
+    visitor = await ctx.runtime(VisitorIds).visitor_id(db, user_id, agreed, address, agent)
+    previous = await ctx.runtime(VisitorIds).previous(db, address, agent) if visitor.startswith("p:") else None
     key = user_key(ctx.settings.secret_key, user_id) if user_id else None
     return Visit(visitor, key, device_of(agent), urlsplit(ctx.settings.public_url).hostname or "", previous)
 

@@ -23,6 +23,7 @@ from knowcast.commerce.schemas import DrawCreate, DrawOut
 from knowcast.context import AppContext
 from knowcast.db.types import utcnow
 from knowcast.errors import Conflict, NotFound, PermissionDenied
+from knowcast.realtime.hub import Hub
 from knowcast.rooms import service as rooms
 from knowcast.rooms.models import Room
 
@@ -120,7 +121,7 @@ async def enter(session: AsyncSession, ctx: AppContext, user: User, draw: Draw, 
         not keyword or (draw.keyword or "").casefold() not in keyword.casefold()
     ):
         raise PermissionDenied("comment the keyword to enter", code=CommerceCode.DRAW_KEYWORD_REQUIRED)
-    if draw.condition is DrawCondition.WATCHING and not ctx.hub.is_present(draw.room_id, user.id):
+    if draw.condition is DrawCondition.WATCHING and not ctx.runtime(Hub).is_present(draw.room_id, user.id):
         raise PermissionDenied("be in the live room to enter", code=CommerceCode.DRAW_WATCHING_REQUIRED)
     if draw.condition is DrawCondition.BOUGHT and not await entitlements.order_items_for_room(
         session, user.id, draw.room_id

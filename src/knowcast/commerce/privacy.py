@@ -18,6 +18,7 @@ from knowcast.commerce.models import Entitlement, Order, OrderItem, Payment, Pur
 from knowcast.commerce.promotions import Coupon, CouponClaim, Draw, DrawEntry, DrawState
 from knowcast.context import AppContext
 from knowcast.privacy.records import Tables, row, rows, update_where
+from knowcast.realtime.hub import Hub
 from knowcast.rooms.models import Room
 from knowcast.rooms.states import ON_AIR
 
@@ -139,7 +140,7 @@ async def forget_in_live_rooms(ctx: AppContext, user_id: int) -> None:
         found = await session.execute(
             select(Order.room_id, Order.id)
             .join(Room, Room.id == Order.room_id)
-            .where(Order.user_id == user_id, (Room.state.in_(ON_AIR)) | Room.id.in_(list(ctx.hub.rooms)))
+            .where(Order.user_id == user_id, (Room.state.in_(ON_AIR)) | Room.id.in_(list(ctx.runtime(Hub).rooms)))
         )
         by_room: dict[int, list[int]] = {}
         for room_id, order_id in found.tuples():

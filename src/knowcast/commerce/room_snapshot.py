@@ -42,6 +42,7 @@ from knowcast.commerce.promotions import CouponClaim, DrawState
 from knowcast.commerce.schemas import DropOut, ShelfEntry
 from knowcast.context import AppContext
 from knowcast.db.types import utcnow
+from knowcast.realtime.hub import Hub
 from knowcast.realtime.room import LiveRoom
 from knowcast.rooms import service as rooms
 from knowcast.rooms.states import AccessMode
@@ -107,7 +108,7 @@ class RoomSnapshots:
         self.loads = 0
 
     def install(self) -> None:
-        self.ctx.hub.appliers.append(self.apply)
+        self.ctx.runtime(Hub).appliers.append(self.apply)
         self.ctx.bus.subscribe("*", self.on_event)
         self.ctx.bus.subscribe("product.updated", self.announce_product_change)
 

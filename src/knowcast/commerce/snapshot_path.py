@@ -29,6 +29,7 @@ from knowcast.context import AppContext
 from knowcast.db.types import MAX_ROW_ID
 from knowcast.deps import SESSION_COOKIE
 from knowcast.errors import NotFound
+from knowcast.realtime.hub import Hub
 
 log = logging.getLogger(__name__)
 PATH = re.compile(r"^/api/v1/rooms/([1-9][0-9]{0,11})/commerce$")
@@ -109,4 +110,4 @@ def install(ctx: AppContext) -> None:
             return {}
         return {} if body is None else {"commerce": body}
 
-    ctx.hub.welcome_parts.append(welcome_part)
+    ctx.runtime(Hub).welcome_parts.append(welcome_part)

@@ -43,10 +43,11 @@ class WebhookDispatcher:
         self._purged_at: datetime | None = None
 
     def install(self) -> WebhookDispatcher:
-        """Subscribe to the webhook events and join the app's components."""
+        """Subscribe to the webhook events, join the app's components and be its runtime (``ctx.runtime``)."""
         for name in WebhookEvent:
             self.ctx.bus.subscribe(name.value, self.on_event)
         self.ctx.components.append(self)
+        self.ctx.provide(self)
         return self
 
     async def on_event(self, event: Event) -> None:
@@ -171,12 +172,8 @@ async def _read_some(response: httpx.Response, limit: int) -> str:
     return data[:limit].decode("utf-8", errors="replace")
 
 
-def dispatcher_of(ctx: AppContext) -> WebhookDispatcher | None:
-    return next((c for c in ctx.components if isinstance(c, WebhookDispatcher)), None)
-
-
 def wake(ctx: AppContext) -> None:
     """Ask this process's dispatcher to look for due deliveries now (after a ping or redeliver)."""
-    dispatcher = dispatcher_of(ctx)
+    dispatcher = ctx.runtime_or_none(WebhookDispatcher)  # none in a command that installs no dispatcher
     if dispatcher is not None:
         dispatcher.wake()

@@ -27,6 +27,7 @@ from knowcast.interaction import moderation
 from knowcast.interaction.errors import InteractionCode
 from knowcast.realtime import protocol
 from knowcast.realtime.connection import Connection
+from knowcast.realtime.hub import Hub
 from knowcast.realtime.room import LiveRoom, now_ms
 
 WORDS_TTL = 10.0
@@ -124,7 +125,7 @@ class ChatDesk:
             line["badge"] = conn.badge
         if message.cid:
             line["cid"] = message.cid
-        if not self.ctx.hub.submit_chat(conn.room_id, line):
+        if not self.ctx.runtime(Hub).submit_chat(conn.room_id, line):
             raise protocol.malformed("this message cannot be sent")
         # text and the public nickname: the replay's chat, keyword draws and FAQ replies read them
         data = {

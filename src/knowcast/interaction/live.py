@@ -13,7 +13,7 @@ from knowcast.interaction import moderation, polls, privacy, qa
 from knowcast.interaction.chat import ChatDesk
 from knowcast.interaction.standings import StandingLookups
 from knowcast.realtime.connection import Connection
-from knowcast.realtime.hub import Tappers
+from knowcast.realtime.hub import Hub, Tappers
 from knowcast.realtime.room import LiveRoom
 from knowcast.rooms.models import Room
 
@@ -29,7 +29,7 @@ class LiveInteraction:
         self._loading: dict[int, asyncio.Future[dict[str, Any]]] = {}
 
     def install(self) -> None:
-        hub = self.ctx.hub
+        hub = self.ctx.runtime(Hub)
         hub.identify = self.identify
         hub.chat_handler = self.desk.handle
         hub.appliers.append(self.apply)

@@ -25,6 +25,7 @@ from knowcast.interaction.models import (
     RoomSanction,
 )
 from knowcast.privacy.records import Tables, row, rows, update_where
+from knowcast.realtime.hub import Hub
 from knowcast.rooms.models import Room
 from knowcast.rooms.states import ON_AIR
 
@@ -91,7 +92,7 @@ async def _rooms_that_may_show(ctx: AppContext) -> list[int]:
     """Rooms on air (in any process) and rooms this process's hub holds recent lines for."""
     async with ctx.db.session() as session:
         on_air = set(await session.scalars(select(Room.id).where(Room.state.in_(ON_AIR))))
-    return sorted(on_air | set(ctx.hub.rooms))
+    return sorted(on_air | set(ctx.runtime(Hub).rooms))
 
 
 async def silence_in_live_rooms(ctx: AppContext, user_id: int) -> None:

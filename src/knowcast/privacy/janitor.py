@@ -12,7 +12,7 @@ import logging
 
 from knowcast import tasks
 from knowcast.context import AppContext
-from knowcast.privacy.visitors import purge_old_salts
+from knowcast.privacy.visitors import VisitorIds, purge_old_salts
 
 log = logging.getLogger(__name__)
 EVERY_SECONDS = 3600.0
@@ -37,7 +37,7 @@ class PrivacyJanitor:
 
     async def run_once(self) -> int:
         async with self.ctx.db.session() as session:
-            return await purge_old_salts(session, self.ctx.visitors.zone)
+            return await purge_old_salts(session, self.ctx.runtime(VisitorIds).zone)
 
     async def _loop(self) -> None:
         while True:

@@ -16,6 +16,7 @@ from knowcast.deps import Ctx, CurrentUser, Db, Id, MaybeUser, Owner, Public, cl
 from knowcast.errors import KnowcastError
 from knowcast.privacy import audit, consent, service
 from knowcast.privacy.models import AuditEntry
+from knowcast.privacy.visitors import VisitorIds
 from knowcast.validation import Input
 from knowcast.web.pages.auth import safe_next
 from knowcast.web.pages.forms import form_values
@@ -50,7 +51,7 @@ class AuditPublic(BaseModel):
 
 
 async def _save_consent(request: Request, ctx: Ctx, db: Db, user: User | None, analytics: bool, source: str) -> None:
-    visitor = await ctx.visitors.pseudonymous(db, client_ip(request), request.headers.get("user-agent", ""))
+    visitor = await ctx.runtime(VisitorIds).pseudonymous(db, client_ip(request), request.headers.get("user-agent", ""))
     await service.record_consent(db, user, visitor, analytics, source)
 
 

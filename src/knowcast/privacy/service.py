@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowcast.accounts import service as accounts
 from knowcast.accounts.models import User
+from knowcast.accounts.passwords import Passwords
 from knowcast.bus import Event
 from knowcast.catalog import privacy as catalog
 from knowcast.commerce import privacy as commerce
@@ -135,7 +136,7 @@ def _csv(rows: list[dict[str, Any]]) -> str:
 
 async def delete_account(session: AsyncSession, ctx: AppContext, user: User, password: str) -> None:
     """Erase or anonymize everything personal; orders and rooms stay for the books without the person."""
-    if not ctx.passwords.verify(user.password_hash, password):
+    if not ctx.runtime(Passwords).verify(user.password_hash, password):
         raise InvalidCredentials("the password is wrong", fields={"password": "wrong"})
     user_id = user.id
     for eraser in ERASERS:

@@ -32,6 +32,7 @@ from knowcast.interaction.errors import InteractionCode
 from knowcast.realtime import frames, protocol
 from knowcast.realtime.connection import Connection
 from knowcast.realtime.errors import RealtimeCode
+from knowcast.realtime.hub import Hub
 from knowcast.rooms import service as rooms
 from knowcast.rooms.states import AccessMode
 
@@ -168,12 +169,13 @@ class Conversation:
     """One socket's conversation: handshake checks, join, then messages until it closes. (Not a database
     session nor a sign-in session: the word stays with those two.)"""
 
-    __slots__ = ("bad_frames", "conn", "ctx", "locale", "public_rooms", "room_id", "socket", "window")
+    __slots__ = ("bad_frames", "conn", "ctx", "hub", "locale", "public_rooms", "room_id", "socket", "window")
 
     def __init__(self, socket: Socket, ctx: AppContext, room_id: int, public_rooms: PublicRooms) -> None:
         self.socket = socket
         self.public_rooms = public_rooms
         self.ctx = ctx
+        self.hub = ctx.runtime(Hub)
         self.room_id = room_id
         cookies = socket.cookies()
         self.locale = i18n.negotiate(
@@ -205,18 +207,18 @@ class Conversation:
             user_id=who.user_id if who is not None else None,
             name=who.display_name if who is not None else None,
             locale=self.locale,
-            buffer_limit=self.ctx.hub.buffer_limit,
+            buffer_limit=self.hub.buffer_limit,
         )
         if who is None and join.visitor:
             conn.key = "v" + join.visitor
         you: dict[str, Any] = {"user_id": conn.user_id, "name": conn.name}
-        if self.ctx.hub.identify is not None:
-            you.update(await self.ctx.hub.identify(conn, who, room))
-        live_room = await self.ctx.hub.open_room(self.room_id)
+        if self.hub.identify is not None:
+            you.update(await self.hub.identify(conn, who, room))
+        live_room = await self.hub.open_room(self.room_id)
         fresh = join.last_seq is None or live_room.frames_after(join.last_seq) is None
-        extras, parts = await self.ctx.hub.welcome_extras(live_room, conn.user_id, fresh)
+        extras, parts = await self.hub.welcome_extras(live_room, conn.user_id, fresh)
         self.conn = conn
-        self.ctx.hub.join(conn, live_room, join.last_seq, you, extras, parts)
+        self.hub.join(conn, live_room, join.last_seq, you, extras, parts)
         return conn
 
     async def admit(self, db: AsyncSession, who: Identity | None) -> Any:
@@ -253,7 +255,7 @@ class Conversation:
 
     async def handle(self, conn: Connection, raw: str | bytes | None) -> None:
         self.count_frame(conn)
-        hub = self.ctx.hub
+        hub = self.hub
         try:
             message = protocol.parse(raw)
             if isinstance(message, protocol.Heartbeat):
@@ -301,5 +303,5 @@ class Conversation:
 
     def leave(self) -> None:
         if self.conn is not None:
-            self.ctx.hub.leave(self.conn)
+            self.hub.leave(self.conn)
             self.conn.closed = True

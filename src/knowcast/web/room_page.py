@@ -37,6 +37,7 @@ from knowcast.db.types import MAX_ROW_ID
 from knowcast.deps import SESSION_COOKIE
 from knowcast.errors import NotFound
 from knowcast.privacy import consent
+from knowcast.realtime.hub import Hub
 from knowcast.realtime.room import LiveRoom
 from knowcast.rooms import service as rooms
 from knowcast.rooms.states import AccessMode
@@ -94,7 +95,7 @@ class RoomPageFastPath:
         self._generation = 0
         self._count = ctx.metrics.requests.labels("GET", ROUTE, "200").inc
         self._observe = ctx.metrics.latency.labels("GET", ROUTE).observe
-        ctx.hub.appliers.append(self.apply)
+        ctx.runtime(Hub).appliers.append(self.apply)
         ctx.bus.subscribe("*", self.on_event)
 
     def apply(self, room: LiveRoom, name: str, _data: dict[str, Any]) -> None:
