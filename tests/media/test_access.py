@@ -47,8 +47,12 @@ async def test_a_ticketed_rooms_media_needs_access_or_a_signed_token(
 
     status = (await viewer.client.get(f"/api/v1/media/rooms/{room.id}/status")).json()
     assert status["stream_url"] is None and status["locked"] == "room.ticket_required"
+    assert status["webrtc_url"] is None
     host_status = (await room.host.client.get(f"/api/v1/media/rooms/{room.id}/status")).json()
     assert host_status["stream_url"].startswith(f"/media/rooms/{room.id}/live.m3u8?t=")
+    # WebRTC viewing (WHEP) is offered under the same rule: a signed token for a room that is not public
+    token = host_status["webrtc_url"].removeprefix(f"/whep/rooms/{room.id}?t=")
+    assert access.token_valid(SECRET, room.id, token)
 
 
 def test_tokens_expire() -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from knowcast.media import access
+from knowcast.media.webrtc import ice_servers
 from knowcast.rooms.models import Room
 from knowcast.rooms.states import AccessMode, RoomState
 from knowcast.settings import Settings
@@ -32,8 +34,16 @@ def _ours(settings: Settings, path: str, room_id: int, public: bool) -> str:
     return f"{path}?t={quote(token)}"
 
 
+def webrtc_url(media: Media, room_id: int, public: bool) -> str | None:
+    """Where a viewer's browser may ask to watch over WebRTC (WHEP), when this server offers it: the embedded
+    ingest with a WebRTC viewer budget. Past the budget the endpoint answers 503 and the player plays HLS."""
+    if media.whep is None or media.settings.webrtc_max_viewers <= 0:
+        return None
+    return _ours(media.settings, f"/whep/rooms/{room_id}", room_id, public)
+
+
 def page_context(media: Media, room: Room, can_watch: bool) -> dict[str, str | None]:
-    """What the room page's video area starts with: the player state and, when on air, the stream URL."""
+    """What the room page's video area starts with: the player state and, when on air, the stream URLs."""
     settings = media.settings
     public = room.access_mode is AccessMode.PUBLIC
     has_video = media.store.segment_count(room.id) > 0
@@ -43,5 +53,7 @@ def page_context(media: Media, room: Room, can_watch: bool) -> dict[str, str | N
     return {
         "player_state": state,
         "stream_url": live_url(settings, room.id, public) if stream else None,
+        "webrtc_url": webrtc_url(media, room.id, public) if stream else None,
+        "ice_servers": json.dumps(ice_servers(settings)),  # the browser's RTCPeerConnection iceServers
         "replay_url": f"/rooms/{room.id}/replay" if room.state is RoomState.ENDED and has_video else None,
     }

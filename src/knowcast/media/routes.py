@@ -104,7 +104,13 @@ async def status(request: Request, room_id: Id, db: Db, user: MaybeUser) -> Stre
     except (AuthenticationRequired, PermissionDenied) as error:
         return StreamStatus(room_id=room.id, state=room.state, stream_url=None, replay_url=None, locked=error.code)
     view = playback.page_context(media_of(request), room, can_watch=True)
-    return StreamStatus(room_id=room.id, state=room.state, stream_url=view["stream_url"], replay_url=view["replay_url"])
+    return StreamStatus(
+        room_id=room.id,
+        state=room.state,
+        stream_url=view["stream_url"],
+        replay_url=view["replay_url"],
+        webrtc_url=view["webrtc_url"],
+    )
 
 
 @api.get("/rooms/{room_id}/health")

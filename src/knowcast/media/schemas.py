@@ -18,6 +18,7 @@ class StreamStatus(BaseModel):
     stream_url: str | None
     replay_url: str | None
     locked: str | None = None
+    webrtc_url: str | None = None  # WHEP, when offered: tried first, HLS (stream_url) when refused
 
 
 class TimelineItem(BaseModel):

@@ -1,25 +1,6 @@
 // "Go live with camera": the browser publishes its camera and microphone over WebRTC with WHIP (RFC 9725) to
 // /whip/rooms/{id}, the stream key as bearer token; the server turns it into the same HLS program as OBS.
-const GATHER_MS = 3000; // the answer is sent once our ICE candidates are in the offer (no trickle)
-
-export function gathered(pc) {
-  if (pc.iceGatheringState === "complete") return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      if (pc.iceGatheringState !== "complete") return;
-      pc.removeEventListener("icegatheringstatechange", done);
-      resolve(undefined);
-    };
-    pc.addEventListener("icegatheringstatechange", done);
-    setTimeout(resolve, GATHER_MS); // some candidates (a slow STUN server) are not worth waiting for
-  });
-}
-
-export async function refusal(response) {
-  const body = await response.json().catch(() => null);
-  const error = (body && body.error) || {};
-  return Object.assign(new Error(error.message || `HTTP ${response.status}`), { code: error.code });
-}
+import { gathered, refusal } from "./_webrtc.js";
 
 async function publish(panel, stream) {
   const pc = new RTCPeerConnection({ iceServers: JSON.parse(panel.dataset.iceServers || "[]") });

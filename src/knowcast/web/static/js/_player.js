@@ -1,10 +1,16 @@
-// The room's video: hls.js tuned for low delay, or native HLS on Safari, and the states a viewer sees:
+// The room's video: over WebRTC (WHEP) well under a second behind when the server has room for another
+// WebRTC viewer, else hls.js tuned for low delay, or native HLS on Safari; and the states a viewer sees:
 // "starting" (starting soon), "live", "reconnecting", "ended" (with a link to the replay).
-// The stage carries data-stream-url when the room is on air; bus events (room.live / room.reconnecting /
-// room.ended, forwarded by the real-time module as "knowcast:event") and a slow status poll keep it current.
+// The stage carries data-stream-url (and data-webrtc-url) when the room is on air, and data-transport says
+// what plays ("webrtc" or "hls"); bus events (room.live / room.reconnecting / room.ended, forwarded by the
+// real-time module as "knowcast:event") keep it current, and a status poll covers what events cannot say (the
+// first segments written, a socket that is down).
 import Hls from "hls.js";
+import { onLive } from "./_live.js";
+import { watch } from "./_webrtc.js";
 
-const POLL_MS = 5000;
+const POLL_MS = 5000; // while nothing plays yet or the live socket is down
+const SLOW_POLL_MS = 60000; // while playing with the live socket up: its events say what changes
 const STALL_MS = 4000;
 const ENDED_GRACE_MS = 8000;
 
@@ -31,10 +37,18 @@ class Player {
     this.roomId = stage.dataset.roomId;
     this.hls = null;
     this.url = null;
+    /** @type {{ close: () => void } | null} */
+    this.webrtc = null;
+    this.webrtcRefused = false; // refused or failed once: this page plays HLS from then on
+    this.socketUp = false;
+    this.polledAt = 0;
     this.stallTimer = null;
     this.video.addEventListener("playing", () => this.onPlaying());
     this.video.addEventListener("waiting", () => this.onStall());
-    this.video.addEventListener("ended", () => this.show("ended"));
+    // a WebRTC stream "ends" when its connection drops: only the room's end (room.ended, the status) ends it
+    this.video.addEventListener("ended", () => {
+      if (!this.video.srcObject) this.show("ended");
+    });
     const unmute = stage.querySelector("[data-unmute]");
     if (unmute) {
       unmute.addEventListener("click", () => {
@@ -58,6 +72,13 @@ class Player {
     if (!url || url === this.url) return;
     this.stop();
     this.url = url;
+    const webrtcUrl = this.stage.dataset.webrtcUrl;
+    if (webrtcUrl && !this.webrtcRefused && typeof RTCPeerConnection === "function") this.playWebRTC(url, webrtcUrl);
+    else this.playHls(url);
+  }
+
+  playHls(url) {
+    this.stage.dataset.transport = "hls";
     this.hls = attachStream(this.video, url);
     if (this.hls) {
       this.hls.on(Hls.Events.ERROR, (_event, data) => this.onError(data));
@@ -65,15 +86,41 @@ class Player {
     this.video.play().catch(() => {}); // muted autoplay; a refusal leaves the poster and the tap-for-sound button
   }
 
+  async playWebRTC(url, webrtcUrl) {
+    const ice = JSON.parse(this.stage.dataset.iceServers || "[]");
+    try {
+      const session = await watch(this.video, webrtcUrl, ice, () => this.onWebRTCLost(url));
+      if (this.url !== url) return session.close(); // stopped or switched meanwhile
+      this.webrtc = session;
+      this.stage.dataset.transport = "webrtc";
+      this.video.play().catch(() => {});
+    } catch {
+      this.webrtcRefused = true; // full (503 media.webrtc_full), not connecting, or no WebRTC here: HLS
+      if (this.url === url) this.playHls(url);
+    }
+  }
+
+  onWebRTCLost(url) {
+    this.webrtc = null;
+    if (this.url !== url || this.state === "ended") return;
+    this.url = null;
+    if (this.state === "live") this.show("reconnecting");
+    setTimeout(() => this.refresh(), 1000); // the stream may be back (a new program): play it as it is now
+  }
+
   stop() {
     if (this.hls) this.hls.destroy();
+    if (this.webrtc) this.webrtc.close();
+    if (this.video.srcObject) this.video.srcObject = null;
     this.hls = null;
+    this.webrtc = null;
     this.url = null;
   }
 
   // The program date-time (HLS EXT-X-PROGRAM-DATE-TIME) of the frame on screen: hls.js's playingDate, or
   // native HLS's start date + position (Safari). null before the first frame, or when the stream has none.
   programDate() {
+    if (this.webrtc) return new Date(); // WebRTC plays a fraction of a second behind: the program is now
     if (this.hls) return this.hls.playingDate || null;
     const start = this.url && typeof this.video.getStartDate === "function" ? this.video.getStartDate() : null;
     if (!start || Number.isNaN(start.getTime()) || start.getTime() <= 0) return null;
@@ -129,6 +176,7 @@ class Player {
   }
 
   async refresh() {
+    this.polledAt = Date.now();
     let status;
     try {
       const response = await fetch(`/api/v1/media/rooms/${this.roomId}/status`, { credentials: "same-origin" });
@@ -152,6 +200,7 @@ class Player {
     }
     if (status.stream_url) {
       this.stage.dataset.streamUrl = status.stream_url;
+      if (status.webrtc_url) this.stage.dataset.webrtcUrl = status.webrtc_url;
       if (!this.url) this.play(status.stream_url);
       if (status.state === "reconnecting") this.show("reconnecting");
     }
@@ -160,8 +209,14 @@ class Player {
   start() {
     if (this.stage.dataset.streamUrl) this.play(this.stage.dataset.streamUrl);
     document.addEventListener("knowcast:event", (event) => this.onEvent(event.detail || {}));
+    window.addEventListener("pagehide", () => this.stop()); // a WebRTC viewer's place is freed at once
+    onLive("status", (status) => {
+      this.socketUp = Boolean(status.connected);
+    });
     setInterval(() => {
-      if (this.state !== "ended" && !document.hidden) this.refresh();
+      if (this.state === "ended" || document.hidden) return;
+      const every = this.url && this.socketUp ? SLOW_POLL_MS : POLL_MS; // a crowd of players polls little
+      if (Date.now() - this.polledAt >= every) this.refresh();
     }, POLL_MS);
   }
 }

@@ -2,7 +2,7 @@
 // guest directly over WebRTC (a recvonly view per guest), mute or remove them, switch the program's layout.
 // The stage's state is read every 2 s (and at once on a stage.* event) from /api/v1/media/rooms/{id}/stage.
 import { api, csrfToken as csrf } from "./_api.js";
-import { gathered } from "./_camera.js";
+import { gathered } from "./_webrtc.js";
 
 const POLL_MS = 2000;
 

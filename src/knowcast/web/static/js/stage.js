@@ -1,7 +1,7 @@
 // The guest's 连麦 page: /stage/join#<invite token>. Tapping Join asks for the camera and microphone and
 // publishes them over WebRTC to /whip/stage with the token as bearer; the answer sends the host's camera and
 // microphone back on the same connection, shown above the guest's own preview.
-import { gathered, refusal } from "./_camera.js";
+import { gathered, refusal } from "./_webrtc.js";
 
 /** @param {HTMLElement} panel */
 function startStage(panel) {

@@ -1,0 +1,80 @@
+"""The viewer's player over WebRTC (WHEP) in a real Chromium at phone size against a real server process with
+the embedded RTMP gate: the first viewer watches over WebRTC; with the process's WebRTC budget
+(KNOWCAST_WEBRTC_MAX_VIEWERS, 1 here) taken, the next watches HLS; a viewer who leaves frees the place for the
+next one. ICE runs over loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.live_server import LiveServer, start_server
+from tests.media.conftest import FFMPEG, make_room_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    app = start_server(tmp_path_factory.mktemp("whep"), KNOWCAST_WEBRTC_MAX_VIEWERS="1")
+    yield app
+    app.stop()
+
+
+def _publish(server: LiveServer, key: str, sample: Path) -> subprocess.Popen[bytes]:
+    url = f"rtmp://127.0.0.1:{server.env['KNOWCAST_RTMP_PORT']}/live/{key}"
+    args = [FFMPEG, "-hide_banner", "-loglevel", "error", "-re", "-stream_loop", "-1", "-i", str(sample)]
+    return subprocess.Popen([*args, "-c", "copy", "-f", "flv", url], stdin=subprocess.DEVNULL)
+
+
+def _wait(page: Any, expression: str, timeout_ms: int = 40_000) -> None:
+    """Poll an expression with evaluate (wait_for_function evaluates strings, which our CSP forbids)."""
+    for _ in range(timeout_ms // 200):
+        if page.evaluate(expression):
+            return
+        page.wait_for_timeout(200)
+    pytest.fail(f"timed out waiting for {expression}")
+
+
+def _watching(page: Any, transport: str) -> None:
+    """Playing for real over ``transport``: live, frames decoded, time advancing."""
+    _wait(page, f"document.getElementById('stage').dataset.transport === '{transport}'")
+    _wait(page, "document.getElementById('stage').dataset.player === 'live'")
+    _wait(page, "document.getElementById('player').videoWidth > 0")
+    start = page.evaluate("document.getElementById('player').currentTime")
+    _wait(page, f"document.getElementById('player').currentTime > {start} + 1")
+
+
+def test_webrtc_first_then_hls_past_the_budget_and_a_place_freed_on_leaving(
+    server: LiveServer, new_context: Any, artifacts: Path, sample_flv: Path
+) -> None:
+    with ThreadPoolExecutor(1) as pool:  # Playwright's sync API owns this thread's event loop
+        room_id, key, _ = pool.submit(asyncio.run, make_room_in(server)).result()
+    publisher = _publish(server, key, sample_flv)
+    try:
+        first = new_context(phone=True).new_page()
+        first.goto(f"{server.url}/rooms/{room_id}")
+        _watching(first, "webrtc")
+        assert first.get_attribute("#stage", "data-webrtc-url") == f"/whep/rooms/{room_id}"
+        # the shop's program clock: a WebRTC viewer is a fraction of a second behind, so the program is now
+        behind = first.evaluate("Date.now() - window.knowcast.player.programDate().getTime()")
+        assert 0 <= behind < 1000
+        first.screenshot(path=str(artifacts / "webrtc-viewer.png"))
+
+        second = new_context(phone=True).new_page()
+        second.goto(f"{server.url}/rooms/{room_id}")
+        _watching(second, "hls")  # the one WebRTC place is taken: 503 media.webrtc_full, then HLS
+
+        first.close()  # leaving ends its WebRTC session (DELETE on pagehide): the place is free again
+        third = new_context(phone=True).new_page()
+        third.goto(f"{server.url}/rooms/{room_id}")
+        _watching(third, "webrtc")
+    finally:
+        publisher.terminate()
+        publisher.wait(10)
