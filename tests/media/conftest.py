@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import subprocess
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -160,3 +160,39 @@ async def make_room_in(server: LiveServer) -> tuple[int, str, str]:
             return room.id, room.stream_key, email
     finally:
         await ctx.db.dispose()
+
+
+# ---- real browsers against a real server (the *_browser.py modules) ------------------------------------------
+
+FAKE_MEDIA = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
+
+
+@contextlib.contextmanager
+def fake_media_chromium() -> Iterator[Any]:
+    """Chromium with the fake camera (a moving test picture) and microphone (a beep) and no permission prompt."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser.conftest import CHROMIUM_ARGS
+    from tests.services import require_chromium
+
+    executable = require_chromium()
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS + FAKE_MEDIA)
+        yield chromium
+        chromium.close()
+
+
+def publish_flv(server: LiveServer, key: str, sample: Path) -> subprocess.Popen[bytes]:
+    """ffmpeg sending ``sample`` in a loop, in real time, to the server's embedded RTMP gate, as OBS would."""
+    url = f"rtmp://127.0.0.1:{server.env['KNOWCAST_RTMP_PORT']}/live/{key}"
+    args = [FFMPEG, "-hide_banner", "-loglevel", "error", "-re", "-stream_loop", "-1", "-i", str(sample)]
+    return subprocess.Popen([*args, "-c", "copy", "-f", "flv", url], stdin=subprocess.DEVNULL)
+
+
+def wait_in_page(page: Any, expression: str, timeout_ms: int = 30_000) -> None:
+    """Poll an expression with evaluate (wait_for_function evaluates strings, which our CSP forbids)."""
+    for _ in range(timeout_ms // 200):
+        if page.evaluate(expression):
+            return
+        page.wait_for_timeout(200)
+    pytest.fail(f"timed out waiting for {expression}")

@@ -4,7 +4,6 @@ replay page playing the recording."""
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.live_server import LiveServer, start_server
-from tests.media.conftest import FFMPEG, make_room_in
+from tests.media.conftest import make_room_in, publish_flv, wait_in_page
 
 pytestmark = pytest.mark.browser
 
@@ -24,23 +23,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     app.stop()
 
 
-def _publish(server: LiveServer, key: str, sample: Path) -> subprocess.Popen[bytes]:
-    url = f"rtmp://127.0.0.1:{server.env['KNOWCAST_RTMP_PORT']}/live/{key}"
-    args = [FFMPEG, "-hide_banner", "-loglevel", "error", "-re", "-stream_loop", "-1", "-i", str(sample)]
-    return subprocess.Popen([*args, "-c", "copy", "-f", "flv", url], stdin=subprocess.DEVNULL)
-
-
-def _wait(page: Any, expression: str, timeout_ms: int = 30_000) -> None:
-    """Poll an expression with evaluate (wait_for_function evaluates strings, which our CSP forbids)."""
-    for _ in range(timeout_ms // 200):
-        if page.evaluate(expression):
-            return
-        page.wait_for_timeout(200)
-    pytest.fail(f"timed out waiting for {expression}")
-
-
 def _player_state(page: Any, state: str, timeout_ms: int = 30_000) -> None:
-    _wait(page, f"document.getElementById('stage').dataset.player === '{state}'", timeout_ms)
+    wait_in_page(page, f"document.getElementById('stage').dataset.player === '{state}'", timeout_ms)
 
 
 def test_player_states_from_starting_to_replay(
@@ -59,10 +43,10 @@ def test_player_states_from_starting_to_replay(
     assert page.get_attribute("#stage", "data-player") == "starting"
     assert page.is_visible("[data-testid=player-starting]")
 
-    publisher = _publish(server, key, sample_flv)
+    publisher = publish_flv(server, key, sample_flv)
     try:
         _player_state(page, "live")
-        _wait(page, "document.getElementById('player').currentTime > 1")
+        wait_in_page(page, "document.getElementById('player').currentTime > 1")
         assert page.is_visible("[data-testid=player-live]")
         page.screenshot(path=str(artifacts / "live.png"))
     finally:
@@ -78,7 +62,7 @@ def test_player_states_from_starting_to_replay(
 
     page.click("[data-testid=replay-link]")
     page.wait_for_url(f"**/rooms/{room_id}/replay")
-    _wait(page, "document.getElementById('replay-video').currentTime > 1")
+    wait_in_page(page, "document.getElementById('replay-video').currentTime > 1")
     duration = page.evaluate("document.getElementById('replay-video').duration")
     assert duration > 1 and duration != float("inf")  # a VOD, not a live stream
     page.screenshot(path=str(artifacts / "replay.png"))
@@ -112,10 +96,10 @@ def test_the_console_shows_stream_health_while_publishing(
     page.goto(f"{server.url}/studio/rooms/{room_id}")
     assert page.url.endswith(f"/studio/rooms/{room_id}")
     assert page.get_attribute("[data-testid=stream-health]", "data-publishing") == "false"
-    publisher = _publish(server, key, sample_flv)
+    publisher = publish_flv(server, key, sample_flv)
     try:
-        _wait(page, "document.querySelector('[data-testid=stream-health]').dataset.publishing === 'true'")
-        _wait(page, "document.querySelector('[data-health=bitrate]').textContent.includes('kbps')")
+        wait_in_page(page, "document.querySelector('[data-testid=stream-health]').dataset.publishing === 'true'")
+        wait_in_page(page, "document.querySelector('[data-health=bitrate]').textContent.includes('kbps')")
         assert "h264 / aac" in page.text_content("[data-health=codecs]")
         page.screenshot(path=str(artifacts / "console.png"), full_page=True)
     finally:

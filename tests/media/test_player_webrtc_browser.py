@@ -6,7 +6,6 @@ next one. ICE runs over loopback."""
 from __future__ import annotations
 
 import asyncio
-import subprocess
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.live_server import LiveServer, start_server
-from tests.media.conftest import FFMPEG, make_room_in
+from tests.media.conftest import make_room_in, publish_flv, wait_in_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -27,28 +26,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     app.stop()
 
 
-def _publish(server: LiveServer, key: str, sample: Path) -> subprocess.Popen[bytes]:
-    url = f"rtmp://127.0.0.1:{server.env['KNOWCAST_RTMP_PORT']}/live/{key}"
-    args = [FFMPEG, "-hide_banner", "-loglevel", "error", "-re", "-stream_loop", "-1", "-i", str(sample)]
-    return subprocess.Popen([*args, "-c", "copy", "-f", "flv", url], stdin=subprocess.DEVNULL)
-
-
-def _wait(page: Any, expression: str, timeout_ms: int = 40_000) -> None:
-    """Poll an expression with evaluate (wait_for_function evaluates strings, which our CSP forbids)."""
-    for _ in range(timeout_ms // 200):
-        if page.evaluate(expression):
-            return
-        page.wait_for_timeout(200)
-    pytest.fail(f"timed out waiting for {expression}")
-
-
 def _watching(page: Any, transport: str) -> None:
     """Playing for real over ``transport``: live, frames decoded, time advancing."""
-    _wait(page, f"document.getElementById('stage').dataset.transport === '{transport}'")
-    _wait(page, "document.getElementById('stage').dataset.player === 'live'")
-    _wait(page, "document.getElementById('player').videoWidth > 0")
+    wait_in_page(page, f"document.getElementById('stage').dataset.transport === '{transport}'", 40_000)
+    wait_in_page(page, "document.getElementById('stage').dataset.player === 'live'", 40_000)
+    wait_in_page(page, "document.getElementById('player').videoWidth > 0", 40_000)
     start = page.evaluate("document.getElementById('player').currentTime")
-    _wait(page, f"document.getElementById('player').currentTime > {start} + 1")
+    wait_in_page(page, f"document.getElementById('player').currentTime > {start} + 1", 40_000)
 
 
 def test_webrtc_first_then_hls_past_the_budget_and_a_place_freed_on_leaving(
@@ -56,7 +40,7 @@ def test_webrtc_first_then_hls_past_the_budget_and_a_place_freed_on_leaving(
 ) -> None:
     with ThreadPoolExecutor(1) as pool:  # Playwright's sync API owns this thread's event loop
         room_id, key, _ = pool.submit(asyncio.run, make_room_in(server)).result()
-    publisher = _publish(server, key, sample_flv)
+    publisher = publish_flv(server, key, sample_flv)
     try:
         first = new_context(phone=True).new_page()
         first.goto(f"{server.url}/rooms/{room_id}")

@@ -21,26 +21,18 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.browser.conftest import CHROMIUM_ARGS
 from tests.conftest import PASSWORD
 from tests.live_server import LiveServer, start_server
-from tests.media.conftest import FFMPEG, make_room_in
-from tests.media.test_camera_browser import FAKE_MEDIA, _segments, _until
-from tests.services import require_chromium
+from tests.media.conftest import FFMPEG, fake_media_chromium, make_room_in
+from tests.media.test_camera_browser import _segments, _until
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Chromium with the fake camera and microphone and no permission prompt (host and guest contexts)."""
-    executable = require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS + FAKE_MEDIA)
+    with fake_media_chromium() as chromium:
         yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")
