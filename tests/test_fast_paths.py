@@ -1,12 +1,14 @@
-"""Every fast path answers as the route behind it: the same request sent with the fast paths on, then off
-(``FastPaths.on``, the switch ``KNOWCAST_FAST_PATHS`` sets), gets the same status, the same body to the byte
-and the same headers (but the request id), for success and for each kind of error. Each pair also shows
-which path answered: the routed answer wrote an access-log line, the fast one did not reach the app."""
+"""Every fast path (flash attempts, the commerce snapshot, the room page, the event intake) answers as the route
+behind it: the same request sent with the fast paths on, then off (``FastPaths.on``, the switch
+``KNOWCAST_FAST_PATHS`` sets), gets the same status, the same body to the byte and the same headers (the request
+id aside, but for a client's own), for success and for each kind of error. Each pair also shows which path
+answered: the routed answer wrote an access-log line, the fast one did not reach the app."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import secrets
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -53,25 +55,29 @@ class Both:
     def emit(self, record: logging.LogRecord) -> None:
         self.records.append(record)
 
-    async def send(self, client: Client, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    async def send(
+        self, client: Client, method: str, url: str, body: Callable[[], Any] | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        """``body``, when given, makes each request's JSON body afresh (for a request that must not repeat)."""
+
+        async def request(**extra: str) -> httpx.Response:
+            fresh = {"json": body()} if body is not None else {}
+            headers = {**kwargs.get("headers", {}), **extra}
+            return await client.request(method, url, **{**kwargs, **fresh, "headers": headers})
+
         self.records.clear()
-        fast = await client.request(method, url, **kwargs)
+        fast = await request()
         assert self._logged(url) == 0, f"{method} {url} was not answered by its fast path"
         with routed(self.ctx):
-            slow = await client.request(method, url, **kwargs)
+            slow = await request()
         assert self._logged(url) == 1, f"{method} {url} did not reach its route"
         assert (fast.status_code, fast.content) == (slow.status_code, slow.content)
         assert {h: fast.headers.get(h) for h in HEADERS} == {h: slow.headers.get(h) for h in HEADERS}
         assert fast.headers["x-request-id"] and slow.headers["x-request-id"]
-        sent = {"x-request-id": "r" * 80}  # a client's own id comes back, cut to 64 characters, on both paths
+        long_id = "r" * 80  # a client's own id comes back, cut to 64 characters, on both paths
         with routed(self.ctx):
-            slow_id = (
-                await client.request(method, url, **{**kwargs, "headers": {**kwargs.get("headers", {}), **sent}})
-            ).headers
-        fast_id = (
-            await client.request(method, url, **{**kwargs, "headers": {**kwargs.get("headers", {}), **sent}})
-        ).headers
-        assert fast_id["x-request-id"] == slow_id["x-request-id"] == "r" * 64
+            slow_id = (await request(**{"x-request-id": long_id})).headers["x-request-id"]
+        assert (await request(**{"x-request-id": long_id})).headers["x-request-id"] == slow_id == long_id[:64]
         return fast
 
     def _logged(self, url: str) -> int:
@@ -153,3 +159,14 @@ async def test_the_room_page_answers_alike(shop: Shop, make_user: Any, client: C
     viewer: Member = await make_user(Role.VIEWER, name="小明")
     named = await both.send(viewer.client, "GET", f"/rooms/{shop.room_id}")
     assert "小明" in named.text
+
+
+async def test_the_event_intake_answers_alike(shop: Shop, make_user: Any, client: Client, both: Both) -> None:
+    def batch() -> dict[str, Any]:  # a view is started once: each request starts its own
+        return {"events": [{"kind": "view_start", "room_id": shop.room_id, "view_id": secrets.token_urlsafe(12)}]}
+
+    anonymous = await both.send(client, "POST", "/api/v1/analytics/events", body=batch)
+    assert anonymous.json() == {"accepted": 1, "rejected": 0, "reasons": {}}
+    viewer: Member = await make_user(Role.VIEWER)
+    signed_in = await both.send(viewer.client, "POST", "/api/v1/analytics/events", body=batch)
+    assert signed_in.json() == {"accepted": 1, "rejected": 0, "reasons": {}}
