@@ -13,13 +13,13 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from knowcast.deps import Db, Host, Id, Machine, MaybeUser
-from knowcast.errors import AuthenticationRequired, NotFound
+from knowcast.errors import NotFound
 from knowcast.media import invites
 from knowcast.media.errors import MediaCode
 from knowcast.media.runtime import media_of
 from knowcast.media.stage import MAX_GUESTS, Stage
 from knowcast.media.stage_schemas import InviteIn, InviteOut, LayoutIn, MuteIn, StageGuest, StageOut
-from knowcast.media.webrtc import SDP, read_offer
+from knowcast.media.webrtc import SDP, bearer, read_offer
 from knowcast.media.whip import WhipIngest
 from knowcast.rooms import service as rooms
 
@@ -115,23 +115,12 @@ async def stop_watching(request: Request, room_id: Id, view_id: str, db: Db, hos
     return Response(status_code=204)
 
 
-def _invite_token(request: Request) -> str:
-    scheme, _, value = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not value.strip():
-        raise AuthenticationRequired(
-            "send the invitation's token as 'Authorization: Bearer <token>'",
-            code=MediaCode.MEDIA_INVITE_REQUIRED,
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    return value.strip()
-
-
 @rtc.post("/whip/stage", dependencies=[Machine], status_code=201)
 async def join(request: Request, user: MaybeUser) -> Response:
     """The invite token is the credential (no CSRF: a cross-site page cannot send the Authorization header); an
     invitation for one of the room's guests also needs their session cookie."""
     whip = _ingest(request)
-    token = _invite_token(request)
+    token = bearer(request, "the invitation's token", MediaCode.MEDIA_INVITE_REQUIRED)
     offer = await read_offer(request)
     guest = await whip.join_stage(token, offer, user.id if user is not None else None)
     headers = {"Location": f"/whip/stage/{guest.id}"}

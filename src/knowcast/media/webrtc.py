@@ -14,7 +14,7 @@ from typing import Any
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection
 from starlette.requests import Request
 
-from knowcast.errors import ValidationFailed
+from knowcast.errors import AuthenticationRequired, ValidationFailed
 from knowcast.media.errors import MediaCode
 from knowcast.settings import Settings
 
@@ -63,3 +63,16 @@ async def read_offer(request: Request) -> str:
     if len(offer) > MAX_OFFER_BYTES:
         raise ValidationFailed("the SDP offer is too large", code=MediaCode.MEDIA_BAD_OFFER)
     return offer.decode("utf-8", errors="replace")
+
+
+def bearer(request: Request, what: str, code: MediaCode) -> str:
+    """The credential a WHIP client sends as ``Authorization: Bearer <value>`` (a stream key, an invitation's
+    token); 401 with ``code`` and ``WWW-Authenticate: Bearer`` when there is none."""
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise AuthenticationRequired(
+            f"send {what} as 'Authorization: Bearer <{what.split()[-1]}>'",
+            code=code,
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return value.strip()

@@ -11,10 +11,10 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from knowcast.deps import Id, Machine
-from knowcast.errors import AuthenticationRequired, NotFound
+from knowcast.errors import NotFound
 from knowcast.media.errors import MediaCode
 from knowcast.media.runtime import media_of
-from knowcast.media.webrtc import SDP, read_offer
+from knowcast.media.webrtc import SDP, bearer, read_offer
 from knowcast.media.whip import WhipIngest
 
 router = APIRouter(prefix="/whip", tags=["webrtc"])
@@ -29,21 +29,10 @@ def _ingest(request: Request) -> WhipIngest:
     return whip
 
 
-def _stream_key(request: Request) -> str:
-    scheme, _, value = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not value.strip():
-        raise AuthenticationRequired(
-            "send the room's stream key as 'Authorization: Bearer <key>'",
-            code=MediaCode.MEDIA_KEY_REQUIRED,
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    return value.strip()
-
-
 @router.post("/rooms/{room_id}", dependencies=[Machine], status_code=201)
 async def publish(request: Request, room_id: Id) -> Response:
     whip = _ingest(request)
-    key = _stream_key(request)
+    key = bearer(request, "the room's stream key", MediaCode.MEDIA_KEY_REQUIRED)
     offer = await read_offer(request)
     peer = request.client.host if request.client else "unknown"
     session = await whip.offer(room_id, key, offer, peer)
