@@ -55,8 +55,9 @@ from knowcast.web.templating import STATIC_DIR, Pages
 log = logging.getLogger(__name__)
 
 # The order domains are installed in (knowcast/domains.py): each after those whose runtime it uses while
-# installing (realtime's hub before interaction's and commerce's hooks on it, commerce before analytics), and
-# the routes in this order too (the pages last).
+# installing (realtime's hub before the hooks interaction and commerce hang on it); bus subscribers and
+# components (started in this order, stopped in reverse) follow it, and so do the routes (no two domains' paths
+# overlap; the pages last).
 DOMAINS: tuple[Domain, ...] = (
     accounts,
     realtime,
