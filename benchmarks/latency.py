@@ -122,7 +122,9 @@ def bench(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
 class Server:
     """`knowcast serve` with the embedded gate, on free ports, in its own folder."""
 
-    def __init__(self, folder: Path, ffmpeg: str, ladder: str) -> None:
+    def __init__(self, folder: Path, ffmpeg: str, ladder: str, webrtc_viewers: int | None = 0) -> None:
+        """``webrtc_viewers``: the server's WebRTC viewer budget; 0 (the default) makes the room page's player
+        play HLS, whose delay is what a benchmark reading the page measures; None leaves the server's own."""
         folder.mkdir(parents=True)
         self.folder, self.port, self.rtmp_port = folder, free_port(), free_port()
         self.env = {
@@ -136,6 +138,8 @@ class Server:
             "KNOWCAST_LOG_LEVEL": "WARNING",
             "KNOWCAST_FFMPEG": ffmpeg,
         }
+        if webrtc_viewers is not None:
+            self.env["KNOWCAST_WEBRTC_MAX_VIEWERS"] = str(webrtc_viewers)
         self.process: subprocess.Popen[bytes] | None = None
         self.host_token = ""
 

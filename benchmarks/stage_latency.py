@@ -243,7 +243,7 @@ def compose_cost(guests: int, pictures: int = 300) -> float:
 def bench_guest(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     ffmpeg = ffmpeg_binary(os.environ.get("KNOWCAST_FFMPEG"))
     result: dict[str, Any] = {"benchmark": "latency", "mode": "guest", "cores": os.cpu_count()}
-    with Server(tmp / "guest", ffmpeg, ladder="") as server:
+    with Server(tmp / "guest", ffmpeg, ladder="", webrtc_viewers=None) as server:
         room_id, key = server.new_room()
         session = server.host_token
         result |= asyncio.run(stage_run(server, room_id, key, session, args.samples, args.cpu_seconds))

@@ -187,7 +187,7 @@ def bench_whep(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
 
     ffmpeg = ffmpeg_binary(os.environ.get("KNOWCAST_FFMPEG"))
     result: dict[str, Any] = {"benchmark": "latency", "mode": "whep", "cores": os.cpu_count()}
-    with Server(tmp / "whep", ffmpeg, ladder="") as server:
+    with Server(tmp / "whep", ffmpeg, ladder="", webrtc_viewers=None) as server:
         result.update(asyncio.run(measure(server, args.samples, args.cpu_seconds)))
     result["load_average_1m"] = round(os.getloadavg()[0], 2)
     return result

@@ -24,8 +24,7 @@ from knowcast import csrf
 from tests.browser.conftest import artifacts, browser, new_context  # noqa: F401  (browser fixtures)
 from tests.conftest import PASSWORD
 from tests.live_server import SECRET, LiveServer, start_server
-from tests.media.conftest import make_room_in, sample_flv  # noqa: F401  (sample_flv is a fixture)
-from tests.media.test_player_browser import _publish, _wait
+from tests.media.conftest import make_room_in, publish_flv, sample_flv, wait_in_page  # noqa: F401  (sample_flv is a fixture)
 
 pytestmark = pytest.mark.browser
 LEAD = 6  # seconds of program time between "now on the viewer's screen" and the pin
@@ -51,7 +50,9 @@ WATCH = """() => {
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    app = start_server(tmp_path_factory.mktemp("pins"))
+    # HLS for every viewer: this is the HLS program clock's test (a WebRTC viewer's clock is "now",
+    # tests/media/test_player_webrtc_browser.py)
+    app = start_server(tmp_path_factory.mktemp("pins"), KNOWCAST_WEBRTC_MAX_VIEWERS="0")
     yield app
     app.stop()
 
@@ -81,7 +82,7 @@ def _pin(api: httpx.Client, room_id: int, product_id: int, at: datetime | None =
 
 
 def _pin_record(page: Any, product_id: int, key: str, timeout_ms: int) -> dict[str, Any]:
-    _wait(page, f"window.__pins[{product_id}] && window.__pins[{product_id}].{key} !== undefined", timeout_ms)
+    wait_in_page(page, f"window.__pins[{product_id}] && window.__pins[{product_id}].{key} !== undefined", timeout_ms)
     record: dict[str, Any] = page.evaluate(f"window.__pins[{product_id}]")
     return record
 
@@ -96,12 +97,12 @@ def test_a_pin_shows_when_the_viewers_video_reaches_its_program_time(
         room_id, key, email = pool.submit(asyncio.run, make_room_in(server)).result()
     api = _host_api(server, email)
     timed, untimed = _shelved(api, room_id, "理财课"), _shelved(api, room_id, "预算表")
-    publisher = _publish(server, key, sample_flv)
+    publisher = publish_flv(server, key, sample_flv)
     try:
         page = new_context(phone=True).new_page()
         page.goto(f"{server.url}/rooms/{room_id}")
-        _wait(page, "window.knowcast && window.knowcast.player && window.knowcast.player.programDate() !== null")
-        _wait(page, "document.documentElement.dataset.live === 'joined'")
+        wait_in_page(page, "window.knowcast && window.knowcast.player && window.knowcast.player.programDate() !== null")
+        wait_in_page(page, "document.documentElement.dataset.live === 'joined'")
         page.evaluate(WATCH)
         assert page.is_hidden("[data-testid=pinned-card]")
 
@@ -167,7 +168,7 @@ def test_a_viewer_in_a_price_variant_sees_and_pays_it_in_the_room(
     context.add_cookies([*cookies, {"name": "kc_consent", "value": "analytics", "url": server.url}])
     page = context.new_page()
     page.goto(f"{server.url}/rooms/{room_id}")
-    _wait(page, "document.documentElement.dataset.live === 'joined'")
+    wait_in_page(page, "document.documentElement.dataset.live === 'joined'")
     _pin(host, room_id, product)  # no video: shown at once
     page.wait_for_selector("[data-testid=pinned-title]")
     assert "¥9.90" in page.text_content("[data-testid=pinned-card]")
