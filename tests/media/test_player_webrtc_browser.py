@@ -6,13 +6,16 @@ next one. ICE runs over loopback."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
+from knowcast.web.room_page import MAX_AGE as ROOM_PAGE_MAX_AGE
 from tests.live_server import LiveServer, start_server
 from tests.media.conftest import make_room_in, publish_flv, wait_in_page
 
@@ -51,11 +54,18 @@ def test_webrtc_first_then_hls_past_the_budget_and_a_place_freed_on_leaving(
         assert 0 <= behind < 1000
         first.screenshot(path=str(artifacts / "webrtc-viewer.png"))
 
+        status = f"{server.url}/api/v1/media/rooms/{room_id}/status"
+        assert httpx.get(status).json()["webrtc_url"] is None  # the one place is taken: no more offers
         second = new_context(phone=True).new_page()
         second.goto(f"{server.url}/rooms/{room_id}")
-        _watching(second, "hls")  # the one WebRTC place is taken: 503 media.webrtc_full, then HLS
+        _watching(second, "hls")  # no offer (or one from the page's shared render: 503 media.webrtc_full), HLS
 
         first.close()  # leaving ends its WebRTC session (DELETE on pagehide): the place is free again
+        for _ in range(50):
+            if httpx.get(status).json()["webrtc_url"]:
+                break
+            time.sleep(0.2)
+        time.sleep(ROOM_PAGE_MAX_AGE + 1)  # the room page's shared render of the full moment has expired
         third = new_context(phone=True).new_page()
         third.goto(f"{server.url}/rooms/{room_id}")
         _watching(third, "webrtc")

@@ -36,8 +36,10 @@ def _ours(settings: Settings, path: str, room_id: int, public: bool) -> str:
 
 def webrtc_url(media: Media, room_id: int, public: bool) -> str | None:
     """Where a viewer's browser may ask to watch over WebRTC (WHEP), when this server offers it: the embedded
-    ingest with a WebRTC viewer budget. Past the budget the endpoint answers 503 and the player plays HLS."""
-    if media.whep is None or media.settings.webrtc_max_viewers <= 0:
+    ingest with a place left in its WebRTC viewer budget. A crowd arriving once the places are taken gets no
+    offer and goes straight to HLS (the room page's shared render lags by at most its few seconds; a late
+    offer meets 503 and the player plays HLS all the same)."""
+    if media.whep is None or not media.whep.has_room:
         return None
     return _ours(media.settings, f"/whep/rooms/{room_id}", room_id, public)
 

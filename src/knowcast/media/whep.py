@@ -206,6 +206,11 @@ class WhepViewing:
     async def start(self) -> None:
         return None
 
+    @property
+    def has_room(self) -> bool:
+        """Whether another WebRTC viewer may start now (the pages offer WHEP only then)."""
+        return len(self.sessions) < self.settings.webrtc_max_viewers
+
     async def stop(self) -> None:
         for session_id in list(self.sessions):
             await self.end(session_id)
@@ -215,7 +220,7 @@ class WhepViewing:
         broadcast = self.plane.broadcasts.get(room_id)
         if broadcast is None or broadcast.link is None:
             raise NotFound("nothing is being broadcast in this room now", code=MediaCode.MEDIA_NOT_PUBLISHING)
-        if len(self.sessions) >= self.settings.webrtc_max_viewers:
+        if not self.has_room:
             raise ServiceUnavailable(
                 "no more WebRTC viewers here now; watch the HLS stream", code=MediaCode.MEDIA_WEBRTC_FULL
             )
