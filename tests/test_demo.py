@@ -110,8 +110,13 @@ def test_demo_room_is_live_with_an_audience(tmp_path: Path) -> None:
         assert counted, "the audience's views count on the dashboard (a view is in UV once 1 s is watched)"
         paid = wait_for(lambda: _owners_board(base, room["id"], printed)["orders_paid"], seconds=60)
         assert paid, "the audience's purchases are attributed to their views"
-        funnel = {step["step"]: step["viewers"] for step in _owners_board(base, room["id"], printed)["funnel"]}
-        assert funnel["saw"] >= funnel["clicked"] >= funnel["paid"] >= 1, funnel
+
+        def funnel() -> dict[str, int]:
+            return {step["step"]: step["viewers"] for step in _owners_board(base, room["id"], printed)["funnel"]}
+
+        wait_for(lambda: funnel()["paid"], seconds=60)  # the buyer's paid order reaches their view's funnel
+        steps = funnel()
+        assert steps["saw"] >= steps["clicked"] >= steps["paid"] >= 1, steps
     finally:
         process.terminate()
         process.wait(timeout=20)

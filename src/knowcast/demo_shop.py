@@ -161,8 +161,14 @@ class DemoBuyers:
     async def run(self) -> None:
         while True:
             await asyncio.sleep(random.uniform(0.6, 1.4) * self.every)
+            # a buyer is someone in the room: with the audience reporting views, one whose page has opened
+            inside = (
+                [t for t in self.tokens if t in self.pages and self.pages[t].view_id] if self.pages else self.tokens
+            )
+            if not inside:
+                continue
             try:
-                await self.buy_once(random.choice(self.tokens))
+                await self.buy_once(random.choice(inside))
             except (httpx.HTTPError, KeyError, ValueError) as error:  # the demo goes on; the log says why
                 log.info("demo buyer gave up", extra={"room_id": self.room_id, "error": str(error)})
 
