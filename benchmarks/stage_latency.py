@@ -31,39 +31,17 @@ from typing import Any, TypeVar
 
 import av
 import httpx
-from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription, VideoStreamTrack
+from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from av.video.frame import VideoFrame
 
 from benchmarks.latency import Server, _first_segment, _read_frames
-from benchmarks.webrtc_latency import BITS, WRAP, csrf_token, now_ms, read_stamp, wait_live, window_cpu
+from benchmarks.webrtc_latency import BITS, WRAP, StampTrack, csrf_token, now_ms, read_stamp, wait_live, window_cpu
 from knowcast.media.compose import Layout, compose
 from knowcast.media.ffmpeg import ffmpeg_binary
 from knowcast.media.webrtc import close_peer
 
 T = TypeVar("T")
 SKIP = 60  # the first two seconds of pictures include ICE and the first keyframe
-
-
-class Stamped(VideoStreamTrack):
-    """ffmpeg's moving testsrc2 at ``width``×``height``, 30 fps, its top ninth spelling the millisecond it was made
-    (the layout ``read_stamp`` reads at any size)."""
-
-    def __init__(self, width: int, height: int) -> None:
-        super().__init__()
-        source = av.open(f"testsrc2=size={width}x{height}:rate=30", format="lavfi")
-        self.pictures = source.decode(video=0)
-        self.block, self.strip = width // BITS, height // 9
-
-    async def recv(self) -> VideoFrame:
-        pts, time_base = await self.next_timestamp()
-        picture = next(self.pictures).to_ndarray(format="rgb24")
-        stamp = now_ms()
-        for bit in range(BITS):
-            on = (stamp >> (BITS - 1 - bit)) & 1
-            picture[: self.strip, bit * self.block : (bit + 1) * self.block] = 255 if on else 0
-        frame = VideoFrame.from_ndarray(picture, format="rgb24")
-        frame.pts, frame.time_base = pts, time_base
-        return frame
 
 
 class Loop:
@@ -116,7 +94,7 @@ class Reader:
 
 async def publish(client: httpx.AsyncClient, room_id: int, key: str, width: int, height: int) -> RTCPeerConnection:
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-    pc.addTrack(Stamped(width, height))
+    pc.addTrack(StampTrack(width, height))
     await pc.setLocalDescription(await pc.createOffer())
     headers = {"content-type": "application/sdp", "authorization": f"Bearer {key}"}
     response = await client.post(f"/whip/rooms/{room_id}", content=pc.localDescription.sdp, headers=headers)
@@ -182,7 +160,7 @@ async def stage_run(
         to_guest = Reader(samples + SKIP)
         guest = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         guest.on("track", to_guest.follow)
-        guest.addTrack(Stamped(640, 360))
+        guest.addTrack(StampTrack(640, 360))
         await guest.setLocalDescription(await guest.createOffer())
         headers = {"content-type": "application/sdp", "authorization": f"Bearer {invite.json()['token']}"}
         joined = await client.post("/whip/stage", content=guest.localDescription.sdp, headers=headers)

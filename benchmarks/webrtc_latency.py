@@ -42,13 +42,14 @@ def now_ms() -> int:
 
 
 class StampTrack(VideoStreamTrack):
-    """ffmpeg's moving testsrc2 picture (so encoders work as on a camera's), its top strip spelling the
-    millisecond each picture was made."""
+    """ffmpeg's moving testsrc2 picture at ``width``×``height``, 30 fps (so encoders work as on a camera's), its
+    top ninth spelling the millisecond each picture was made (the layout ``read_stamp`` reads at any size)."""
 
-    def __init__(self) -> None:
+    def __init__(self, width: int = WIDTH, height: int = HEIGHT) -> None:
         super().__init__()
-        source = av.open(f"testsrc2=size={WIDTH}x{HEIGHT}:rate=30", format="lavfi")
+        source = av.open(f"testsrc2=size={width}x{height}:rate=30", format="lavfi")
         self.pictures = source.decode(video=0)
+        self.block, self.strip = width // BITS, height // 9  # 640×360: BLOCK, STRIP
 
     async def recv(self) -> VideoFrame:
         pts, time_base = await self.next_timestamp()
@@ -56,7 +57,7 @@ class StampTrack(VideoStreamTrack):
         stamp = now_ms()
         for bit in range(BITS):
             on = (stamp >> (BITS - 1 - bit)) & 1
-            picture[:STRIP, bit * BLOCK : (bit + 1) * BLOCK] = 255 if on else 0
+            picture[: self.strip, bit * self.block : (bit + 1) * self.block] = 255 if on else 0
         frame = VideoFrame.from_ndarray(picture, format="rgb24")
         frame.pts, frame.time_base = pts, time_base
         return frame
