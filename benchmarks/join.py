@@ -6,8 +6,8 @@ as accounts with sessions written directly (not through the password form: creat
 through argon2 would take minutes and is not what is measured). Starts K `knowcast serve` processes (K > 1:
 sharing Redis, behind a real nginx configured from docs/operations.md, see benchmarks/nginx.py), has a few
 signed-in chatters leave a chat history in the room, then N simulated browsers arrive spread evenly over S
-seconds (benchmarks/join_loadgen.py: page, static assets once per browser, commerce snapshot, analytics
-view_start, live socket until ``welcome``). Prints one JSON line:
+seconds (benchmarks/join_loadgen.py: page, static assets once per browser, live socket until ``welcome`` with the
+commerce snapshot in it, then the analytics view_start on the socket, as the page sends it). Prints one JSON line:
 
 ``viewers, seconds, joined, errors, joins_per_s, p50_ms, p99_ms, server_cpu_pct, server_rss_mb`` (times from
 arrival to ``welcome``; CPU in percent of one core, summed over the server processes, while the browsers
@@ -90,7 +90,7 @@ def bench(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             )
             asyncio.run(chat_history(front, room_id, chatters))
             report = storm(args, tmp, front, room_id, viewer_tokens, servers, proxy)
-            report["server"] = server_counts(ports)
+            report["server"] = server_counts(ports, report["requests"].get("events", 0))
             if proxy is not None:  # nginx serves the static files itself (docs/operations.md)
                 report["server"]["asset"] += nginx.static_answers(tmp / "nginx")
     except Exception:
@@ -303,15 +303,26 @@ def _pct(values: list[float], p: float) -> float | None:
 METRIC = re.compile(r"^(knowcast_[a-z_]+_total)\{(.*)\} (\S+)$", re.M)  # route labels hold braces
 
 
-def server_counts(ports: list[int]) -> dict[str, int]:
-    """What the server processes counted themselves (each process's /metrics, summed)."""
+def server_counts(ports: list[int], events_sent: int, patience: float = 10.0) -> dict[str, int]:
+    """What the server processes counted themselves (each process's /metrics, summed). The view starts ride the
+    sockets after their welcomes, so the last of them may still be on their way when the browsers are done: wait
+    (at most ``patience`` seconds) until the servers have counted as many as were sent."""
+    deadline = time.monotonic() + patience
+    while True:
+        counts = _server_counts(ports)
+        if counts["events"] >= events_sent or time.monotonic() > deadline:
+            return counts
+        time.sleep(0.2)
+
+
+def _server_counts(ports: list[int]) -> dict[str, int]:
     wanted = {
         "page": ("knowcast_http_requests_total", 'method="GET",route="/rooms/{room_id}",status="200"'),
         "commerce": (
             "knowcast_http_requests_total",
             'method="GET",route="/api/v1/rooms/{room_id}/commerce",status="200"',
         ),
-        "events": ("knowcast_http_requests_total", 'method="POST",route="/api/v1/analytics/events",status="202"'),
+        "events": ("knowcast_analytics_events_total", 'kind="view_start"'),  # on the socket or by POST
         "asset": ("knowcast_static_assets_total", 'status="200"'),
         "welcome": ("knowcast_realtime_welcomes_total", 'kind="snapshot"'),
         "commerce_in_welcome": ("knowcast_realtime_welcome_parts_total", 'part="commerce"'),

@@ -6,12 +6,12 @@ second connection (browsers fetch in parallel) and loads every ``/static/`` file
 the two, each once (a browser with an empty cache; hashed files are ``immutable``, so it would never ask
 again), accepting brotli and gzip — of the page's icons only the one favicon a browser shows (the first
 ``rel="icon"``; ``apple-touch-icon`` is read only when a phone saves the page to its home screen); then,
-as the page's module does, posts the analytics ``view_start`` and
-opens the live WebSocket, sends ``join`` and waits for ``welcome``, which carries the room's commerce
-snapshot (``commerce``); when it does not, the browser then fetches ``GET /api/v1/rooms/{id}/commerce`` as
-the page would. The time from arrival to ``welcome`` (and that fetch, when there is one) is what is
-measured. The socket then stays open, as a viewer's does, reading and discarding the room's ticks until the
-orchestrator says ``stop``.
+as the page's modules do, opens the live WebSocket, sends ``join`` and waits for ``welcome``, which carries
+the room's commerce snapshot (``commerce``; when it does not, the browser then fetches
+``GET /api/v1/rooms/{id}/commerce`` as the page would), and sends the analytics ``view_start`` on the socket
+(a ``track`` frame: static/js/_track.js sends its events there once the socket has joined). The time from
+arrival to ``welcome`` (and that fetch, when there is one) is what is measured. The socket then stays open,
+as a viewer's does, reading and discarding the room's ticks until the orchestrator says ``stop``.
 
 Protocol with the orchestrator (benchmarks/join.py): reads the job file, connects nothing until ``go``,
 prints ``done`` when every browser has joined or failed, then on ``stop`` closes the sockets and writes its
@@ -117,9 +117,10 @@ def parse_response(buffer: bytearray) -> tuple[int, bytes, bytes] | None:
 class Live(asyncio.Protocol):
     """The viewer's WebSocket: upgrade, ``join``, then the first frame must be the ``welcome``."""
 
-    def __init__(self, request: bytes, welcomed: asyncio.Future[None]) -> None:
+    def __init__(self, request: bytes, welcomed: asyncio.Future[None], then: bytes) -> None:
         self.request = request
         self.welcomed = welcomed
+        self.then = then  # the frame the page sends once welcomed (its view start)
         self.buffer = b""
         self.upgraded = False
         self.transport: asyncio.Transport | None = None
@@ -151,6 +152,8 @@ class Live(asyncio.Protocol):
             return
         if b'"type":"welcome"' in payload[:64]:
             self.commerce = b'"commerce":{' in payload  # the room's commerce snapshot rode the welcome
+            assert self.transport is not None
+            self.transport.write(self.then)
             self.welcomed.set_result(None)
         else:
             self.welcomed.set_exception(Failed("ws_" + payload[:60].decode("utf-8", "replace")))
@@ -202,12 +205,7 @@ class Browser:
 
     def view_start(self) -> bytes:
         event = {"kind": "view_start", "room_id": self.room, "view_id": f"join{self.number:018d}"}
-        body = json.dumps({"events": [{**event, "at": int(time.time() * 1000)}]}).encode()
-        return (
-            f"POST /api/v1/analytics/events HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\nX-CSRF-Token: {self.csrf}\r\nCookie: {self.cookie}\r\n"
-            f"Origin: http://{self.host}\r\n\r\n"
-        ).encode() + body
+        return client_frame({"type": "track", "events": [{**event, "at": int(time.time() * 1000)}]})
 
     def upgrade(self) -> bytes:
         return (
@@ -273,11 +271,10 @@ class Run:
         await self.connect(second)
         await asyncio.gather(self.assets(first, browser, assets[0::2]), self.assets(second, browser, assets[1::2]))
         welcomed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        live = Live(browser.upgrade(), welcomed)
-        await asyncio.gather(
-            self.fetch(second, browser.view_start(), "events", ok=(202,)), self.connect(live), welcomed
-        )
+        live = Live(browser.upgrade(), welcomed, browser.view_start())
+        await asyncio.gather(self.connect(live), welcomed)
         self.requests["welcome"] += 1
+        self.requests["events"] += 1
         if live.commerce:
             self.requests["commerce"] += 1
         else:  # as the page does when the welcome brings no snapshot: it asks the route

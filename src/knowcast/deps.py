@@ -12,6 +12,7 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Request
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import HTTPConnection
 
 from knowcast import csrf
 from knowcast.accounts import service as accounts
@@ -126,5 +127,5 @@ Public = Depends(public)
 Machine = Depends(machine)
 
 
-def client_ip(request: Request) -> str:
+def client_ip(request: HTTPConnection) -> str:
     return request.client.host if request.client else "unknown"

@@ -39,6 +39,8 @@ def test_the_console_dashboard_shows_a_viewer_live(live_server: LiveServer, new_
     host.wait_for_selector("strong[data-kpi=uv]:text-is('0')")  # the first poll came back
 
     viewer = new_context(phone=True).new_page()
+    posted: list[str] = []  # the page's events ride its live socket: none is posted while it is joined
+    viewer.on("request", lambda r: posted.append(r.url) if r.method == "POST" and "/analytics/" in r.url else None)
     viewer.goto(f"{live_server.url}/rooms/{room_id}?utm_source=wechat")
     viewer.wait_for_selector("[data-testid=stage]")  # the banner may ask; tracking runs either way (pseudonymous)
 
@@ -47,6 +49,7 @@ def test_the_console_dashboard_shows_a_viewer_live(live_server: LiveServer, new_
     # a viewer is in UV once 1 s is watched: the page's first heartbeat goes 6 s after the view starts
     host.wait_for_selector("strong[data-kpi=uv]:text-is('1')", timeout=40_000)
     assert "wechat" in host.inner_text("[data-list=channels]")
+    assert posted == []
     assert host.locator("[data-chart=timeline] canvas").count() >= 1  # uPlot drew
     # the chart's legend in the page's language and a 24-hour clock (uPlot's own are English, "2:05pm")
     legend = host.locator("[data-chart=timeline] .u-legend .u-series").first
@@ -62,3 +65,30 @@ def test_the_console_dashboard_shows_a_viewer_live(live_server: LiveServer, new_
     assert host.inner_text("[data-metric=uv]") == "1"
     host.screenshot(path=str(artifacts / "review.png"), full_page=True)
     assert errors == []
+
+
+def test_without_its_live_socket_the_page_posts_its_view(live_server: LiveServer, new_context: Any) -> None:  # noqa: F811
+    """A socket that cannot join (a proxy without WebSocket, say): the view start waits 5 s for it, then is posted."""
+    create_user(live_server, "analytics-host2@example.com", "host", PASSWORD)
+    host = new_context().new_page()
+    sign_in(host, live_server, "analytics-host2@example.com", consent="allow")
+    room_id = host.evaluate(
+        """async () => {
+            const token = document.querySelector("meta[name=csrf-token]").content;
+            const headers = {"Content-Type": "application/json", "X-CSRF-Token": token};
+            const post = (url, body) => fetch(url, {method: "POST", headers, body: JSON.stringify(body)});
+            const at = new Date(Date.now() + 3600e3).toISOString();
+            const made = await (await post("/api/v1/rooms", {title: "无socket", scheduled_at: at})).json();
+            await post(`/api/v1/rooms/${made.id}/transitions`, {to: "live"});
+            return made.id;
+        }"""
+    )
+    viewer = new_context(phone=True).new_page()
+    viewer.route_web_socket(re.compile(r"/live$"), lambda ws: ws.close())
+    with viewer.expect_request(
+        lambda r: r.method == "POST" and r.url.endswith("/api/v1/analytics/events"), timeout=20_000
+    ) as sent:
+        viewer.goto(f"{live_server.url}/rooms/{room_id}")
+    body = sent.value.post_data_json
+    assert [e["kind"] for e in body["events"]] == ["view_start"] and body["events"][0]["room_id"] == room_id
+    assert sent.value.response().status == 202  # type: ignore[union-attr]

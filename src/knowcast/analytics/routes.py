@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Request
 from sqlalchemy import select
+from starlette.requests import HTTPConnection
 
 from knowcast.accounts.models import User
 from knowcast.accounts.permissions import Permission
@@ -34,8 +35,9 @@ router.include_router(report_routes.router)
 router.include_router(insight_routes.router)
 
 
-async def visit_of(request: Request, ctx: Ctx, db: Db, user_id: int | None) -> Visit:
-    """The sender as docs/metrics.md counts them: account id if signed in and consented, else the daily pseudonym."""
+async def visit_of(request: HTTPConnection, ctx: Ctx, db: Db, user_id: int | None) -> Visit:
+    """The sender as docs/metrics.md counts them: account id if signed in and consented, else the daily pseudonym.
+    ``request`` is the HTTP request or, for events sent on the live socket, the socket's handshake."""
     agreed = consent.state(request.headers, request.cookies).analytics
     agent = request.headers.get("user-agent", "")[:400]
     address = client_ip(request)

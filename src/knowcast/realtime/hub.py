@@ -13,7 +13,7 @@ import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from knowcast.realtime import frames, protocol
@@ -31,6 +31,8 @@ LikeListener = Callable[[int, Tappers], Awaitable[None]]
 # (connection, accounts.service.Identity or None, room row) → the "you" part of the welcome; may refuse by raising
 Identify = Callable[[Connection, Any, Any], Awaitable[dict[str, Any]]]
 ChatHandler = Callable[[Connection, protocol.Chat], Awaitable[None]]
+# (connection, the socket's ASGI scope, the frame) → the "tracked" frame to answer with (set by analytics)
+TrackHandler = Callable[[Connection, Mapping[str, Any], protocol.Track], Awaitable[dict[str, Any]]]
 # (room id, the viewer's user id or None) → fields of a fresh welcome, each already encoded as JSON (the
 # commerce snapshot: the bytes ``GET /api/v1/rooms/{id}/commerce`` would answer this viewer); {} for none
 WelcomePart = Callable[[int, int | None], Awaitable[dict[str, bytes]]]
@@ -66,6 +68,7 @@ class Hub:
         self.like_listeners: list[LikeListener] = []
         self.identify: Identify | None = None  # set by the interaction domain
         self.chat_handler: ChatHandler | None = None
+        self.track_handler: TrackHandler | None = None  # set by the analytics domain
         self.welcome_parts: list[WelcomePart] = []  # set by the commerce domain
         self._tappers: dict[int, Tappers] = {}
         self.failures: Counter[str] = Counter()

@@ -18,6 +18,7 @@ VERSION = 1
 MAX_CLIENT_FRAME = 4096  # bytes of one client text frame
 MAX_LIKES_PER_FRAME = 100  # taps a client may report in one "like" frame
 MAX_ID_LENGTH = 64  # cid and visitor ids
+MAX_TRACK_EVENTS = 50  # analytics events in one "track" frame (the HTTP intake's batch limit)
 SESSION_ENDED = 4001  # close code: the sign-in session the socket was opened under has ended; reconnect
 
 
@@ -43,7 +44,15 @@ class Heartbeat:
     pass
 
 
-ClientMessage = Join | Chat | Like | Heartbeat
+@dataclass(frozen=True, slots=True)
+class Track:
+    """Analytics events of the viewer's page (view start, heartbeats, impressions, clicks), as the HTTP intake
+    ``POST /api/v1/analytics/events`` takes them: the analytics domain checks each one (``Hub.track_handler``)."""
+
+    events: tuple[dict[str, Any], ...]
+
+
+ClientMessage = Join | Chat | Like | Heartbeat | Track
 
 
 def malformed(message: str, code: str = RealtimeCode.PROTOCOL_MALFORMED) -> ValidationFailed:
@@ -121,11 +130,21 @@ def _heartbeat(_data: dict[str, Any]) -> Heartbeat:
     return Heartbeat()
 
 
+def _track(data: dict[str, Any]) -> Track:
+    events = data.get("events")
+    if not isinstance(events, list) or not 1 <= len(events) <= MAX_TRACK_EVENTS:
+        raise malformed(f'"events" must be a list of 1 to {MAX_TRACK_EVENTS} events')
+    if not all(isinstance(event, dict) for event in events):
+        raise malformed('each of "events" must be a JSON object')
+    return Track(events=tuple(events))
+
+
 _BUILDERS: dict[str, Callable[[dict[str, Any]], ClientMessage]] = {
     "join": _join,
     "chat": _chat,
     "like": _like,
     "heartbeat": _heartbeat,
+    "track": _track,
 }
 
 

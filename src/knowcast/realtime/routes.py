@@ -266,6 +266,10 @@ class Conversation:
                 if hub.chat_handler is None:
                     raise ValidationFailed("chat is not available", code=InteractionCode.CHAT_UNAVAILABLE)
                 await hub.chat_handler(conn, message)
+            elif isinstance(message, protocol.Track):
+                if hub.track_handler is None:
+                    raise ValidationFailed("analytics is not available", code=RealtimeCode.PROTOCOL_UNKNOWN_TYPE)
+                conn.send(await hub.track_handler(conn, self.socket.scope, message))
             else:
                 raise ValidationFailed("already joined", code=RealtimeCode.PROTOCOL_ALREADY_JOINED)
         except KnowcastError as error:

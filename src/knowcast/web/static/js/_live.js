@@ -45,7 +45,7 @@ export function retryDelay(retry, random) {
 }
 
 /**
- * @param {"snapshot" | "welcome" | "tick" | "error" | "status"} type
+ * @param {"snapshot" | "welcome" | "tick" | "error" | "status" | "tracked"} type
  * @param {(message: any) => void} fn
  */
 export function onLive(type, fn) {
@@ -110,8 +110,8 @@ export function connectLive(roomId) {
       for (const obj of state.queue.splice(0)) send(obj);
       return;
     }
-    if (message.type === "error") {
-      emit("error", message);
+    if (message.type === "error" || message.type === "tracked") {
+      emit(message.type, message);
       return;
     }
     if (typeof message.seq === "number") {

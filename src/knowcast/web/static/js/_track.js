@@ -1,15 +1,28 @@
 // Analytics from the viewer's room page: a view (start, a heartbeat every 15 s while visible, end), product
 // impressions and clicks, shares; experiment assignments for the page's other modules. The server computes
 // the visitor id and refuses anything it did not expect; nothing here is trusted for money.
+// Events ride the room's live socket (a "track" frame, docs/protocol.md) once it has joined: no request of their
+// own. Until the socket joins they wait, at most SOCKET_WAIT_MS, then go by POST; so does the view's end (the
+// page is leaving: a keepalive request outlives it, a socket frame may not).
 import { csrfToken } from "./_api.js";
+import { onLive } from "./_live.js";
 
 const BEAT_MS = 15000;
 const FIRST_BEAT_MS = 6000; // a viewer counts in UV once 1 s is watched: tell the server early (its floor is 5 s)
 const URL_EVENTS = "/api/v1/analytics/events";
+const SOCKET_WAIT_MS = 5000;
+const MAX_FRAME = 3500; // characters; the socket refuses frames over 4096 bytes
 
 function newViewId() {
   const bytes = crypto.getRandomValues(new Uint8Array(12));
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** The room's live connection when it has joined (started by _room_live.js), else null. */
+function joinedLive() {
+  const live = /** @type {any} */ (window).knowcast?.live;
+  const socket = live?.state.socket;
+  return live && live.state.you && socket && socket.readyState === WebSocket.OPEN ? live : null;
 }
 
 export function startTracking(stage) {
@@ -20,20 +33,49 @@ export function startTracking(stage) {
   let timer = null;
   const seen = new Set();
 
-  const send = (kind, extra = {}, keepalive = false) =>
+  /** @type {Array<Record<string, unknown>>} */
+  let waiting = [];
+  let waitTimer = 0;
+
+  const answered = (result) => {
+    const reasons = (result && result.reasons) || {};
+    if (reasons["sequence.no_view"] || reasons["sequence.after_end"]) start(); // the server lost our view
+  };
+  const post = (events, keepalive = false) =>
     fetch(URL_EVENTS, {
       method: "POST",
       credentials: "same-origin",
       keepalive,
       headers: { "Content-Type": "application/json", "X-CSRF-Token": csrfToken() },
-      body: JSON.stringify({ events: [{ kind, room_id: roomId, view_id: viewId, at: Date.now(), ...extra }] }),
+      body: JSON.stringify({ events }),
     })
       .then((r) => r.json())
-      .then((result) => {
-        const reasons = (result && result.reasons) || {};
-        if (reasons["sequence.no_view"] || reasons["sequence.after_end"]) start(); // the server lost our view
-      })
+      .then(answered)
       .catch(() => {});
+  const flush = () => {
+    clearTimeout(waitTimer);
+    waitTimer = 0;
+    const events = waiting;
+    waiting = [];
+    if (!events.length) return;
+    const live = joinedLive();
+    const frame = { type: "track", events };
+    if (live && JSON.stringify(frame).length <= MAX_FRAME) live.send(frame);
+    else post(events);
+  };
+  const send = (kind, extra = {}, keepalive = false) => {
+    const event = { kind, room_id: roomId, view_id: viewId, at: Date.now(), ...extra };
+    if (keepalive) {
+      flush();
+      post([event], true);
+      return;
+    }
+    waiting.push(event);
+    if (joinedLive()) flush();
+    else if (!waitTimer) waitTimer = window.setTimeout(flush, SOCKET_WAIT_MS); // no socket yet: wait, then POST
+  };
+  onLive("welcome", flush);
+  onLive("tracked", answered);
 
   const start = () => {
     viewId = newViewId();
