@@ -175,7 +175,19 @@ async def prepare(settings: Settings, accounts_wanted: int, reset: bool) -> tupl
                 await flash.create_sale(session, ctx, room, sale)
         await rooms.transition(session, ctx, room, RoomState.LIVE)
         tokens = await seed_sessions(session, ctx, accounts_wanted, "join")
+        await _analytics_written(ctx)
     return room.id, tokens
+
+
+async def _analytics_written(ctx: Any) -> None:
+    """Analytics learns of the room from the bus and writes its registry in batches: write it before this
+    preparing app stops, or the servers would count every view start of the storm as ``room.unknown``."""
+    from knowcast.analytics.runtime import AnalyticsRuntime
+
+    runtime = ctx.runtime(AnalyticsRuntime)
+    await runtime.settle()
+    while await runtime.flush():
+        pass
 
 
 async def seed_sessions(session: Any, ctx: Any, count: int, tag: str) -> list[str]:
