@@ -1,7 +1,8 @@
 """The video plane's part of the personal-data export and of account deletion (privacy/service.py lists
-both): the person's chat lines, and the lines about them ("X bought Y"), kept in the replays' timelines.
+them): the invitations onto a room's stage (连麦) made out to the person, in the database; and the person's
+chat lines, and the lines about them ("X bought Y"), kept in the replays' timelines.
 
-These live in files beside the recordings, not in the database, so they are read through the settings'
+The timelines live in files beside the recordings, not in the database, so they are read through the settings'
 data folder, and erased only after the deletion has committed.
 """
 
@@ -9,11 +10,13 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowcast.accounts.models import User
 from knowcast.commerce.models import Order
 from knowcast.context import AppContext
+from knowcast.media.models import GuestInvite
 from knowcast.media.storage import MediaStore
 from knowcast.media.timeline import Person, TimelineRecorder
 from knowcast.privacy.records import Tables
@@ -30,6 +33,28 @@ async def _person(ctx: AppContext, user_id: int) -> Person:
     async with ctx.db.session() as session:
         orders = await session.scalars(select(Order.id).where(Order.user_id == user_id))
         return Person(user_id, frozenset(orders))
+
+
+async def export_stage_invites(session: AsyncSession, user: User) -> Tables:
+    """The invitations onto a stage made out to the person's account (the token itself is never stored)."""
+    invites = await session.scalars(select(GuestInvite).where(GuestInvite.user_id == user.id).order_by(GuestInvite.id))
+    return {
+        "stage_invites": [
+            {
+                "room_id": invite.room_id,
+                "name": invite.name,
+                "created_at": invite.created_at.isoformat(),
+                "expires_at": invite.expires_at.isoformat(),
+                "used_at": invite.used_at.isoformat() if invite.used_at else None,
+            }
+            for invite in invites
+        ]
+    }
+
+
+async def erase_stage_invites(session: AsyncSession, user: User) -> None:
+    """Invitations are single-use tickets, not records the books need: the person's go with the account."""
+    await session.execute(delete(GuestInvite).where(GuestInvite.user_id == user.id))
 
 
 async def export_personal_data(ctx: AppContext, user: User) -> Tables:

@@ -79,6 +79,7 @@ EXPORTERS: tuple[Exporter, ...] = (
     commerce.export_personal_data,
     interaction.export_personal_data,
     integrations.export_personal_data,
+    media.export_stage_invites,
 )
 FILE_EXPORTERS: tuple[FileExporter, ...] = (media.export_personal_data,)
 # the account itself is anonymized last, after every other domain has let go of the person; analytics detaches
@@ -90,6 +91,7 @@ ERASERS: tuple[Eraser, ...] = (
     commerce.erase_personal_data,
     interaction.erase_personal_data,
     integrations.erase_personal_data,
+    media.erase_stage_invites,
     accounts.erase_personal_data,
 )
 FORGETTERS: tuple[Forgetter, ...] = (media.forget, interaction.forget_in_live_rooms, commerce.forget_in_live_rooms)
