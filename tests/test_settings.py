@@ -63,3 +63,13 @@ def test_invalid_values_are_a_config_error() -> None:
 def test_cookies_are_secure_behind_https() -> None:
     assert load_settings(public_url="https://live.example.com").secure_cookies
     assert not load_settings(public_url="http://127.0.0.1:8000").secure_cookies
+
+
+def test_a_server_on_another_port_is_its_own_public_address_unless_one_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`knowcast serve/demo --port 8311`: links, embed codes and origin checks name where it listens."""
+    moved = load_settings().serving_at("127.0.0.1", 8311)
+    assert (moved.port, moved.public_url) == (8311, "http://127.0.0.1:8311")
+    assert load_settings().serving_at("0.0.0.0", 9000).public_url == "http://127.0.0.1:9000"
+    monkeypatch.setenv("KNOWCAST_PUBLIC_URL", "https://live.example.com")
+    behind_a_proxy = load_settings().serving_at("127.0.0.1", 8311)
+    assert (behind_a_proxy.port, behind_a_proxy.public_url) == (8311, "https://live.example.com")

@@ -249,6 +249,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from knowcast.observability import configure_logging
 
     configure_logging(settings.log_level, settings.log_json)
+    settings = settings.serving_at(host, port)
     if settings.ingest == "auto":  # one process: the embedded RTMP gate can own the port
         settings = settings.model_copy(update={"ingest": "embedded"})
     uvicorn.run(
@@ -278,7 +279,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     migrate.upgrade(settings.database_url)
     demo = asyncio.run(prepare())
     host, port = args.host or settings.host, args.port or settings.port
-    settings = with_demo_stream(settings, demo.room_id).model_copy(update={"port": port, "demo_audience": 24})
+    settings = with_demo_stream(settings.serving_at(host, port), demo.room_id).model_copy(update={"demo_audience": 24})
     print(
         "\n  Knowcast demo\n"
         f"  open      http://{host}:{port}/rooms/{demo.room_id}   (live in a few seconds)\n"

@@ -240,6 +240,15 @@ class Settings(BaseSettings):
     def should_auto_migrate(self) -> bool:
         return self.is_development if self.auto_migrate is None else self.auto_migrate
 
+    def serving_at(self, host: str, port: int) -> Settings:
+        """These settings for a server listening on ``host:port`` (``--host``/``--port``): unless
+        KNOWCAST_PUBLIC_URL says where users reach it, that is the address links, embeds and origins use."""
+        update: dict[str, object] = {"host": host, "port": port}
+        if "public_url" not in self.model_fields_set:
+            shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104  (naming, not binding)
+            update["public_url"] = f"http://{shown}:{port}"
+        return self.model_copy(update=update)
+
     @property
     def secure_cookies(self) -> bool:
         return self.public_url.startswith("https://")
