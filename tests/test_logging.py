@@ -46,3 +46,13 @@ async def test_debug_logs_leave_sql_parameters_out(debug_logs: Collect, tmp_path
     logging.getLogger("knowcast.test").debug("our own debug line")
     assert "knowcast.test our own debug line" in debug_logs.lines
     assert not [line for line in debug_logs.lines if "secret-nickname" in line]
+
+
+async def test_debug_logs_leave_outgoing_request_urls_out(debug_logs: Collect) -> None:
+    """The HTTP client (payment providers, webhooks) logs each request's full URL at INFO: kept at WARNING."""
+    import httpx
+
+    transport = httpx.MockTransport(lambda request: httpx.Response(200))  # no network: the client's own logging
+    async with httpx.AsyncClient(transport=transport) as client:
+        await client.get("https://api.example.com/v3/pay/transactions/out-trade-no/kc42-secret-reference")
+    assert not [line for line in debug_logs.lines if "secret-reference" in line]

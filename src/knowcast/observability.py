@@ -36,7 +36,9 @@ class JsonFormatter(logging.Formatter):
 
 
 # libraries whose DEBUG and INFO lines carry SQL and its parameters (nicknames, questions, emails): WARNING at least
-PARAMETER_LOGGERS = ("aiosqlite", "asyncpg", "sqlalchemy.engine")
+# libraries whose INFO/DEBUG lines carry what they were handed: SQL parameters, and the outgoing HTTP client's
+# full URLs with their queries (payment providers' order references; one line per request, a flood in the demo)
+PARAMETER_LOGGERS = ("aiosqlite", "asyncpg", "sqlalchemy.engine", "httpx", "httpcore")
 
 
 def configure_logging(level: str, as_json: bool) -> None:
