@@ -170,6 +170,14 @@ FAKE_MEDIA = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-str
 @contextlib.contextmanager
 def fake_media_chromium() -> Iterator[Any]:
     """Chromium with the fake camera (a moving test picture) and microphone (a beep) and no permission prompt."""
+    with fake_camera_chromiums([None]) as (chromium,):
+        yield chromium
+
+
+@contextlib.contextmanager
+def fake_camera_chromiums(cameras: list[Path | None]) -> Iterator[list[Any]]:
+    """One fake-media Chromium per camera: a looped .y4m file (Chromium reads one per browser, so people who must
+    be told apart need browsers of their own), or None for the moving test picture."""
     from playwright.sync_api import sync_playwright
 
     from tests.browser.conftest import CHROMIUM_ARGS
@@ -177,9 +185,15 @@ def fake_media_chromium() -> Iterator[Any]:
 
     executable = require_chromium()
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS + FAKE_MEDIA)
-        yield chromium
-        chromium.close()
+        browsers = []
+        for camera in cameras:
+            extra = [] if camera is None else [f"--use-file-for-fake-video-capture={camera}"]
+            browsers.append(
+                playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS + FAKE_MEDIA + extra)
+            )
+        yield browsers
+        for chromium in browsers:
+            chromium.close()
 
 
 def publish_flv(server: LiveServer, key: str, sample: Path) -> subprocess.Popen[bytes]:

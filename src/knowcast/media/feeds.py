@@ -4,6 +4,10 @@ A ``Feed`` holds one participant's track of one kind; each ``FeedTrack`` (one pe
 a short queue of its own, so a slow watcher drops its oldest frames and never holds the others back. Frames are
 copied and stamped by the watching track (its own clock), so the publisher's frame objects, which the program's
 encoder stamps too, are never shared across threads or peers.
+
+A ``SlotTrack`` is a watcher's seat that can be given to any participant's feed, or to nobody, while its peer
+connection goes on: a guest's page offers a few of them so the other guests can come and go without
+renegotiating.
 """
 
 from __future__ import annotations
@@ -93,3 +97,33 @@ class FeedTrack(MediaStreamTrack):
         copy.sample_rate, copy.pts, copy.time_base = rate, self.samples, fractions.Fraction(1, rate)
         self.samples += frame.samples
         return copy
+
+
+class SlotTrack(FeedTrack):
+    """A seat on a watcher's connection showing whichever feed ``show`` gives it. Empty, it sends nothing (the
+    watcher's track goes muted); a feed that ends empties the seat instead of ending the track."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(Feed(kind))  # a feed nobody puts frames in, until someone is shown
+
+    def show(self, feed: Feed | None) -> None:
+        self.feed.tracks.discard(self)
+        while not self.queue.empty():  # nothing of the previous participant after the switch
+            self.queue.get_nowait()
+        self.feed = feed if feed is not None else Feed(self.kind)
+        self.feed.tracks.add(self)
+
+    def stop(self) -> None:
+        super().stop()
+        self.push(None)  # wakes a recv waiting on an empty seat
+
+    async def recv(self) -> Frame:
+        while True:
+            frame = await self.queue.get()
+            if self.readyState != "live":
+                raise MediaStreamError
+            if frame is not None:
+                break
+        if isinstance(frame, VideoFrame):
+            return self._video(frame)
+        return self._audio(frame)

@@ -8,12 +8,17 @@ host's picture size: nothing downstream restarts when a guest comes or goes.
 
 Host and guests see each other directly: a guest's peer connection also carries the host's camera and
 microphone back (``Feed``), and the host's console watches each guest over a recvonly connection (``StageView``).
+Guests see and hear each other too: the guest page offers recvonly seats (``SlotTrack``, up to two pictures and
+two sounds) that the stage fills with the other guests' feeds as they come and go, without renegotiation, and
+tells the page who sits where over a data channel. A guest's own sound never comes back to them (mix-minus: each
+sound is a track of its own, and a guest's seats only ever hold the others).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import secrets
 import threading
@@ -21,7 +26,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import numpy as np
-from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
+from aiortc import MediaStreamTrack, RTCBundlePolicy, RTCDataChannel, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 from av.audio.frame import AudioFrame
 from av.audio.resampler import AudioResampler
@@ -30,12 +35,13 @@ from av.video.frame import VideoFrame
 from knowcast.errors import Conflict, NotFound, ValidationFailed
 from knowcast.media.compose import Layout, compose, mix, rms
 from knowcast.media.errors import MediaCode
-from knowcast.media.feeds import Feed, FeedTrack
+from knowcast.media.feeds import Feed, FeedTrack, SlotTrack
 from knowcast.media.webrtc import CLOSE_PATIENCE, close_peer, rtc_configuration
 from knowcast.settings import Settings
 
 log = logging.getLogger(__name__)
 MAX_GUESTS = 3
+SEATS = MAX_GUESTS - 1  # of each kind on a guest's connection: room for every other guest
 RATE = 48_000
 IDLE_TIMEOUT = 20.0  # a guest whose picture stops this long is taken off the stage
 SOUND_BUFFER = RATE * 2 // 4  # a quarter of a second of interleaved stereo: older sound is dropped
@@ -105,8 +111,16 @@ class GuestSession:
         self.invite_id = invite_id
         self.name = name
         self.user_id = user_id
-        self.pc = RTCPeerConnection(rtc_configuration(stage.settings))
+        config = rtc_configuration(stage.settings)
+        # max-bundle: under aiortc's default (balanced) a second audio m-line keeps the first one's transport,
+        # which BUNDLE then discards, and the seat's sound is never sent (seen with aiortc 1.x)
+        config.bundlePolicy = RTCBundlePolicy.MAX_BUNDLE
+        self.pc = RTCPeerConnection(config)
         self.video, self.audio = Feed("video"), Feed("audio")
+        self.voice = Feed("audio")  # the sound the other guests hear: silence while the host mutes this guest
+        self.seats: dict[str, list[SlotTrack]] = {"video": [], "audio": []}
+        self.seated: list[GuestSession | None] = []
+        self.channel: RTCDataChannel | None = None
         self.picture: VideoFrame | None = None
         self.sound = GuestSound()
         self.muted = False
@@ -129,16 +143,55 @@ class GuestSession:
     async def answer(self, offer_sdp: str) -> str:
         self.pc.on("track", self.tracks.append)
         self.pc.on("connectionstatechange", self._on_state)
+        self.pc.on("datachannel", self._on_channel)
         await _set_offer(self.pc, offer_sdp)
         if not any(track.kind == "video" for track in self.tracks):
             raise ValidationFailed("the offer has no video track to receive", code=MediaCode.MEDIA_NO_VIDEO_OFFER)
-        for track in list(self.tracks):  # the host's camera and microphone go back on the same transceivers
-            self.sent.append(self.stage.host_feed(track.kind).subscribe())
-            self.pc.addTrack(self.sent[-1])
+        for transceiver in self.pc.getTransceivers():  # in the offer's order, which is the order of the page's seats
+            sender = self._sender(transceiver.kind, transceiver.receiver.track in self.tracks)
+            if sender is not None:
+                self.sent.append(sender)
+                self.pc.addTrack(sender)  # fills the first transceiver of its kind with nothing to send: this one
         await self.pc.setLocalDescription(await self.pc.createAnswer())
         for track in self.tracks:
             self._run(self._receive(track))
         return str(self.pc.localDescription.sdp)
+
+    def _sender(self, kind: str, sending: bool) -> FeedTrack | None:
+        """What goes back on a transceiver: the host's camera or microphone where the guest sends their own, a seat
+        for another guest where the page only receives (beyond ``SEATS`` of a kind, nothing)."""
+        if sending:
+            return self.stage.host_feed(kind).subscribe()
+        if len(self.seats[kind]) >= SEATS:
+            return None
+        self.seats[kind].append(SlotTrack(kind))
+        return self.seats[kind][-1]
+
+    def seat(self, others: list[GuestSession]) -> None:
+        """Shows ``others`` (the other guests, in the order they joined) in this guest's seats and tells the page.
+        A guest already seated keeps their seat; a newcomer takes the first free one."""
+        count = max(len(self.seats["video"]), len(self.seats["audio"]))
+        seated = [g if g in others else None for g in self.seated] + [None] * (count - len(self.seated))
+        newcomers = [g for g in others if g not in seated]
+        self.seated = [g if g is not None or not newcomers else newcomers.pop(0) for g in seated[:count]]
+        for kind, seats in self.seats.items():
+            for slot, other in zip(seats, self.seated, strict=False):
+                feed = None if other is None else other.video if kind == "video" else other.voice
+                if slot.feed is not feed:
+                    slot.show(feed)
+        self._tell()
+
+    def _on_channel(self, channel: RTCDataChannel) -> None:
+        self.channel = channel
+        channel.on("open", self._tell)
+        self._tell()
+
+    def _tell(self) -> None:
+        """Who sits in which seat, for the page's labels (a seat's index is its place among the page's seats)."""
+        if self.channel is None or self.channel.readyState != "open":
+            return
+        seats = [None if g is None else {"guest_id": g.id, "name": g.name, "muted": g.muted} for g in self.seated]
+        self.channel.send(json.dumps({"type": "seats", "seats": seats}))
 
     def _on_state(self) -> None:
         if self.pc.connectionState in ("failed", "closed"):
@@ -156,6 +209,7 @@ class GuestSession:
                 elif isinstance(frame, AudioFrame):
                     self.sound.add(frame)
                     self.audio.put(frame)
+                    self.voice.put(_silent(frame) if self.muted else frame)
         except MediaStreamError:
             self.kick("the guest's track ended")
         except TimeoutError:
@@ -183,6 +237,7 @@ class GuestSession:
             await asyncio.wait(others, timeout=CLOSE_PATIENCE)
         self.video.end()
         self.audio.end()
+        self.voice.end()
         for track in self.sent:
             track.stop()
         await close_peer(self.pc)
@@ -230,12 +285,20 @@ class Stage:
             raise
         return guest
 
+    def rewire(self) -> None:
+        """Each guest's seats show the other guests (called whenever who is on, or who is muted, changes)."""
+        guests = list(self.guests.values())
+        for guest in guests:
+            guest.seat([other for other in guests if other is not guest])
+
     async def announce(self, guest: GuestSession) -> None:
+        self.rewire()
         data = {"guest_id": guest.id, "name": guest.name, "user_id": guest.user_id}
         await self.publish("stage.guest_joined", data)
         log.info("guest joined the stage", extra={"room_id": self.room_id, "guest": guest.id[:8]})
 
     async def left(self, guest: GuestSession, reason: str) -> None:
+        self.rewire()
         for view_id, (guest_id, view) in list(self.views.items()):
             if guest_id == guest.id:
                 self.views.pop(view_id, None)
@@ -256,6 +319,7 @@ class Stage:
         guest = self.guest(guest_id)
         if guest.muted != muted:
             guest.muted = muted
+            self.rewire()
             await self.publish("stage.guest_muted", {"guest_id": guest.id, "muted": muted})
 
     async def set_layout(self, layout: Layout) -> None:
@@ -314,6 +378,12 @@ class Stage:
         if frame.format.name == "s16" and frame.layout.name == "stereo" and frame.sample_rate == RATE:
             return [frame]
         return list(self.resampler.resample(frame))
+
+
+def _silent(frame: AudioFrame) -> AudioFrame:
+    out = AudioFrame.from_ndarray(np.zeros_like(frame.to_ndarray()), format=frame.format.name, layout=frame.layout.name)
+    out.sample_rate = frame.sample_rate
+    return out
 
 
 def _joined(frames: list[AudioFrame]) -> AudioFrame:

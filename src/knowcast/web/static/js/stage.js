@@ -1,6 +1,9 @@
 // The guest's 连麦 page: /stage/join#<invite token>. Tapping Join asks for the camera and microphone and
 // publishes them over WebRTC to /whip/stage with the token as bearer; the answer sends the host's camera and
-// microphone back on the same connection, shown above the guest's own preview.
+// microphone back on the same connection, shown above the guest's own preview. The offer also has a seat (a
+// recvonly video and audio pair) for each other guest and a data channel on which the server says who sits where,
+// so guests see and hear each other as they come and go without renegotiating; a guest's own sound never comes
+// back (each seat only ever holds another guest).
 import { gathered, refusal } from "./_webrtc.js";
 
 /** @param {HTMLElement} panel */
@@ -9,6 +12,9 @@ function startStage(panel) {
   const status = part("status");
   const hostVideo = /** @type {HTMLVideoElement} */ (part("host"));
   const selfVideo = /** @type {HTMLVideoElement} */ (part("self"));
+  const videos = part("videos");
+  const seats = /** @type {HTMLElement[]} */ ([...panel.querySelectorAll("[data-seat]")]);
+  const seatVideo = (seat) => /** @type {HTMLVideoElement} */ (seat.querySelector("video"));
   const token = decodeURIComponent(location.hash.replace(/^#/, ""));
   let pc = /** @type {RTCPeerConnection | null} */ (null);
   let location_ = /** @type {string | null} */ (null);
@@ -30,7 +36,21 @@ function startStage(panel) {
     stream = null;
     selfVideo.srcObject = null;
     hostVideo.srcObject = null;
+    seats.forEach((seat) => (seatVideo(seat).srcObject = null));
+    seated([]);
     show(state, text);
+  };
+
+  /** Who sits in each seat, as the server says: {guest_id, name, muted} or null for an empty seat. */
+  const seated = (who) => {
+    seats.forEach((seat, index) => {
+      const guest = who[index] || null;
+      seat.hidden = !guest;
+      seat.dataset.guestId = guest ? guest.guest_id : "";
+      /** @type {HTMLElement} */ (seat.querySelector("[data-seat-name]")).textContent = guest ? guest.name : "";
+      /** @type {HTMLElement} */ (seat.querySelector("[data-seat-muted]")).hidden = !(guest && guest.muted);
+    });
+    videos.dataset.seats = String(who.filter(Boolean).length);
   };
 
   const join = async () => {
@@ -49,8 +69,20 @@ function startStage(panel) {
     pc = peer;
     const remote = new MediaStream();
     hostVideo.srcObject = remote;
-    peer.addEventListener("track", (event) => remote.addTrack(event.track));
-    for (const track of stream.getTracks()) peer.addTransceiver(track, { direction: "sendrecv", streams: [stream] });
+    const own = stream.getTracks().map((track) => peer.addTransceiver(track, { direction: "sendrecv", streams: [stream] }));
+    peer.addEventListener("track", (event) => {
+      if (own.includes(event.transceiver)) remote.addTrack(event.track); // the host's, on our own transceivers
+    });
+    for (const seat of seats) {
+      const video = peer.addTransceiver("video", { direction: "recvonly" });
+      const audio = peer.addTransceiver("audio", { direction: "recvonly" });
+      seatVideo(seat).srcObject = new MediaStream([video.receiver.track, audio.receiver.track]);
+    }
+    const channel = peer.createDataChannel("stage");
+    channel.addEventListener("message", (event) => {
+      const message = JSON.parse(event.data);
+      if (message.type === "seats" && peer === pc) seated(message.seats);
+    });
     peer.addEventListener("connectionstatechange", () => {
       if (peer.connectionState === "connected") show("live");
       if (peer !== pc) return;
