@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fractions
 import logging
 import secrets
 
@@ -21,20 +20,19 @@ from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamError
 from av.audio.frame import AudioFrame
-from av.audio.resampler import AudioResampler
 from av.video.frame import VideoFrame
 
 from knowcast.errors import NotFound, ServiceUnavailable, ValidationFailed
-from knowcast.media import flv, rtmp
+from knowcast.media import rtmp
 from knowcast.media.broadcast import Broadcast
 from knowcast.media.errors import MediaCode
+from knowcast.media.flv_decode import TagDecoder
 from knowcast.media.rtmp import Message
 from knowcast.media.supervisor import MediaPlane
 from knowcast.media.webrtc import close_peer, rtc_configuration
 from knowcast.settings import Settings
 
 log = logging.getLogger(__name__)
-MS = fractions.Fraction(1, 1000)
 QUEUE = 30  # decoded frames a track keeps; a viewer that cannot take them gets the newest
 
 Frame = VideoFrame | AudioFrame
@@ -59,70 +57,6 @@ class FeedTrack(MediaStreamTrack):
             self.stop()
             raise MediaStreamError
         return frame
-
-
-class TagDecoder:
-    """FLV H.264/AAC messages to frames. Not thread-safe: the feed's worker is its only user."""
-
-    def __init__(self) -> None:
-        self.video: av.VideoCodecContext | None = None
-        self.audio: av.AudioCodecContext | None = None
-        self.resampler = AudioResampler(format="s16", layout="stereo", rate=48_000)  # what aiortc's Opus takes
-        self.keyframe_seen = False
-        self.last_pts = -1
-        self.offset = 0
-
-    def decode(self, message: Message) -> list[Frame]:
-        if message.type_id == rtmp.VIDEO:
-            return self._video(message)
-        if message.type_id == rtmp.AUDIO:
-            return self._audio(message)
-        return []
-
-    def _video(self, message: Message) -> list[Frame]:
-        body = message.payload
-        info = flv.video_info(body)
-        if info.codec != "h264" or len(body) < 6 or body[0] & 0x80:
-            return []
-        if info.sequence_header:
-            self.video = av.VideoCodecContext.create("h264", "r")
-            self.video.extradata = body[5:]  # the AVCDecoderConfigurationRecord
-            self.keyframe_seen = False
-            return []
-        if self.video is None or not (self.keyframe_seen or info.keyframe):
-            return []
-        self.keyframe_seen = True
-        cts = int.from_bytes(body[2:5], "big", signed=True)
-        packet = av.Packet(body[5:])
-        packet.pts, packet.dts, packet.time_base = message.timestamp + cts, message.timestamp, MS
-        frames: list[Frame] = []
-        for frame in self.video.decode(packet):  # in display order, each with its own packet's pts
-            if frame.pts is None:
-                continue
-            if frame.pts + self.offset <= self.last_pts:  # the publisher's clock restarted (a reconnect)
-                self.offset = self.last_pts + 1 - frame.pts
-            # time only moves forward downstream: libvpx refuses a picture that goes back
-            frame.pts, frame.time_base = frame.pts + self.offset, MS
-            self.last_pts = frame.pts
-            frames.append(frame)
-        return frames
-
-    def _audio(self, message: Message) -> list[Frame]:
-        body = message.payload
-        if flv.audio_codec(body) != "aac" or len(body) < 3:
-            return []
-        if body[1] == 0:
-            self.audio = av.AudioCodecContext.create("aac", "r")
-            self.audio.extradata = body[2:]  # the AudioSpecificConfig
-            return []
-        if self.audio is None:
-            return []
-        packet = av.Packet(body[2:])
-        packet.pts, packet.time_base = message.timestamp, MS
-        frames: list[Frame] = []
-        for frame in self.audio.decode(packet):  # aiortc's Opus encoder counts its own samples: no stamps needed
-            frames.extend(self.resampler.resample(frame))
-        return frames
 
 
 class ProgramFeed:
