@@ -15,7 +15,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from knowcast.media import flv, rtmp
 from knowcast.media.errors import MediaCode
@@ -34,6 +34,15 @@ RESTART_WINDOW = 60.0
 PROBLEMS_KEPT = 10
 DISK_FULL = ("No space left on device", "Disk quota exceeded")
 PLAYABLE_VIDEO = frozenset({"h264", "hevc", "av1", "vp9", "h263", "vp6", "vp6a"})
+
+
+class Relay(Protocol):
+    """Something between the publisher and the program: an RTMP host's 连麦 stage (``program.RtmpStage``), which
+    passes the publisher's messages on or replaces them with the composed program, by ``Broadcast.on_program``."""
+
+    async def take(self, message: Message) -> None: ...
+
+    async def close(self) -> None: ...
 
 
 @dataclass
@@ -72,6 +81,7 @@ class Broadcast:
         # the cached sequence headers (by message type) and the next keyframe
         self.taps: set[Callable[[Message], None]] = set()
         self.sequence_headers: dict[int, Message] = {}
+        self.relay: Relay | None = None
 
     # ---- the publisher -----------------------------------------------------------------------------------
 
@@ -81,10 +91,18 @@ class Broadcast:
         self.plan = None
         self.went_live = False
         self.health = HealthTracker(self.plane.segment_seconds)
+        self.relay = self.plane.relay_for(self, link)
         return PublisherSession(self, link)
 
     async def on_message(self, message: Message) -> None:
         self.health.on_input(len(message.payload))
+        if self.relay is not None:
+            await self.relay.take(message)
+        else:
+            await self.on_program(message)
+
+    async def on_program(self, message: Message) -> None:
+        """A message of the program: to the taps (WebRTC viewing) and ffmpeg, after the probe."""
         for tap in list(self.taps):
             tap(message)
         data = self._to_tag(message)
@@ -137,10 +155,16 @@ class Broadcast:
             return  # a publisher we already let go of
         self.link = None
         log.info("publisher left", extra={"room_id": self.room_id, "reason": reason})
+        await self._drop_relay()
         child, self.ffmpeg = self.ffmpeg, None
         if child is not None:
             await child.finish()
         await self.plane.publisher_gone(self)
+
+    async def _drop_relay(self) -> None:
+        relay, self.relay = self.relay, None
+        if relay is not None:
+            await relay.close()
 
     def kick(self, code: str, message: str) -> None:
         self.problem(code, message)
@@ -186,6 +210,17 @@ class Broadcast:
         self._run(self._watch_exit(child))
         self._run(self._monitor(child))
         return True
+
+    async def recut(self) -> None:
+        """The program's codec parameters are about to change (an RTMP host's stage starts or stops composing):
+        a new ffmpeg appends to the playlists after a discontinuity, as after a restart, so that players and the
+        replay reset their decoders there. The caller writes the new sequence headers and a keyframe next."""
+        child, self.ffmpeg = self.ffmpeg, None
+        if child is not None:
+            await child.finish()
+        if self.link is not None and self.plan is not None:
+            await self._spawn(append=True)
+        self.need_keyframe = False
 
     async def _write_raw(self, data: bytes) -> None:
         """Write to ffmpeg; if it is gone, its exit watcher decides what happens next."""
@@ -262,6 +297,7 @@ class Broadcast:
         link, self.link = self.link, None
         if link is not None:
             link.kick(message)
+        await self._drop_relay()
         child, self.ffmpeg = self.ffmpeg, None
         if child is not None:
             await child.finish()

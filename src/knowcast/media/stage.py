@@ -1,10 +1,12 @@
 """A room's stage (连麦): up to three guests publishing camera and microphone over WebRTC beside the host.
 
 Each guest is a ``GuestSession`` (aiortc in this process, like a WHIP publisher, but authorised by a one-time
-invite and feeding the stage instead of the Broadcast). While a guest is on, the host's WHIP session passes each
-of its pictures through ``Stage.compose`` and each block of its sound through ``Stage.mix`` before encoding, so
-the program (HLS, recording, replay) shows host and guests in the host's chosen layout. The program keeps the
-host's picture size: nothing downstream restarts when a guest comes or goes.
+invite and feeding the stage instead of the Broadcast). While a guest is on, the host's pictures pass through
+``Stage.compose`` and each block of their sound through ``Stage.mix`` before encoding (``program.ProgramEncoder``:
+in the host's WHIP session, or for an RTMP host in ``program.RtmpStage``, which decodes the host's stream first),
+so the program (HLS, recording, replay) shows host and guests in the host's chosen layout. The program keeps the
+host's picture size: behind a WHIP host nothing downstream restarts when a guest comes or goes (an RTMP host's
+program is cut where it switches between the publisher's stream and the composed one: see program.py).
 
 Host and guests see each other directly: a guest's peer connection also carries the host's camera and
 microphone back (``Feed``), and the host's console watches each guest over a recvonly connection (``StageView``).

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from knowcast.bus import Event
 from knowcast.context import AppContext
 from knowcast.errors import KnowcastError
 from knowcast.media import service
-from knowcast.media.broadcast import Broadcast, PublisherSession
+from knowcast.media.broadcast import Broadcast, PublisherSession, Relay
 from knowcast.media.errors import MediaCode
 from knowcast.media.health import HealthReport
 from knowcast.media.ladder import Rung, parse_ladder
@@ -41,6 +42,8 @@ class MediaPlane:
         self.rungs: list[Rung] = parse_ladder(settings.media_ladder)
         self.broadcasts: dict[int, Broadcast] = {}
         self._subscribed = False
+        # what stands between a new publisher and its Broadcast (WhipIngest sets it: an RTMP host's 连麦 stage)
+        self.relays: Callable[[Broadcast, Link], Relay | None] | None = None
 
     # ---- Component ------------------------------------------------------------------------------------------
 
@@ -90,6 +93,9 @@ class MediaPlane:
             raise PublishRefused(MediaCode.MEDIA_DISK_FULL, "the server's media disk is full")
         log.info("publisher accepted", extra={"room_id": room.id, "peer": peer})
         return broadcast.attach(link)
+
+    def relay_for(self, broadcast: Broadcast, link: Link) -> Relay | None:
+        return self.relays(broadcast, link) if self.relays is not None else None
 
     def disk_full(self, room_id: int) -> bool:
         try:

@@ -24,11 +24,11 @@ from av.video.frame import VideoFrame
 from knowcast.bus import Event
 from knowcast.errors import AuthenticationRequired, Conflict, KnowcastError, ServiceUnavailable, ValidationFailed
 from knowcast.media import invites
-from knowcast.media.broadcast import PublisherSession
+from knowcast.media.broadcast import Broadcast, PublisherSession
 from knowcast.media.errors import MediaCode
-from knowcast.media.flv_mux import FlvEncoder
+from knowcast.media.program import ProgramEncoder, RtmpStage
 from knowcast.media.rtmp import Message
-from knowcast.media.rtmp_gate import PublishRefused
+from knowcast.media.rtmp_gate import Link, PublishRefused
 from knowcast.media.stage import GuestSession, Stage, close_all
 from knowcast.media.supervisor import MediaPlane
 from knowcast.media.webrtc import CLOSE_PATIENCE, close_peer, rtc_configuration
@@ -60,7 +60,7 @@ class WhipSession:
         self.queue: asyncio.Queue[Frame | None] = asyncio.Queue(QUEUE_FRAMES)
         self.tasks: set[asyncio.Task[None]] = set()
         self.closing: asyncio.Task[None] | None = None
-        self.encoder: FlvEncoder | None = None
+        self.encoder: ProgramEncoder | None = None
         self.stage: Stage | None = None
 
     @property
@@ -86,11 +86,11 @@ class WhipSession:
         if not any(track.kind == "video" for track in self.tracks):
             raise ValidationFailed("the offer has no video track to receive", code=MediaCode.MEDIA_NO_VIDEO_OFFER)
         await self.pc.setLocalDescription(await self.pc.createAnswer())
-        settings = self.ingest.settings
         has_audio = any(track.kind == "audio" for track in self.tracks)
-        self.encoder = FlvEncoder(self._emit, has_audio=has_audio, keyframe_seconds=settings.media_segment_seconds)
         self.stage = self.ingest.stage(self.room_id)
         self.stage.host_on_camera = True
+        seconds = self.ingest.settings.media_segment_seconds
+        self.encoder = ProgramEncoder(self.stage, has_audio=has_audio, keyframe_seconds=seconds)
         for track in self.tracks:
             self._run(self._receive(track))
         self._run(self._encode())
@@ -132,23 +132,8 @@ class WhipSession:
         """The only user of the encoder: each frame is encoded in a thread so the event loop stays free."""
         encoder = self.encoder
         assert encoder is not None
-        while (frame := await self.queue.get()) is not None:
-            messages = await asyncio.to_thread(self._encode_one, encoder, self.stage, frame)
-            await self._write(messages)
-
-    @staticmethod
-    def _encode_one(encoder: FlvEncoder, stage: Stage | None, frame: Frame) -> list[Message]:
-        """With guests on the stage, the picture is composed and the sound mixed here, before encoding."""
-        out: list[Message] = []
-        encoder.splitter.emit = out.append
-        if isinstance(frame, VideoFrame):
-            encoder.add_video(stage.compose(frame) if stage is not None else frame)
-        else:
-            encoder.add_audio(stage.mix(frame) if stage is not None else frame)
-        return out
-
-    def _emit(self, message: Message) -> None:  # replaced per call by _encode_one
-        raise RuntimeError("FlvEncoder used outside WhipSession._encode_one")
+        while (frame := await self.queue.get()) is not None:  # composed and mixed with the stage's guests
+            await self._write(await asyncio.to_thread(encoder.encode, frame))
 
     async def _write(self, messages: list[Message]) -> None:
         if self.sink is not None:
@@ -175,9 +160,8 @@ class WhipSession:
         if self.encoder is not None:
             encoder, self.encoder = self.encoder, None
             out: list[Message] = []
-            encoder.splitter.emit = out.append
             with contextlib.suppress(Exception):
-                await asyncio.to_thread(encoder.close)
+                out = await asyncio.to_thread(encoder.close)
             with contextlib.suppress(TimeoutError):  # an ffmpeg that stopped reading: the sink's end kills it
                 await asyncio.wait_for(self._write(out), CLOSE_PATIENCE)
         if self.stage is not None:
@@ -198,6 +182,15 @@ class WhipIngest:
 
     async def start(self) -> None:
         self.plane.ctx.bus.subscribe("room.ended", self._on_room_ended)
+        self.plane.relays = self._relay
+
+    def _relay(self, broadcast: Broadcast, link: Link) -> RtmpStage | None:
+        """An RTMP publisher's messages pass the room's stage, which composes them with guests who come on (a
+        WHIP host composes in its own session)."""
+        if isinstance(link, WhipSession):
+            return None
+        stage = self.stage(broadcast.room_id)
+        return RtmpStage(broadcast, stage, keyframe_seconds=self.settings.media_segment_seconds)
 
     async def _on_room_ended(self, event: Event) -> None:
         stage = self.stages.pop(int(event.data["room_id"]), None)
