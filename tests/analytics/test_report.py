@@ -175,3 +175,18 @@ async def test_the_timeline_marks_pins_flash_sales_coupon_drops_draws_polls_and_
     page = (await stage.host.client.get(f"/studio/rooms/{stage.room_id}/review")).text
     for kind in ("pin", "flash", "coupon", "draw", "poll", "step"):
         assert f'<li data-type="{kind}">' in page, kind
+
+
+async def test_visitors_without_a_channel_are_counted_in_the_one_direct_row(
+    stage: Stage, client_factory: Any, make_user: Any
+) -> None:
+    """A direct view (no campaign, no referrer) and a signed-in viewer known only by a chat line (their page's view
+    never reached the intake): both are direct, in one row of the report, not two named alike."""
+    await stage.go_live()
+    await watch(stage, Browser(client_factory(), stage.room_id), 15)
+    chatter, _ = await buyer_page(stage, make_user)
+    await stage.publish("chat.message", user_id=chatter.user.id, message_id="m1", length=3)
+    await stage.flush()
+    report = (await stage.host.client.get(f"/api/v1/analytics/rooms/{stage.room_id}/report")).json()
+    assert [row["channel"] for row in report["channels"]] == ["direct"], report["channels"]
+    assert (report["channels"][0]["uv"], report["channels"][0]["pv"]) == (1, 1)

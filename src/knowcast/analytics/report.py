@@ -8,6 +8,7 @@ Every figure follows docs/metrics.md; the attribution window in force is part of
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import fields
 from datetime import datetime
 from typing import Any, Literal
 
@@ -204,13 +205,21 @@ def channels(rows: list[tuple[str, Totals]], costs: list[m.Cost]) -> list[dict[s
     for cost in costs:
         if cost.category == "ads":
             spend[cost.channel] += cost.amount
-    out = []
+    named: dict[str, Totals] = {}  # visitors without a channel are direct ones: one row, not two named alike
     for key, t in rows:
         name = key or "direct"
+        named[name] = _sum(named[name], t) if name in named else t
+    out = []
+    for name, t in named.items():
         s = spend.pop(name, 0)
         out.append({"channel": name, **_channel_money(t, s)})
     out += [{"channel": name, **_channel_money(Totals(), s)} for name, s in spend.items()]  # spend, no viewers
     return sorted(out, key=lambda x: (x["gmv"], x["uv"]), reverse=True)
+
+
+def _sum(a: Totals, b: Totals) -> Totals:
+    """Two disjoint groups of visitors as one (each visitor has one channel, so counts add up)."""
+    return Totals(**{f.name: getattr(a, f.name) + getattr(b, f.name) for f in fields(Totals)})
 
 
 def _channel_money(t: Totals, spend: int) -> dict[str, Any]:

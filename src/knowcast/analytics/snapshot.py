@@ -60,18 +60,17 @@ def faq_replies(board: RoomBoard) -> list[dict[str, Any]]:
 
 def channel_mix(board: RoomBoard) -> list[dict[str, Any]]:
     """UV, buyers and GMV per channel: a visitor belongs to the channel of their earliest view (a buyer never
-    seen watching, to the channel their paid orders name), whatever order the events came in."""
-    shown = [(name, s) for name, s in board.channels.items() if s.uv or s.gmv or s.buyers]
-    ranked = sorted(shown, key=lambda kv: (-kv[1].uv, kv[0]))
+    seen watching, to the channel their paid orders name), whatever order the events came in. Visitors with no
+    channel are direct ones: one row with the "direct" channel, not two named alike."""
+    merged: dict[str, tuple[int, set[Any], int]] = {}
+    for key, s in board.channels.items():
+        uv, buyers, gmv = merged.get(key or "direct", (0, set(), 0))
+        merged[key or "direct"] = (uv + s.uv, buyers | set(s.buyers), gmv + s.gmv)
+    shown = [(name, row) for name, row in merged.items() if row[0] or row[1] or row[2]]
+    ranked = sorted(shown, key=lambda kv: (-kv[1][0], kv[0]))
     return [
-        {
-            "channel": name or "direct",
-            "uv": s.uv,
-            "share": ratio(s.uv, board.uv),
-            "buyers": len(s.buyers),
-            "gmv": s.gmv,
-        }
-        for name, s in ranked
+        {"channel": name, "uv": uv, "share": ratio(uv, board.uv), "buyers": len(buyers), "gmv": gmv}
+        for name, (uv, buyers, gmv) in ranked
     ]
 
 
