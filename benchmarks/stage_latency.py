@@ -14,7 +14,9 @@ guest's connection receives, guest → host from the guest's picture the host's 
 browser's display path, typically 20–80 ms, is not in the figure). CPU: the server process (and its ffmpeg) over
 a window with the host alone and with the guest on (the guest's decode, the composition into the 720p30 program,
 the VP8 encodes of both directions); and the composition alone, timed in this process on the same frames
-(thread CPU time of ``Stage.compose`` at 720p, as a share of one core at 30 pictures a second).
+(thread CPU time of ``Stage.compose`` at 720p, as a share of one core at 30 pictures a second); and what an RTMP
+host's program costs while a guest is on (``program.RtmpStage``: decoding the host's 720p30 H.264/AAC, composing,
+encoding again), timed in this process on an ffmpeg test stream.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import argparse
 import asyncio
 import os
 import statistics
+import subprocess
 import threading
 import time
 from collections.abc import Coroutine
@@ -38,6 +41,10 @@ from benchmarks.latency import Server, _first_segment, _read_frames
 from benchmarks.webrtc_latency import BITS, WRAP, StampTrack, csrf_token, now_ms, read_stamp, wait_live, window_cpu
 from knowcast.media.compose import Layout, compose
 from knowcast.media.ffmpeg import ffmpeg_binary
+from knowcast.media.flv_decode import TagDecoder
+from knowcast.media.flv_mux import TagSplitter
+from knowcast.media.program import ProgramEncoder
+from knowcast.media.rtmp import Message
 from knowcast.media.webrtc import close_peer
 
 T = TypeVar("T")
@@ -218,6 +225,38 @@ def compose_cost(guests: int, pictures: int = 300) -> float:
     return round(100 * per_picture * 30, 1)
 
 
+def rtmp_program_cost(tmp: Path, ffmpeg: str, seconds: int = 10) -> float:
+    """Percent of one core that an RTMP host's composed program takes (without guests it is passed through and
+    costs nothing): the host's 1280×720 30 fps H.264/AAC decoded, each picture composed with a 640×360 guest,
+    encoded again (x264, AAC). Process CPU time, so x264's threads count; on an ffmpeg test stream."""
+    path = tmp / "rtmp-host.flv"
+    args = [
+        ffmpeg,
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-y",
+        "-f",
+        "lavfi",
+        "-i",
+        f"testsrc2=size=1280x720:rate=30:d={seconds}",
+    ]
+    args += ["-f", "lavfi", "-i", f"sine=duration={seconds}", "-c:v", "libx264", "-preset", "veryfast", "-g", "60"]
+    subprocess.run([*args, "-pix_fmt", "yuv420p", "-c:a", "aac", "-f", "flv", str(path)], check=True)
+    messages: list[Message] = []
+    TagSplitter(messages.append).write(path.read_bytes())
+    guest = next(av.open("testsrc2=size=640x360:rate=30", format="lavfi").decode(video=0)).reformat(format="yuv420p")
+    decoder, encoder = TagDecoder(), ProgramEncoder(None, has_audio=True, keyframe_seconds=2)
+    started = time.process_time()
+    for message in messages:
+        for frame in decoder.decode(message):
+            if isinstance(frame, VideoFrame):
+                frame = compose(Layout.SIDE_BY_SIDE, [frame, guest], 1280, 720)
+            encoder.encode(frame)
+    encoder.close()
+    return round(100 * (time.process_time() - started) / seconds, 1)
+
+
 def bench_guest(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     ffmpeg = ffmpeg_binary(os.environ.get("KNOWCAST_FFMPEG"))
     result: dict[str, Any] = {"benchmark": "latency", "mode": "guest", "cores": os.cpu_count()}
@@ -227,5 +266,6 @@ def bench_guest(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         result |= asyncio.run(stage_run(server, room_id, key, session, args.samples, args.cpu_seconds))
     result["compose_cpu_pct_720p30_1_guest"] = compose_cost(1)
     result["compose_cpu_pct_720p30_3_guests"] = compose_cost(3)
+    result["rtmp_program_cpu_pct_720p30_1_guest"] = rtmp_program_cost(tmp, ffmpeg)
     result["load_average_1m"] = round(os.getloadavg()[0], 2)
     return result
