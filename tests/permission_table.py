@@ -239,6 +239,7 @@ EXPECTED: dict[str, str] = {
     "POST /checkout/{order_id}/coupon": "SAAAA",
     "POST /consent": "AAAAA",
     "POST /embed/rooms/{room_id}/buy/{product_id}": "SAAAA",
+    "POST /janus/rooms/{room_id}/ticket": "AAAAA",
     "POST /library/lessons/{lesson_id}/complete": "SAAAA",
     "POST /locale": "AAAAA",
     "POST /orders/{order_id}/cancel": "SAAAA",

@@ -18,6 +18,7 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 POSTGRES_URL = os.environ.get("KNOWCAST_TEST_DATABASE_URL")
 REDIS_URL = os.environ.get("KNOWCAST_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 CHROMIUM = os.environ.get("KNOWCAST_TEST_CHROMIUM", "/usr/bin/chromium")
+JANUS = os.environ.get("KNOWCAST_TEST_JANUS", "/usr/bin/janus")
 
 
 def unavailable(reason: str) -> None:
@@ -46,6 +47,12 @@ def require_chromium() -> str:
     if not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)):
         unavailable(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
     return CHROMIUM
+
+
+def require_janus() -> str:
+    if not (os.path.exists(JANUS) or shutil.which(JANUS)):
+        unavailable(f"Janus is not installed at {JANUS} (apt-get install janus)")
+    return JANUS
 
 
 def database_backends() -> list[str]:

@@ -180,6 +180,7 @@ def install_pipeline(ctx: AppContext, app: KnowcastApp) -> None:
         default_locale=settings.default_locale,
         secure_cookies=settings.secure_cookies,
         media_origin=settings.download_url.rstrip("/"),
+        connect_origin=settings.janus_browser_origin,
     )
     app.add_middleware(EmbedFraming)  # outside the security headers: embed pages drop X-Frame-Options
     app.add_middleware(AccessLogMiddleware, metrics=ctx.metrics)

@@ -161,7 +161,7 @@ HTTP_CODES = {
 
 
 def wants_json(request: Request) -> bool:
-    if request.url.path.startswith(("/api/", "/media/", "/whip/", "/whep/")) or request.url.path in (
+    if request.url.path.startswith(("/api/", "/media/", "/whip/", "/whep/", "/janus/")) or request.url.path in (
         "/healthz",
         "/metrics",
     ):

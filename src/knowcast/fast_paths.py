@@ -55,7 +55,8 @@ class RequestIds:
 def raw_security_headers(settings: Settings) -> RawHeaders:
     """The request context middleware's security headers for this app, as raw ASGI headers."""
     media_origin = settings.download_url.rstrip("/")
-    return [(name.encode(), value.encode()) for name, value in security_headers(media_origin).items()]
+    headers = security_headers(media_origin, settings.janus_browser_origin)
+    return [(name.encode(), value.encode()) for name, value in headers.items()]
 
 
 def json_headers(body: bytes) -> RawHeaders:

@@ -24,13 +24,17 @@ SECURITY_HEADERS = {
 }
 
 
-def security_headers(media_origin: str = "") -> dict[str, str]:
+def security_headers(media_origin: str = "", connect_origin: str = "") -> dict[str, str]:
     """The headers every answer carries (the fast paths add the same ones themselves): with a download origin,
-    bought files (course videos among them) may play from it."""
+    bought files (course videos among them) may play from it; with a connect origin (Janus's HTTP API in scaled
+    mode, when browsers reach it on another origin), pages may call it."""
     headers = dict(SECURITY_HEADERS)
+    csp = headers["content-security-policy"]
     if media_origin:
-        csp = headers["content-security-policy"]
-        headers["content-security-policy"] = csp.replace("media-src 'self'", f"media-src 'self' {media_origin}")
+        csp = csp.replace("media-src 'self'", f"media-src 'self' {media_origin}")
+    if connect_origin:
+        csp = csp.replace("connect-src 'self'", f"connect-src 'self' {connect_origin}")
+    headers["content-security-policy"] = csp
     return headers
 
 
@@ -80,11 +84,13 @@ class BodyLimitMiddleware:
 class RequestContextMiddleware:
     """Gives each request an id, a locale and a CSRF nonce cookie, and adds the security headers."""
 
-    def __init__(self, app: ASGIApp, default_locale: str, secure_cookies: bool, media_origin: str = "") -> None:
+    def __init__(
+        self, app: ASGIApp, default_locale: str, secure_cookies: bool, media_origin: str = "", connect_origin: str = ""
+    ) -> None:
         self.app = app
         self.default_locale = default_locale
         self.secure_cookies = secure_cookies
-        self.headers = security_headers(media_origin)
+        self.headers = security_headers(media_origin, connect_origin)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):

@@ -93,6 +93,13 @@ class Settings(BaseSettings):
     webrtc_max_publishers: int = Field(default=4, ge=0)  # WHIP sessions one process encodes at once
     webrtc_max_viewers: int = Field(default=8, ge=0)  # WHEP viewers one process encodes for; then HLS
     webrtc_guest_invite_ttl_seconds: int = Field(default=7200, ge=60)  # how long a 连麦 invite link is valid
+    # Janus scaled mode (docs/media.md): the program is published once into a Janus videoroom and WebRTC viewers
+    # watch it there; empty URL = embedded mode (this process encodes for each WebRTC viewer)
+    janus_url: str = ""  # Janus's HTTP API as this server reaches it, e.g. "http://127.0.0.1:8088/janus"
+    janus_public_url: str = ""  # the same API as browsers reach it (e.g. "/janus" behind nginx); default janus_url
+    janus_token_secret: str = ""  # janus.jcfg's token_auth_secret (signed tokens)
+    janus_admin_key: str = ""  # janus.plugin.videoroom.jcfg's admin_key (rooms are created through the API)
+    janus_token_ttl_seconds: int = Field(default=120, ge=10)  # a viewer's tokens: enough to join, then unused
     demo_audience: int = Field(default=0, ge=0, le=500)  # `knowcast demo`: simulated viewers in the demo room
     demo_stream_room: int | None = None  # `knowcast demo`: publish a synthetic stream into this room
     # commerce (docs/commerce.md)
@@ -207,6 +214,25 @@ class Settings(BaseSettings):
         if self.download_url and (parts.scheme not in ("http", "https") or not parts.hostname or parts.path.strip("/")):
             raise ConfigError("KNOWCAST_DOWNLOAD_URL is an origin: http(s)://host[:port], e.g. https://dl.example.com")
         return self
+
+    @model_validator(mode="after")
+    def _check_janus(self) -> Settings:
+        if not self.janus_url:
+            return self
+        if urlsplit(self.janus_url).scheme not in ("http", "https"):
+            raise ConfigError("KNOWCAST_JANUS_URL is Janus's HTTP API, e.g. http://127.0.0.1:8088/janus")
+        if not (self.janus_token_secret and self.janus_admin_key):
+            raise ConfigError(
+                "Janus scaled mode needs KNOWCAST_JANUS_TOKEN_SECRET (janus.jcfg's token_auth_secret) and "
+                "KNOWCAST_JANUS_ADMIN_KEY (the videoroom plugin's admin_key)"
+            )
+        return self
+
+    @property
+    def janus_browser_origin(self) -> str:
+        """The origin of Janus's API as browsers call it, when it is not this site's (for the pages' CSP)."""
+        parts = urlsplit(self.janus_public_url or self.janus_url)
+        return f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") and parts.netloc else ""
 
     @property
     def trusted_proxy_list(self) -> list[str]:

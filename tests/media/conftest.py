@@ -25,6 +25,8 @@ from tests.browser.conftest import artifacts, browser, new_context  # noqa: F401
 from tests.conftest import PASSWORD, settings_for
 from tests.live_server import SECRET as LIVE_SECRET
 from tests.live_server import LiveServer
+from tests.media.janus_server import JanusServer, janus_server
+from tests.services import require_janus
 
 FFMPEG = ffmpeg_binary(None)
 
@@ -45,6 +47,13 @@ def make_sample(
 @pytest.fixture(scope="session")
 def sample_flv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_sample(tmp_path_factory.mktemp("samples") / "h264-aac.flv")
+
+
+@pytest.fixture(scope="module")
+def janus_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JanusServer]:
+    """A Janus of the module's own (tests/media/janus_server.py); skips without Janus, fails so in CI."""
+    with janus_server(require_janus(), tmp_path_factory.mktemp("janus")) as server:
+        yield server
 
 
 @pytest.fixture

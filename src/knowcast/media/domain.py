@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from knowcast.context import AppContext
-from knowcast.media import hooks, routes, stage_routes, whep_routes, whip_routes
+from knowcast.media import hooks, janus_routes, routes, stage_routes, whep_routes, whip_routes
 from knowcast.media.runtime import build_media
 
 NAME = "media"
@@ -19,6 +19,7 @@ def install(ctx: AppContext, app: FastAPI) -> None:
         hooks.router,
         whip_routes.router,
         whep_routes.router,
+        janus_routes.router,
         stage_routes.api,
         stage_routes.rtc,
     ):

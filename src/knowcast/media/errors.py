@@ -24,6 +24,8 @@ class MediaCode(StrEnum):
     MEDIA_INVITE_INVALID = "media.invite_invalid"
     MEDIA_INVITE_REQUIRED = "media.invite_required"
     MEDIA_INVITE_USED = "media.invite_used"
+    MEDIA_JANUS_REFUSED = "media.janus_refused"
+    MEDIA_JANUS_UNREACHABLE = "media.janus_unreachable"
     MEDIA_KEY_REQUIRED = "media.key_required"
     MEDIA_KEY_ROTATED = "media.key_rotated"
     MEDIA_KEYFRAME_INTERVAL = "media.keyframe_interval"

@@ -35,10 +35,13 @@ def _ours(settings: Settings, path: str, room_id: int, public: bool) -> str:
 
 
 def webrtc_url(media: Media, room_id: int, public: bool) -> str | None:
-    """Where a viewer's browser may ask to watch over WebRTC (WHEP), when this server offers it: the embedded
-    ingest with a place left in its WebRTC viewer budget. A crowd arriving once the places are taken gets no
-    offer and goes straight to HLS (the room page's shared render lags by at most its few seconds; a late
-    offer meets 503 and the player plays HLS all the same)."""
+    """Where a viewer's browser may ask to watch over WebRTC, when this server offers it: WHEP on the embedded
+    ingest with a place left in its WebRTC viewer budget, or, in scaled mode, a ticket to the room's Janus
+    videoroom (the capacity is then Janus's). A crowd arriving once the places are taken gets no offer and goes
+    straight to HLS (the room page's shared render lags by at most its few seconds; a late offer meets 503 and
+    the player plays HLS all the same)."""
+    if media.janus is not None:  # scaled mode: Janus holds the viewers, Knowcast gives each a ticket
+        return _ours(media.settings, f"/janus/rooms/{room_id}/ticket", room_id, public)
     if media.whep is None or not media.whep.has_room:
         return None
     return _ours(media.settings, f"/whep/rooms/{room_id}", room_id, public)
@@ -56,6 +59,7 @@ def page_context(media: Media, room: Room, can_watch: bool) -> dict[str, str | N
         "player_state": state,
         "stream_url": live_url(settings, room.id, public) if stream else None,
         "webrtc_url": webrtc_url(media, room.id, public) if stream else None,
+        "webrtc_via": "janus" if media.janus is not None else "whep",
         "ice_servers": json.dumps(ice_servers(settings)),  # the browser's RTCPeerConnection iceServers
         "replay_url": f"/rooms/{room.id}/replay" if room.state is RoomState.ENDED and has_video else None,
     }

@@ -110,6 +110,7 @@ async def status(request: Request, room_id: Id, db: Db, user: MaybeUser) -> Stre
         stream_url=view["stream_url"],
         replay_url=view["replay_url"],
         webrtc_url=view["webrtc_url"],
+        webrtc_via=view["webrtc_via"] if view["webrtc_url"] else None,
     )
 
 

@@ -10,6 +10,7 @@ from knowcast.context import AppContext
 from knowcast.media.access import RoomFactsCache
 from knowcast.media.demo import DemoStream
 from knowcast.media.ffmpeg import ffmpeg_binary
+from knowcast.media.janus_program import JanusProgram
 from knowcast.media.rtmp_gate import RtmpGate
 from knowcast.media.storage import MediaStore
 from knowcast.media.supervisor import MediaPlane
@@ -28,6 +29,7 @@ class Media:
     gate: RtmpGate | None = None
     whip: WhipIngest | None = None
     whep: WhepViewing | None = None
+    janus: JanusProgram | None = None  # scaled mode (KNOWCAST_JANUS_URL): viewers watch through Janus
     facts: RoomFactsCache = field(default_factory=RoomFactsCache)
 
     @property
@@ -52,6 +54,9 @@ def build_media(ctx: AppContext) -> Media:
         ctx.components.append(media.whip)
         media.whep = WhepViewing(plane, settings)
         ctx.components.append(media.whep)
+        if settings.janus_url:
+            media.janus = JanusProgram(plane, settings)
+            ctx.components.append(media.janus)
         if settings.demo_stream_room is not None:
             ctx.components.append(DemoStream(ctx, settings.demo_stream_room, plane.ffmpeg, media.gate))
     return media

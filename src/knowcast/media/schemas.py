@@ -19,6 +19,18 @@ class StreamStatus(BaseModel):
     replay_url: str | None
     locked: str | None = None
     webrtc_url: str | None = None  # WHEP, when offered: tried first, HLS (stream_url) when refused
+    webrtc_via: str | None = None  # "whep": webrtc_url takes an SDP offer; "janus": it gives a JanusTicket
+
+
+class JanusTicket(BaseModel):
+    """A viewer's way into a room's Janus videoroom (scaled mode): the HTTP API, the tokens, where to subscribe."""
+
+    url: str  # Janus's HTTP API as browsers reach it
+    token: str  # the core token: a Janus session and the videoroom plugin, for a short while
+    room_token: str  # the join token of this videoroom
+    room: int
+    feed: int  # the program's publisher id in the videoroom
+    ice_servers: list[dict[str, Any]]
 
 
 class TimelineItem(BaseModel):

@@ -1,12 +1,14 @@
 // The room's video: over WebRTC (WHEP) well under a second behind when the server has room for another
 // WebRTC viewer, else hls.js tuned for low delay, or native HLS on Safari; and the states a viewer sees:
 // "starting" (starting soon), "live", "reconnecting", "ended" (with a link to the replay).
-// The stage carries data-stream-url (and data-webrtc-url) when the room is on air, and data-transport says
+// The stage carries data-stream-url (and data-webrtc-url, with data-webrtc-via "whep" or "janus": scaled mode,
+// _janus.js) when the room is on air, and data-transport says
 // what plays ("webrtc" or "hls"); bus events (room.live / room.reconnecting / room.ended, forwarded by the
 // real-time module as "knowcast:event") keep it current, and a status poll covers what events cannot say (the
 // first segments written, a socket that is down).
 import Hls from "hls.js";
 import { onLive } from "./_live.js";
+import { watchJanus } from "./_janus.js";
 import { watch } from "./_webrtc.js";
 
 const POLL_MS = 5000; // while nothing plays yet or the live socket is down
@@ -89,7 +91,8 @@ class Player {
   async playWebRTC(url, webrtcUrl) {
     const ice = JSON.parse(this.stage.dataset.iceServers || "[]");
     try {
-      const session = await watch(this.video, webrtcUrl, ice, () => this.onWebRTCLost(url));
+      const via = this.stage.dataset.webrtcVia === "janus" ? watchJanus : watch; // scaled mode: Janus fans out
+      const session = await via(this.video, webrtcUrl, ice, () => this.onWebRTCLost(url));
       if (this.url !== url) return session.close(); // stopped or switched meanwhile
       this.webrtc = session;
       this.stage.dataset.transport = "webrtc";
@@ -201,6 +204,7 @@ class Player {
     if (status.stream_url) {
       this.stage.dataset.streamUrl = status.stream_url;
       if (status.webrtc_url) this.stage.dataset.webrtcUrl = status.webrtc_url;
+      if (status.webrtc_via) this.stage.dataset.webrtcVia = status.webrtc_via;
       if (!this.url) this.play(status.stream_url);
       if (status.state === "reconnecting") this.show("reconnecting");
     }

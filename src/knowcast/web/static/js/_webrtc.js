@@ -4,7 +4,7 @@
 import { csrfToken } from "./_api.js";
 
 const GATHER_MS = 3000; // the offer goes once our ICE candidates are in it
-const CONNECT_MS = 6000; // a viewer whose WebRTC has not connected by then watches HLS instead
+export const CONNECT_MS = 6000; // a viewer whose WebRTC has not connected by then watches HLS instead
 
 /** @param {RTCPeerConnection} pc */
 export function gathered(pc) {
@@ -28,7 +28,7 @@ export async function refusal(response) {
 }
 
 /** @param {RTCPeerConnection} pc @param {number} ms */
-function connected(pc, ms) {
+export function connected(pc, ms) {
   return new Promise((resolve, reject) => {
     const check = () => {
       if (pc.connectionState === "connected") resolve(undefined);
