@@ -74,8 +74,35 @@ class JanusServer:
     url: str
     token_secret: str
     admin_key: str
-    process: subprocess.Popen[bytes]
-    log: Path
+    binary: str
+    folder: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def log(self) -> Path:
+        return self.folder / "janus.log"
+
+    def start(self) -> None:
+        """Start Janus (again, after ``stop``: the same config, port and secrets) and wait until it answers."""
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                ["nice", "-n", "19", self.binary, "-C", str(self.folder / "janus.jcfg"), "-F", str(self.folder)],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        _wait_up(self)
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(10)
+        self.process = None
 
 
 @contextlib.contextmanager
@@ -85,25 +112,12 @@ def janus_server(binary: str, folder: Path) -> Iterator[JanusServer]:
     (folder / "janus.jcfg").write_text(janus_jcfg(folder, secret))
     (folder / "janus.transport.http.jcfg").write_text(http_jcfg(port))
     (folder / "janus.plugin.videoroom.jcfg").write_text(videoroom_jcfg(admin_key))
-    log = folder / "janus.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            ["nice", "-n", "19", binary, "-C", str(folder / "janus.jcfg"), "-F", str(folder)],
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    server = JanusServer(f"http://127.0.0.1:{port}/janus", secret, admin_key, process, log)
+    server = JanusServer(f"http://127.0.0.1:{port}/janus", secret, admin_key, binary, folder)
     try:
-        _wait_up(server)
+        server.start()
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
+        server.stop()
 
 
 async def participants(server: JanusServer, janus_room: int) -> list[dict[str, Any]] | None:
@@ -122,6 +136,7 @@ async def participants(server: JanusServer, janus_room: int) -> list[dict[str, A
 
 
 def _wait_up(server: JanusServer) -> None:
+    assert server.process is not None
     for _ in range(150):
         if server.process.poll() is not None:
             pytest.fail(f"janus exited ({server.process.returncode}): {server.log.read_text()[-2000:]}")

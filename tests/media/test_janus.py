@@ -245,3 +245,42 @@ async def test_pages_may_call_janus_on_its_own_origin(client: Any, settings: Set
     csp = (await client.get(f"/rooms/{room.id}")).headers["content-security-policy"]
     origin = settings.janus_url.rsplit("/janus", 1)[0]
     assert f"connect-src 'self' {origin} ws: wss:" in csp
+
+
+async def test_a_restarted_janus_gets_the_program_again_and_viewers_their_tickets(
+    client: Any,
+    media: Media,
+    settings: Settings,
+    make_room: Any,
+    publish: Any,
+    sample_flv: Path,
+    janus_gateway: JanusServer,
+) -> None:
+    room = await make_room()
+    janus_room, _ = videoroom_of(settings.secret_key, room.id)
+    await publish(room.stream_key, sample_flv)
+
+    async def program_in_janus() -> int | None:
+        inside = await participants(janus_gateway, janus_room)
+        return next((p["id"] for p in inside or [] if p["display"] == PROGRAM and p["publisher"]), None)
+
+    before = await eventually(program_in_janus, timeout=60, what="the program in the Janus room")
+    await asyncio.to_thread(janus_gateway.stop)
+    down = await client.post(f"/janus/rooms/{room.id}/ticket")
+    assert down.status_code == 503 and down.json()["error"]["code"] == "media.janus_unreachable"
+    await asyncio.to_thread(janus_gateway.start)  # a new Janus knows no room: Knowcast must publish again
+
+    after = await eventually(program_in_janus, timeout=60, what="the program back in the restarted Janus")
+    assert after != before
+    ticket = await client.post(f"/janus/rooms/{room.id}/ticket")
+    assert ticket.status_code == 200 and ticket.json()["feed"] == after
+    viewer = JanusViewer(ticket.json())
+    try:
+        await viewer.watch()
+
+        async def pictures() -> bool:
+            return len(viewer.pictures) >= 10
+
+        await eventually(pictures, timeout=60, what="pictures through the restarted Janus")
+    finally:
+        await viewer.close()

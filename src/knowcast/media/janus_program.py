@@ -46,6 +46,8 @@ PROGRAM = "program"  # the publisher's display name in its videoroom
 ROOM_EXISTS = 427  # JANUS_VIDEOROOM_ERROR_ROOM_EXISTS
 NO_SUCH_ROOM = 426  # JANUS_VIDEOROOM_ERROR_NO_SUCH_ROOM
 SERVICE_TTL = 300.0  # seconds: the tokens Knowcast's own requests carry
+RETRY_SECONDS = 2.0  # a program Janus dropped (or refused) is published again this long after, while live,
+RETRY_MAX_SECONDS = 30.0  # doubling while Janus keeps failing
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,17 @@ class Publication:
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=answer.jsep["sdp"], type="answer"))
         log.info("program published into janus", extra={"room_id": self.room_id, "janus_room": self.janus_room})
 
+    async def lost(self) -> str:
+        """Wait until Janus drops this publication (its session lost: Janus restarted or unreachable; the peer
+        connection hung up; the videoroom destroyed by someone else) and say how."""
+        assert self.session is not None
+        while True:
+            event = await self.session.events.get()
+            kind = event.get("janus")
+            data = event.get("plugindata", {}).get("data", {})
+            if kind in ("lost", "hangup") or data.get("videoroom") == "destroyed":
+                return str(event.get("reason") or kind if kind != "event" else "videoroom destroyed")
+
     async def _create_room(self, handle: JanusHandle) -> None:
         settings = self.program.settings
         create = {
@@ -147,12 +160,17 @@ class JanusProgram:
         self.publications: dict[int, Publication] = {}
         self.control: JanusHandle | None = None  # for the tickets' look-ups
         self.lock = asyncio.Lock()
+        self.retries: set[asyncio.Task[None]] = set()
+        self.failures: dict[int, int] = {}  # a room's failed publications in a row
 
     async def start(self) -> None:
         self.plane.ctx.bus.subscribe("room.live", self._on_live)
         self.plane.ctx.bus.subscribe("room.ended", self._on_ended)
 
     async def stop(self) -> None:
+        for task in list(self.retries):
+            task.cancel()
+        await asyncio.gather(*self.retries, return_exceptions=True)
         for room_id in list(self.publications):
             await self.unpublish(room_id)
         if self.control is not None:
@@ -161,30 +179,54 @@ class JanusProgram:
 
     async def _on_live(self, event: Event) -> None:
         room_id = int(event.data["room_id"])
+        if self._publishable(room_id):
+            await self.publish(room_id)
+
+    def _publishable(self, room_id: int) -> bool:
+        """Not published yet, and its publisher is here (not another process's; the room not ended)."""
         broadcast = self.plane.broadcasts.get(room_id)
-        if broadcast is None or broadcast.link is None or room_id in self.publications:
-            return  # another process holds the publisher, or it is published already (back from reconnecting)
-        await self.publish(room_id)
+        return broadcast is not None and broadcast.link is not None and room_id not in self.publications
 
     async def _on_ended(self, event: Event) -> None:
         await self.unpublish(int(event.data["room_id"]))
 
     async def publish(self, room_id: int) -> None:
         """Start publishing the room's program into its videoroom, in the background (the bus handler that calls
-        this runs on the publisher's path); a failure is logged and leaves viewers on HLS."""
+        this runs on the publisher's path). A failure, or Janus dropping it later (restarted, unreachable), is
+        logged and published again after RETRY_SECONDS, doubling up to RETRY_MAX_SECONDS, for as long as the
+        room is live here; viewers meanwhile play HLS."""
         publication = Publication(self, room_id, ProgramFeed(self.plane.broadcasts[room_id]))
         self.publications[room_id] = publication
         publication.starting = asyncio.ensure_future(self._start(publication))
 
     async def _start(self, publication: Publication) -> None:
+        room_id = publication.room_id
         try:
             await publication.start()
+            self.failures.pop(room_id, None)
+            how = await publication.lost()
+            log.warning("janus dropped the program; publishing again", extra={"room_id": room_id, "reason": how})
         except (JanusUnreachable, JanusRefused, ValueError) as exc:
-            room_id = publication.room_id
             log.warning("could not publish the program into janus", extra={"room_id": room_id, "error": str(exc)})
-            if self.publications.get(room_id) is publication:
-                del self.publications[room_id]
+        if self.publications.get(room_id) is publication:
+            del self.publications[room_id]
+            publication.starting = None  # this task: stop() must not cancel it
             await publication.stop()
+            self._retry(room_id)
+
+    def _retry(self, room_id: int) -> None:
+        failures = self.failures[room_id] = self.failures.get(room_id, 0) + 1
+
+        async def later() -> None:
+            await asyncio.sleep(min(RETRY_SECONDS * 2 ** (failures - 1), RETRY_MAX_SECONDS))
+            if self._publishable(room_id):
+                await self.publish(room_id)
+            else:
+                self.failures.pop(room_id, None)
+
+        task = asyncio.ensure_future(later())
+        self.retries.add(task)
+        task.add_done_callback(self.retries.discard)
 
     async def unpublish(self, room_id: int) -> None:
         publication = self.publications.pop(room_id, None)
