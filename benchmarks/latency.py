@@ -88,7 +88,11 @@ async ({ count, mid, bits, width }) => {
 def run(args: argparse.Namespace, _settings: Settings) -> int:
     with tempfile.TemporaryDirectory(prefix="kc-latency-") as tmp:
         mode = getattr(args, "mode", "hls")
-        if mode == "whep":
+        if mode == "whep" and getattr(args, "janus", False):
+            from benchmarks.janus_latency import bench_janus
+
+            result = bench_janus(args, Path(tmp))
+        elif mode == "whep":
             from benchmarks.webrtc_latency import bench_whep
 
             result = bench_whep(args, Path(tmp))

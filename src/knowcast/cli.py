@@ -127,6 +127,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="hls: RTMP → HLS in Chromium; whep: WHIP in, WHEP out; whip: WHIP in, HLS in Chromium; "
         "guest: host ↔ guest on the stage (连麦) and the composition's CPU",
     )
+    latency.add_argument(
+        "--janus",
+        action="store_true",
+        help="with --mode whep: viewers watch through a Janus the benchmark starts (scaled mode), not WHEP",
+    )
+    latency.add_argument("--janus-viewers", type=int, default=16, help="with --janus: the most viewers measured")
     latency.set_defaults(run=run_benchmark("latency"))
     return parser
 

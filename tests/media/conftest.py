@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from benchmarks.janus_gateway import JanusServer, janus_server
 
 from knowcast.accounts.models import Role
 from knowcast.media.ffmpeg import ffmpeg_binary
@@ -25,7 +26,6 @@ from tests.browser.conftest import artifacts, browser, new_context  # noqa: F401
 from tests.conftest import PASSWORD, settings_for
 from tests.live_server import SECRET as LIVE_SECRET
 from tests.live_server import LiveServer
-from tests.media.janus_server import JanusServer, janus_server
 from tests.services import require_janus
 
 FFMPEG = ffmpeg_binary(None)
@@ -51,7 +51,7 @@ def sample_flv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def janus_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JanusServer]:
-    """A Janus of the module's own (tests/media/janus_server.py); skips without Janus, fails so in CI."""
+    """A Janus of the module's own (benchmarks/janus_gateway.py); skips without Janus, fails so in CI."""
     with janus_server(require_janus(), tmp_path_factory.mktemp("janus")) as server:
         yield server
 

@@ -1,4 +1,4 @@
-"""Janus scaled mode against a real Janus of the test's own (tests/media/janus_server.py): signed tokens as Janus
+"""Janus scaled mode against a real Janus of the test's own (benchmarks/janus_gateway.py): signed tokens as Janus
 checks them, the program published once into the room's videoroom while the room is live and gone when it ends,
 the tickets Knowcast gives viewers, and an aiortc viewer watching the program through Janus (ICE over loopback).
 """
@@ -14,6 +14,7 @@ import pytest
 from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from av.audio.frame import AudioFrame
 from av.video.frame import VideoFrame
+from benchmarks.janus_gateway import JanusServer, free_port, participants
 
 from knowcast.errors import ConfigError
 from knowcast.media import janus
@@ -23,7 +24,6 @@ from knowcast.media.runtime import Media
 from knowcast.media.webrtc import close_peer
 from knowcast.settings import Settings
 from tests.media.conftest import eventually, room_state
-from tests.media.janus_server import JanusServer, free_port, participants
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -147,6 +147,7 @@ class JanusViewer:
         await self.pc.setLocalDescription(await self.pc.createAnswer())
         started = await handle.message({"request": "start"}, {"type": "answer", "sdp": self.pc.localDescription.sdp})
         assert started.data.get("started") == "ok", started.data
+        await handle.trickle(None)  # our candidates were all in the answer: gathering is complete
 
     async def close(self) -> None:
         for task in self.tasks:

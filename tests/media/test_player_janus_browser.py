@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from benchmarks.janus_gateway import JanusServer, free_port, participants
 
 from knowcast.media.janus_program import PROGRAM, videoroom_of
 from tests.live_server import SECRET as LIVE_SECRET
 from tests.live_server import LiveServer, start_server
 from tests.media.conftest import make_room_in, publish_flv, wait_in_page
-from tests.media.janus_server import JanusServer, free_port, participants
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 

@@ -1,6 +1,7 @@
-"""A Janus gateway of the test's own: its config folder written from scratch (the HTTP transport on a free
-port of 127.0.0.1, only the videoroom plugin, signed tokens, ICE on the loopback interface), started with
-``janus -C <folder>/janus.jcfg -F <folder>`` and stopped by its pid. Never the system's Janus or its /etc/janus.
+"""A Janus gateway of our own for the tests and the benchmarks: its config folder written from scratch (the HTTP
+transport on a free port of 127.0.0.1, only the videoroom plugin, signed tokens, ICE on the loopback interface),
+started with ``janus -C <folder>/janus.jcfg -F <folder>`` and stopped by its pid. Never the system's Janus or
+its /etc/janus.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from knowcast.media.janus import JanusClient, JanusRefused, core_token
 
@@ -122,13 +122,24 @@ def janus_server(binary: str, folder: Path) -> Iterator[JanusServer]:
 
 async def participants(server: JanusServer, janus_room: int) -> list[dict[str, Any]] | None:
     """Who is in the videoroom, asked of Janus itself; None when there is no such videoroom."""
+    return await _ask(server, janus_room)
+
+
+async def program_feed(server: JanusServer, janus_room: int) -> int | None:
+    """The program publisher's feed id in the videoroom (Knowcast's publisher is named "program")."""
+    inside = await participants(server, janus_room) or []
+    return next((int(p["id"]) for p in inside if p.get("display") == "program" and p.get("publisher")), None)
+
+
+async def _ask(server: JanusServer, janus_room: int) -> list[dict[str, Any]] | None:
     client = JanusClient(server.url, lambda: core_token(server.token_secret, 60))
     session = await client.session()
     try:
         answer = await (await session.attach()).message({"request": "listparticipants", "room": janus_room})
         return list(answer.data["participants"])
     except JanusRefused as exc:
-        assert exc.janus_code == 426  # no such room
+        if exc.janus_code != 426:  # no such room
+            raise
         return None
     finally:
         await session.destroy()
@@ -139,9 +150,9 @@ def _wait_up(server: JanusServer) -> None:
     assert server.process is not None
     for _ in range(150):
         if server.process.poll() is not None:
-            pytest.fail(f"janus exited ({server.process.returncode}): {server.log.read_text()[-2000:]}")
+            raise RuntimeError(f"janus exited ({server.process.returncode}): {server.log.read_text()[-2000:]}")
         with contextlib.suppress(httpx.HTTPError):
             if httpx.get(f"{server.url}/info", timeout=1).status_code == 200:
                 return
         time.sleep(0.1)
-    pytest.fail(f"janus did not answer at {server.url}: {server.log.read_text()[-2000:]}")
+    raise RuntimeError(f"janus did not answer at {server.url}: {server.log.read_text()[-2000:]}")
