@@ -77,6 +77,7 @@ class JanusSession {
         if (this.open) await new Promise((resolve) => setTimeout(resolve, 1000));
         continue;
       }
+      if (!Array.isArray(events) && events.janus === "error") return; // the session is gone (Janus restarted)
       for (const event of Array.isArray(events) ? events : [events]) {
         const resolve = this.waiting.get(event.transaction);
         if (resolve) resolve(event);
