@@ -110,12 +110,16 @@ export function startStageConsole(panel) {
     if (!status.dataset.error) status.textContent = notes.filter(Boolean).join(" ");
   };
 
-  const refresh = () =>
-    api("GET", base)
-      .then(render)
+  let acted = 0; // a state asked for before the host's latest action is stale: it must not undo their click
+  const refresh = () => {
+    const asked = acted;
+    return api("GET", base)
+      .then((stage) => asked === acted && render(stage))
       .catch(() => {});
+  };
 
   const act = (call) => {
+    acted += 1;
     status.dataset.error = "";
     return call()
       .then((stage) => (stage ? render(stage) : refresh()))
