@@ -1,6 +1,6 @@
 """A room's stage (连麦): up to three guests publishing camera and microphone over WebRTC beside the host.
 
-Each guest is a ``GuestSession`` (aiortc in this process, like a WHIP publisher, but authorised by a one-time
+Each guest is a ``GuestSession`` (a ``peer.PeerSession``, like a WHIP publisher, but authorised by a one-time
 invite and feeding the stage instead of the Broadcast). While a guest is on, the host's pictures pass through
 ``Stage.compose`` and each block of their sound through ``Stage.mix`` before encoding (``program.ProgramEncoder``:
 in the host's WHIP session, or for an RTMP host in ``program.RtmpStage``, which decodes the host's stream first),
@@ -28,8 +28,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import numpy as np
-from aiortc import MediaStreamTrack, RTCBundlePolicy, RTCDataChannel, RTCPeerConnection, RTCSessionDescription
-from aiortc.mediastreams import MediaStreamError
+from aiortc import RTCBundlePolicy, RTCDataChannel, RTCPeerConnection, RTCSessionDescription
 from av.audio.frame import AudioFrame
 from av.audio.resampler import AudioResampler
 from av.video.frame import VideoFrame
@@ -38,14 +37,14 @@ from knowcast.errors import Conflict, NotFound, ValidationFailed
 from knowcast.media.compose import Layout, compose, mix, rms
 from knowcast.media.errors import MediaCode
 from knowcast.media.feeds import Feed, FeedTrack, SlotTrack
-from knowcast.media.webrtc import CLOSE_PATIENCE, close_peer, rtc_configuration
+from knowcast.media.peer import PeerSession
+from knowcast.media.webrtc import close_peer, rtc_configuration
 from knowcast.settings import Settings
 
 log = logging.getLogger(__name__)
 MAX_GUESTS = 3
 SEATS = MAX_GUESTS - 1  # of each kind on a guest's connection: room for every other guest
 RATE = 48_000
-IDLE_TIMEOUT = 20.0  # a guest whose picture stops this long is taken off the stage
 SOUND_BUFFER = RATE * 2 // 4  # a quarter of a second of interleaved stereo: older sound is dropped
 
 Publish = Callable[[str, dict[str, Any]], Awaitable[None]]
@@ -104,8 +103,10 @@ async def _set_offer(pc: RTCPeerConnection, offer_sdp: str) -> None:
         raise ValidationFailed(f"the SDP offer is not valid: {exc}", code=MediaCode.MEDIA_BAD_OFFER) from exc
 
 
-class GuestSession:
+class GuestSession(PeerSession):
     """One guest on the stage: their peer connection, their latest picture and their sound for the program."""
+
+    who = "guest"
 
     def __init__(self, stage: Stage, *, invite_id: int, name: str, user_id: int | None) -> None:
         self.id = secrets.token_urlsafe(16)
@@ -117,7 +118,7 @@ class GuestSession:
         # max-bundle: under aiortc's default (balanced) a second audio m-line keeps the first one's transport,
         # which BUNDLE then discards, and the seat's sound is never sent (seen with aiortc 1.x)
         config.bundlePolicy = RTCBundlePolicy.MAX_BUNDLE
-        self.pc = RTCPeerConnection(config)
+        super().__init__(config)
         self.video, self.audio = Feed("video"), Feed("audio")
         self.voice = Feed("audio")  # the sound the other guests hear: silence while the host mutes this guest
         self.seats: dict[str, list[SlotTrack]] = {"video": [], "audio": []}
@@ -126,9 +127,6 @@ class GuestSession:
         self.picture: VideoFrame | None = None
         self.sound = GuestSound()
         self.muted = False
-        self.tracks: list[MediaStreamTrack] = []
-        self.tasks: set[asyncio.Task[None]] = set()
-        self.closing: asyncio.Task[None] | None = None
         self.closed = False
         self.sent: list[FeedTrack] = []
 
@@ -143,8 +141,6 @@ class GuestSession:
         }
 
     async def answer(self, offer_sdp: str) -> str:
-        self.pc.on("track", self.tracks.append)
-        self.pc.on("connectionstatechange", self._on_state)
         self.pc.on("datachannel", self._on_channel)
         await _set_offer(self.pc, offer_sdp)
         if not any(track.kind == "video" for track in self.tracks):
@@ -155,8 +151,7 @@ class GuestSession:
                 self.sent.append(sender)
                 self.pc.addTrack(sender)  # fills the first transceiver of its kind with nothing to send: this one
         await self.pc.setLocalDescription(await self.pc.createAnswer())
-        for track in self.tracks:
-            self._run(self._receive(track))
+        self.receive()
         return str(self.pc.localDescription.sdp)
 
     def _sender(self, kind: str, sending: bool) -> FeedTrack | None:
@@ -195,48 +190,21 @@ class GuestSession:
         seats = [None if g is None else {"guest_id": g.id, "name": g.name, "muted": g.muted} for g in self.seated]
         self.channel.send(json.dumps({"type": "seats", "seats": seats}))
 
-    def _on_state(self) -> None:
-        if self.pc.connectionState in ("failed", "closed"):
-            self.kick(f"WebRTC connection {self.pc.connectionState}")
-
-    async def _receive(self, track: MediaStreamTrack) -> None:
-        timeout = IDLE_TIMEOUT if track.kind == "video" else None
-        try:
-            while True:
-                async with asyncio.timeout(timeout):  # not wait_for: see WhipSession._receive
-                    frame = await track.recv()
-                if isinstance(frame, VideoFrame):
-                    self.picture = frame
-                    self.video.put(frame)
-                elif isinstance(frame, AudioFrame):
-                    self.sound.add(frame)
-                    self.audio.put(frame)
-                    self.voice.put(_silent(frame) if self.muted else frame)
-        except MediaStreamError:
-            self.kick("the guest's track ended")
-        except TimeoutError:
-            self.kick(f"no picture for {IDLE_TIMEOUT:g} s")
-
-    def _run(self, coro: Awaitable[None]) -> None:
-        task: asyncio.Task[None] = asyncio.ensure_future(coro)
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
-
-    def kick(self, reason: str) -> None:
-        if self.closing is None:
-            self.closing = asyncio.ensure_future(self.close(reason))
+    def on_frame(self, frame: VideoFrame | AudioFrame) -> None:
+        if isinstance(frame, VideoFrame):
+            self.picture = frame
+            self.video.put(frame)
+        else:
+            self.sound.add(frame)
+            self.audio.put(frame)
+            self.voice.put(_silent(frame) if self.muted else frame)
 
     async def close(self, reason: str) -> None:
         if self.closed:
             return
         self.closed = True
         self.stage.guests.pop(self.id, None)
-        current = asyncio.current_task()
-        others = [t for t in self.tasks if t is not current]
-        for task in others:
-            task.cancel()
-        if others:
-            await asyncio.wait(others, timeout=CLOSE_PATIENCE)
+        await self._stop_tasks()
         self.video.end()
         self.audio.end()
         self.voice.end()

@@ -4,7 +4,7 @@
 with all our ICE candidates in it (no trickle), and then pumps the decoded frames through ``FlvEncoder`` into
 the room's ``Broadcast``: from there on a WHIP publisher is indistinguishable from an RTMP one (HLS, recording,
 health, reconnect grace). Each session ends when the publisher DELETEs its resource, when ICE fails, when no
-picture arrives for ``IDLE_TIMEOUT`` seconds, or when the plane kicks it (key rotated, room ended).
+picture arrives for ``peer.IDLE_TIMEOUT`` seconds, or when the plane kicks it (key rotated, room ended).
 """
 
 from __future__ import annotations
@@ -13,11 +13,9 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import Awaitable
 from typing import Any
 
-from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
-from aiortc.mediastreams import MediaStreamError
+from aiortc import RTCSessionDescription
 from av.audio.frame import AudioFrame
 from av.video.frame import VideoFrame
 
@@ -26,6 +24,7 @@ from knowcast.errors import AuthenticationRequired, Conflict, KnowcastError, Ser
 from knowcast.media import invites
 from knowcast.media.broadcast import Broadcast, PublisherSession
 from knowcast.media.errors import MediaCode
+from knowcast.media.peer import PeerSession
 from knowcast.media.program import ProgramEncoder, RtmpStage
 from knowcast.media.rtmp import Message
 from knowcast.media.rtmp_gate import Link, PublishRefused
@@ -35,7 +34,6 @@ from knowcast.media.webrtc import CLOSE_PATIENCE, close_peer, rtc_configuration
 from knowcast.settings import Settings
 
 log = logging.getLogger(__name__)
-IDLE_TIMEOUT = 20.0  # also bounds how long an offer whose ICE never connects holds the room
 QUEUE_FRAMES = 60  # about a second of frames waiting for the encoder; past that, pictures are dropped
 REFUSALS: dict[str, type[KnowcastError]] = {
     MediaCode.MEDIA_WRONG_KEY: AuthenticationRequired,
@@ -47,19 +45,16 @@ REFUSALS: dict[str, type[KnowcastError]] = {
 Frame = VideoFrame | AudioFrame
 
 
-class WhipSession:
+class WhipSession(PeerSession):
     """One WebRTC publisher: its peer connection, its frame queue and encoder, its place in the Broadcast."""
 
     def __init__(self, ingest: WhipIngest, peer: str) -> None:
+        super().__init__(rtc_configuration(ingest.settings))
         self.id = secrets.token_urlsafe(24)
         self.ingest = ingest
         self.peer = peer
-        self.pc = RTCPeerConnection(rtc_configuration(ingest.settings))
         self.sink: PublisherSession | None = None
-        self.tracks: list[MediaStreamTrack] = []
         self.queue: asyncio.Queue[Frame | None] = asyncio.Queue(QUEUE_FRAMES)
-        self.tasks: set[asyncio.Task[None]] = set()
-        self.closing: asyncio.Task[None] | None = None
         self.encoder: ProgramEncoder | None = None
         self.stage: Stage | None = None
 
@@ -68,17 +63,9 @@ class WhipSession:
         assert self.sink is not None
         return self.sink.broadcast.room_id
 
-    # ---- Link ----------------------------------------------------------------------------------------------
-
-    def kick(self, message: str) -> None:
-        if self.closing is None:
-            self.closing = asyncio.ensure_future(self.close(message))
-
     # ---- setup ---------------------------------------------------------------------------------------------
 
     async def answer(self, offer_sdp: str) -> str:
-        self.pc.on("track", self.tracks.append)
-        self.pc.on("connectionstatechange", self._on_state)
         try:
             await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
         except ValueError as exc:
@@ -91,41 +78,18 @@ class WhipSession:
         self.stage.host_on_camera = True
         seconds = self.ingest.settings.media_segment_seconds
         self.encoder = ProgramEncoder(self.stage, has_audio=has_audio, keyframe_seconds=seconds)
-        for track in self.tracks:
-            self._run(self._receive(track))
+        self.receive()
         self._run(self._encode())
         return str(self.pc.localDescription.sdp)
 
-    def _on_state(self) -> None:
-        if self.pc.connectionState in ("failed", "closed"):
-            self.kick(f"WebRTC connection {self.pc.connectionState}")
-
     # ---- media ---------------------------------------------------------------------------------------------
 
-    async def _receive(self, track: MediaStreamTrack) -> None:
-        timeout = IDLE_TIMEOUT if track.kind == "video" else None
-        try:
-            while True:
-                # asyncio.timeout, not wait_for: 3.11's wait_for runs recv() as a task of its own, and a cancel
-                # that meets a frame arriving can leave that task and this one waiting forever (seen: a session's
-                # close waited on this loop, cancelled, for good)
-                async with asyncio.timeout(timeout):
-                    frame = await track.recv()
-                if not isinstance(frame, VideoFrame | AudioFrame):
-                    continue
-                if self.stage is not None:  # the guests see and hear the host directly
-                    self.stage.host_feed(track.kind).put(frame)
-                if self.queue.full():
-                    self._dropped()
-                    continue
-                self.queue.put_nowait(frame)
-        except MediaStreamError:
-            self.kick("the publisher's track ended")
-        except TimeoutError:
-            self.kick(f"no picture for {IDLE_TIMEOUT:g} s")
-
-    def _dropped(self) -> None:
-        if self.sink is not None:
+    def on_frame(self, frame: Frame) -> None:
+        if self.stage is not None:  # the guests see and hear the host directly
+            self.stage.host_feed("video" if isinstance(frame, VideoFrame) else "audio").put(frame)
+        if not self.queue.full():
+            self.queue.put_nowait(frame)
+        elif self.sink is not None:
             self.sink.broadcast.health.dropped_before_ffmpeg()
 
     async def _encode(self) -> None:
@@ -142,20 +106,9 @@ class WhipSession:
 
     # ---- teardown ------------------------------------------------------------------------------------------
 
-    def _run(self, coro: Awaitable[None]) -> None:
-        task: asyncio.Task[None] = asyncio.ensure_future(coro)
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
-
     async def close(self, reason: str) -> None:
         self.ingest.sessions.pop(self.id, None)
-        current = asyncio.current_task()
-        for task in list(self.tasks):
-            if task is not current:
-                task.cancel()
-        others = [t for t in self.tasks if t is not current]
-        if others:  # bounded: a task that does not end when cancelled must not hold the session's end
-            await asyncio.wait(others, timeout=CLOSE_PATIENCE)
+        await self._stop_tasks()
         await close_peer(self.pc)
         if self.encoder is not None:
             encoder, self.encoder = self.encoder, None
