@@ -6,7 +6,10 @@ RTMP host's 连麦 stage (``program.py``), which composes the host's decoded pic
 
 from __future__ import annotations
 
+import asyncio
 import fractions
+import logging
+from collections.abc import AsyncIterator
 
 import av
 from av.audio.frame import AudioFrame
@@ -16,9 +19,22 @@ from av.video.frame import VideoFrame
 from knowcast.media import flv, rtmp
 from knowcast.media.rtmp import Message
 
+log = logging.getLogger(__name__)
 MS = fractions.Fraction(1, 1000)
 
 Frame = VideoFrame | AudioFrame
+
+
+async def decoded(decoder: TagDecoder, inbox: asyncio.Queue[Message | None], who: str) -> AsyncIterator[list[Frame]]:
+    """The frames of each message from ``inbox`` until a None, decoded off the event loop; a message that does not
+    decode is logged (as ``who``'s) and skipped, as the decoder picks up again at the next keyframe."""
+    while (message := await inbox.get()) is not None:
+        try:
+            frames = await asyncio.to_thread(decoder.decode, message)
+        except av.FFmpegError as exc:
+            log.warning("%s could not decode", who, extra={"error": str(exc)})
+            continue
+        yield frames
 
 
 class TagDecoder:

@@ -17,12 +17,11 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING
 
-import av
 from av.audio.frame import AudioFrame
 from av.video.frame import VideoFrame
 
 from knowcast.media import flv, rtmp
-from knowcast.media.flv_decode import TagDecoder
+from knowcast.media.flv_decode import TagDecoder, decoded
 from knowcast.media.flv_mux import FlvEncoder
 from knowcast.media.rtmp import Message
 
@@ -104,12 +103,7 @@ class RtmpStage:
             await self.broadcast.on_program(message)
 
     async def _work(self) -> None:
-        while (message := await self.inbox.get()) is not None:
-            try:
-                frames = await asyncio.to_thread(self.decoder.decode, message)
-            except av.FFmpegError as exc:
-                log.warning("rtmp stage could not decode", extra={"error": str(exc)})
-                continue
+        async for frames in decoded(self.decoder, self.inbox, "rtmp stage"):
             for frame in frames:  # the guests see and hear the host
                 self.stage.host_feed("video" if isinstance(frame, VideoFrame) else "audio").put(frame)
             await self._switch(any(isinstance(frame, VideoFrame) for frame in frames))

@@ -15,7 +15,6 @@ import contextlib
 import logging
 import secrets
 
-import av
 from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamError
@@ -26,7 +25,7 @@ from knowcast.errors import NotFound, ServiceUnavailable, ValidationFailed
 from knowcast.media import rtmp
 from knowcast.media.broadcast import Broadcast
 from knowcast.media.errors import MediaCode
-from knowcast.media.flv_decode import TagDecoder
+from knowcast.media.flv_decode import TagDecoder, decoded
 from knowcast.media.rtmp import Message
 from knowcast.media.supervisor import MediaPlane
 from knowcast.media.webrtc import close_peer, rtc_configuration
@@ -80,12 +79,7 @@ class ProgramFeed:
             self.inbox.put_nowait(message)
 
     async def _work(self) -> None:
-        while (message := await self.inbox.get()) is not None:
-            try:
-                frames = await asyncio.to_thread(self.decoder.decode, message)
-            except av.FFmpegError as exc:
-                log.warning("webrtc feed could not decode", extra={"error": str(exc)})
-                continue
+        async for frames in decoded(self.decoder, self.inbox, "webrtc feed"):
             for frame in frames:
                 (self.video if isinstance(frame, VideoFrame) else self.audio).push(frame)
 
