@@ -301,3 +301,10 @@ async def test_an_invitation_for_a_room_guest_needs_their_session_and_the_host_c
     finally:
         await close_peer(viewer)
         await close_peer(guest)
+
+
+async def test_embedded_mode_has_no_stage_tickets(client: Any, media: Media, make_room: Any) -> None:
+    room = await make_room()
+    assert media.janus_stage is None
+    response = await room.host.client.post(f"/api/v1/media/rooms/{room.id}/stage/ticket")
+    assert response.status_code == 404 and response.json()["error"]["code"] == "media.webrtc_off"

@@ -61,10 +61,45 @@ class Ticket:
     feed: int
 
 
-def videoroom_of(secret_key: str, room_id: int) -> tuple[int, str]:
-    """The room's videoroom number (below 2**53, a JSON-safe integer) and that videoroom's secret."""
-    digest = hmac.new(secret_key.encode(), f"janus-room:{room_id}".encode(), hashlib.sha256).digest()
+def videoroom_of(secret_key: str, room_id: int, label: str = "janus-room") -> tuple[int, str]:
+    """The room's videoroom number (below 2**53, a JSON-safe integer) and that videoroom's secret (``label``
+    "janus-stage" names the room's stage videoroom, another one)."""
+    digest = hmac.new(secret_key.encode(), f"{label}:{room_id}".encode(), hashlib.sha256).digest()
     return int.from_bytes(digest[:6], "big") + 1, digest[6:30].hex()
+
+
+async def publish_tracks(
+    handle: JanusHandle, pc: RTCPeerConnection, janus_room: int, display: str, token: str, tracks: list[Any]
+) -> int:
+    """Join the videoroom as the publisher ``display`` and send ``tracks`` from ``pc`` (sendonly); its feed id."""
+    joined = await handle.message(
+        {"request": "join", "ptype": "publisher", "room": janus_room, "display": display, "token": token}
+    )
+    for track in tracks:
+        pc.addTransceiver(track, direction="sendonly")
+    await pc.setLocalDescription(await pc.createOffer())  # aiortc: every candidate is in it
+    offer = {"type": "offer", "sdp": pc.localDescription.sdp}
+    answer = await handle.message({"request": "publish", "audio": True, "video": True}, jsep=offer)
+    if answer.jsep is None:
+        raise JanusRefused(0, f"the videoroom sent no SDP answer to {display}'s offer")
+    await pc.setRemoteDescription(RTCSessionDescription(sdp=answer.jsep["sdp"], type="answer"))
+    return int(joined.data["id"])
+
+
+async def make_room(handle: JanusHandle, create: dict[str, Any]) -> None:
+    """Create a videoroom; one of that number left by a process that did not end it is destroyed and made again."""
+    try:
+        await handle.message(create)
+    except JanusRefused as exc:
+        if exc.janus_code != ROOM_EXISTS:
+            raise
+        await destroy_room(handle, create["room"], create["secret"])
+        await handle.message(create)
+
+
+async def destroy_room(handle: JanusHandle, janus_room: int, secret: str) -> None:
+    with contextlib.suppress(JanusRefused):
+        await handle.message({"request": "destroy", "room": janus_room, "secret": secret})
 
 
 class Publication:
@@ -86,18 +121,7 @@ class Publication:
         handle = await self.session.attach()
         await self._create_room(handle)
         token = room_token(settings.janus_token_secret, self.janus_room, SERVICE_TTL)
-        joined = await handle.message(
-            {"request": "join", "ptype": "publisher", "room": self.janus_room, "display": PROGRAM, "token": token}
-        )
-        self.feed_id = int(joined.data["id"])
-        for track in self.feed.tracks():
-            self.pc.addTransceiver(track, direction="sendonly")
-        await self.pc.setLocalDescription(await self.pc.createOffer())  # aiortc: every candidate is in it
-        offer = {"type": "offer", "sdp": self.pc.localDescription.sdp}
-        answer = await handle.message({"request": "publish", "audio": True, "video": True}, jsep=offer)
-        if answer.jsep is None:
-            raise JanusRefused(0, "the videoroom sent no SDP answer to the program's offer")
-        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=answer.jsep["sdp"], type="answer"))
+        self.feed_id = await publish_tracks(handle, self.pc, self.janus_room, PROGRAM, token, self.feed.tracks())
         log.info("program published into janus", extra={"room_id": self.room_id, "janus_room": self.janus_room})
 
     async def lost(self) -> str:
@@ -125,17 +149,7 @@ class Publication:
             "videocodec": "vp8,h264",
             "audiocodec": "opus",
         }
-        try:
-            await handle.message(create)
-        except JanusRefused as exc:
-            if exc.janus_code != ROOM_EXISTS:
-                raise
-            await self._destroy_room(handle)  # left by a process that did not end it: start afresh
-            await handle.message(create)
-
-    async def _destroy_room(self, handle: JanusHandle) -> None:
-        with contextlib.suppress(JanusRefused):
-            await handle.message({"request": "destroy", "room": self.janus_room, "secret": self.secret})
+        await make_room(handle, create)
 
     async def stop(self) -> None:
         if self.starting is not None and self.starting is not asyncio.current_task():
@@ -144,7 +158,7 @@ class Publication:
                 await self.starting
         if self.session is not None and not self.session.closed:
             with contextlib.suppress(JanusUnreachable, JanusRefused):
-                await self._destroy_room(await self.session.attach())
+                await destroy_room(await self.session.attach(), self.janus_room, self.secret)
             await self.session.destroy()
         await close_peer(self.pc)
         await self.feed.close()

@@ -11,6 +11,7 @@ from knowcast.media.access import RoomFactsCache
 from knowcast.media.demo import DemoStream
 from knowcast.media.ffmpeg import ffmpeg_binary
 from knowcast.media.janus_program import JanusProgram
+from knowcast.media.janus_stage import JanusStage
 from knowcast.media.rtmp_gate import RtmpGate
 from knowcast.media.storage import MediaStore
 from knowcast.media.supervisor import MediaPlane
@@ -30,6 +31,7 @@ class Media:
     whip: WhipIngest | None = None
     whep: WhepViewing | None = None
     janus: JanusProgram | None = None  # scaled mode (KNOWCAST_JANUS_URL): viewers watch through Janus
+    janus_stage: JanusStage | None = None  # scaled mode: the stage's participants watch each other through Janus
     facts: RoomFactsCache = field(default_factory=RoomFactsCache)
 
     @property
@@ -57,6 +59,8 @@ def build_media(ctx: AppContext) -> Media:
         if settings.janus_url:
             media.janus = JanusProgram(plane, settings)
             ctx.components.append(media.janus)
+            media.janus_stage = JanusStage(media.janus, media.whip.stages)
+            ctx.components.append(media.janus_stage)
         if settings.demo_stream_room is not None:
             ctx.components.append(DemoStream(ctx, settings.demo_stream_room, plane.ffmpeg, media.gate))
     return media

@@ -33,6 +33,17 @@ class JanusTicket(BaseModel):
     ice_servers: list[dict[str, Any]]
 
 
+class JanusStageTicket(BaseModel):
+    """A stage participant's way into the room's stage videoroom (scaled mode): the others' feeds to subscribe."""
+
+    url: str
+    token: str
+    room_token: str  # the join token of the stage videoroom (a viewer's ticket does not open it)
+    room: int
+    feeds: list[dict[str, Any]]  # {"display": "host" | "guest:<id>", "feed": <publisher id>}
+    ice_servers: list[dict[str, Any]]
+
+
 class TimelineItem(BaseModel):
     """Something that happened in the room, at a moment of its recording (for the replay's chat and chapters)."""
 

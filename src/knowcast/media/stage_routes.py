@@ -17,9 +17,10 @@ from knowcast.errors import NotFound
 from knowcast.media import invites
 from knowcast.media.errors import MediaCode
 from knowcast.media.runtime import media_of
+from knowcast.media.schemas import JanusStageTicket
 from knowcast.media.stage import MAX_GUESTS, Stage
 from knowcast.media.stage_schemas import InviteIn, InviteOut, LayoutIn, MuteIn, StageGuest, StageOut
-from knowcast.media.webrtc import SDP, bearer, read_offer
+from knowcast.media.webrtc import SDP, bearer, ice_servers, read_offer
 from knowcast.media.whip import WhipIngest
 from knowcast.rooms import service as rooms
 
@@ -113,6 +114,38 @@ async def stop_watching(request: Request, room_id: Id, view_id: str, db: Db, hos
     if not await stage.unwatch(view_id):
         raise NotFound("no such view (it may have ended with its guest)", code=MediaCode.MEDIA_NO_SESSION)
     return Response(status_code=204)
+
+
+async def _stage_ticket(request: Request, room_id: int) -> JanusStageTicket:
+    media = media_of(request)
+    if media.janus_stage is None:
+        raise NotFound("Janus scaled mode is off (KNOWCAST_JANUS_URL)", code=MediaCode.MEDIA_WEBRTC_OFF)
+    issued = await media.janus_stage.ticket(room_id)
+    return JanusStageTicket(
+        url=issued.url,
+        token=issued.token,
+        room_token=issued.room_token,
+        room=issued.room,
+        feeds=issued.feeds,
+        ice_servers=ice_servers(media.settings),
+    )
+
+
+@api.post("/ticket")
+async def host_ticket(request: Request, room_id: Id, db: Db, host: Host) -> JanusStageTicket:
+    """Scaled mode: the host console's way into the stage videoroom, to watch the guests through Janus."""
+    await _stage(request, db, host, room_id)
+    return await _stage_ticket(request, room_id)
+
+
+@rtc.post("/whip/stage/{guest_id}/ticket", dependencies=[Machine])
+async def guest_ticket(request: Request, guest_id: str) -> JanusStageTicket:
+    """Scaled mode: a guest's way into the stage videoroom (the guest session's id, from ``Location``, is the
+    credential, as for leaving), to watch the host and the other guests through Janus."""
+    guest = _ingest(request).find_guest(guest_id)
+    if guest is None:
+        raise NotFound("no such guest session (it may have ended already)", code=MediaCode.MEDIA_NO_SESSION)
+    return await _stage_ticket(request, guest.stage.room_id)
 
 
 @rtc.post("/whip/stage", dependencies=[Machine], status_code=201)
