@@ -21,8 +21,10 @@ router = APIRouter()
 @router.get("/stage/join", dependencies=[Public])
 async def join_page(request: Request) -> Response:
     page = pages(request)
-    enabled = media_of(request).whip is not None
-    response = page.render(request, "stage_join.html", enabled=enabled, ice_servers=ice_servers(page.settings))
+    media = media_of(request)
+    enabled, janus = media.whip is not None, media.janus_stage is not None
+    servers = ice_servers(page.settings)
+    response = page.render(request, "stage_join.html", enabled=enabled, janus=janus, ice_servers=servers)
     response.headers["permissions-policy"] = CAMERA_POLICY
     response.headers["referrer-policy"] = "no-referrer"
     return response

@@ -103,8 +103,9 @@ class JanusSession {
  * @param {string} ticketUrl
  * @param {RTCIceServer[]} iceServers
  * @param {() => void} onLost
+ * @param {(ticket: any) => number | undefined} feedOf which feed of the ticket to watch (a stage ticket has several)
  */
-export async function watchJanus(video, ticketUrl, iceServers, onLost) {
+export async function watchJanus(video, ticketUrl, iceServers, onLost, feedOf = (ticket) => ticket.feed) {
   const response = await fetch(ticketUrl, {
     method: "POST",
     headers: { "X-CSRF-Token": csrfToken() },
@@ -126,7 +127,7 @@ export async function watchJanus(video, ticketUrl, iceServers, onLost) {
   try {
     await janus.create();
     const handle = await janus.attach();
-    const join = { request: "join", ptype: "subscriber", room: ticket.room, streams: [{ feed: ticket.feed }], token: ticket.room_token };
+    const join = { request: "join", ptype: "subscriber", room: ticket.room, streams: [{ feed: feedOf(ticket) }], token: ticket.room_token };
     const joined = await janus.message(handle, join);
     if (!joined.jsep) throw janusError({ error: { reason: "no offer from Janus" } });
     await pc.setRemoteDescription(joined.jsep);

@@ -4,6 +4,9 @@
 // recvonly video and audio pair) for each other guest and a data channel on which the server says who sits where,
 // so guests see and hear each other as they come and go without renegotiating; a guest's own sound never comes
 // back (each seat only ever holds another guest).
+// In Janus scaled mode (data-janus) the page then watches the host through Janus with a stage ticket asked at
+// its own session (data-via="janus" once it does); the host's picture on the connection stays the fallback.
+import { watchJanus } from "./_janus.js";
 import { gathered, refusal } from "./_webrtc.js";
 
 /** @param {HTMLElement} panel */
@@ -19,6 +22,8 @@ function startStage(panel) {
   let pc = /** @type {RTCPeerConnection | null} */ (null);
   let location_ = /** @type {string | null} */ (null);
   let stream = /** @type {MediaStream | null} */ (null);
+  let janusView = /** @type {{ close: () => void } | null} */ (null);
+  let remote = /** @type {MediaStream | null} */ (null);
 
   const show = (state, text = status.dataset[state] || "") => {
     panel.dataset.state = state;
@@ -34,6 +39,9 @@ function startStage(panel) {
     pc = null;
     if (stream) stream.getTracks().forEach((track) => track.stop());
     stream = null;
+    if (janusView) janusView.close();
+    janusView = null;
+    delete panel.dataset.via;
     selfVideo.srcObject = null;
     hostVideo.srcObject = null;
     seats.forEach((seat) => (seatVideo(seat).srcObject = null));
@@ -67,11 +75,12 @@ function startStage(panel) {
     selfVideo.srcObject = stream;
     const peer = new RTCPeerConnection({ iceServers: JSON.parse(panel.dataset.iceServers || "[]") });
     pc = peer;
-    const remote = new MediaStream();
-    hostVideo.srcObject = remote;
+    const fromServer = new MediaStream();
+    remote = fromServer;
+    hostVideo.srcObject = fromServer;
     const own = stream.getTracks().map((track) => peer.addTransceiver(track, { direction: "sendrecv", streams: [stream] }));
     peer.addEventListener("track", (event) => {
-      if (own.includes(event.transceiver)) remote.addTrack(event.track); // the host's, on our own transceivers
+      if (own.includes(event.transceiver)) fromServer.addTrack(event.track); // the host's, on our own transceivers
     });
     for (const seat of seats) {
       const video = peer.addTransceiver("video", { direction: "recvonly" });
@@ -108,6 +117,32 @@ function startStage(panel) {
     }
     location_ = response.headers.get("Location");
     await peer.setRemoteDescription({ type: "answer", sdp: await response.text() });
+    if (panel.dataset.janus === "true" && location_) viaJanus(peer, location_);
+  };
+
+  /** Watch the host through Janus: the stage ticket exists once the server has published us both (retried). */
+  const viaJanus = async (peer, guestLocation) => {
+    const ice = JSON.parse(panel.dataset.iceServers || "[]");
+    const hostFeed = (ticket) => (ticket.feeds.find((feed) => feed.display === "host") || {}).feed;
+    const lost = () => {
+      janusView = null;
+      delete panel.dataset.via;
+      if (peer === pc) hostVideo.srcObject = remote;
+    };
+    for (let attempt = 0; attempt < 15 && peer === pc; attempt++) {
+      try {
+        const view = await watchJanus(hostVideo, `${guestLocation}/ticket`, ice, lost, hostFeed);
+        if (peer !== pc) {
+          view.close();
+          return;
+        }
+        janusView = view;
+        panel.dataset.via = "janus";
+        return;
+      } catch {
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      }
+    }
   };
 
   part("join").addEventListener("click", () => {
