@@ -1,7 +1,8 @@
 """连麦 in Janus scaled mode in a real Chromium at phone size, against a real server process and a real Janus of the
 test's own: the host broadcasts over RTMP, a guest joins from the invite page with a fake camera, and the page
-watches the host through Janus with the stage ticket it asks at its own session (``data-via="janus"``), while
-the server has published the host and the guest into the room's stage videoroom. ICE runs over loopback."""
+watches the host through Janus with the stage ticket it asks at its own session (``data-via="janus"``), and the
+host's console watches the guest through Janus with the host's ticket, while the server has published the host
+and the guest into the room's stage videoroom. ICE runs over loopback."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from benchmarks.janus_gateway import JanusServer, participants
 
 from knowcast.media.janus_program import videoroom_of
 from knowcast.media.janus_stage import HOST, STAGE
+from tests.conftest import PASSWORD
 from tests.live_server import SECRET as LIVE_SECRET
 from tests.live_server import LiveServer, start_server
 from tests.media.conftest import fake_media_chromium, make_room_in, publish_flv, wait_in_page
@@ -68,13 +70,20 @@ async def _stage_in_janus(janus: JanusServer, janus_room: int) -> list[str]:
     pytest.fail("the host and the guest never appeared in the stage videoroom")
 
 
-def test_a_guest_on_a_phone_watches_the_host_through_janus(
+def test_a_guest_on_a_phone_and_the_host_console_watch_each_other_through_janus(
     server: LiveServer, janus_gateway: JanusServer, new_context: Any, artifacts: Path, sample_flv: Path
 ) -> None:
     with ThreadPoolExecutor(1) as pool:  # Playwright's sync API owns this thread's event loop
-        room_id, key, _ = pool.submit(asyncio.run, make_room_in(server)).result()
+        room_id, key, email = pool.submit(asyncio.run, make_room_in(server)).result()
         publisher = publish_flv(server, key, sample_flv)
         try:
+            host = new_context(phone=True).new_page()
+            host.goto(f"{server.url}/signin?next=/studio/rooms/{room_id}")
+            host.fill("input[name=email]", email)
+            host.fill("input[name=password]", PASSWORD)
+            host.click("[data-testid=signin-form] button[type=submit]")
+            host.wait_for_url(f"**/studio/rooms/{room_id}")
+            assert host.get_attribute("[data-testid=stage]", "data-janus") == "true"
             token = pool.submit(asyncio.run, _invite(server, room_id)).result()
             guest = new_context(phone=True, permissions=["camera", "microphone"]).new_page()
             guest.goto(f"{server.url}/stage/join#{token}")
@@ -90,6 +99,15 @@ def test_a_guest_on_a_phone_watches_the_host_through_janus(
             start = guest.evaluate(f"{video}.currentTime")
             wait_in_page(guest, f"{video}.currentTime > {start} + 1", 40_000)
             guest.screenshot(path=str(artifacts / "guest-stage-janus.png"))
+
+            # the host's console watches the guest through Janus too
+            tile = "document.querySelector('[data-testid=stage-guest]')"
+            wait_in_page(host, f"{tile} !== null && {tile}.dataset.via === 'janus'", 60_000)
+            video = f"{tile}.querySelector('video')"
+            wait_in_page(host, f"{video}.videoWidth > 0 && {video}.readyState >= 2", 40_000)
+            start = host.evaluate(f"{video}.currentTime")
+            wait_in_page(host, f"{video}.currentTime > {start} + 1", 40_000)
+            host.screenshot(path=str(artifacts / "console-stage-janus.png"))
             guest.click("[data-testid=stage-leave-button]")
         finally:
             publisher.terminate()

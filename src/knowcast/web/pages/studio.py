@@ -148,4 +148,5 @@ def _camera(request: Request, room: Room) -> dict[str, object] | None:
     """What "go live with camera" needs, when this process takes WHIP publishers and the room can still go live."""
     if media_of(request).whip is None or room.state is RoomState.ENDED:
         return None
-    return {"ice_servers": ice_servers(pages(request).settings)}
+    janus = media_of(request).janus_stage is not None  # scaled mode: the stage's guests are watched through Janus
+    return {"ice_servers": ice_servers(pages(request).settings), "janus": janus}

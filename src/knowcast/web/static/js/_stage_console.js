@@ -2,6 +2,7 @@
 // guest directly over WebRTC (a recvonly view per guest), mute or remove them, switch the program's layout.
 // The stage's state is read every 2 s (and at once on a stage.* event) from /api/v1/media/rooms/{id}/stage.
 import { api, csrfToken as csrf } from "./_api.js";
+import { watchJanus } from "./_janus.js";
 import { gathered } from "./_webrtc.js";
 
 const POLL_MS = 2000;
@@ -13,10 +14,37 @@ export function startStageConsole(panel) {
   const part = (name) => /** @type {HTMLElement} */ (panel.querySelector(`[data-stage=${name}]`));
   const list = part("guests");
   const status = part("status");
-  /** @type {Map<string, {tile: HTMLElement, pc: RTCPeerConnection | null, view: string | null}>} */
+  /** @type {Map<string, {tile: HTMLElement, pc: RTCPeerConnection | null, view: string | null, janus?: {close: () => void} | null}>} */
   const tiles = new Map();
 
-  const watch = async (guestId, video) => {
+  /** Scaled mode (data-janus): the guest's feed from Janus with the host's stage ticket, retried while the server
+   * publishes it; null when it does not come (the console then watches through the server). */
+  const throughJanus = async (guestId, video, tile) => {
+    const gone = () => !tiles.has(guestId) && attempts > 0;
+    let attempts = 0;
+    const feedOf = (ticket) => (ticket.feeds.find((feed) => feed.display === `guest:${guestId}`) || {}).feed;
+    const ice = JSON.parse(panel.dataset.iceServers || "[]");
+    for (; attempts < 10 && !gone(); attempts++) {
+      try {
+        const view = await watchJanus(video, `${base}/ticket`, ice, () => delete tile.dataset.via, feedOf);
+        if (!tiles.has(guestId)) {
+          view.close(); // the guest left while we were connecting
+          return null;
+        }
+        tile.dataset.via = "janus";
+        return view;
+      } catch {
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      }
+    }
+    return null;
+  };
+
+  const watch = async (guestId, video, tile) => {
+    if (panel.dataset.janus === "true") {
+      const janus = await throughJanus(guestId, video, tile);
+      if (janus) return { pc: null, view: null, janus };
+    }
     const pc = new RTCPeerConnection({ iceServers: JSON.parse(panel.dataset.iceServers || "[]") });
     pc.addTransceiver("video", { direction: "recvonly" });
     pc.addTransceiver("audio", { direction: "recvonly" });
@@ -68,7 +96,7 @@ export function startStageConsole(panel) {
     remove.addEventListener("click", () => act(() => api("DELETE", `${base}/guests/${encodeURIComponent(guest.id)}`)));
     tile.append(video, name, state, mute, remove);
     const entry = { tile, pc: /** @type {RTCPeerConnection | null} */ (null), view: /** @type {string | null} */ (null) };
-    watch(guest.id, video)
+    watch(guest.id, video, tile)
       .then((view) => Object.assign(entry, view))
       .catch(() => {});
     return entry;
@@ -78,6 +106,7 @@ export function startStageConsole(panel) {
     const entry = tiles.get(id);
     if (!entry) return;
     if (entry.pc) entry.pc.close();
+    if (entry.janus) entry.janus.close();
     if (entry.view) fetch(entry.view, { method: "DELETE", headers: { "X-CSRF-Token": csrf() } }).catch(() => {});
     entry.tile.remove();
     tiles.delete(id);
