@@ -5,7 +5,8 @@
 // so guests see and hear each other as they come and go without renegotiating; a guest's own sound never comes
 // back (each seat only ever holds another guest).
 // In Janus scaled mode (data-janus) the page then watches the host through Janus with a stage ticket asked at
-// its own session (data-via="janus" once it does); the host's picture on the connection stays the fallback.
+// its own session (data-via="janus" once it does), and each seat watches the guest sitting in it through Janus too
+// (their `guest:<id>` feed, data-via="janus" on the seat); what the connection brings stays the fallback for both.
 import { watchJanus } from "./_janus.js";
 import { gathered, refusal } from "./_webrtc.js";
 
@@ -24,6 +25,12 @@ function startStage(panel) {
   let stream = /** @type {MediaStream | null} */ (null);
   let janusView = /** @type {{ close: () => void } | null} */ (null);
   let remote = /** @type {MediaStream | null} */ (null);
+  /** Per seat: the connection's picture and sound for it (the fallback) and the Janus view of its guest, if any. */
+  const seatState = seats.map(() => ({
+    fallback: /** @type {MediaStream | null} */ (null),
+    guestId: "",
+    view: /** @type {{ close: () => void } | null} */ (null),
+  }));
 
   const show = (state, text = status.dataset[state] || "") => {
     panel.dataset.state = state;
@@ -44,8 +51,11 @@ function startStage(panel) {
     delete panel.dataset.via;
     selfVideo.srcObject = null;
     hostVideo.srcObject = null;
-    seats.forEach((seat) => (seatVideo(seat).srcObject = null));
     seated([]);
+    seats.forEach((seat, index) => {
+      seatVideo(seat).srcObject = null;
+      seatState[index].fallback = null;
+    });
     show(state, text);
   };
 
@@ -59,6 +69,56 @@ function startStage(panel) {
       /** @type {HTMLElement} */ (seat.querySelector("[data-seat-muted]")).hidden = !(guest && guest.muted);
     });
     videos.dataset.seats = String(who.filter(Boolean).length);
+    seats.forEach((_, index) => seatThroughJanus(index, (who[index] || { guest_id: "" }).guest_id));
+  };
+
+  /** A seat's guest changed: drop the Janus view of the one before and, in scaled mode, watch the new one there. */
+  const seatThroughJanus = (index, guestId) => {
+    const state = seatState[index];
+    const seat = seats[index];
+    if (state.guestId === String(guestId)) return;
+    if (state.view) state.view.close();
+    state.view = null;
+    state.guestId = String(guestId);
+    delete seat.dataset.via;
+    if (state.fallback) seatVideo(seat).srcObject = state.fallback;
+    if (guestId && panel.dataset.janus === "true" && pc && location_) watchSeat(pc, location_, index, state.guestId);
+  };
+
+  /** Watch the guest in seat `index` through Janus (retried while the server publishes them); the connection's seat
+   * stays the fallback when Janus fails or drops them. */
+  const watchSeat = async (peer, guestLocation, index, guestId) => {
+    const state = seatState[index];
+    const seat = seats[index];
+    const current = () => peer === pc && state.guestId === guestId;
+    const ice = JSON.parse(panel.dataset.iceServers || "[]");
+    const feed = (ticket) => (ticket.feeds.find((one) => one.display === `guest:${guestId}`) || {}).feed;
+    const lost = () => {
+      if (!current()) return;
+      state.view = null;
+      delete seat.dataset.via;
+      seatVideo(seat).srcObject = state.fallback;
+    };
+    for (let attempt = 0; attempt < 15 && current(); attempt++) {
+      try {
+        const holder = document.createElement("video"); // the picture goes to the seat only if still current
+        const view = await watchJanus(holder, `${guestLocation}/ticket`, ice, lost, (ticket) => {
+          const id = feed(ticket);
+          if (id === undefined) throw new Error("not in janus yet");
+          return id;
+        });
+        if (!current()) {
+          view.close();
+          return;
+        }
+        state.view = view;
+        seatVideo(seat).srcObject = holder.srcObject;
+        seat.dataset.via = "janus";
+        return;
+      } catch {
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      }
+    }
   };
 
   const join = async () => {
@@ -85,7 +145,9 @@ function startStage(panel) {
     for (const seat of seats) {
       const video = peer.addTransceiver("video", { direction: "recvonly" });
       const audio = peer.addTransceiver("audio", { direction: "recvonly" });
-      seatVideo(seat).srcObject = new MediaStream([video.receiver.track, audio.receiver.track]);
+      const fallback = new MediaStream([video.receiver.track, audio.receiver.track]);
+      seatState[seats.indexOf(seat)].fallback = fallback;
+      seatVideo(seat).srcObject = fallback;
     }
     const channel = peer.createDataChannel("stage");
     channel.addEventListener("message", (event) => {
