@@ -2,7 +2,8 @@
 at phone size, each in a Chromium of its own whose fake camera loops a one-colour .y4m (red, blue), join from their
 invitation links against a real server process and a real Janus of the test's own. Each page's seat watches the
 other guest's ``guest:<id>`` feed in the stage videoroom (``data-via="janus"`` on the seat), labelled with their
-name, and the picture there is the other's colour; when one leaves, the other's seat empties. ICE runs over
+name, and the picture there is the other's colour; when Janus stops, each seat shows the other again from the
+page's own connection (the fallback); when one leaves, the other's seat empties. ICE runs over
 loopback."""
 
 from __future__ import annotations
@@ -87,6 +88,16 @@ def test_two_guests_in_scaled_mode_see_each_other_in_their_seats_through_janus(
             blue.screenshot(path=str(artifacts / "guest-blue-sees-red-janus.png"))
             box = red.locator("[data-testid=stage-seat][data-seat='0'] video").bounding_box()
             assert box is not None and box["x"] + box["width"] <= 390  # the grid still fits the phone's width
+
+            # Janus goes away: each seat falls back to the other guest's picture on the page's own connection
+            janus_gateway.stop()
+            try:
+                for page, colour in ((red, BLUE), (blue, RED)):
+                    fallen = "document.querySelector(\"[data-seat='0']\").dataset.via === undefined"
+                    wait_in_page(page, fallen, 90_000)
+                    _until(lambda page=page, colour=colour: seat_shows(page, 0, colour), "the seat from the connection")
+            finally:
+                janus_gateway.start()
 
             blue.click("[data-testid=stage-leave-button]")
             red.wait_for_selector("[data-testid=stage-seat][data-seat='0']", state="hidden", timeout=30_000)
