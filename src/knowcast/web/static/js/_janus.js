@@ -4,7 +4,7 @@
 // offer), "start" with our answer, which carries all our ICE candidates (no trickle). A long poll brings
 // Janus's events; a keepalive holds the session; leaving destroys it.
 import { csrfToken } from "./_api.js";
-import { CONNECT_MS, connected, gathered, refusal } from "./_webrtc.js";
+import { gathered, refusal, view } from "./_webrtc.js";
 
 const KEEPALIVE_MS = 25000; // under Janus's session_timeout (60 s by default)
 const ANSWER_MS = 10000;
@@ -115,16 +115,7 @@ export async function watchJanus(video, ticketUrl, iceServers, onLost, feedOf = 
   const ticket = await response.json();
   const janus = new JanusSession(ticket.url, ticket.token);
   const pc = new RTCPeerConnection({ iceServers: ticket.ice_servers || iceServers });
-  const stream = new MediaStream();
-  pc.addEventListener("track", (event) => stream.addTrack(event.track));
-  let open = true;
-  const close = () => {
-    if (!open) return;
-    open = false;
-    pc.close();
-    janus.destroy();
-  };
-  try {
+  const negotiate = async () => {
     await janus.create();
     const handle = await janus.attach();
     const join = { request: "join", ptype: "subscriber", room: ticket.room, streams: [{ feed: feedOf(ticket) }], token: ticket.room_token };
@@ -134,17 +125,6 @@ export async function watchJanus(video, ticketUrl, iceServers, onLost, feedOf = 
     await pc.setLocalDescription(await pc.createAnswer());
     await gathered(pc);
     await janus.message(handle, { request: "start" }, { type: "answer", sdp: pc.localDescription.sdp });
-    await connected(pc, CONNECT_MS);
-  } catch (err) {
-    close();
-    throw err;
-  }
-  pc.addEventListener("connectionstatechange", () => {
-    if (open && (pc.connectionState === "failed" || pc.connectionState === "closed")) {
-      close();
-      onLost();
-    }
-  });
-  video.srcObject = stream;
-  return { close };
+  };
+  return view(video, pc, negotiate, () => janus.destroy(), onLost);
 }

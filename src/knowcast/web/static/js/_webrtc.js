@@ -41,44 +41,28 @@ export function connected(pc, ms) {
 }
 
 /**
- * Watches a room's program over WHEP into `video`: resolves once connected, rejects when the server refuses
- * (503 `media.webrtc_full`: this process holds all the WebRTC viewers it can) or the connection does not come
- * up in time; the caller then plays HLS. `onLost` is called once if the connection later fails.
+ * A receive-only view into `video` on `pc`, set up by `negotiate` (WHEP here, Janus in _janus.js): resolves with
+ * `{close}` once connected; rejects, closed, when negotiating fails or the connection does not come up in time
+ * (the caller then plays HLS). `release` runs once when the view closes (tells the other end); `onLost` is called
+ * once if the connection later fails.
  * @param {HTMLVideoElement} video
- * @param {string} url
- * @param {RTCIceServer[]} iceServers
+ * @param {RTCPeerConnection} pc
+ * @param {() => Promise<void>} negotiate
+ * @param {() => void} release
  * @param {() => void} onLost
  */
-export async function watch(video, url, iceServers, onLost) {
-  const pc = new RTCPeerConnection({ iceServers });
-  pc.addTransceiver("video", { direction: "recvonly" });
-  pc.addTransceiver("audio", { direction: "recvonly" });
+export async function view(video, pc, negotiate, release, onLost) {
   const stream = new MediaStream();
   pc.addEventListener("track", (event) => stream.addTrack(event.track));
-  /** @type {string | null} */
-  let location = null;
   let open = true;
   const close = () => {
     if (!open) return;
     open = false;
     pc.close();
-    if (location) {
-      const headers = { "X-CSRF-Token": csrfToken() };
-      fetch(location, { method: "DELETE", headers, credentials: "same-origin", keepalive: true }).catch(() => {});
-    }
+    release();
   };
   try {
-    await pc.setLocalDescription(await pc.createOffer());
-    await gathered(pc);
-    const response = await fetch(url, {
-      method: "POST",
-      headers: { "Content-Type": "application/sdp", "X-CSRF-Token": csrfToken() },
-      body: pc.localDescription.sdp,
-      credentials: "same-origin",
-    });
-    if (response.status !== 201) throw await refusal(response);
-    location = response.headers.get("Location");
-    await pc.setRemoteDescription({ type: "answer", sdp: await response.text() });
+    await negotiate();
     await connected(pc, CONNECT_MS);
   } catch (err) {
     close();
@@ -92,4 +76,40 @@ export async function watch(video, url, iceServers, onLost) {
   });
   video.srcObject = stream;
   return { close };
+}
+
+/**
+ * Watches a room's program over WHEP into `video` (see `view`): rejects when the server refuses (503
+ * `media.webrtc_full`: this process holds all the WebRTC viewers it can) or the connection does not come up in
+ * time; the caller then plays HLS.
+ * @param {HTMLVideoElement} video
+ * @param {string} url
+ * @param {RTCIceServer[]} iceServers
+ * @param {() => void} onLost
+ */
+export async function watch(video, url, iceServers, onLost) {
+  const pc = new RTCPeerConnection({ iceServers });
+  pc.addTransceiver("video", { direction: "recvonly" });
+  pc.addTransceiver("audio", { direction: "recvonly" });
+  /** @type {string | null} */
+  let location = null;
+  const negotiate = async () => {
+    await pc.setLocalDescription(await pc.createOffer());
+    await gathered(pc);
+    const response = await fetch(url, {
+      method: "POST",
+      headers: { "Content-Type": "application/sdp", "X-CSRF-Token": csrfToken() },
+      body: pc.localDescription.sdp,
+      credentials: "same-origin",
+    });
+    if (response.status !== 201) throw await refusal(response);
+    location = response.headers.get("Location");
+    await pc.setRemoteDescription({ type: "answer", sdp: await response.text() });
+  };
+  const release = () => {
+    if (!location) return;
+    const headers = { "X-CSRF-Token": csrfToken() };
+    fetch(location, { method: "DELETE", headers, credentials: "same-origin", keepalive: true }).catch(() => {});
+  };
+  return view(video, pc, negotiate, release, onLost);
 }
