@@ -82,6 +82,14 @@ class JanusServer:
     def log(self) -> Path:
         return self.folder / "janus.log"
 
+    def settings(self) -> dict[str, str]:
+        """The Knowcast settings of scaled mode with this Janus (``Settings.model_copy(update=...)``)."""
+        return {"janus_url": self.url, "janus_token_secret": self.token_secret, "janus_admin_key": self.admin_key}
+
+    def env(self) -> dict[str, str]:
+        """The same settings as a Knowcast process's environment."""
+        return {f"KNOWCAST_{name.upper()}": value for name, value in self.settings().items()}
+
     def start(self) -> None:
         """Start Janus (again, after ``stop``: the same config, port and secrets) and wait until it answers."""
         with self.log.open("ab") as out:

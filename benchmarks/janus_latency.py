@@ -152,11 +152,7 @@ def bench_janus(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     binary = os.environ.get("KNOWCAST_JANUS_BINARY") or shutil.which("janus") or "/usr/sbin/janus"
     with janus_server(binary, tmp / "janus") as janus:
         server = Server(tmp / "whep", ffmpeg, ladder="", webrtc_viewers=0)
-        server.env |= {
-            "KNOWCAST_JANUS_URL": janus.url,
-            "KNOWCAST_JANUS_TOKEN_SECRET": janus.token_secret,
-            "KNOWCAST_JANUS_ADMIN_KEY": janus.admin_key,
-        }
+        server.env |= janus.env()
         with server:
             result.update(asyncio.run(measure(server, janus, args.samples, args.cpu_seconds, args.janus_viewers)))
     result["load_average_1m"] = round(os.getloadavg()[0], 2)

@@ -29,13 +29,7 @@ pytestmark = pytest.mark.timeout(300)
 
 @pytest.fixture
 def settings(settings: Settings, janus_gateway: JanusServer) -> Settings:
-    return settings.model_copy(
-        update={
-            "janus_url": janus_gateway.url,
-            "janus_token_secret": janus_gateway.token_secret,
-            "janus_admin_key": janus_gateway.admin_key,
-        }
-    )
+    return settings.model_copy(update=janus_gateway.settings())
 
 
 def centre(picture: Any) -> tuple[int, int, int]:
