@@ -20,7 +20,7 @@ from starlette.requests import HTTPConnection
 from knowcast.analytics.intake import Visit
 from knowcast.analytics.routes import visit_of
 from knowcast.analytics.runtime import AnalyticsRuntime
-from knowcast.analytics.schemas import EventBatch
+from knowcast.analytics.schemas import EventBatch, IntakeResult
 from knowcast.context import AppContext
 from knowcast.errors import validation_failed
 from knowcast.realtime.connection import Connection
@@ -47,15 +47,21 @@ class SocketIntake:
         own = [event for event in batch.events if event.room_id == conn.room_id]
         intake = self.runtime.intake
         assert intake is not None
-        result = await intake.accept(await self._visit(conn, scope), own) if own else None
-        reasons = dict(result.reasons) if result else {}
+        result = (  # the visit is worked out only for a frame that holds an event it is needed for
+            await intake.accept(await self._visit(conn, scope), own)
+            if own
+            else IntakeResult(accepted=0, rejected=0, reasons={})
+        )
         others = len(batch.events) - len(own)
-        if others:
-            for _ in range(others):
-                self.runtime.reject(conn.room_id, OTHER_ROOM)
-            reasons[OTHER_ROOM] = others
-        accepted = result.accepted if result else 0
-        return {"type": "tracked", "accepted": accepted, "rejected": len(batch.events) - accepted, "reasons": reasons}
+        for _ in range(others):
+            self.runtime.reject(conn.room_id, OTHER_ROOM)
+        reasons = result.reasons | ({OTHER_ROOM: others} if others else {})
+        return {
+            "type": "tracked",
+            "accepted": result.accepted,
+            "rejected": result.rejected + others,
+            "reasons": reasons,
+        }
 
     async def _visit(self, conn: Connection, scope: Mapping[str, Any]) -> Visit:
         visit: Visit | None = conn.extra.get(VISIT)
