@@ -8,6 +8,7 @@ import logging
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -48,7 +49,8 @@ from knowcast.realtime.hub import Hub
 from knowcast.rooms import domain as rooms
 from knowcast.settings import Settings
 from knowcast.web import domain as web
-from knowcast.web.assets import StaticAssets
+from knowcast.web.assets import AssetFiles, StaticAssets
+from knowcast.web.front import Instant
 from knowcast.web.room_page import RoomPageFastPath
 from knowcast.web.templating import STATIC_DIR, Pages
 
@@ -77,9 +79,14 @@ DOMAINS: tuple[Domain, ...] = (
 class KnowcastApp(FastAPI):
     """The FastAPI app with ``front`` answering ahead of it: the flash-sale attempt (commerce/fastpath.py), the
     one request that comes ten thousand times a second, skips even FastAPI's and Starlette's outer layers (the
-    telemetry check, the error middleware; about 10 µs). Everything else, lifespan included, goes to the app."""
+    telemetry check, the error middleware; about 10 µs). Everything else, lifespan included, goes to the app.
+    ``instant`` answers what it knows by heart before there is even a request cycle (web/front.py)."""
 
     front: ASGIApp | None = None
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.instant = Instant()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.front is None:
@@ -194,7 +201,9 @@ def install_pipeline(ctx: AppContext, app: KnowcastApp) -> None:
     ctx.metrics.count_from(
         "knowcast_static_assets", "hashed static files answered from memory, by status", "status", asset_answers, ()
     )
-    app.add_middleware(StaticAssets, static_dir=STATIC_DIR, counts=asset_answers)  # from memory (web/assets.py)
+    assets = AssetFiles(STATIC_DIR, counts=asset_answers)
+    app.add_middleware(StaticAssets, files=assets)  # from memory (web/assets.py)
+    app.instant.answerers.append(assets.instant)  # the same, in the server's parser callback (web/front.py)
     app.front = FlashFastPath(app.behind, ctx)  # ahead of it all: flash-sale attempts (commerce/fastpath.py)
 
 

@@ -229,7 +229,7 @@ def cmd_payments_reconcile(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    from knowcast.realtime.serving import UVICORN_WS_OPTIONS
+    from knowcast.web.front import server_options
 
     host, port = args.host or settings.host, args.port or settings.port
     settings.check_payments_for_production()  # before any worker starts
@@ -248,7 +248,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             workers=args.workers,
             log_config=None,
             access_log=False,
-            **UVICORN_WS_OPTIONS,
+            **server_options(),  # instant answers in the parser's callback (web/front.py), the live socket's options
         )
         return 0
     from knowcast.app import create_app
@@ -264,7 +264,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         port=port,
         log_config=None,
         access_log=False,
-        **UVICORN_WS_OPTIONS,  # proxy headers off: the app believes them only from KNOWCAST_TRUSTED_PROXIES
+        **server_options(),  # as above; proxy headers off: the app believes them only from KNOWCAST_TRUSTED_PROXIES
     )
     return 0
 

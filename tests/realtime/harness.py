@@ -17,7 +17,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from knowcast.context import AppContext
 from knowcast.deps import SESSION_COOKIE
-from knowcast.realtime.serving import UVICORN_WS_OPTIONS
+from knowcast.web.front import server_options
 from tests.live_server import free_port
 
 Message = dict[str, Any]
@@ -35,7 +35,7 @@ class LiveApp:
 
 async def serve(app: Any) -> AsyncIterator[LiveApp]:
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning", **UVICORN_WS_OPTIONS)
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning", **server_options())
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:

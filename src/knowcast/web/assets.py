@@ -5,7 +5,8 @@ brotli copy beside each text file and maps logical names to hashed files in dist
 for ``asset("dist/room_page.js")`` and get ``/static/dist/room_page-MBRGR4GM.js``: a new build changes the name, so
 browsers may keep a file for a year without asking again (``Cache-Control: immutable``). A crowd joining a
 room then fetches each file once per browser, and each fetch is a dictionary look-up here: no thread, no
-``stat``, no compression per request, and none of the app's middleware.
+``stat``, no compression per request, and none of the app's middleware (with the front protocol, web/front.py,
+not even a request cycle).
 """
 
 from __future__ import annotations
@@ -21,9 +22,11 @@ from pathlib import Path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from knowcast.middleware import SECURITY_HEADERS
+from knowcast.web import front
 
 log = logging.getLogger(__name__)
 PREFIX = "/static/dist/"
+RAW_PREFIX = PREFIX.encode()
 IMMUTABLE = b"public, max-age=31536000, immutable"
 ENCODINGS = (("br", ".br"), ("gzip", ".gz"))  # preferred first
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,200}")
@@ -70,32 +73,46 @@ class Built:
     bodies: dict[str, bytes]  # content-coding ("identity", "br", "gzip") → body
     content_type: bytes
     etag: bytes
+    headers: dict[str, front.Headers]  # content-coding → the answer's own headers (without length or security)
 
 
-class StaticAssets:
-    """ASGI middleware: GET/HEAD /static/dist/<hashed name> from memory; everything else passes on.
+class AssetFiles:
+    """The built files (read on first request and kept: the set is fixed by the build) and the answer to a
+    request for one: the brotli copy when the browser accepts ``br``, else gzip, else the file itself, with
+    ``Vary: Accept-Encoding``. ``instant`` gives it in the server's parser callback (web/front.py);
+    ``StaticAssets`` through ASGI, where the front protocol is not serving."""
 
-    Files are read on first request and kept (the set is fixed by the build). The answer is the brotli copy
-    when the browser accepts ``br``, else gzip, else the file itself, with ``Vary: Accept-Encoding``.
-    """
-
-    def __init__(self, app: ASGIApp, static_dir: Path, counts: Counter[str] | None = None) -> None:
-        self.app = app
+    def __init__(self, static_dir: Path, counts: Counter[str] | None = None) -> None:
         self.counts: Counter[str] = Counter() if counts is None else counts  # answers by status, for /metrics
         self.dist = static_dir / "dist"
         self.files: dict[str, Built | None] = {}
         self.security = [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path: str = scope["path"] if scope["type"] == "http" else ""
-        if not path.startswith(PREFIX) or scope["method"] not in ("GET", "HEAD"):
-            await self.app(scope, receive, send)
-            return
-        built = self.load(path[len(PREFIX) :])
+    def instant(self, request: front.Request) -> front.Answer | None:
+        if not request.path.startswith(RAW_PREFIX):
+            return None
+        return self.answer(request.path[len(RAW_PREFIX) :].decode("latin-1"), request.headers)
+
+    def answer(self, name: str, request_headers: front.Headers) -> front.Answer | None:
+        """The answer to GET (or HEAD) /static/dist/<name>; None when no such file was built."""
+        built = self.load(name)
         if built is None:
-            await self.app(scope, receive, send)  # the static mount answers (404 for a name never built)
-            return
-        await self.answer(scope, send, built)
+            return None
+        accepted = b""
+        not_modified = False
+        for key, value in request_headers:
+            if key == b"accept-encoding":
+                accepted = value
+            elif key == b"if-none-match":
+                not_modified = built.etag in value
+        coding = next((c for c, _ in ENCODINGS if c in built.bodies and c.encode() in accepted), "identity")
+        headers = [*built.headers[coding], *self.security]
+        self.counts["304" if not_modified else "200"] += 1
+        if not_modified:
+            return front.Answer(304, headers)
+        body = built.bodies[coding]
+        headers.append((b"content-length", b"%d" % len(body)))
+        return front.Answer(200, headers, body)
 
     def load(self, name: str) -> Built | None:
         if name in self.files:
@@ -107,32 +124,25 @@ class StaticAssets:
             self.files[name] = built
         return built
 
-    async def answer(self, scope: Scope, send: Send, built: Built) -> None:
-        accepted = b""
-        not_modified = False
-        for key, value in scope["headers"]:
-            if key == b"accept-encoding":
-                accepted = value
-            elif key == b"if-none-match":
-                not_modified = built.etag in value
-        coding = next((c for c, _ in ENCODINGS if c in built.bodies and c.encode() in accepted), "identity")
-        body = built.bodies[coding]
-        headers = [
-            (b"content-type", built.content_type),
-            (b"cache-control", IMMUTABLE),
-            (b"etag", built.etag),
-            (b"vary", b"Accept-Encoding"),
-            *self.security,
-        ]
-        if coding != "identity":
-            headers.append((b"content-encoding", coding.encode()))
-        status = 304 if not_modified else 200
-        self.counts["304" if not_modified else "200"] += 1
-        if status == 200:
-            headers.append((b"content-length", str(len(body)).encode()))
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        send_body = status == 200 and scope["method"] == "GET"
-        await send({"type": "http.response.body", "body": body if send_body else b""})
+
+class StaticAssets:
+    """ASGI middleware: GET/HEAD /static/dist/<hashed name> from memory (``AssetFiles``); the rest passes on."""
+
+    def __init__(self, app: ASGIApp, files: AssetFiles) -> None:
+        self.app = app
+        self.files = files
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"] if scope["type"] == "http" else ""
+        if not path.startswith(PREFIX) or scope["method"] not in ("GET", "HEAD"):
+            await self.app(scope, receive, send)
+            return
+        answer = self.files.answer(path[len(PREFIX) :], scope["headers"])
+        if answer is None:
+            await self.app(scope, receive, send)  # the static mount answers (404 for a name never built)
+            return
+        await send({"type": "http.response.start", "status": answer.status, "headers": answer.headers})
+        await send({"type": "http.response.body", "body": answer.body if scope["method"] == "GET" else b""})
 
 
 def read_built(path: Path) -> Built:
@@ -141,5 +151,9 @@ def read_built(path: Path) -> Built:
         copy = path.with_name(path.name + suffix)
         if copy.is_file():
             bodies[coding] = copy.read_bytes()
-    content_type = TYPES.get(path.suffix) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    return Built(bodies, content_type.encode(), f'"{path.name}"'.encode())
+    content_type = (TYPES.get(path.suffix) or mimetypes.guess_type(path.name)[0] or "application/octet-stream").encode()
+    etag = f'"{path.name}"'.encode()
+    common = [(b"content-type", content_type), (b"cache-control", IMMUTABLE), (b"etag", etag)]
+    common.append((b"vary", b"Accept-Encoding"))
+    headers = {c: common + ([] if c == "identity" else [(b"content-encoding", c.encode())]) for c in bodies}
+    return Built(bodies, content_type, etag, headers)

@@ -1,0 +1,146 @@
+"""The server's HTTP protocol: uvicorn's, with answers the app knows by heart given in the parser's callback.
+
+A crowd opening a room asks for the same few things thousands of times a second, and most of them (the
+hashed static files, the room page of an anonymous viewer once rendered) are bytes in memory. Through ASGI
+each costs a request scope, a response cycle with its event, a task and the middleware chain around two
+``send`` calls; here the parser's ``on_headers_complete`` asks the app's ``instant`` answerers and, when one
+knows the answer, writes it at once. Anything else, and any request while an earlier one on the connection is
+still being answered (pipelining keeps its order), goes through uvicorn's cycle as before.
+
+An answerer is a plain function of the request (method, path, query, headers) returning the response's status,
+headers and body, or None; it must not await and must do what the route would (the same headers, counted in
+the same metrics): tests/web/test_front.py compares both ways.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httptools
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+
+from knowcast.realtime.serving import UVICORN_WS_OPTIONS
+
+Headers = list[tuple[bytes, bytes]]
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """What an instant answer may read: no body (only GET and HEAD come this way)."""
+
+    method: bytes
+    path: bytes
+    query: bytes
+    headers: Headers
+
+    def header(self, name: bytes) -> bytes | None:
+        for key, value in self.headers:
+            if key == name:
+                return value
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    status: int
+    headers: Headers
+    body: bytes = b""
+
+
+Answerer = Callable[[Request], Answer | None]
+
+
+@dataclass
+class Instant:
+    """The app's instant answerers, asked in order (held by the app: ``KnowcastApp.instant``)."""
+
+    answerers: list[Answerer] = field(default_factory=list)
+
+    def answer(self, request: Request) -> Answer | None:
+        for answerer in self.answerers:
+            answer = answerer(request)
+            if answer is not None:
+                return answer
+        return None
+
+
+class _Answered:
+    """Stands in for uvicorn's response cycle after an instant answer: complete from the start."""
+
+    __slots__ = ()
+    response_complete = True
+    disconnected = False
+    keep_alive = True
+
+    class message_event:  # uvicorn calls ``cycle.message_event.set()`` when the connection ends
+        @staticmethod
+        def set() -> None:
+            return None
+
+
+ANSWERED: Any = _Answered()
+
+
+def instant_of(app: Any) -> Instant | None:
+    """The ``Instant`` of the app uvicorn serves (through the middlewares uvicorn may have wrapped it in)."""
+    for _ in range(8):
+        found = getattr(app, "instant", None)
+        if isinstance(found, Instant):
+            return found
+        app = getattr(app, "app", None)
+        if app is None:
+            return None
+    return None
+
+
+class FrontProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol, answering the app's instant requests in the parser's callback."""
+
+    def __init__(self, config: Any, server_state: Any, app_state: Any, _loop: Any = None) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        self.instant: Instant | None = instant_of(self.app)
+
+    def on_headers_complete(self) -> None:
+        if self.instant is not None and self._answer_now():
+            return
+        super().on_headers_complete()
+
+    def _answer_now(self) -> bool:
+        method = self.parser.get_method()
+        if method not in (b"GET", b"HEAD") or self.pipeline or self.parser.should_upgrade():
+            return False
+        if self.cycle is not None and not self.cycle.response_complete:
+            return False
+        url = httptools.parse_url(self.url)
+        answer = self.instant.answer(Request(method, url.path, url.query or b"", self.headers))  # type: ignore[union-attr]
+        if answer is None:
+            return False
+        keep_alive = self.parser.get_http_version() == "1.1" and self.parser.should_keep_alive()
+        self.cycle = ANSWERED
+        self.transport.write(self._encode(answer, method == b"HEAD", keep_alive))
+        if keep_alive:
+            self.on_response_complete()
+        else:
+            self.server_state.total_requests += 1
+            self.transport.close()
+        return True
+
+    def _encode(self, answer: Answer, head: bool, keep_alive: bool) -> bytes:
+        parts = [STATUS_LINE[answer.status]]
+        for name, value in self.server_state.default_headers:
+            parts += [name, b": ", value, b"\r\n"]
+        for name, value in answer.headers:
+            parts += [name, b": ", value, b"\r\n"]
+        if not keep_alive:
+            parts.append(b"connection: close\r\n")
+        parts.append(b"\r\n")
+        if not head:
+            parts.append(answer.body)
+        return b"".join(parts)
+
+
+def server_options() -> dict[str, Any]:
+    """uvicorn's options for serving the app (`knowcast serve`, and the tests that serve it on a real socket)."""
+    return {"http": FrontProtocol, **UVICORN_WS_OPTIONS}
