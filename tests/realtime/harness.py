@@ -33,9 +33,11 @@ class LiveApp:
         return f"{self.ws_base}/api/v1/rooms/{room_id}/live"
 
 
-async def serve(app: Any) -> AsyncIterator[LiveApp]:
+async def serve(app: Any, **options: Any) -> AsyncIterator[LiveApp]:
+    """The app on a free port, served as `knowcast serve` serves it (``options`` override uvicorn's)."""
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning", **server_options())
+    settings = {**server_options(), **options}
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning", **settings)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:
