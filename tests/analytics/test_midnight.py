@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import func, select
 
 from knowcast.analytics import models as m
@@ -47,3 +48,27 @@ async def test_a_view_across_midnight_in_shanghai_is_one_visitor_with_unbroken_w
     assert view is not None and second is not None
     assert view.watched_seconds == 20 and view.visitor.startswith("p:") and second.visitor != view.visitor
     assert rows == 2
+
+
+async def test_ids_need_no_session_once_the_days_salts_are_in_memory_and_do_again_after_midnight(
+    ctx: Any, monkeypatch: Any
+) -> None:
+    """The live socket's intake works a visitor out without opening a session when the salts are known
+    (``ready``); the new day's salt is not, so after midnight ids need the database again once."""
+    clock = {"now": BEFORE}
+    monkeypatch.setattr(visitors, "utcnow", lambda: clock["now"])
+    ids = visitors.VisitorIds("Asia/Shanghai")
+    assert not ids.ready()
+    async with ctx.db.session() as session:
+        first = await ids.pseudonymous(session, "10.0.0.1", "phone")
+        assert await ids.previous(session, "10.0.0.1", "phone") is None  # yesterday had no salt: known as such
+    assert ids.ready()
+    assert await ids.pseudonymous(None, "10.0.0.1", "phone") == first
+    clock["now"] = AFTER
+    assert not ids.ready()
+    with pytest.raises(RuntimeError):  # a new day's salt cannot come from memory
+        await ids.pseudonymous(None, "10.0.0.1", "phone")
+    async with ctx.db.session() as session:
+        assert await ids.previous(session, "10.0.0.1", "phone") == first  # yesterday's id, for a view spanning midnight
+        assert await ids.pseudonymous(session, "10.0.0.1", "phone") != first
+    assert ids.ready()

@@ -49,10 +49,15 @@ class Running:
     def __init__(self) -> None:
         self._cache: dict[int, tuple[float, list[m.Experiment]]] = {}
 
-    async def of_host(self, session: AsyncSession, host_id: int) -> list[m.Experiment]:
+    def cached(self, host_id: int) -> list[m.Experiment] | None:
+        """The host's running experiments if known (and fresh) here: no session needed."""
         hit = self._cache.get(host_id)
-        if hit and hit[0] > time.monotonic():
-            return hit[1]
+        return hit[1] if hit and hit[0] > time.monotonic() else None
+
+    async def of_host(self, session: AsyncSession, host_id: int) -> list[m.Experiment]:
+        hit = self.cached(host_id)
+        if hit is not None:
+            return hit
         query = select(m.Experiment).where(m.Experiment.host_id == host_id, m.Experiment.state == "running")
         rows = list(await session.scalars(query))
         self._cache[host_id] = (time.monotonic() + CACHE_SECONDS, rows)

@@ -65,8 +65,10 @@ class Intake:
         info = self.runtime.room_info_cached(room_id)
         if info is None:
             return None
-        async with self.runtime.ctx.db.session() as session:
-            running = await self.running.of_host(session, info.host_id)
+        running = self.running.cached(info.host_id)
+        if running is None:  # a session only when the host's experiments must be read
+            async with self.runtime.ctx.db.session() as session:
+                running = await self.running.of_host(session, info.host_id)
         secret = self.runtime.settings.secret_key
         chosen = {x.key: assign(secret, x, visitor)["key"] for x in running if x.room_id in (None, room_id)}
         return chosen or None

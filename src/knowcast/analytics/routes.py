@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Request
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import HTTPConnection
 
 from knowcast.accounts.models import User
@@ -35,9 +36,10 @@ router.include_router(report_routes.router)
 router.include_router(insight_routes.router)
 
 
-async def visit_of(request: HTTPConnection, ctx: Ctx, db: Db, user_id: int | None) -> Visit:
+async def visit_of(request: HTTPConnection, ctx: Ctx, db: AsyncSession | None, user_id: int | None) -> Visit:
     """The sender as docs/metrics.md counts them: account id if signed in and consented, else the daily pseudonym.
-    ``request`` is the HTTP request or, for events sent on the live socket, the socket's handshake."""
+    ``request`` is the HTTP request or, for events sent on the live socket, the socket's handshake; ``db`` may
+    be None when the visitor ids need no database (``VisitorIds.ready``)."""
     agreed = consent.state(request.headers, request.cookies).analytics
     agent = request.headers.get("user-agent", "")[:400]
     address = client_ip(request)

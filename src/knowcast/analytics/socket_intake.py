@@ -23,6 +23,7 @@ from knowcast.analytics.runtime import AnalyticsRuntime
 from knowcast.analytics.schemas import EventBatch, IntakeResult
 from knowcast.context import AppContext
 from knowcast.errors import validation_failed
+from knowcast.privacy.visitors import VisitorIds
 from knowcast.realtime.connection import Connection
 from knowcast.realtime.hub import Hub
 from knowcast.realtime.protocol import Track
@@ -66,7 +67,11 @@ class SocketIntake:
     async def _visit(self, conn: Connection, scope: Mapping[str, Any]) -> Visit:
         visit: Visit | None = conn.extra.get(VISIT)
         if visit is None:
-            async with self.ctx.db.session() as db:  # connects only if the visitor's salt must be read
-                visit = await visit_of(HTTPConnection(dict(scope)), self.ctx, db, conn.user_id)
+            request = HTTPConnection(dict(scope))
+            if self.ctx.runtime(VisitorIds).ready():  # the salts are in memory: no database session at all
+                visit = await visit_of(request, self.ctx, None, conn.user_id)
+            else:
+                async with self.ctx.db.session() as db:
+                    visit = await visit_of(request, self.ctx, db, conn.user_id)
             conn.extra[VISIT] = visit
         return visit

@@ -48,10 +48,18 @@ class VisitorIds:
     def use_timezone(self, timezone: str) -> None:
         self.zone, self._salts = ZoneInfo(timezone), {}
 
-    async def salt(self, session: AsyncSession, day: date) -> str:
+    def ready(self) -> bool:
+        """Whether today's salt and yesterday's (or that it had none) are in memory, so that ids are worked out
+        without the database (callers may then pass no session)."""
+        today = local_day(self.zone)
+        return self._salts.get(today) is not None and today - timedelta(days=1) in self._salts
+
+    async def salt(self, session: AsyncSession | None, day: date) -> str:
         """The day's salt, made on first use."""
         salt = await self._known(session, day)
         if salt is None:
+            if session is None:
+                raise RuntimeError("the day's salt is not in memory: a session is needed (see ready())")
             session.add(VisitorSalt(day=day, salt=secrets.token_hex(32)))
             try:
                 await session.commit()
@@ -62,24 +70,26 @@ class VisitorIds:
             assert salt is not None
         return salt
 
-    async def _known(self, session: AsyncSession, day: date) -> str | None:
+    async def _known(self, session: AsyncSession | None, day: date) -> str | None:
         if day not in self._salts:
+            if session is None:
+                raise RuntimeError("the salt is not in memory: a session is needed (see ready())")
             row = await session.get(VisitorSalt, day)
             self._salts = {d: s for d, s in self._salts.items() if d >= day - timedelta(days=1)}
             self._salts[day] = row.salt if row is not None else None
         return self._salts[day]
 
-    async def pseudonymous(self, session: AsyncSession, ip: str, user_agent: str) -> str:
+    async def pseudonymous(self, session: AsyncSession | None, ip: str, user_agent: str) -> str:
         return _pseudonym(await self.salt(session, local_day(self.zone)), ip, user_agent)
 
-    async def previous(self, session: AsyncSession, ip: str, user_agent: str) -> str | None:
+    async def previous(self, session: AsyncSession | None, ip: str, user_agent: str) -> str | None:
         """The id the same address and agent had under yesterday's salt (None once that salt is gone or never
         existed): a view that started before midnight keeps its visitor."""
         salt = await self._known(session, local_day(self.zone) - timedelta(days=1))
         return _pseudonym(salt, ip, user_agent) if salt is not None else None
 
     async def visitor_id(
-        self, session: AsyncSession, user_id: int | None, consented: bool, ip: str, user_agent: str
+        self, session: AsyncSession | None, user_id: int | None, consented: bool, ip: str, user_agent: str
     ) -> str:
         if user_id is not None and consented:
             return consented_visitor(user_id)
