@@ -53,8 +53,7 @@ class IdentityLookups:
         return await self._batches.get(token)
 
     async def _read(self, tokens: list[str]) -> Mapping[str, Identity | None]:
-        async with self._db.session() as session:
-            found = await session_identities(session, tokens)
+        found = await self._db.read(session_identities, tokens)
         if len(self._known) + len(tokens) > MAX_ENTRIES:
             self._known.clear()
         until = time.monotonic() + self._ttl

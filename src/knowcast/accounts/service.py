@@ -8,9 +8,10 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from knowcast.accounts.errors import AccountsCode
 from knowcast.accounts.models import AuthSession, Role, User
@@ -167,17 +168,24 @@ class Identity:
     locale: str | None
 
 
-async def session_identities(session: AsyncSession, tokens: Collection[str]) -> dict[str, Identity]:
-    """``resolve_session`` for many cookie tokens in one query, reading only what a page shows of its user."""
-    hashes = {hash_token(token): token for token in tokens}
-    query = (
-        select(AuthSession.token_hash, User.id, User.display_name, User.role, User.locale)
-        .join(User, User.id == AuthSession.user_id)
-        .where(AuthSession.token_hash.in_(hashes), AuthSession.expires_at > utcnow(), User.is_active.is_(True))
+_IDENTITIES = (  # built once: a crowd's batches reuse its compiled form (and its cache key) as they are
+    select(AuthSession.token_hash, User.id, User.display_name, User.role, User.locale)
+    .join(User, User.id == AuthSession.user_id)
+    .where(
+        AuthSession.token_hash.in_(bindparam("hashes", expanding=True)),
+        AuthSession.expires_at > bindparam("now"),
+        User.is_active.is_(True),
     )
+)
+
+
+def session_identities(session: Session, tokens: Collection[str]) -> dict[str, Identity]:
+    """``resolve_session`` for many cookie tokens in one query, reading only what a page shows of its user
+    (synchronous: a crowd's batch, read with ``Database.read``; plain rows, no ORM objects)."""
+    hashes = {hash_token(token): token for token in tokens}
+    rows = session.connection().execute(_IDENTITIES, {"hashes": list(hashes), "now": utcnow()})
     return {
-        hashes[token_hash]: Identity(user_id, name, role, locale)
-        for token_hash, user_id, name, role, locale in await session.execute(query)
+        hashes[token_hash]: Identity(user_id, name, role, locale) for token_hash, user_id, name, role, locale in rows
     }
 
 

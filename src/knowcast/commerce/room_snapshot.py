@@ -32,7 +32,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session
 
 from knowcast.batches import Batches
 from knowcast.bus import Event
@@ -223,12 +224,20 @@ class ClaimLookups:
         by_coupon: dict[int, list[int]] = {}
         for coupon_id, user_id in keys:
             by_coupon.setdefault(coupon_id, []).append(user_id)
-        found: dict[tuple[int, int], int | None] = {}  # a claim without a value of its own: the coupon's
-        async with self.ctx.db.session() as db:
-            for coupon_id, users in by_coupon.items():
-                query = select(CouponClaim.user_id, CouponClaim.value).where(
-                    CouponClaim.coupon_id == coupon_id, CouponClaim.user_id.in_(users)
-                )
-                for user_id, value in (await db.execute(query)).tuples():
-                    found[(coupon_id, user_id)] = value
-        return found
+        return await self.ctx.db.read(claims_now, by_coupon)
+
+
+def claims_now(session: Session, by_coupon: dict[int, list[int]]) -> dict[tuple[int, int], int | None]:
+    """(coupon, user) → the value of the user's claim, for the users asked about each coupon (synchronous:
+    read with ``Database.read``); a claim without a value of its own holds None (the coupon's)."""
+    found: dict[tuple[int, int], int | None] = {}
+    connection = session.connection()
+    for coupon_id, users in by_coupon.items():
+        for user_id, value in connection.execute(_CLAIMS, {"coupon": coupon_id, "users": users}):
+            found[(coupon_id, user_id)] = value
+    return found
+
+
+_CLAIMS = select(CouponClaim.user_id, CouponClaim.value).where(  # built once, reused by every batch
+    CouponClaim.coupon_id == bindparam("coupon"), CouponClaim.user_id.in_(bindparam("users", expanding=True))
+)

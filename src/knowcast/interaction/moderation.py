@@ -9,9 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import BindParameter
 
 from knowcast.accounts import service as accounts
 from knowcast.accounts.errors import AccountsCode
@@ -51,18 +53,29 @@ async def standing(session: AsyncSession, user: User, room: Room) -> Standing:
 
 
 async def standings(session: AsyncSession, room: Room, users: Mapping[int, Role]) -> dict[int, Standing]:
-    """``standing`` for many users of one room in three queries (a crowd joining the live socket together);
-    ``users`` maps each user's id to their site role."""
-    ids = list(users)
-    mods = set(
-        await session.scalars(
-            select(RoomModerator.user_id).where(RoomModerator.room_id == room.id, RoomModerator.user_id.in_(ids))
-        )
-    )
-    guests = set(
-        await session.scalars(select(RoomGuest.user_id).where(RoomGuest.room_id == room.id, RoomGuest.user_id.in_(ids)))
-    )
-    sanctions = await sanctions_of_many(session, room.id, ids)
+    return await session.run_sync(standings_now, room, users)
+
+
+_IDS: BindParameter[list[int]] = bindparam("ids", expanding=True)
+_ROOM: BindParameter[int] = bindparam("room")
+_MODS = select(RoomModerator.user_id).where(RoomModerator.room_id == _ROOM, RoomModerator.user_id.in_(_IDS))
+_GUESTS = select(RoomGuest.user_id).where(RoomGuest.room_id == _ROOM, RoomGuest.user_id.in_(_IDS))
+_SANCTIONS = select(RoomSanction.user_id, RoomSanction.kind, RoomSanction.until).where(
+    RoomSanction.room_id == _ROOM,
+    RoomSanction.user_id.in_(_IDS),
+    RoomSanction.lifted_at.is_(None),
+    or_(RoomSanction.until.is_(None), RoomSanction.until > bindparam("now")),
+)  # the three built once: a crowd's batches reuse their compiled forms (and cache keys) as they are
+
+
+def standings_now(session: Session, room: Room, users: Mapping[int, Role]) -> dict[int, Standing]:
+    """``standing`` for many users of one room in three queries (a crowd joining the live socket together,
+    read with ``Database.read``); ``users`` maps each user's id to their site role."""
+    params = {"room": room.id, "ids": list(users)}
+    connection = session.connection()
+    mods = set(connection.scalars(_MODS, params))
+    guests = set(connection.scalars(_GUESTS, params))
+    sanctions = sanctions_now(session, room.id, list(users))
     return {
         user_id: _standing(user_id, role, room, user_id in mods, user_id in guests, sanctions.get(user_id))
         for user_id, role in users.items()
@@ -95,24 +108,20 @@ async def sanctions_of(session: AsyncSession, room_id: int, user_id: int) -> tup
 async def sanctions_of_many(
     session: AsyncSession, room_id: int, user_ids: Collection[int]
 ) -> dict[int, tuple[bool, datetime | None]]:
+    return await session.run_sync(sanctions_now, room_id, user_ids)
+
+
+def sanctions_now(session: Session, room_id: int, user_ids: Collection[int]) -> dict[int, tuple[bool, datetime | None]]:
     """The users' sanctions in force in a room: banned, and muted until when (only those with any)."""
-    now = utcnow()
-    rows = await session.scalars(
-        select(RoomSanction).where(
-            RoomSanction.room_id == room_id,
-            RoomSanction.user_id.in_(user_ids),
-            RoomSanction.lifted_at.is_(None),
-            or_(RoomSanction.until.is_(None), RoomSanction.until > now),
-        )
-    )
+    rows = session.connection().execute(_SANCTIONS, {"room": room_id, "ids": list(user_ids), "now": utcnow()})
     found: dict[int, tuple[bool, datetime | None]] = {}
-    for row in rows:
-        banned, muted_until = found.get(row.user_id, (False, None))
-        if row.kind is SanctionKind.BAN:
+    for user_id, kind, until in rows:
+        banned, muted_until = found.get(user_id, (False, None))
+        if kind is SanctionKind.BAN:
             banned = True
-        elif row.until is not None and (muted_until is None or row.until > muted_until):
-            muted_until = row.until
-        found[row.user_id] = (banned, muted_until)
+        elif until is not None and (muted_until is None or until > muted_until):
+            muted_until = until
+        found[user_id] = (banned, muted_until)
     return found
 
 

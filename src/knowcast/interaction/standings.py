@@ -43,8 +43,7 @@ class StandingLookups:
         for room_id, user_id, role in asks:
             by_room.setdefault(room_id, {})[user_id] = role
         found: dict[Ask, moderation.Standing] = {}
-        async with self._db.session() as session:
-            for room_id, users in by_room.items():
-                standings = await moderation.standings(session, self._rooms[room_id], users)
-                found.update({(room_id, user_id, role): standings[user_id] for user_id, role in users.items()})
+        for room_id, users in by_room.items():
+            standings = await self._db.read(moderation.standings_now, self._rooms[room_id], users)
+            found.update({(room_id, user_id, role): standings[user_id] for user_id, role in users.items()})
         return found
