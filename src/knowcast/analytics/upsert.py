@@ -15,6 +15,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 CHUNK = 500
+# built statements by (table, merge rules, dialect, columns): a flush reuses them, and with them their compiled
+# forms and cache keys (building one and its cache key cost more than writing a hundred rows)
+_STATEMENTS: dict[tuple[Table, Merge, str, tuple[str, ...]], Any] = {}
 
 
 def table_of(model: Any) -> Table:
@@ -84,6 +87,13 @@ class Upserts:
 
     def _statement(self, session: AsyncSession, columns: list[str]) -> Any:
         dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+        key = (self.table, self.merge, dialect, tuple(columns))
+        stmt = _STATEMENTS.get(key)
+        if stmt is None:
+            stmt = _STATEMENTS[key] = self._build(dialect, columns)
+        return stmt
+
+    def _build(self, dialect: str, columns: list[str]) -> Any:
         pg = dialect == "postgresql"
         stmt = (postgresql.insert if pg else sqlite.insert)(self.table)
         new, cols = stmt.excluded, self.table.c
