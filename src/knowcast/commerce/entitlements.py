@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import time
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,7 +34,8 @@ KIND_FOR = {
 }
 
 
-def _active(now: datetime) -> object:
+def active_at(now: Any) -> object:
+    """An entitlement in force at ``now`` (a time, or a bind parameter standing for one), as a WHERE clause."""
     return and_(
         Entitlement.revoked_at.is_(None),
         Entitlement.starts_at <= now,
@@ -109,7 +111,7 @@ async def has_ticket(session: AsyncSession, user_id: int, room_id: int) -> bool:
             Entitlement.user_id == user_id,
             Entitlement.kind == EntitlementKind.TICKET,
             Entitlement.room_id == room_id,
-            _active(utcnow()),  # type: ignore[arg-type]
+            active_at(utcnow()),  # type: ignore[arg-type]
         )
     )
     return bool(await session.scalar(query))
@@ -123,7 +125,7 @@ async def is_member(session: AsyncSession, user_id: int, host_id: int) -> bool:
             Entitlement.user_id == user_id,
             Entitlement.kind == EntitlementKind.MEMBERSHIP,
             Product.host_id == host_id,
-            _active(utcnow()),  # type: ignore[arg-type]
+            active_at(utcnow()),  # type: ignore[arg-type]
         )
     )
     return bool(await session.scalar(query))
@@ -134,7 +136,7 @@ async def owns_product(session: AsyncSession, user_id: int, product_id: int) -> 
         exists().where(
             Entitlement.user_id == user_id,
             Entitlement.product_id == product_id,
-            _active(utcnow()),  # type: ignore[arg-type]
+            active_at(utcnow()),  # type: ignore[arg-type]
         )
     )
     return bool(await session.scalar(query))
@@ -145,7 +147,7 @@ async def owned_since(session: AsyncSession, user_id: int, product_id: int) -> d
     query = select(func.min(Entitlement.starts_at)).where(
         Entitlement.user_id == user_id,
         Entitlement.product_id == product_id,
-        _active(utcnow()),  # type: ignore[arg-type]
+        active_at(utcnow()),  # type: ignore[arg-type]
     )
     since: datetime | None = await session.scalar(query)
     return since
@@ -153,7 +155,7 @@ async def owned_since(session: AsyncSession, user_id: int, product_id: int) -> d
 
 def active_now() -> object:
     """An entitlement in force now (not revoked, started, not ended), as a WHERE clause."""
-    return _active(utcnow())
+    return active_at(utcnow())
 
 
 async def owned_among(session: AsyncSession, user_id: int, product_ids: list[int]) -> set[int]:
@@ -163,7 +165,7 @@ async def owned_among(session: AsyncSession, user_id: int, product_ids: list[int
     query = select(Entitlement.product_id).where(
         Entitlement.user_id == user_id,
         Entitlement.product_id.in_(product_ids),
-        _active(utcnow()),  # type: ignore[arg-type]
+        active_at(utcnow()),  # type: ignore[arg-type]
     )
     return set(await session.scalars(query))
 

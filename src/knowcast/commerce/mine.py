@@ -9,11 +9,10 @@ storm, for all the viewers arriving together in three queries (``MyShopLookups``
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, bindparam, or_, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import BindParameter
@@ -39,49 +38,11 @@ def once(products: dict[int, ProductKind]) -> tuple[int, ...]:
     return tuple(sorted(pid for pid, kind in products.items() if kind in ONCE))
 
 
-def _pending(order: Order, product_id: int) -> PendingOrder:
-    return PendingOrder(
-        order_id=order.id,
-        product_id=product_id,
-        total=order.total,
-        currency=order.currency,
-        reserved_until=order.reserved_until,
-        flash_sale_id=order.flash_sale_id,
-    )
-
-
-def _pending_query(user_ids: Iterable[int]) -> Select[tuple[Order, int]]:
-    return (
-        select(Order, OrderItem.product_id)
-        .join(OrderItem, OrderItem.order_id == Order.id)
-        .where(Order.user_id.in_(list(user_ids)), Order.state == OrderState.PENDING, Order.reserved_until > utcnow())
-        .order_by(Order.id)
-    )
-
-
-def _held_query(user_ids: Iterable[int]) -> Select[tuple[Coupon, CouponClaim]]:
-    return (
-        select(Coupon, CouponClaim)
-        .join(CouponClaim, CouponClaim.coupon_id == Coupon.id)
-        .where(CouponClaim.user_id.in_(list(user_ids)), Coupon.ends_at > utcnow())
-        .order_by(CouponClaim.id.desc())
-    )
-
-
 async def my_shop(session: AsyncSession, user_id: int, host_id: int, products: dict[int, ProductKind]) -> MyShop:
-    """``products``: the room's shelf product ids with their kinds."""
-    pending = [
-        _pending(order, product_id)
-        for order, product_id in (await session.execute(_pending_query([user_id]))).tuples()
-        if order.host_id == host_id
-    ]
-    owned = await entitlements.owned_among(session, user_id, list(once(products)))
-    held = [
-        coupons.coupon_out(coupon, claim.value)
-        for coupon, claim in (await session.execute(_held_query([user_id]))).tuples()
-        if coupon.host_id == host_id
-    ]
-    return MyShop(pending=pending, owned=sorted(owned), coupons=held)
+    """One viewer's own part (the route's), read as the crowd's is; ``products``: the room's shelf product ids
+    with their kinds."""
+    ask = _Ask(user_id, host_id, once(products))
+    return (await session.run_sync(shops_now, [ask]))[ask]
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,9 +87,7 @@ _PENDING_ROWS = (
 _OWNED_ROWS = select(Entitlement.user_id, Entitlement.product_id).where(
     Entitlement.user_id.in_(_USERS),
     Entitlement.product_id.in_(bindparam("products", expanding=True)),
-    Entitlement.revoked_at.is_(None),
-    Entitlement.starts_at <= _NOW,
-    or_(Entitlement.ends_at.is_(None), Entitlement.ends_at > _NOW),  # entitlements.active_now(), at _NOW
+    entitlements.active_at(_NOW),  # type: ignore[arg-type]
 )
 _HELD = (
     select(Coupon, CouponClaim.user_id, CouponClaim.value)
@@ -139,7 +98,8 @@ _HELD = (
 
 
 def shops_now(session: Session, asks: list[_Ask]) -> dict[_Ask, MyShop]:
-    """Each ask's own part, in three queries for all of them (synchronous: read with ``Database.read``)."""
+    """Each ask's own part, in three queries for all of them (synchronous: a crowd's batch is read with
+    ``Database.read``, one viewer's by ``my_shop``)."""
     users = sorted({ask.user_id for ask in asks})
     products = sorted({pid for ask in asks for pid in ask.once})
     now = utcnow()
@@ -165,7 +125,7 @@ def shops_now(session: Session, asks: list[_Ask]) -> dict[_Ask, MyShop]:
     for coupon, user_id, value in session.execute(_HELD, {"users": users, "now": now}).tuples():
         held.setdefault(user_id, []).append((coupon.host_id, coupons.coupon_out(coupon, value)))
     return {
-        ask: MyShop(  # the same shape and order as my_shop
+        ask: MyShop(
             pending=[p for host, p in pending.get(ask.user_id, []) if host == ask.host_id],
             owned=sorted(owned.get(ask.user_id, set()) & set(ask.once)),
             coupons=[c for host, c in held.get(ask.user_id, []) if host == ask.host_id],
