@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import struct
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -103,3 +105,20 @@ async def open_viewer(
 
 def token_of(member: Any) -> str:
     return str(member.client.cookies.get(SESSION_COOKIE))
+
+
+def client_frame(payload: bytes, opcode: int = 0x1, *, fin: bool = True, masked: bool = True, rsv: int = 0) -> bytes:
+    """A client frame as a browser sends it (masked), or broken on purpose."""
+    head = (0x80 if fin else 0) | rsv | opcode
+    size = len(payload)
+    mask_bit = 0x80 if masked else 0
+    if size < 126:
+        header = struct.pack("!BB", head, mask_bit | size)
+    elif size < 65536:
+        header = struct.pack("!BBH", head, mask_bit | 126, size)
+    else:
+        header = struct.pack("!BBQ", head, mask_bit | 127, size)
+    if not masked:
+        return header + payload
+    mask = os.urandom(4)
+    return header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
