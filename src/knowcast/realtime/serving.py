@@ -1,6 +1,8 @@
 """How uvicorn must serve the live endpoint (measured in docs/benchmarks.md, "Fan-out").
 
-- the sans-I/O websockets protocol: callbacks, no task per connection inside the server;
+- the live endpoint's own protocol (realtime/socket_protocol.py, handed the upgrade by web/front.py) serves
+  its sockets and takes ``ws_max_size`` from here; uvicorn's sans-I/O websockets protocol (callbacks, no task
+  per connection inside the server) serves any other WebSocket path;
 - no permessage-deflate: its zlib contexts cost far more memory per viewer than a frame is worth, and the
   hub's frames are written to the socket uncompressed anyway;
 - a small maximum message: client frames are at most protocol.MAX_CLIENT_FRAME bytes; anything much larger

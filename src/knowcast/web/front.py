@@ -7,6 +7,9 @@ each costs a request scope, a response cycle with its event, a task and the midd
 knows the answer, writes it at once. Anything else, and any request while an earlier one on the connection is
 still being answered (pipelining keeps its order), goes through uvicorn's cycle as before.
 
+A WebSocket upgrade to the live endpoint is handed, with the headers already parsed, to Knowcast's own
+protocol (realtime/socket_protocol.py); other upgrades go to uvicorn's WebSocket protocol as before.
+
 An answerer is a plain function of the request (method, path, query, headers) returning the response's status,
 headers and body, or None; it must not await and must do what the route would (the same headers, counted in
 the same metrics): tests/web/test_front.py compares both ways.
@@ -21,7 +24,9 @@ from typing import Any
 import httptools
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
+from knowcast.realtime.routes import PATH as LIVE_PATH
 from knowcast.realtime.serving import UVICORN_WS_OPTIONS
+from knowcast.realtime.socket_protocol import LiveSocketProtocol, Upgrade
 
 Headers = list[tuple[bytes, bytes]]
 
@@ -101,6 +106,44 @@ class FrontProtocol(HttpToolsProtocol):
     def __init__(self, config: Any, server_state: Any, app_state: Any, _loop: Any = None) -> None:
         super().__init__(config, server_state, app_state, _loop)
         self.instant: Instant | None = instant_of(self.app)
+
+    def data_received(self, data: bytes) -> None:
+        """uvicorn's, except that the live endpoint's upgrade goes to LiveSocketProtocol with the bytes the
+        client sent after its headers (the parser's upgrade exception says where they start)."""
+        self._unset_keepalive_if_required()
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError:
+            self.logger.warning("Invalid HTTP request received.")
+            self.send_400_response("Invalid HTTP request received.")
+        except httptools.HttpParserUpgrade as upgrade:
+            if not self._should_upgrade():
+                self._unsupported_upgrade_warning()
+            elif not self._upgrade_live(data[upgrade.args[0] :]):
+                self.handle_websocket_upgrade()
+
+    def _upgrade_live(self, rest: bytes) -> bool:
+        url = httptools.parse_url(self.url)
+        upgrade = Upgrade(
+            method=self.parser.get_method(),
+            http_version=self.parser.get_http_version(),
+            raw_path=url.path,
+            query=url.query or b"",
+            headers=self.headers,
+            server=self.server,
+            client=self.client,
+            secure=self.scheme == "https",
+            root_path=self.root_path,
+        )
+        if LIVE_PATH.fullmatch(upgrade.path) is None:
+            return False
+        self.connections.discard(self)
+        protocol = LiveSocketProtocol(upgrade, self.config, self.server_state, self.app_state)
+        self.transport.set_protocol(protocol)
+        protocol.connection_made(self.transport)
+        if rest:
+            protocol.data_received(rest)
+        return True
 
     def on_headers_complete(self) -> None:
         if self.instant is not None and self._answer_now():
