@@ -34,16 +34,19 @@ async def test_a_quick_read_sees_what_was_just_committed(ctx: Any, make_user: An
     assert db.loop_reads - before == (2 if on_loop else 0)
 
 
-async def test_a_quick_read_cannot_write(ctx: Any) -> None:
-    db: Database = ctx.db
-    if db.loop_reader is None:
-        pytest.skip("PostgreSQL: quick reads are ordinary async sessions, which roll back at the end")
+async def test_a_quick_read_cannot_write(tmp_path: Path) -> None:
+    """SQLite's quick reads run on a ``query_only`` connection (PostgreSQL's are ordinary async sessions, rolled
+    back at their end)."""
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'read-only.db'}")
 
     def write(session: Session) -> None:
         session.execute(text("CREATE TABLE quick_read_wrote (x INTEGER)"))
 
-    with pytest.raises(OperationalError, match="readonly"):
-        await db.read(write)
+    try:
+        with pytest.raises(OperationalError, match="readonly"):
+            await db.read(write)
+    finally:
+        await db.dispose()
 
 
 def numbers(session: Session) -> list[int]:

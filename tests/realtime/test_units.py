@@ -11,9 +11,10 @@ import pytest
 
 from knowcast.errors import KnowcastError
 from knowcast.realtime import frames, protocol
+from knowcast.realtime import room as room_module
 from knowcast.realtime.connection import Connection
 from knowcast.realtime.heap import HeapKeeper
-from knowcast.realtime.room import CHAT_PER_TICK, SLICE, LiveRoom
+from knowcast.realtime.room import BIG_ROOM, CHAT_PER_TICK, COUNT_ONLY_EVERY, SLICE, LiveRoom
 
 
 class FakeTransport:
@@ -117,6 +118,37 @@ def test_peak_holds_the_highest_count() -> None:
     room.set_viewers(5, 5)
     room.set_viewers(3, 5)
     assert (room.viewers, room.peak) == (3, 5)
+
+
+def test_a_big_rooms_count_alone_goes_out_every_few_seconds_and_rides_any_other_tick(monkeypatch: Any) -> None:
+    """A tick with nothing but a changed count is a write to every socket: below BIG_ROOM every presence round
+    sends it, from BIG_ROOM on at most every COUNT_ONLY_EVERY seconds, unless something else goes out anyway."""
+    clock = {"now": 1000.0}
+    monkeypatch.setattr(room_module.time, "monotonic", lambda: clock["now"])
+    small = LiveRoom(1)
+    for second, count in enumerate((10, 12, 15)):
+        clock["now"] = 1000.0 + second
+        small.set_viewers(count, count)
+        batch = small.take_batch()
+        assert batch is not None and batch.payload["viewers"] == count  # every round, as before
+    big = LiveRoom(2)
+    clock["now"] = 2000.0
+    big.set_viewers(BIG_ROOM + 5, BIG_ROOM + 5)
+    first = big.take_batch()
+    assert first is not None and first.payload["viewers"] == BIG_ROOM + 5
+    clock["now"] += 1
+    big.set_viewers(BIG_ROOM + 9, BIG_ROOM + 9)
+    assert big.take_batch() is None  # a second later, the count alone waits
+    big.add_chat({"id": "c1", "text": "来了"})
+    riding = big.take_batch()
+    assert riding is not None and riding.payload["viewers"] == BIG_ROOM + 9  # on a tick that goes out anyway
+    clock["now"] += 1
+    big.set_viewers(BIG_ROOM + 20, BIG_ROOM + 20)
+    assert big.take_batch() is None
+    clock["now"] += COUNT_ONLY_EVERY
+    due = big.take_batch()
+    assert due is not None and due.payload == {"type": "tick", "viewers": BIG_ROOM + 20, "peak": BIG_ROOM + 20}
+    assert big.take_batch() is None  # nothing changed since
 
 
 def test_a_slow_consumer_is_aborted_and_dropped_from_the_room() -> None:

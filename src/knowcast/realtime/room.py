@@ -22,6 +22,13 @@ RECENT_CHAT = 50
 CHAT_PER_TICK = 100  # more chat than this in one tick is sampled down; events are never dropped
 STICKY_NAMES = 64
 SLICE = 512  # sockets written to in one turn of the event loop (a few ms), so that reads never wait long
+# A tick that would carry nothing but a changed viewer count is a write to every socket in the room for a
+# number: in a room of BIG_ROOM viewers or more it goes out at most every COUNT_ONLY_EVERY seconds (a count of
+# thousands moving by a few is not news each second; the big live apps refresh theirs every few seconds too).
+# A count that changed always rides a tick that goes out anyway (chat, likes, events), and small rooms get it
+# every presence round (1 s) as before.
+BIG_ROOM = 1000
+COUNT_ONLY_EVERY = 3.0
 
 
 class Tick(NamedTuple):
@@ -58,6 +65,7 @@ class LiveRoom:
         self.viewers = 0
         self.peak = 0
         self.viewers_changed = False
+        self.count_sent_at = -1e9  # when a tick last carried the viewer count (monotonic clock)
         # the pass of writes in progress: the viewers it walks, the next index, the room's seq when it began
         self._pass: list[Connection] = []
         self._next = 0
@@ -82,7 +90,7 @@ class LiveRoom:
 
     def take_batch(self) -> Tick | None:
         """The tick's batch, joined from the items' encodings, or None when there is nothing new."""
-        if not (self.pending_chat or self.pending_events or self.pending_likes or self.viewers_changed):
+        if not (self.pending_chat or self.pending_events or self.pending_likes) and not self._count_due():
             return None
         payload: dict[str, Any] = {"type": "tick"}
         body = [b'{"type":"tick"']
@@ -100,6 +108,7 @@ class LiveRoom:
         if self.viewers_changed:
             payload["viewers"], payload["peak"] = self.viewers, self.peak
             body.append(b',"viewers":%d,"peak":%d' % (self.viewers, self.peak))
+            self.count_sent_at = time.monotonic()
         likes = self.pending_likes
         if likes:
             payload["likes_delta"] = likes
@@ -108,6 +117,12 @@ class LiveRoom:
         self.pending_chat, self.pending_events, self.pending_likes = [], [], 0
         self.viewers_changed = False
         return Tick(payload, likes, b"".join(body))
+
+    def _count_due(self) -> bool:
+        """Whether a changed viewer count goes out in a tick of its own now (see COUNT_ONLY_EVERY)."""
+        if not self.viewers_changed:
+            return False
+        return self.viewers < BIG_ROOM or time.monotonic() - self.count_sent_at >= COUNT_ONLY_EVERY
 
     # ---- applying a sequenced frame --------------------------------------------------------------------
 
