@@ -153,11 +153,6 @@ async def owned_since(session: AsyncSession, user_id: int, product_id: int) -> d
     return since
 
 
-def active_now() -> object:
-    """An entitlement in force now (not revoked, started, not ended), as a WHERE clause."""
-    return active_at(utcnow())
-
-
 async def owned_among(session: AsyncSession, user_id: int, product_ids: list[int]) -> set[int]:
     """Which of these products the user owns now (one query for a whole shelf)."""
     if not product_ids:

@@ -71,7 +71,6 @@ class Built:
     """One hashed file and its precompressed copies, as bytes ready to send."""
 
     bodies: dict[str, bytes]  # content-coding ("identity", "br", "gzip") → body
-    content_type: bytes
     etag: bytes
     headers: dict[str, front.Headers]  # content-coding → the answer's own headers (without length or security)
 
@@ -156,4 +155,4 @@ def read_built(path: Path) -> Built:
     common = [(b"content-type", content_type), (b"cache-control", IMMUTABLE), (b"etag", etag)]
     common.append((b"vary", b"Accept-Encoding"))
     headers = {c: common + ([] if c == "identity" else [(b"content-encoding", c.encode())]) for c in bodies}
-    return Built(bodies, content_type, etag, headers)
+    return Built(bodies, etag, headers)

@@ -40,12 +40,6 @@ class Request:
     query: bytes
     headers: Headers
 
-    def header(self, name: bytes) -> bytes | None:
-        for key, value in self.headers:
-            if key == name:
-                return value
-        return None
-
 
 @dataclass(frozen=True, slots=True)
 class Answer:
