@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,21 +23,21 @@ from tests.media.conftest import make_room_in, publish_flv, wait_in_page
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
 
-def scaled(janus_url: str, token_secret: str = "unused-secret", admin_key: str = "unused-key") -> dict[str, str]:
-    return {
-        "KNOWCAST_JANUS_URL": janus_url,
-        "KNOWCAST_JANUS_TOKEN_SECRET": token_secret,
-        "KNOWCAST_JANUS_ADMIN_KEY": admin_key,
-        "KNOWCAST_WEBRTC_MAX_VIEWERS": "0",  # the embedded budget: none of the viewers below count against it
-    }
+@contextmanager
+def scaled_server(folder: Path, janus: dict[str, str], **env: str) -> Iterator[LiveServer]:
+    """`knowcast serve` in Janus scaled mode (``janus``: the settings' environment, ``JanusServer.env()``) with
+    no embedded WebRTC budget, so that none of the viewers count against it; ``env``: more settings."""
+    app = start_server(folder, KNOWCAST_WEBRTC_MAX_VIEWERS="0", **janus, **env)
+    try:
+        yield app
+    finally:
+        app.stop()
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, janus_gateway: JanusServer) -> Iterator[LiveServer]:
-    env = scaled(janus_gateway.url, janus_gateway.token_secret, janus_gateway.admin_key)
-    app = start_server(tmp_path_factory.mktemp("janus-player"), **env)
-    yield app
-    app.stop()
+    with scaled_server(tmp_path_factory.mktemp("janus-player"), janus_gateway.env()) as app:
+        yield app
 
 
 def _watching(page: Any, transport: str) -> None:
@@ -93,8 +94,12 @@ def test_viewers_watch_the_program_through_janus(
 def test_an_unreachable_janus_sends_the_viewer_to_hls(
     tmp_path_factory: pytest.TempPathFactory, new_context: Any, sample_flv: Path
 ) -> None:
-    app = start_server(tmp_path_factory.mktemp("janus-down"), **scaled(f"http://127.0.0.1:{free_port()}/janus"))
-    try:
+    nobody = {
+        "KNOWCAST_JANUS_URL": f"http://127.0.0.1:{free_port()}/janus",
+        "KNOWCAST_JANUS_TOKEN_SECRET": "unused-secret",
+        "KNOWCAST_JANUS_ADMIN_KEY": "unused-key",
+    }
+    with scaled_server(tmp_path_factory.mktemp("janus-down"), nobody) as app:
         room_id, publisher = _live_room(app, sample_flv)
         try:
             page = new_context(phone=True).new_page()
@@ -104,5 +109,3 @@ def test_an_unreachable_janus_sends_the_viewer_to_hls(
         finally:
             publisher.terminate()
             publisher.wait(10)
-    finally:
-        app.stop()

@@ -19,9 +19,9 @@ from knowcast.media.janus_program import videoroom_of
 from knowcast.media.janus_stage import HOST, STAGE
 from tests.conftest import PASSWORD
 from tests.live_server import SECRET as LIVE_SECRET
-from tests.live_server import LiveServer, start_server
+from tests.live_server import LiveServer
 from tests.media.conftest import fake_media_chromium, make_room_in, publish_flv, wait_in_page
-from tests.media.test_player_janus_browser import scaled
+from tests.media.test_player_janus_browser import scaled_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -34,10 +34,9 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, janus_gateway: JanusServer) -> Iterator[LiveServer]:
-    env = scaled(janus_gateway.url, janus_gateway.token_secret, janus_gateway.admin_key)
-    app = start_server(tmp_path_factory.mktemp("janus-stage"), KNOWCAST_MEDIA_RECONNECT_GRACE_SECONDS="30", **env)
-    yield app
-    app.stop()
+    folder = tmp_path_factory.mktemp("janus-stage")
+    with scaled_server(folder, janus_gateway.env(), KNOWCAST_MEDIA_RECONNECT_GRACE_SECONDS="30") as app:
+        yield app
 
 
 async def _invite(server: LiveServer, room_id: int) -> str:

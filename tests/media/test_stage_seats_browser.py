@@ -10,6 +10,7 @@ import asyncio
 import subprocess
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -34,10 +35,16 @@ def camera_file(folder: Path, name: str, rgb: tuple[int, int, int]) -> Path:
     return path
 
 
+@contextmanager
+def red_and_blue_chromiums(folder: Path) -> Iterator[list[Any]]:
+    """Two Chromiums whose fake cameras show red and blue (the two guests of these tests)."""
+    with fake_camera_chromiums([camera_file(folder, "red", RED), camera_file(folder, "blue", BLUE)]) as both:
+        yield both
+
+
 @pytest.fixture(scope="module")
 def browsers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Any]]:
-    folder = tmp_path_factory.mktemp("cameras")
-    with fake_camera_chromiums([camera_file(folder, "red", RED), camera_file(folder, "blue", BLUE)]) as both:
+    with red_and_blue_chromiums(tmp_path_factory.mktemp("cameras")) as both:
         yield both
 
 

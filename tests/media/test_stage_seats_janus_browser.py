@@ -20,28 +20,26 @@ from benchmarks.janus_gateway import JanusServer, participants
 from knowcast.media.janus_program import videoroom_of
 from knowcast.media.janus_stage import HOST, STAGE
 from tests.live_server import SECRET as LIVE_SECRET
-from tests.live_server import LiveServer, start_server
-from tests.media.conftest import fake_camera_chromiums, make_room_in, publish_flv, wait_in_page
+from tests.live_server import LiveServer
+from tests.media.conftest import make_room_in, publish_flv, wait_in_page
 from tests.media.test_camera_browser import _until
-from tests.media.test_player_janus_browser import scaled
-from tests.media.test_stage_seats_browser import BLUE, RED, camera_file, invitations, join, seat_shows
+from tests.media.test_player_janus_browser import scaled_server
+from tests.media.test_stage_seats_browser import BLUE, RED, invitations, join, red_and_blue_chromiums, seat_shows
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
 
 @pytest.fixture(scope="module")
 def browsers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Any]]:
-    folder = tmp_path_factory.mktemp("cameras")
-    with fake_camera_chromiums([camera_file(folder, "red", RED), camera_file(folder, "blue", BLUE)]) as both:
+    with red_and_blue_chromiums(tmp_path_factory.mktemp("cameras")) as both:
         yield both
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, janus_gateway: JanusServer) -> Iterator[LiveServer]:
-    env = scaled(janus_gateway.url, janus_gateway.token_secret, janus_gateway.admin_key)
-    app = start_server(tmp_path_factory.mktemp("janus-seats"), KNOWCAST_MEDIA_RECONNECT_GRACE_SECONDS="30", **env)
-    yield app
-    app.stop()
+    folder = tmp_path_factory.mktemp("janus-seats")
+    with scaled_server(folder, janus_gateway.env(), KNOWCAST_MEDIA_RECONNECT_GRACE_SECONDS="30") as app:
+        yield app
 
 
 async def _guests_in_janus(janus: JanusServer, janus_room: int) -> list[str]:
