@@ -10,14 +10,20 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import Table, func
+from sqlalchemy import Table, TextClause, bindparam, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 CHUNK = 500
-# built statements by (table, merge rules, dialect, columns): a flush reuses them, and with them their compiled
-# forms and cache keys (building one and its cache key cost more than writing a hundred rows)
-_STATEMENTS: dict[tuple[Table, Merge, str, tuple[str, ...]], Any] = {}
+# The statements, by (table, merge rules, dialect, columns), as textual SQL with typed binds. SQLAlchemy's
+# dialect INSERT … ON CONFLICT constructs have no cache key (``inherit_cache = False``), so each execution of
+# one compiled it again — 1 ms a table, more than writing a hundred rows; a ``text()`` is compiled once and
+# cached like any statement, and its typed binds still convert values (dates, JSON) as the columns do.
+_STATEMENTS: dict[tuple[Table, Merge, str, tuple[str, ...]], TextClause] = {}
+_PREPARERS = {
+    "postgresql": postgresql.dialect().identifier_preparer,  # type: ignore[no-untyped-call]
+    "sqlite": sqlite.dialect().identifier_preparer,
+}
 
 
 def table_of(model: Any) -> Table:
@@ -73,48 +79,62 @@ class Upserts:
         if not self.rows:
             return
         columns = _columns(self.rows.values())
-        defaults = {col: self._default(col) for col in columns}
-        rows = [{col: row.get(col, defaults[col]) for col in columns} for row in self.rows.values()]
+        defaults = _defaults(self.table)  # a column no row mentioned is inserted with its default, never NULL
+        columns += [col for col in defaults if col not in columns]
+        rows = [{col: row.get(col, defaults.get(col)) for col in columns} for row in self.rows.values()]
         for start in range(0, len(rows), CHUNK):
             await session.execute(self._statement(session, columns), rows[start : start + CHUNK])
         self.rows.clear()
 
-    def _default(self, column: str) -> Any:
-        """The column's scalar default (0 for counters), so a row that did not mention it inserts no NULL."""
-        default = self.table.c[column].default
-        arg = getattr(default, "arg", None)
-        return None if callable(arg) else arg
-
-    def _statement(self, session: AsyncSession, columns: list[str]) -> Any:
+    def _statement(self, session: AsyncSession, columns: list[str]) -> TextClause:
         dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
         key = (self.table, self.merge, dialect, tuple(columns))
         stmt = _STATEMENTS.get(key)
         if stmt is None:
-            stmt = _STATEMENTS[key] = self._build(dialect, columns)
+            stmt = _STATEMENTS[key] = upsert_sql(self.table, self.merge, dialect, columns)
         return stmt
 
-    def _build(self, dialect: str, columns: list[str]) -> Any:
-        pg = dialect == "postgresql"
-        stmt = (postgresql.insert if pg else sqlite.insert)(self.table)
-        new, cols = stmt.excluded, self.table.c
-        greatest, least = (func.greatest, func.least) if pg else (func.max, func.min)
-        merge = self.merge
-        sets: dict[str, Any] = {}
-        for col in merge.add:
-            if col in columns:
-                sets[col] = func.coalesce(cols[col], 0) + func.coalesce(new[col], 0)
-        for col in merge.greatest:
-            if col in columns:
-                sets[col] = func.coalesce(greatest(cols[col], new[col]), cols[col], new[col])
-        for col in merge.least:
-            if col in columns:
-                sets[col] = func.coalesce(least(cols[col], new[col]), cols[col], new[col])
-        for col in merge.replace:
-            if col in columns:
-                sets[col] = func.coalesce(new[col], cols[col])
-        if not sets:
-            return stmt.on_conflict_do_nothing(index_elements=list(merge.keys))
-        return stmt.on_conflict_do_update(index_elements=list(merge.keys), set_=sets)
+
+def upsert_sql(table: Table, merge: Merge, dialect: str, columns: list[str]) -> TextClause:
+    """``INSERT … ON CONFLICT (keys) DO UPDATE`` by ``merge``'s rules for exactly ``columns``, as a text()."""
+    quote = _PREPARERS[dialect].quote
+    name = _PREPARERS[dialect].format_table(table)
+    greatest, least = ("greatest", "least") if dialect == "postgresql" else ("max", "min")
+
+    def old(col: str) -> str:
+        return f"{name}.{quote(col)}"
+
+    def new(col: str) -> str:
+        return f"excluded.{quote(col)}"
+
+    sets: dict[str, str] = {}
+    for col in (c for c in merge.add if c in columns):
+        sets[col] = f"coalesce({old(col)}, 0) + coalesce({new(col)}, 0)"
+    for fn, cols in ((greatest, merge.greatest), (least, merge.least)):
+        for col in (c for c in cols if c in columns):
+            sets[col] = f"coalesce({fn}({old(col)}, {new(col)}), {old(col)}, {new(col)})"
+    for col in (c for c in merge.replace if c in columns):
+        sets[col] = f"coalesce({new(col)}, {old(col)})"
+    keys = ", ".join(quote(col) for col in merge.keys)
+    action = "DO UPDATE SET " + ", ".join(f"{quote(c)} = {v}" for c, v in sets.items()) if sets else "DO NOTHING"
+    insert = f"INSERT INTO {name} ({', '.join(quote(col) for col in columns)})"
+    sql = f"{insert} VALUES ({', '.join(':' + col for col in columns)}) ON CONFLICT ({keys}) {action}"
+    return text(sql).bindparams(*(bindparam(col, type_=table.c[col].type) for col in columns))
+
+
+def _defaults(table: Table) -> dict[str, Any]:
+    """The table's columns with a scalar default (0 for counters, None where the default is NULL)."""
+    found = _DEFAULTS.get(table)
+    if found is None:
+        found = _DEFAULTS[table] = {
+            col.name: col.default.arg  # type: ignore[attr-defined]
+            for col in table.columns
+            if col.default is not None and col.default.is_scalar
+        }
+    return found
+
+
+_DEFAULTS: dict[Table, dict[str, Any]] = {}
 
 
 def _columns(rows: Iterable[dict[str, Any]]) -> list[str]:
