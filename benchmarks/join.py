@@ -6,8 +6,9 @@ as accounts with sessions written directly (not through the password form: creat
 through argon2 would take minutes and is not what is measured). Starts K `knowcast serve` processes (K > 1:
 sharing Redis, behind a real nginx configured from docs/operations.md, see benchmarks/nginx.py), has a few
 signed-in chatters leave a chat history in the room, then N simulated browsers arrive spread evenly over S
-seconds (benchmarks/join_loadgen.py: page, static assets once per browser, live socket until ``welcome`` with the
-commerce snapshot in it, then the analytics view_start on the socket, as the page sends it). Prints one JSON line:
+seconds (benchmarks/join_loadgen.py: page, static assets once per browser, live socket with the analytics
+view_start in its join frame, as the page sends it, until ``welcome`` with the commerce snapshot in it).
+Prints one JSON line:
 
 ``viewers, seconds, joined, errors, joins_per_s, p50_ms, p99_ms, server_cpu_pct, server_rss_mb`` (times from
 arrival to ``welcome``; CPU in percent of one core, summed over the server processes, while the browsers

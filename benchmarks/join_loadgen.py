@@ -5,12 +5,12 @@ then does what the room page makes a browser do: ``GET /rooms/{id}`` on a fresh 
 second connection (browsers fetch in parallel) and loads every ``/static/`` file the page links, split over
 the two, each once (a browser with an empty cache; hashed files are ``immutable``, so it would never ask
 again), accepting brotli and gzip — of the page's icons only the one favicon a browser shows (the first
-``rel="icon"``; ``apple-touch-icon`` is read only when a phone saves the page to its home screen); then,
-as the page's modules do, opens the live WebSocket, sends ``join`` and waits for ``welcome``, which carries
-the room's commerce snapshot (``commerce``; when it does not, the browser then fetches
-``GET /api/v1/rooms/{id}/commerce`` as the page would), and sends the analytics ``view_start`` on the socket
-(a ``track`` frame: static/js/_track.js sends its events there once the socket has joined). The time from
-arrival to ``welcome`` (and that fetch, when there is one) is what is measured. The socket then stays open,
+``rel="icon"``, none when that is a ``data:`` URI; ``apple-touch-icon`` is read only when a phone saves the
+page to its home screen); then, as the page's modules do, opens the live WebSocket, sends ``join`` with the
+analytics ``view_start`` in it (static/js/_track.js hands the events waiting for the socket to its join frame)
+and waits for ``welcome``, which carries the room's commerce snapshot (``commerce``; when it does not, the
+browser then fetches ``GET /api/v1/rooms/{id}/commerce`` as the page would). The time from arrival to
+``welcome`` (and that fetch, when there is one) is what is measured. The socket then stays open,
 as a viewer's does, reading and discarding the room's ticks until the orchestrator says ``stop``.
 
 Protocol with the orchestrator (benchmarks/join.py): reads the job file, connects nothing until ``go``,
@@ -33,7 +33,7 @@ from collections import Counter
 from typing import Any, cast
 
 ASSET = re.compile(rb'(?:src|href)="(/static/[^"#]+)')  # an icon sprite's #fragment is the same file
-ICON_LINK = re.compile(rb'<link rel="(?:icon|apple-touch-icon)" href="(/static/[^"]+)"')
+ICON_LINK = re.compile(rb'<link rel="(?:icon|apple-touch-icon)" href="([^"]+)"')
 MASK = b"\x00\x00\x00\x00"
 KEY = base64.b64encode(os.urandom(16)).decode()
 BROWSER_TIMEOUT = 60.0
@@ -115,12 +115,13 @@ def parse_response(buffer: bytearray) -> tuple[int, bytes, bytes] | None:
 
 
 class Live(asyncio.Protocol):
-    """The viewer's WebSocket: upgrade, ``join``, then the first frame must be the ``welcome``."""
+    """The viewer's WebSocket: upgrade, ``join`` (with the view start), then the first frame must be the
+    ``welcome``."""
 
-    def __init__(self, request: bytes, welcomed: asyncio.Future[None], then: bytes) -> None:
+    def __init__(self, request: bytes, welcomed: asyncio.Future[None], join: bytes) -> None:
         self.request = request
         self.welcomed = welcomed
-        self.then = then  # the frame the page sends once welcomed (its view start)
+        self.join = join
         self.buffer = b""
         self.upgraded = False
         self.transport: asyncio.Transport | None = None
@@ -146,14 +147,12 @@ class Live(asyncio.Protocol):
             self.upgraded = True
             self.buffer = self.buffer[end + 4 :]
             assert self.transport is not None
-            self.transport.write(client_frame({"type": "join", "v": 1}))
+            self.transport.write(self.join)
         payload = first_frame(self.buffer)
         if payload is None:
             return
         if b'"type":"welcome"' in payload[:64]:
             self.commerce = b'"commerce":{' in payload  # the room's commerce snapshot rode the welcome
-            assert self.transport is not None
-            self.transport.write(self.then)
             self.welcomed.set_result(None)
         else:
             self.welcomed.set_exception(Failed("ws_" + payload[:60].decode("utf-8", "replace")))
@@ -203,9 +202,10 @@ class Browser:
             f"Accept-Encoding: gzip, deflate, br\r\nCookie: {self.cookie}\r\n{extra}\r\n"
         ).encode()
 
-    def view_start(self) -> bytes:
+    def join(self) -> bytes:
+        """The join frame as the page sends it: its view start, waiting for the socket, rides along."""
         event = {"kind": "view_start", "room_id": self.room, "view_id": f"join{self.number:018d}"}
-        return client_frame({"type": "track", "events": [{**event, "at": int(time.time() * 1000)}]})
+        return client_frame({"type": "join", "v": 1, "events": [{**event, "at": int(time.time() * 1000)}]})
 
     def upgrade(self) -> bytes:
         return (
@@ -271,7 +271,7 @@ class Run:
         await self.connect(second)
         await asyncio.gather(self.assets(first, browser, assets[0::2]), self.assets(second, browser, assets[1::2]))
         welcomed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        live = Live(browser.upgrade(), welcomed, browser.view_start())
+        live = Live(browser.upgrade(), welcomed, browser.join())
         await asyncio.gather(self.connect(live), welcomed)
         self.requests["welcome"] += 1
         self.requests["events"] += 1

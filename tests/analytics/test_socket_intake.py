@@ -25,7 +25,8 @@ async def live(app: Any) -> AsyncIterator[LiveApp]:
 
 
 async def track(viewer: Viewer, *events: dict[str, Any]) -> dict[str, Any]:
-    await viewer.send({"type": "track", "events": list(events)})
+    """A track frame that asks for the answer (``ack``) even when every event is accepted."""
+    await viewer.send({"type": "track", "events": list(events), "ack": True})
     return await viewer.until(lambda m: m.get("type") in ("tracked", "error"))
 
 
@@ -115,3 +116,37 @@ async def test_a_track_frame_before_the_join_is_refused(stage: Stage, live: Live
     await viewer.send({"type": "track", "events": [{"kind": "view_start", "room_id": stage.room_id, "view_id": "v"}]})
     assert (await viewer.until(lambda m: m.get("type") == "error"))["code"] == "protocol.not_joined"
     await viewer.close()
+
+
+async def test_accepted_events_get_no_answer_unless_the_page_asks(stage: Stage, live: LiveApp) -> None:
+    """The page acts on refusals only, so a frame whose events were all accepted is not answered."""
+    await stage.go_live()
+    viewer = await open_viewer(live, stage.room_id, join={})
+    start = {"kind": "view_start", "room_id": stage.room_id, "view_id": secrets.token_urlsafe(12)}
+    await viewer.send({"type": "track", "events": [start]})  # accepted: no answer
+    await viewer.send({"type": "track", "events": [start]})  # the same start again: refused, and told
+    answer = await viewer.until(lambda m: m.get("type") in ("tracked", "error"))
+    assert answer == {"type": "tracked", "accepted": 0, "rejected": 1, "reasons": {"sequence.duplicate_start": 1}}
+    await viewer.send({"type": "track", "events": [start], "ack": "yes"})
+    assert (await viewer.until(lambda m: m.get("type") == "error"))["code"] == "protocol.malformed"
+    assert (await stage.live())["pv"] == 1
+    await viewer.close()
+
+
+async def test_events_in_the_join_frame_are_taken_once_joined(stage: Stage, live: LiveApp) -> None:
+    """The page's view start, waiting for the socket, rides its join frame: welcome first, then the events count;
+    a refused one is answered after the welcome, and a malformed list refuses the join."""
+    await stage.go_live()
+    start = {"kind": "view_start", "room_id": stage.room_id, "view_id": secrets.token_urlsafe(12)}
+    viewer = await open_viewer(live, stage.room_id, join={"events": [start], "ack": True}, **{"User-Agent": AGENT})
+    assert viewer.welcome is not None and viewer.welcome["type"] == "welcome"
+    assert (await viewer.until(lambda m: m.get("type") == "tracked"))["accepted"] == 1
+    assert (await stage.live())["pv"] == 1
+    again = await open_viewer(live, stage.room_id, join={"events": [start]}, **{"User-Agent": AGENT})
+    assert again.welcome is not None and again.welcome["type"] == "welcome"
+    refused = await again.until(lambda m: m.get("type") == "tracked")
+    assert refused["reasons"] == {"sequence.duplicate_start": 1}
+    broken = await open_viewer(live, stage.room_id, join={"events": "view_start"})
+    assert broken.welcome is not None and broken.welcome["code"] == "protocol.malformed"
+    for socket in (viewer, again, broken):
+        await socket.close()

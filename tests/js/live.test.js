@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, mock, test } from "node:test";
 
-import { connectLive, onLive, reconnects, retryDelay, sequenceStep } from "../../src/knowcast/web/static/js/_live.js";
+import { connectLive, onJoining, onLive, reconnects, retryDelay, sequenceStep } from "../../src/knowcast/web/static/js/_live.js";
 import { FakeSocket, fakeDocument } from "./fakes.js";
 
 describe("sequenceStep", () => {
@@ -143,5 +143,23 @@ describe("connectLive", () => {
     FakeSocket.made[0].close(4403);
     mock.timers.tick(60000);
     assert.equal(FakeSocket.made.length, 1);
+  });
+
+  test("modules add to each join frame (the analytics events waiting for the socket ride it)", () => {
+    /** @type {Array<Record<string, unknown>>} */
+    let waiting = [{ kind: "view_start", view_id: "a" }];
+    onJoining((join) => {
+      if (waiting.length) join.events = waiting.splice(0);
+    });
+    connectLive(7);
+    const first = FakeSocket.made[0];
+    first.open();
+    assert.deepEqual(first.sent[0], { type: "join", v: 1, visitor: "v1", events: [{ kind: "view_start", view_id: "a" }] });
+    first.close(1006);
+    waiting = [{ kind: "heartbeat", view_id: "a" }];
+    mock.timers.tick(10000);
+    FakeSocket.made[1].open();
+    assert.deepEqual(FakeSocket.made[1].sent[0].events, [{ kind: "heartbeat", view_id: "a" }], "asked again on each join");
+    waiting = [];
   });
 });

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
 import weakref
 from typing import Any
 
@@ -54,6 +55,8 @@ def conn(room_id: int = 1, user_id: int | None = None) -> Connection:
         ('{"type": "chat", "text": 5}', "protocol.malformed"),
         ('{"type": "chat", "text": "hi", "cid": ""}', "protocol.malformed"),
         ('{"type": "like", "count": 0}', "protocol.malformed"),
+        ('{"type": "join", "events": []}', "protocol.malformed"),
+        ('{"type": "track", "events": [{}], "ack": 1}', "protocol.malformed"),
         ("x" * 5000, "protocol.too_large"),
         (b"\x00", "protocol.binary_unsupported"),
     ],
@@ -69,6 +72,12 @@ def test_good_client_frames() -> None:
     assert protocol.parse('{"type":"chat","text":"你好","cid":"a1"}') == protocol.Chat("你好", "a1")
     assert protocol.parse('{"type":"like"}') == protocol.Like(1)
     assert protocol.parse('{"type":"heartbeat"}') == protocol.Heartbeat()
+    start = {"kind": "view_start", "room_id": 1, "view_id": "v"}
+    joined = protocol.parse(json.dumps({"type": "join", "v": 1, "events": [start]}))
+    assert joined == protocol.Join(track=protocol.Track(events=(start,)))
+    assert protocol.parse(json.dumps({"type": "track", "events": [start], "ack": True})) == protocol.Track(
+        (start,), True
+    )
 
 
 def test_frames_encode_every_length_class() -> None:

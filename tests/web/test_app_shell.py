@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 
@@ -43,6 +44,18 @@ async def test_favicon_and_touch_icon_answer_at_the_addresses_browsers_ask(clien
     page = (await client.get("/")).text
     assert 'rel="icon"' in page and 'rel="manifest" href="/manifest.webmanifest"' in page
     assert 'rel="apple-touch-icon"' in page
+
+
+async def test_the_logo_is_in_the_page_itself_not_one_more_request(client: Any) -> None:
+    """Favicon and top-bar mark are the logo as a data: URI: a crowd opening a room asks for one file less."""
+    page = (await client.get("/")).text
+    uris = re.findall(r'<link rel="icon" href="(data:[^"]+)"|<a class="brand"[^>]*><img src="(data:[^"]+)"', page)
+    assert len(uris) == 2
+    favicon, brand = uris[0][0], uris[1][1]
+    assert favicon == brand and favicon.startswith("data:image/svg+xml,")
+    svg = unquote(favicon.split(",", 1)[1])
+    assert svg.startswith('<svg xmlns="http://www.w3.org/2000/svg"') and 'stop-color="#ff2d55"' in svg
+    assert "logo" not in re.sub(r'data:[^"]+', "", page).split("<body", 1)[0]  # no logo file linked in the head
 
 
 async def test_icons_come_from_the_sprite_not_emoji(make_user: Any) -> None:

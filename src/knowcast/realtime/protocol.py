@@ -23,9 +23,19 @@ SESSION_ENDED = 4001  # close code: the sign-in session the socket was opened un
 
 
 @dataclass(frozen=True, slots=True)
+class Track:
+    """Analytics events of the viewer's page (view start, heartbeats, impressions, clicks), as the HTTP intake
+    ``POST /api/v1/analytics/events`` takes them: the analytics domain checks each one (``Hub.track_handler``)."""
+
+    events: tuple[dict[str, Any], ...]
+    ack: bool = False  # answer with ``tracked`` even when every event was accepted (else only a refusal is told)
+
+
+@dataclass(frozen=True, slots=True)
 class Join:
     last_seq: int | None = None
     visitor: str | None = None
+    track: Track | None = None  # the page's analytics events that waited for the socket: handled once joined
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,14 +52,6 @@ class Like:
 @dataclass(frozen=True, slots=True)
 class Heartbeat:
     pass
-
-
-@dataclass(frozen=True, slots=True)
-class Track:
-    """Analytics events of the viewer's page (view start, heartbeats, impressions, clicks), as the HTTP intake
-    ``POST /api/v1/analytics/events`` takes them: the analytics domain checks each one (``Hub.track_handler``)."""
-
-    events: tuple[dict[str, Any], ...]
 
 
 ClientMessage = Join | Chat | Like | Heartbeat | Track
@@ -107,7 +109,8 @@ def _join(data: dict[str, Any]) -> Join:
     last_seq = data.get("last_seq")
     if last_seq is not None and (not isinstance(last_seq, int) or isinstance(last_seq, bool) or last_seq < 0):
         raise malformed('"last_seq" must be a non-negative integer')
-    return Join(last_seq=last_seq, visitor=_optional_id(data, "visitor"))
+    track = _track(data) if "events" in data else None
+    return Join(last_seq=last_seq, visitor=_optional_id(data, "visitor"), track=track)
 
 
 def _chat(data: dict[str, Any]) -> Chat:
@@ -136,7 +139,10 @@ def _track(data: dict[str, Any]) -> Track:
         raise malformed(f'"events" must be a list of 1 to {MAX_TRACK_EVENTS} events')
     if not all(isinstance(event, dict) for event in events):
         raise malformed('each of "events" must be a JSON object')
-    return Track(events=tuple(events))
+    ack = data.get("ack", False)
+    if not isinstance(ack, bool):
+        raise malformed('"ack" must be true or false')
+    return Track(events=tuple(events), ack=ack)
 
 
 _BUILDERS: dict[str, Callable[[dict[str, Any]], ClientMessage]] = {

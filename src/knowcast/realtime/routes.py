@@ -219,6 +219,11 @@ class Conversation:
         extras, parts = await self.hub.welcome_extras(live_room, conn.user_id, fresh)
         self.conn = conn
         self.hub.join(conn, live_room, join.last_seq, you, extras, parts)
+        if join.track is not None:  # the events the page held until it joined, as a track frame right after
+            try:
+                await self.track(conn, join.track)
+            except KnowcastError as error:
+                await self.refuse(conn, error)
         return conn
 
     async def admit(self, db: AsyncSession, who: Identity | None) -> Any:
@@ -255,28 +260,41 @@ class Conversation:
 
     async def handle(self, conn: Connection, raw: str | bytes | None) -> None:
         self.count_frame(conn)
-        hub = self.hub
         try:
-            message = protocol.parse(raw)
-            if isinstance(message, protocol.Heartbeat):
-                hub.heartbeat(conn)
-            elif isinstance(message, protocol.Like):
-                hub.add_likes(conn, message.count)
-            elif isinstance(message, protocol.Chat):
-                if hub.chat_handler is None:
-                    raise ValidationFailed("chat is not available", code=InteractionCode.CHAT_UNAVAILABLE)
-                await hub.chat_handler(conn, message)
-            elif isinstance(message, protocol.Track):
-                if hub.track_handler is None:
-                    raise ValidationFailed("analytics is not available", code=RealtimeCode.PROTOCOL_UNKNOWN_TYPE)
-                conn.send(await hub.track_handler(conn, self.socket.scope, message))
-            else:
-                raise ValidationFailed("already joined", code=RealtimeCode.PROTOCOL_ALREADY_JOINED)
+            await self.dispatch(conn, protocol.parse(raw))
         except KnowcastError as error:
-            if error.code.startswith("protocol."):
-                await self.reject_frame(error)
-            else:
-                conn.send(self.error_frame(error))
+            await self.refuse(conn, error)
+
+    async def dispatch(self, conn: Connection, message: protocol.ClientMessage) -> None:
+        hub = self.hub
+        if isinstance(message, protocol.Heartbeat):
+            hub.heartbeat(conn)
+        elif isinstance(message, protocol.Like):
+            hub.add_likes(conn, message.count)
+        elif isinstance(message, protocol.Chat):
+            if hub.chat_handler is None:
+                raise ValidationFailed("chat is not available", code=InteractionCode.CHAT_UNAVAILABLE)
+            await hub.chat_handler(conn, message)
+        elif isinstance(message, protocol.Track):
+            await self.track(conn, message)
+        else:
+            raise ValidationFailed("already joined", code=RealtimeCode.PROTOCOL_ALREADY_JOINED)
+
+    async def track(self, conn: Connection, frame: protocol.Track) -> None:
+        """The page's analytics events to the analytics domain. Its ``tracked`` answer goes back only when an
+        event was refused or the page asked (``ack``): the page acts on refusals alone, and a room of ten
+        thousand sends hundreds of heartbeats a second."""
+        if self.hub.track_handler is None:
+            raise ValidationFailed("analytics is not available", code=RealtimeCode.PROTOCOL_UNKNOWN_TYPE)
+        answer = await self.hub.track_handler(conn, self.socket.scope, frame)
+        if frame.ack or answer["rejected"]:
+            conn.send(answer)
+
+    async def refuse(self, conn: Connection, error: KnowcastError) -> None:
+        if error.code.startswith("protocol."):
+            await self.reject_frame(error)
+        else:
+            conn.send(self.error_frame(error))
 
     async def reject_frame(self, error: KnowcastError) -> None:
         """Answer a bad frame with an error; too many bad frames, or an oversized one, end the socket."""

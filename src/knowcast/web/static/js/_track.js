@@ -2,10 +2,11 @@
 // impressions and clicks, shares; experiment assignments for the page's other modules. The server computes
 // the visitor id and refuses anything it did not expect; nothing here is trusted for money.
 // Events ride the room's live socket (a "track" frame, docs/protocol.md) once it has joined: no request of their
-// own. Until the socket joins they wait, at most SOCKET_WAIT_MS, then go by POST; so does the view's end (the
-// page is leaving: a keepalive request outlives it, a socket frame may not).
+// own. Those waiting when the socket opens (the view's start) ride its join frame; until then they wait, at most
+// SOCKET_WAIT_MS, then go by POST; so does the view's end (the page is leaving: a keepalive request outlives it,
+// a socket frame may not). The server answers ("tracked") only when it refused one.
 import { csrfToken } from "./_api.js";
-import { onLive } from "./_live.js";
+import { onJoining, onLive } from "./_live.js";
 
 const BEAT_MS = 15000;
 const FIRST_BEAT_MS = 6000; // a viewer counts in UV once 1 s is watched: tell the server early (its floor is 5 s)
@@ -36,6 +37,8 @@ export function startTracking(stage) {
   /** @type {Array<Record<string, unknown>>} */
   let waiting = [];
   let waitTimer = 0;
+  /** @type {Array<Record<string, unknown>>} events sent with a join frame, until its welcome comes back */
+  let riding = [];
 
   const answered = (result) => {
     const reasons = (result && result.reasons) || {};
@@ -74,7 +77,23 @@ export function startTracking(stage) {
     if (joinedLive()) flush();
     else if (!waitTimer) waitTimer = window.setTimeout(flush, SOCKET_WAIT_MS); // no socket yet: wait, then POST
   };
-  onLive("welcome", flush);
+  onJoining((join) => {
+    if (!waiting.length || JSON.stringify({ ...join, events: waiting }).length > MAX_FRAME) return;
+    clearTimeout(waitTimer);
+    waitTimer = 0;
+    join.events = riding = waiting;
+    waiting = [];
+  });
+  onLive("welcome", () => {
+    riding = [];
+    flush();
+  });
+  onLive("status", (status) => {
+    if (status.connected || !riding.length) return;
+    waiting = riding.concat(waiting); // the socket closed before it joined: they go with the next join, or by POST
+    riding = [];
+    if (!waitTimer) waitTimer = window.setTimeout(flush, SOCKET_WAIT_MS);
+  });
   onLive("tracked", answered);
 
   const start = () => {
