@@ -51,7 +51,7 @@ from knowcast.settings import Settings
 from knowcast.web import domain as web
 from knowcast.web.assets import AssetFiles, StaticAssets
 from knowcast.web.front import Instant
-from knowcast.web.room_page import RoomPageFastPath
+from knowcast.web.room_page import RoomPageFastPath, RoomPages
 from knowcast.web.templating import STATIC_DIR, Pages
 
 log = logging.getLogger(__name__)
@@ -193,7 +193,8 @@ def install_pipeline(ctx: AppContext, app: KnowcastApp) -> None:
     app.add_middleware(AccessLogMiddleware, metrics=ctx.metrics)
     app.add_middleware(realtime_routes.LiveSockets, ctx=ctx)  # outermost: viewers' sockets skip the stack
     app.add_middleware(IntakeFastPath, ctx=ctx)  # browsers' analytics events (analytics/intake_path.py)
-    app.add_middleware(RoomPageFastPath, ctx=ctx)  # the public room page, rendered per kind of viewer
+    room_pages = app.state.room_pages = RoomPages(ctx)  # the public room page, rendered per kind of viewer
+    app.add_middleware(RoomPageFastPath, pages=room_pages)
     app.add_middleware(SnapshotFastPath, ctx=ctx)  # a room's commerce snapshot (commerce/snapshot_path.py)
     if settings.trusted_proxy_list:  # outermost of all: the client's address as the trusted proxy says
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxy_list)
@@ -204,6 +205,7 @@ def install_pipeline(ctx: AppContext, app: KnowcastApp) -> None:
     assets = AssetFiles(STATIC_DIR, counts=asset_answers)
     app.add_middleware(StaticAssets, files=assets)  # from memory (web/assets.py)
     app.instant.answerers.append(assets.instant)  # the same, in the server's parser callback (web/front.py)
+    app.instant.answerers.append(room_pages.instant)  # an anonymous viewer's room page, once rendered
     app.front = FlashFastPath(app.behind, ctx)  # ahead of it all: flash-sale attempts (commerce/fastpath.py)
 
 

@@ -12,10 +12,13 @@ from typing import Any
 
 import pytest
 
+from knowcast import csrf
+from knowcast.accounts.models import Role
 from knowcast.web.assets import Manifest
-from knowcast.web.front import FrontProtocol
+from knowcast.web.front import FrontProtocol, Request
 from knowcast.web.templating import STATIC_DIR
-from tests.realtime.harness import serve
+from tests.conftest import SECRET
+from tests.realtime.harness import serve, token_of
 
 
 @pytest.fixture
@@ -126,3 +129,33 @@ async def test_what_the_app_does_not_know_by_heart_goes_through_it(served: dict[
         front = await exchange(served["front"], request_bytes)
         plain = await exchange(served["plain"], request_bytes)
         assert front.split(b"\r\n")[0] == plain.split(b"\r\n")[0]
+
+
+async def test_an_anonymous_room_page_is_answered_in_the_callback_once_rendered(
+    app: Any, served: dict[str, int], make_user: Any
+) -> None:
+    """A crowd's anonymous viewers get the rendered page with their CSRF token from the parser's callback: the same
+    bytes the app sends (but for the request id); a signed-in viewer's, and the first render, go through the app."""
+    host = await make_user(Role.HOST)
+    body = {"title": "万人直播间", "scheduled_at": "2030-01-01T10:00:00Z"}
+    room_id = (await host.client.post("/api/v1/rooms", json=body)).json()["id"]
+    pages = app.state.room_pages
+    anonymous = get(f"/rooms/{room_id}", "Cookie: kc_csrf=abc; kc_consent=analytics", "Accept-Language: zh-CN")
+    request = Request(b"GET", f"/rooms/{room_id}".encode(), b"", [(b"cookie", b"kc_csrf=abc; kc_consent=analytics")])
+    assert pages.instant(request) is None  # not rendered yet: the app renders it
+    plain = await exchange(served["plain"], anonymous)
+    renders = pages.renders
+    front = await exchange(served["front"], anonymous)
+    answer = pages.instant(request)
+    assert answer is not None and answer.status == 200 and pages.renders == renders
+    assert without_ids(front) == without_ids(plain) and front.startswith(b"HTTP/1.1 200")
+    assert b'content="' + csrf.token_for(SECRET, "abc").encode() + b'"' in front
+    fresh = pages.instant(Request(b"GET", request.path, b"", [(b"cookie", b"kc_consent=analytics")]))
+    assert fresh is not None and any(name == b"set-cookie" for name, _ in fresh.headers)  # a new browser's nonce
+    signed_in = Request(request.method, request.path, b"", [(b"cookie", f"kc_session={token_of(host)}".encode())])
+    assert pages.instant(signed_in) is None  # the nickname and role: the app's batched session lookup
+    assert pages.instant(Request(b"GET", f"/rooms/{room_id}".encode(), b"x=1", [])) is None
+
+
+def without_ids(answer: bytes) -> list[bytes]:
+    return [line for line in without_date(answer) if not line.lower().startswith(b"x-request-id:")]

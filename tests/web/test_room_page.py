@@ -11,19 +11,19 @@ import pytest
 
 from knowcast.accounts.models import Role
 from knowcast.context import AppContext
-from knowcast.web.room_page import RoomPageFastPath
+from knowcast.web.room_page import RoomPageFastPath, RoomPages
 from tests.conftest import Member
 
 
-async def _route_answers(_self: RoomPageFastPath, _room_id: int, _scope: Any) -> None:
+async def _route_answers(_self: RoomPages, _room_id: int, _scope: Any) -> None:
     return None  # the fast path steps aside: the FastAPI route (the reference) answers
 
 
-def _fast_path(app: Any) -> RoomPageFastPath:
+def _fast_path(app: Any) -> RoomPages:
     layer = app.middleware_stack
     while not isinstance(layer, RoomPageFastPath):
         layer = layer.app
-    return layer
+    return layer.pages
 
 
 async def _public_room(host: Member, **fields: Any) -> int:
@@ -44,7 +44,7 @@ async def test_the_fast_path_renders_what_the_route_renders(
     for who in (client, viewer.client, host.client):
         fast = await who.get(f"/rooms/{room_id}")
         with monkeypatch.context() as patched:
-            patched.setattr(RoomPageFastPath, "_answer", _route_answers)
+            patched.setattr(RoomPages, "answer", _route_answers)
             slow = await who.get(f"/rooms/{room_id}")
         assert fast.status_code == slow.status_code == 200
         assert fast.text == slow.text

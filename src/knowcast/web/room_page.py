@@ -4,7 +4,9 @@ Every viewer of a public room gets the same page but for a few things: the langu
 banner shows, whether they are signed in (and as a host or not), their nickname in the top bar and the CSRF
 token of their forms. So the page is rendered once per (room, language, consent answer, role) with markers
 where the nickname and the token go, and each request only fills those in: no database session (the
-session cookie is resolved in batches by accounts.identities), no template run, no middleware stack.
+session cookie is resolved in batches by accounts.identities), no template run, no middleware stack. An
+anonymous viewer's page, once its kind is rendered, is answered in the server's parser callback
+(``RoomPages.instant``, web/front.py): no request cycle either.
 
 The marker user has a nickname and a role and nothing else: a template that reads anything more about the
 user (or a marker that does not come out where expected) makes that kind of page uncacheable, and the
@@ -31,6 +33,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from knowcast import csrf, fast_paths, i18n
 from knowcast.accounts.identities import IdentityLookups
 from knowcast.accounts.models import Role
+from knowcast.accounts.service import Identity
 from knowcast.bus import Event
 from knowcast.context import AppContext
 from knowcast.db.types import MAX_ROW_ID
@@ -41,6 +44,8 @@ from knowcast.realtime.hub import Hub
 from knowcast.realtime.room import LiveRoom
 from knowcast.rooms import service as rooms
 from knowcast.rooms.states import AccessMode
+from knowcast.web import front
+from knowcast.web.front import Headers
 
 log = logging.getLogger(__name__)
 PATH = re.compile(r"^/rooms/([1-9][0-9]{0,11})$")
@@ -79,9 +84,12 @@ class MarkedUser:
         raise Uncacheable(f"the page reads user.{name}")
 
 
-class RoomPageFastPath:
-    def __init__(self, app: ASGIApp, ctx: AppContext) -> None:
-        self.app = app
+class RoomPages:
+    """The rendered pages, by kind of viewer, and how a request for one is answered: made once per app
+    (``install_pipeline``), asked by the ASGI fast path below and, for an anonymous viewer whose kind of page is
+    already rendered, by the server's parser callback (``instant``, web/front.py) without a request cycle."""
+
+    def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
         self.secret = ctx.settings.secret_key
         self.default_locale = ctx.settings.default_locale
@@ -114,48 +122,63 @@ class RoomPageFastPath:
         for key in [key for key in self._loading if key[0] == room_id]:
             del self._loading[key]
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        on = self.switch.on and scope["type"] == "http" and scope["method"] == "GET"
-        match = PATH.match(scope["path"]) if on else None
-        if match is None or scope.get("query_string") or not 0 < int(match.group(1)) <= MAX_ROW_ID:
-            await self.app(scope, receive, send)
-            return
+    def room_of(self, method: str, path: str, query: bytes) -> int | None:
+        """The room whose page this request asks for, when this module may answer it."""
+        match = PATH.match(path) if self.switch.on and method == "GET" and not query else None
+        room_id = int(match.group(1)) if match is not None else 0
+        return room_id if 0 < room_id <= MAX_ROW_ID else None
+
+    def instant(self, request: front.Request) -> front.Answer | None:
+        """An anonymous viewer's page when their kind is rendered already (else None: the ASGI path answers)."""
+        room_id = self.room_of(request.method.decode("latin-1"), request.path.decode("latin-1"), request.query)
+        if room_id is None:
+            return None
         started = time.perf_counter()
-        answer = await self._answer(int(match.group(1)), scope)
-        if answer is None:
-            await self.app(scope, receive, send)
-            return
-        body, locale, new_nonce = answer
-        request_id = next((v[:64] for k, v in scope["headers"] if k == b"x-request-id"), b"") or self.ids.next()
-        headers = [
-            (b"content-type", b"text/html; charset=utf-8"),
-            (b"content-length", b"%d" % len(body)),
-            (b"content-language", locale.encode()),
-            *self.security,
-            (b"x-request-id", request_id),
-        ]
-        if new_nonce:
-            cookie = f"{csrf.COOKIE}={new_nonce}; Path=/; HttpOnly; SameSite=Lax{self.secure}"
-            headers.append((b"set-cookie", cookie.encode()))
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        raw = dict(request.headers)
+        cookies = fast_paths.cookies(raw)
+        if cookies.get(SESSION_COOKIE):
+            return None
+        locale, key = self._kind(room_id, raw, cookies, None)
+        cached = self.pages.get(key)
+        if cached is None or cached[1] is None or cached[0] <= time.monotonic():
+            return None
+        body, new_nonce = self._fill(cached[1], cookies, None)
+        answer = front.Answer(200, self._headers(body, locale, new_nonce, raw.get(b"x-request-id")), body)
         self._count()
         self._observe(time.perf_counter() - started)
+        return answer
 
-    async def _answer(self, room_id: int, scope: Scope) -> tuple[bytes, str, str | None] | None:
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        cookies = fast_paths.cookies(dict(scope["headers"]))
+    async def answer(self, room_id: int, scope: Scope) -> tuple[Headers, bytes] | None:
+        """The page's headers and body for this request, or None when only the route may answer."""
+        started = time.perf_counter()
+        raw = dict(scope["headers"])
+        cookies = fast_paths.cookies(raw)
         token = cookies.get(SESSION_COOKIE)
         who = await self.ctx.runtime(IdentityLookups).get(token) if token else None
+        locale, key = self._kind(room_id, raw, cookies, who)
+        page = await self._page(room_id, scope, key)
+        if page is None:
+            return None
+        body, new_nonce = self._fill(page, cookies, who)
+        headers = self._headers(body, locale, new_nonce, raw.get(b"x-request-id"))
+        self._count()
+        self._observe(time.perf_counter() - started)
+        return headers, body
+
+    def _kind(
+        self, room_id: int, raw: dict[bytes, bytes], cookies: dict[str, str], who: Identity | None
+    ) -> tuple[str, tuple[Any, ...]]:
+        """The viewer's language and the key of their kind of page."""
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in raw.items()}
         locale = i18n.negotiate(
             who.locale if who else None, cookies.get(i18n.LOCALE_COOKIE), headers.get("accept-language"), ""
         )
         locale = locale or self.default_locale
         agreed = consent.state(headers, cookies)
-        key = (room_id, locale, agreed.analytics, agreed.decided, agreed.signal, who.role if who else None)
-        page = await self._page(room_id, scope, key)
-        if page is None:
-            return None
+        return locale, (room_id, locale, agreed.analytics, agreed.decided, agreed.signal, who.role if who else None)
+
+    def _fill(self, page: bytes, cookies: dict[str, str], who: Identity | None) -> tuple[bytes, str | None]:
+        """The page with this viewer's CSRF token (and a new nonce for a browser without one) and nickname."""
         nonce = cookies.get(csrf.COOKIE)
         new_nonce = None if nonce else csrf.new_nonce()
         body = page.replace(MARKERS[2], csrf.token_for(self.secret, nonce or str(new_nonce)).encode())
@@ -164,7 +187,20 @@ class RoomPageFastPath:
             body = body.replace(MARKERS[0], str(escape(name)).encode()).replace(
                 MARKERS[1], str(escape(name[:1])).encode()
             )
-        return body, locale, new_nonce
+        return body, new_nonce
+
+    def _headers(self, body: bytes, locale: str, new_nonce: str | None, request_id: bytes | None) -> Headers:
+        headers = [
+            (b"content-type", b"text/html; charset=utf-8"),
+            (b"content-length", b"%d" % len(body)),
+            (b"content-language", locale.encode()),
+            *self.security,
+            (b"x-request-id", (request_id or b"")[:64] or self.ids.next()),
+        ]
+        if new_nonce:
+            cookie = f"{csrf.COOKIE}={new_nonce}; Path=/; HttpOnly; SameSite=Lax{self.secure}"
+            headers.append((b"set-cookie", cookie.encode()))
+        return headers
 
     async def _page(self, room_id: int, scope: Scope, key: tuple[Any, ...]) -> bytes | None:
         cached = self.pages.get(key)
@@ -217,3 +253,23 @@ class RoomPageFastPath:
         app = scope.get("app")
         assert app is not None, "the room page fast path runs inside the app (create_app adds it)"
         return app.state.pages
+
+
+class RoomPageFastPath:
+    """The ASGI side: a room page request answered from ``RoomPages`` (rendering it for its kind of viewer when
+    needed); anything else, and what only the route may answer, goes on to the app."""
+
+    def __init__(self, app: ASGIApp, pages: RoomPages) -> None:
+        self.app = app
+        self.pages = pages
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        room_id = None
+        if scope["type"] == "http":
+            room_id = self.pages.room_of(scope["method"], scope["path"], scope.get("query_string", b""))
+        answer = await self.pages.answer(room_id, scope) if room_id is not None else None
+        if answer is None:
+            await self.app(scope, receive, send)
+            return
+        headers, body = answer
+        await fast_paths.send_answer(send, 200, headers, body)
