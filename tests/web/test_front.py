@@ -11,6 +11,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from uvicorn.config import Config
+from uvicorn.server import ServerState
 
 from knowcast import csrf
 from knowcast.accounts.models import Role
@@ -159,3 +161,37 @@ async def test_an_anonymous_room_page_is_answered_in_the_callback_once_rendered(
 
 def without_ids(answer: bytes) -> list[bytes]:
     return [line for line in without_date(answer) if not line.lower().startswith(b"x-request-id:")]
+
+
+class _Socket:
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def getsockname(self) -> tuple[str, int]:
+        self.asked.append("local")
+        return ("127.0.0.1", 8000)
+
+    def getpeername(self) -> tuple[str, int]:
+        self.asked.append("remote")
+        return ("203.0.113.9", 51234)
+
+
+class _Transport(asyncio.Transport):
+    def __init__(self, sock: _Socket) -> None:
+        super().__init__()
+        self.sock = sock
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return self.sock if name == "socket" else default
+
+
+async def test_the_connections_addresses_are_looked_up_when_first_read(app: Any) -> None:
+    """Not when the connection opens: an instant answer never reads them; a request through the app does."""
+    protocol = FrontProtocol(Config(app=app), ServerState(), {})
+    sock = _Socket()
+    protocol.connection_made(_Transport(sock))
+    assert sock.asked == []
+    assert protocol.client == ("203.0.113.9", 51234) and protocol.server == ("127.0.0.1", 8000)
+    assert protocol.client == ("203.0.113.9", 51234)
+    assert sock.asked == ["remote", "local"]
+    protocol.connections.discard(protocol)
