@@ -48,13 +48,20 @@ const options = {
 const result = await build({ ...options, entryPoints: entries, chunkNames: "chunk-[hash]", splitting: true });
 // The live room is the page a crowd opens at once (a reminder goes out, thousands arrive in the same minute),
 // so it is one file: every page's code and the room's, no chunks to ask for one by one — each request a
-// browser makes is work for the server times the crowd. The other pages share chunks as above.
-const roomPage = await build({ ...options, entryPoints: { "room_page": `${src}/_room_page.js` }, splitting: false });
+// browser makes is work for the server times the crowd. The one chunk of its own is hls.js, imported only by a
+// page that plays HLS through it (static/js/_player.js). The other pages share chunks as above.
+const roomPage = await build({
+  ...options,
+  entryPoints: { "room_page": `${src}/_room_page.js` },
+  chunkNames: "chunk-[hash]",
+  splitting: true,
+});
 
 const manifest = {};
 const dist = (path) => `dist/${relative(out, path)}`;
 for (const [path, output] of Object.entries(roomPage.metafile.outputs)) {
-  if (output.entryPoint) manifest["dist/room_page.js"] = { file: dist(path), imports: [] };
+  // hls.js, imported dynamically, is an entry point of esbuild's too: only ours is the page's
+  if (output.entryPoint === `${src}/_room_page.js`) manifest["dist/room_page.js"] = { file: dist(path), imports: [] };
 }
 for (const [path, output] of Object.entries(result.metafile.outputs)) {
   if (!output.entryPoint) continue;

@@ -49,8 +49,8 @@ def test_the_pages_helper_gives_hashed_urls_and_the_imported_chunks() -> None:
 
 async def test_the_room_page_links_one_hashed_script_and_one_stylesheet(client: Any, make_user: Any) -> None:
     """A crowd opens the live room at once: every file it links is a request times the crowd, so the room
-    has one bundle (every page's code and the room's, no chunks) and one stylesheet (every page's and the
-    room's), both hashed."""
+    has one bundle (every page's code and the room's; hls.js apart, see below) and one stylesheet (every
+    page's and the room's), both hashed."""
     host = await make_user(Role.HOST)
     room = (
         await host.client.post("/api/v1/rooms", json={"title": "资产", "scheduled_at": "2030-01-01T10:00:00Z"})
@@ -67,6 +67,16 @@ async def test_the_room_page_links_one_hashed_script_and_one_stylesheet(client: 
     app_css = (STATIC_DIR / "css" / "app.css").read_text()
     room_css = (STATIC_DIR / "css" / "room.css").read_text()
     assert (STATIC_DIR / entries["dist/room_page.css"]["file"]).read_text() == f"{app_css}\n{room_css}"
+
+
+def test_hls_js_is_a_chunk_of_its_own_that_only_a_page_playing_hls_loads() -> None:
+    """Most of the room's code by weight: a viewer on WebRTC or on native HLS never downloads it."""
+    bundle = STATIC_DIR / manifest()["dist/room_page.js"]["file"]
+    lazy = re.findall(r'import\("\./(chunk-[A-Za-z0-9]+\.js)"\)', bundle.read_text())
+    assert len(lazy) == 1 and "import{" not in bundle.read_text()[:200]  # one dynamic import, no static ones
+    chunk = (STATIC_DIR / "dist" / lazy[0]).read_text()
+    assert "MANIFEST_LOADING" in chunk  # hls.js's own event names
+    assert len((bundle.parent / f"{bundle.name}.br").read_bytes()) < 40_000  # was 173 KB with hls.js inside
 
 
 async def test_a_hashed_file_is_immutable_and_precompressed(client: Any) -> None:

@@ -6,7 +6,9 @@
 // what plays ("webrtc" or "hls"); bus events (room.live / room.reconnecting / room.ended, forwarded by the
 // real-time module as "knowcast:event") keep it current, and a status poll covers what events cannot say (the
 // first segments written, a socket that is down).
-import Hls from "hls.js";
+// hls.js (≈ 150 KB compressed, most of the room's code) is fetched only when the page plays HLS through it: a
+// viewer on WebRTC, or on a phone without Media Source Extensions (native HLS), never downloads it, and a
+// crowd opening a room asks the server for a fifth of the bytes.
 import { onLive } from "./_live.js";
 import { watchJanus } from "./_janus.js";
 import { watch } from "./_webrtc.js";
@@ -16,10 +18,22 @@ const SLOW_POLL_MS = 60000; // while playing with the live socket up: its events
 const STALL_MS = 4000;
 const ENDED_GRACE_MS = 8000;
 
-export function attachStream(video, url, { live = true } = {}) {
+/** @type {Promise<typeof import("hls.js").default> | null} */
+let loading = null;
+
+/** hls.js, loaded once on first use (its own chunk of the bundle). */
+export function loadHls() {
+  loading ||= import("hls.js").then((module) => module.default);
+  return loading;
+}
+
+/** @param {HTMLVideoElement} video @param {string} url @returns {Promise<import("hls.js").default | null>} */
+export async function attachStream(video, url, { live = true } = {}) {
   // hls.js wherever Media Source Extensions exist (our low-latency tuning applies); native HLS otherwise
   // (iPhone Safari). Recent Chromium also plays HLS natively, but without this tuning.
-  if (!Hls.isSupported()) {
+  const mediaSource = /** @type {any} */ (window).MediaSource || /** @type {any} */ (window).ManagedMediaSource;
+  const Hls = mediaSource ? await loadHls() : null;
+  if (!Hls || !Hls.isSupported()) {
     if (video.canPlayType("application/vnd.apple.mpegurl")) video.src = url;
     return null;
   }
@@ -79,11 +93,17 @@ class Player {
     else this.playHls(url);
   }
 
-  playHls(url) {
+  async playHls(url) {
     this.stage.dataset.transport = "hls";
-    this.hls = attachStream(this.video, url);
-    if (this.hls) {
-      this.hls.on(Hls.Events.ERROR, (_event, data) => this.onError(data));
+    const hls = await attachStream(this.video, url);
+    if (this.url !== url) {
+      hls?.destroy(); // stopped or switched while hls.js was loading
+      return;
+    }
+    this.hls = hls;
+    if (hls) {
+      const Hls = await loadHls(); // loaded already: attachStream made the player with it
+      hls.on(Hls.Events.ERROR, (_event, data) => this.onError(data));
     }
     this.video.play().catch(() => {}); // muted autoplay; a refusal leaves the poster and the tap-for-sound button
   }
@@ -149,7 +169,7 @@ class Player {
 
   onError(data) {
     if (!data.fatal) return;
-    if (data.type === Hls.ErrorTypes.MEDIA_ERROR && this.hls) {
+    if (data.type === "mediaError" && this.hls) {
       this.hls.recoverMediaError();
       return;
     }

@@ -11,7 +11,7 @@ async function start(root) {
     root.querySelector("[data-testid=replay-empty]").hidden = false;
     return;
   }
-  const hls = attachStream(video, data.vod_url, { live: false });
+  const hls = await attachStream(video, data.vod_url, { live: false });
   const startedAt = data.started_at ? Date.parse(data.started_at) : 0;
   const chat = new ChatReplay(root.querySelector("[data-testid=replay-chat]"), data.items, JSON.parse(root.dataset.strings || "{}"));
   renderChapters(root.querySelector("[data-testid=chapters]"), data.items, startedAt, (seconds) => {
