@@ -333,8 +333,9 @@ class AnalyticsRuntime:
                 return 0
             self._streak = 0
             self.written += len(batch.records)
-            if self.queue:
-                self._wake.set()
+            if len(self.queue) >= self.settings.analytics_batch_size:
+                self._wake.set()  # a full batch waits: write it now; a partial one waits for the next round (a
+                # writer that went again for what arrived during a write wrote a storm's events a few at a time)
             return len(batch.records)
 
     def _failed(self, batch: Batch) -> None:
