@@ -1,23 +1,33 @@
 """A crowd of signed-in viewers joining the live socket together: each gets their own standing in the
-``welcome`` (host, moderator, guest expert, banned, muted, plain), read in batches, not three queries each."""
+``welcome`` (host, moderator, guest expert, banned, muted, plain), from the room's people read once, not three
+queries each, and read again when they change."""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from knowcast.accounts.models import Role
 from knowcast.interaction.live import LiveInteraction
+from knowcast.interaction.models import RoomSanction, SanctionKind
+from knowcast.interaction.moderation import RoomPeople
 from knowcast.realtime.hub import Hub
+from knowcast.realtime.room import LiveRoom
+from knowcast.rooms.models import Room
 from tests.realtime.harness import LiveApp, open_viewer, token_of
 
 
-def standings_of(live: LiveApp) -> Any:
+def interaction_of(live: LiveApp) -> LiveInteraction:
     identify = live.ctx.runtime(Hub).identify
     assert identify is not None
     owner = identify.__self__  # type: ignore[attr-defined]
     assert isinstance(owner, LiveInteraction)
-    return owner.standings
+    return owner
+
+
+def standings_of(live: LiveApp) -> Any:
+    return interaction_of(live).standings
 
 
 async def test_a_crowd_gets_each_their_own_standing_in_few_batches(
@@ -69,3 +79,34 @@ async def test_a_ban_committed_before_joining_is_read_at_once(
     again = await open_viewer(live, room["id"], token_of(troll), join={})
     assert again.welcome["you"]["banned"] is True
     await again.close()
+
+
+async def test_the_rooms_people_are_read_once_for_a_crowd_and_again_after_a_change_in_any_process(
+    live: LiveApp, room: Any, host: Any, make_user: Any
+) -> None:
+    """Three queries per room, not per arrival; a change made by another process (a sanction written there,
+    its event arriving here through the hub) is read again before the next arrival is told."""
+    rid = room["id"]
+    troll = await make_user()
+    lookups = standings_of(live)
+    before = lookups.queries
+    crowd = [await make_user() for _ in range(10)]
+    viewers = await asyncio.gather(*(open_viewer(live, rid, token_of(m), join={}) for m in [*crowd, troll]))
+    assert lookups.queries - before == 1
+    async with live.ctx.db.session() as db:  # another process bans the troll: its row, not yet its event
+        db.add(RoomSanction(room_id=rid, user_id=troll.user.id, kind=SanctionKind.BAN, created_by=host.user.id))
+        await db.commit()
+    interaction_of(live).apply(LiveRoom(rid), "chat.user_banned", {"user_id": troll.user.id})
+    again = await open_viewer(live, rid, token_of(troll), join={})
+    assert again.welcome["you"]["banned"] is True and lookups.queries - before == 2
+    for viewer in [*viewers, again]:
+        await viewer.close()
+
+
+def test_a_mute_that_ran_out_since_the_read_is_over() -> None:
+    until = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
+    people = RoomPeople(frozenset(), frozenset(), {7: (False, until)})
+    room = Room(id=1, host_id=2)
+    assert people.standing(room, 7, Role.VIEWER, until - timedelta(seconds=1)).muted_until == until
+    assert people.standing(room, 7, Role.VIEWER, until + timedelta(seconds=1)).muted_until is None
+    assert people.standing(room, 8, Role.VIEWER, until).badge is None

@@ -11,7 +11,7 @@ from knowcast.bus import Event
 from knowcast.context import AppContext
 from knowcast.interaction import moderation, polls, privacy, qa
 from knowcast.interaction.chat import ChatDesk
-from knowcast.interaction.standings import StandingLookups
+from knowcast.interaction.standings import STANDING_EVENTS, StandingLookups
 from knowcast.realtime.connection import Connection
 from knowcast.realtime.hub import Hub, Tappers
 from knowcast.realtime.room import LiveRoom
@@ -36,6 +36,8 @@ class LiveInteraction:
         hub.snapshot_providers.append(self.snapshot)
         hub.like_listeners.append(self.likes)
         self.ctx.bus.subscribe("chat.banned_words_changed", self._words_changed)
+        for name in STANDING_EVENTS:  # this process's own at once; the others' come through ``apply``
+            self.ctx.bus.subscribe(name, self.standings.on_event)
         privacy.subscribe(self.ctx)
 
     async def _words_changed(self, _event: Event) -> None:
@@ -84,6 +86,8 @@ class LiveInteraction:
     def apply(self, room: LiveRoom, name: str, data: dict[str, Any]) -> None:
         if name.startswith(EXTRAS_EVENTS):
             self._extras.pop(room.id, None)
+        if name in STANDING_EVENTS:
+            self.standings.forget(room.id)
         self.desk.apply(room, name, data)
 
     async def likes(self, room_id: int, tappers: Tappers) -> None:

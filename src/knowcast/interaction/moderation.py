@@ -4,7 +4,7 @@ broadcast event, which every server process folds into its chat rules (interacti
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -66,6 +66,41 @@ _SANCTIONS = select(RoomSanction.user_id, RoomSanction.kind, RoomSanction.until)
     RoomSanction.lifted_at.is_(None),
     or_(RoomSanction.until.is_(None), RoomSanction.until > bindparam("now")),
 )  # the three built once: a crowd's batches reuse their compiled forms (and cache keys) as they are
+_ROOM_MODS = select(RoomModerator.user_id).where(RoomModerator.room_id == _ROOM)
+_ROOM_GUESTS = select(RoomGuest.user_id).where(RoomGuest.room_id == _ROOM)
+_ROOM_SANCTIONS = select(RoomSanction.user_id, RoomSanction.kind, RoomSanction.until).where(
+    RoomSanction.room_id == _ROOM,
+    RoomSanction.lifted_at.is_(None),
+    or_(RoomSanction.until.is_(None), RoomSanction.until > bindparam("now")),
+)
+
+
+@dataclass(frozen=True)
+class RoomPeople:
+    """Everyone with a standing in one room: its moderators, its guests and the sanctions in force (user →
+    banned, muted until), as read at one moment; a crowd joining the live socket is told theirs from it."""
+
+    moderators: frozenset[int]
+    guests: frozenset[int]
+    sanctions: Mapping[int, tuple[bool, datetime | None]]
+
+    def standing(self, room: Room, user_id: int, role: Role, now: datetime) -> Standing:
+        banned, muted_until = self.sanctions.get(user_id, (False, None))
+        if muted_until is not None and muted_until <= now:
+            muted_until = None  # the mute ran out since the read
+        mod, guest = user_id in self.moderators, user_id in self.guests
+        return _standing(user_id, role, room, mod, guest, (banned, muted_until))
+
+
+def room_people_now(session: Session, room_id: int) -> RoomPeople:
+    """The room's ``RoomPeople`` in three queries (synchronous: read with ``Database.read``)."""
+    params = {"room": room_id, "now": utcnow()}
+    connection = session.connection()
+    return RoomPeople(
+        moderators=frozenset(connection.scalars(_ROOM_MODS, params)),
+        guests=frozenset(connection.scalars(_ROOM_GUESTS, params)),
+        sanctions=_in_force(connection.execute(_ROOM_SANCTIONS, params)),
+    )
 
 
 def standings_now(session: Session, room: Room, users: Mapping[int, Role]) -> dict[int, Standing]:
@@ -114,6 +149,11 @@ async def sanctions_of_many(
 def sanctions_now(session: Session, room_id: int, user_ids: Collection[int]) -> dict[int, tuple[bool, datetime | None]]:
     """The users' sanctions in force in a room: banned, and muted until when (only those with any)."""
     rows = session.connection().execute(_SANCTIONS, {"room": room_id, "ids": list(user_ids), "now": utcnow()})
+    return _in_force(rows)
+
+
+def _in_force(rows: Iterable[Any]) -> dict[int, tuple[bool, datetime | None]]:
+    """(user, kind, until) rows of sanctions in force → user → (banned, muted until)."""
     found: dict[int, tuple[bool, datetime | None]] = {}
     for user_id, kind, until in rows:
         banned, muted_until = found.get(user_id, (False, None))

@@ -1,49 +1,83 @@
-"""Standings of a crowd joining a room's live socket, read in batches.
+"""Standings of a crowd joining a room's live socket, from the room's people read once.
 
 Ten thousand viewers arriving in one room within seconds each need their standing (badge, moderator, guest,
-ban, mute) in the ``welcome``. Each lookup waits for the next batch (knowcast/batches.py: at most BATCH users,
-those asked for within WINDOW or while a batch is read), so a crowd costs three queries per many viewers
-instead of three each. Nothing is kept after the answer: a viewer arriving after a ban or a new moderator was
-committed reads it, as before.
+ban, mute) in the ``welcome``. What decides it is the same for all of them: the room's moderators, guests and
+sanctions in force (``moderation.RoomPeople``), a few rows. They are read once (the viewers arriving while
+that read runs share it) and kept until an event changes them (``STANDING_EVENTS``: in this process at once,
+in the others by the hub's appliers within the tick) or ``TTL`` seconds have passed, whichever comes first;
+a mute that ran out meanwhile is read as over. So a crowd costs three queries per room every few seconds
+instead of three per batch of arrivals, and a viewer joining after a ban or a new moderator is told so.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+import time
 
 from knowcast.accounts.models import Role
-from knowcast.batches import Batches
+from knowcast.bus import Event
 from knowcast.db.engine import Database
+from knowcast.db.types import utcnow
 from knowcast.interaction import moderation
 from knowcast.rooms.models import Room
 
-BATCH = 400  # users per query: well under SQLite's bound on a statement's parameters
-WINDOW = 0.005  # seconds a lone arrival waits for others to share its queries
-
-Ask = tuple[int, int, Role]  # room, user, the user's site role
+TTL = 5.0
+STANDING_EVENTS = frozenset(
+    {
+        "chat.user_banned",
+        "chat.user_unbanned",
+        "chat.user_muted",
+        "chat.user_unmuted",
+        "room.moderator_added",
+        "room.moderator_removed",
+        "room.guest_added",
+        "room.guest_removed",
+    }
+)
 
 
 class StandingLookups:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, ttl: float = TTL) -> None:
         self._db = db
-        self._rooms: dict[int, Room] = {}  # the room each waiting ask is about, as its caller had it
-        self._batches: Batches[Ask, moderation.Standing] = Batches(self._read, size=BATCH, window=WINDOW)
-
-    @property
-    def queries(self) -> int:
-        """Batches read so far (each three queries)."""
-        return self._batches.reads
+        self._ttl = ttl
+        self._people: dict[int, tuple[float, moderation.RoomPeople]] = {}
+        self._loading: dict[int, asyncio.Future[moderation.RoomPeople]] = {}
+        self._generation = 0
+        self.queries = 0  # rooms' people read so far (three queries each)
 
     async def get(self, room: Room, user_id: int, role: Role) -> moderation.Standing:
-        self._rooms[room.id] = room
-        return await self._batches.get((room.id, user_id, role))
+        people = await self._of(room.id)
+        return people.standing(room, user_id, role, utcnow())
 
-    async def _read(self, asks: list[Ask]) -> Mapping[Ask, moderation.Standing]:
-        by_room: dict[int, dict[int, Role]] = {}
-        for room_id, user_id, role in asks:
-            by_room.setdefault(room_id, {})[user_id] = role
-        found: dict[Ask, moderation.Standing] = {}
-        for room_id, users in by_room.items():
-            standings = await self._db.read(moderation.standings_now, self._rooms[room_id], users)
-            found.update({(room_id, user_id, role): standings[user_id] for user_id, role in users.items()})
-        return found
+    async def on_event(self, event: Event) -> None:
+        room_id = event.data.get("room_id")
+        if event.name in STANDING_EVENTS and isinstance(room_id, int):
+            self.forget(room_id)
+
+    def forget(self, room_id: int) -> None:
+        """The room's people changed: the next arrival reads them again (a read under way is not kept)."""
+        self._generation += 1
+        self._people.pop(room_id, None)
+        self._loading.pop(room_id, None)
+
+    async def _of(self, room_id: int) -> moderation.RoomPeople:
+        cached = self._people.get(room_id)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        loading = self._loading.get(room_id)
+        if loading is None:  # a crowd arriving together shares one read
+            loading = self._loading[room_id] = asyncio.ensure_future(self._load(room_id))
+            loading.add_done_callback(lambda done: self._loaded(room_id, done))
+        return await asyncio.shield(loading)
+
+    def _loaded(self, room_id: int, done: asyncio.Future[moderation.RoomPeople]) -> None:
+        if self._loading.get(room_id) is done:
+            del self._loading[room_id]
+
+    async def _load(self, room_id: int) -> moderation.RoomPeople:
+        generation = self._generation
+        people = await self._db.read(moderation.room_people_now, room_id)
+        self.queries += 1
+        if generation == self._generation:
+            self._people[room_id] = (time.monotonic() + self._ttl, people)
+        return people
