@@ -105,6 +105,8 @@ async def test_a_viewer_never_sees_another_viewers_own_part(shop: Shop, ctx: App
     values = [a.json()["drop"]["coupon"]["value"] for a in answers]
     assert values[7] == 321 and values[:7] + values[8:] == [500] * 29
     assert claims.queries - before < 5  # batched: not one query per viewer
+    held = [a.json()["mine"]["coupons"] for a in answers]  # the coupons each holds: theirs alone, at their value
+    assert [(c["code"], c["value"]) for c in held[7]] == [("JOIN5", 321)] and held[:7] + held[8:] == [[]] * 29
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from sqlalchemy.sql.elements import BindParameter
 
 from knowcast.batches import Batches
 from knowcast.catalog.kinds import ProductKind
-from knowcast.commerce import coupons, entitlements
+from knowcast.commerce import entitlements
 from knowcast.commerce.models import Entitlement, Order, OrderItem
 from knowcast.commerce.promotions import Coupon, CouponClaim
 from knowcast.commerce.schemas import CouponOut, MyShop, PendingOrder
@@ -89,12 +89,18 @@ _OWNED_ROWS = select(Entitlement.user_id, Entitlement.product_id).where(
     Entitlement.product_id.in_(bindparam("products", expanding=True)),
     entitlements.active_at(_NOW),  # type: ignore[arg-type]
 )
+_COUPON_FIELDS = tuple(CouponOut.model_fields)
 _HELD = (
-    select(Coupon, CouponClaim.user_id, CouponClaim.value)
+    select(
+        Coupon.host_id,
+        CouponClaim.user_id.label("holder"),
+        CouponClaim.value.label("own_value"),  # a coupon-value experiment's value for this holder, if any
+        *(Coupon.__table__.c[name] for name in _COUPON_FIELDS),
+    )
     .join(CouponClaim, CouponClaim.coupon_id == Coupon.id)
     .where(CouponClaim.user_id.in_(_USERS), Coupon.ends_at > _NOW)
     .order_by(CouponClaim.id.desc())
-)  # the three built once: a crowd's batches reuse their compiled forms (and cache keys) as they are
+)  # the three built once, plain rows (no ORM objects): a crowd's batches reuse their compiled forms
 
 
 def shops_now(session: Session, asks: list[_Ask]) -> dict[_Ask, MyShop]:
@@ -122,8 +128,11 @@ def shops_now(session: Session, asks: list[_Ask]) -> dict[_Ask, MyShop]:
     if products:
         for user_id, product_id in connection.execute(_OWNED_ROWS, {"users": users, "products": products, "now": now}):
             owned.setdefault(user_id, set()).add(product_id)
-    for coupon, user_id, value in session.execute(_HELD, {"users": users, "now": now}).tuples():
-        held.setdefault(user_id, []).append((coupon.host_id, coupons.coupon_out(coupon, value)))
+    for row in connection.execute(_HELD, {"users": users, "now": now}).mappings():
+        fields = {name: row[name] for name in _COUPON_FIELDS}
+        if row["own_value"] is not None:
+            fields["value"] = row["own_value"]
+        held.setdefault(row["holder"], []).append((row["host_id"], CouponOut(**fields)))
     return {
         ask: MyShop(
             pending=[p for host, p in pending.get(ask.user_id, []) if host == ask.host_id],
