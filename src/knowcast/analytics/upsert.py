@@ -10,20 +10,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import Table, TextClause, bindparam, text
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Table
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from knowcast.analytics.rows import insert_many
+
 CHUNK = 500
-# The statements, by (table, merge rules, dialect, columns), as textual SQL with typed binds. SQLAlchemy's
-# dialect INSERT … ON CONFLICT constructs have no cache key (``inherit_cache = False``), so each execution of
-# one compiled it again — 1 ms a table, more than writing a hundred rows; a ``text()`` is compiled once and
-# cached like any statement, and its typed binds still convert values (dates, JSON) as the columns do.
-_STATEMENTS: dict[tuple[Table, Merge, str, tuple[str, ...]], TextClause] = {}
-_PREPARERS = {
-    "postgresql": postgresql.dialect().identifier_preparer,  # type: ignore[no-untyped-call]
-    "sqlite": sqlite.dialect().identifier_preparer,
-}
+_CLAUSES: dict[tuple[Table, Merge, str, tuple[str, ...]], str] = {}  # by (table, rules, dialect, columns)
 
 
 def table_of(model: Any) -> Table:
@@ -82,24 +76,22 @@ class Upserts:
         defaults = _defaults(self.table)  # a column no row mentioned is inserted with its default, never NULL
         columns += [col for col in defaults if col not in columns]
         rows = [{col: row.get(col, defaults.get(col)) for col in columns} for row in self.rows.values()]
+        dialect = (await session.connection()).dialect
+        key = (self.table, self.merge, dialect.name, tuple(columns))
+        clause = _CLAUSES.get(key)
+        if clause is None:
+            clause = _CLAUSES[key] = on_conflict(dialect, self.table, self.merge, columns)
         for start in range(0, len(rows), CHUNK):
-            await session.execute(self._statement(session, columns), rows[start : start + CHUNK])
+            await insert_many(session, self.table, columns, rows[start : start + CHUNK], clause)
         self.rows.clear()
 
-    def _statement(self, session: AsyncSession, columns: list[str]) -> TextClause:
-        dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-        key = (self.table, self.merge, dialect, tuple(columns))
-        stmt = _STATEMENTS.get(key)
-        if stmt is None:
-            stmt = _STATEMENTS[key] = upsert_sql(self.table, self.merge, dialect, columns)
-        return stmt
 
-
-def upsert_sql(table: Table, merge: Merge, dialect: str, columns: list[str]) -> TextClause:
-    """``INSERT … ON CONFLICT (keys) DO UPDATE`` by ``merge``'s rules for exactly ``columns``, as a text()."""
-    quote = _PREPARERS[dialect].quote
-    name = _PREPARERS[dialect].format_table(table)
-    greatest, least = ("greatest", "least") if dialect == "postgresql" else ("max", "min")
+def on_conflict(dialect: Dialect, table: Table, merge: Merge, columns: list[str]) -> str:
+    """``ON CONFLICT (keys) DO UPDATE SET …`` by ``merge``'s rules for exactly ``columns`` (names from the
+    table's own metadata, quoted by the dialect)."""
+    quote = dialect.identifier_preparer.quote
+    name = dialect.identifier_preparer.format_table(table)
+    greatest, least = ("greatest", "least") if dialect.name == "postgresql" else ("max", "min")
 
     def old(col: str) -> str:
         return f"{name}.{quote(col)}"
@@ -117,9 +109,7 @@ def upsert_sql(table: Table, merge: Merge, dialect: str, columns: list[str]) -> 
         sets[col] = f"coalesce({new(col)}, {old(col)})"
     keys = ", ".join(quote(col) for col in merge.keys)
     action = "DO UPDATE SET " + ", ".join(f"{quote(c)} = {v}" for c, v in sets.items()) if sets else "DO NOTHING"
-    insert = f"INSERT INTO {name} ({', '.join(quote(col) for col in columns)})"
-    sql = f"{insert} VALUES ({', '.join(':' + col for col in columns)}) ON CONFLICT ({keys}) {action}"
-    return text(sql).bindparams(*(bindparam(col, type_=table.c[col].type) for col in columns))
+    return f"ON CONFLICT ({keys}) {action}"
 
 
 def _defaults(table: Table) -> dict[str, Any]:
