@@ -1,5 +1,5 @@
-"""The analytics writer: the facts' upserts merged by their rules on both databases, in statements SQLAlchemy
-can cache, and batches as large as the flush interval gathers."""
+"""The analytics writer: the facts' upserts merged by their rules on both databases, in statements built once
+and handed to the driver row by row as tuples, and batches as large as the flush interval gathers."""
 
 from __future__ import annotations
 
