@@ -58,21 +58,16 @@ async def standings(session: AsyncSession, room: Room, users: Mapping[int, Role]
 
 _IDS: BindParameter[list[int]] = bindparam("ids", expanding=True)
 _ROOM: BindParameter[int] = bindparam("room")
-_MODS = select(RoomModerator.user_id).where(RoomModerator.room_id == _ROOM, RoomModerator.user_id.in_(_IDS))
-_GUESTS = select(RoomGuest.user_id).where(RoomGuest.room_id == _ROOM, RoomGuest.user_id.in_(_IDS))
-_SANCTIONS = select(RoomSanction.user_id, RoomSanction.kind, RoomSanction.until).where(
-    RoomSanction.room_id == _ROOM,
-    RoomSanction.user_id.in_(_IDS),
-    RoomSanction.lifted_at.is_(None),
-    or_(RoomSanction.until.is_(None), RoomSanction.until > bindparam("now")),
-)  # the three built once: a crowd's batches reuse their compiled forms (and cache keys) as they are
 _ROOM_MODS = select(RoomModerator.user_id).where(RoomModerator.room_id == _ROOM)
 _ROOM_GUESTS = select(RoomGuest.user_id).where(RoomGuest.room_id == _ROOM)
 _ROOM_SANCTIONS = select(RoomSanction.user_id, RoomSanction.kind, RoomSanction.until).where(
     RoomSanction.room_id == _ROOM,
     RoomSanction.lifted_at.is_(None),
     or_(RoomSanction.until.is_(None), RoomSanction.until > bindparam("now")),
-)
+)  # everyone in the room (RoomPeople), and just the users asked for (standings_now), each built once
+_MODS = _ROOM_MODS.where(RoomModerator.user_id.in_(_IDS))
+_GUESTS = _ROOM_GUESTS.where(RoomGuest.user_id.in_(_IDS))
+_SANCTIONS = _ROOM_SANCTIONS.where(RoomSanction.user_id.in_(_IDS))
 
 
 @dataclass(frozen=True)

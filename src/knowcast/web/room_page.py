@@ -139,14 +139,11 @@ class RoomPages:
         if cookies.get(SESSION_COOKIE):
             return None
         locale, key = self._kind(room_id, raw, cookies, None)
-        cached = self.pages.get(key)
-        if cached is None or cached[1] is None or cached[0] <= time.monotonic():
+        cached = self._fresh(key)
+        if cached is None or cached[1] is None:
             return None
-        body, new_nonce = self._fill(cached[1], cookies, None)
-        answer = front.Answer(200, self._headers(body, locale, new_nonce, raw.get(b"x-request-id")), body)
-        self._count()
-        self._observe(time.perf_counter() - started)
-        return answer
+        headers, body = self._reply(cached[1], locale, cookies, None, raw, started)
+        return front.Answer(200, headers, body)
 
     async def answer(self, room_id: int, scope: Scope) -> tuple[Headers, bytes] | None:
         """The page's headers and body for this request, or None when only the route may answer."""
@@ -159,11 +156,7 @@ class RoomPages:
         page = await self._page(room_id, scope, key)
         if page is None:
             return None
-        body, new_nonce = self._fill(page, cookies, who)
-        headers = self._headers(body, locale, new_nonce, raw.get(b"x-request-id"))
-        self._count()
-        self._observe(time.perf_counter() - started)
-        return headers, body
+        return self._reply(page, locale, cookies, who, raw, started)
 
     def _kind(
         self, room_id: int, raw: dict[bytes, bytes], cookies: dict[str, str], who: Identity | None
@@ -177,8 +170,17 @@ class RoomPages:
         agreed = consent.state(headers, cookies)
         return locale, (room_id, locale, agreed.analytics, agreed.decided, agreed.signal, who.role if who else None)
 
-    def _fill(self, page: bytes, cookies: dict[str, str], who: Identity | None) -> tuple[bytes, str | None]:
-        """The page with this viewer's CSRF token (and a new nonce for a browser without one) and nickname."""
+    def _reply(
+        self,
+        page: bytes,
+        locale: str,
+        cookies: dict[str, str],
+        who: Identity | None,
+        raw: dict[bytes, bytes],
+        started: float,
+    ) -> tuple[Headers, bytes]:
+        """The page with this viewer's CSRF token (and a new nonce for a browser without one) and nickname, its
+        headers, counted in the route's metrics."""
         nonce = cookies.get(csrf.COOKIE)
         new_nonce = None if nonce else csrf.new_nonce()
         body = page.replace(MARKERS[2], csrf.token_for(self.secret, nonce or str(new_nonce)).encode())
@@ -187,24 +189,28 @@ class RoomPages:
             body = body.replace(MARKERS[0], str(escape(name)).encode()).replace(
                 MARKERS[1], str(escape(name[:1])).encode()
             )
-        return body, new_nonce
-
-    def _headers(self, body: bytes, locale: str, new_nonce: str | None, request_id: bytes | None) -> Headers:
         headers = [
             (b"content-type", b"text/html; charset=utf-8"),
             (b"content-length", b"%d" % len(body)),
             (b"content-language", locale.encode()),
             *self.security,
-            (b"x-request-id", (request_id or b"")[:64] or self.ids.next()),
+            (b"x-request-id", raw.get(b"x-request-id", b"")[:64] or self.ids.next()),
         ]
         if new_nonce:
             cookie = f"{csrf.COOKIE}={new_nonce}; Path=/; HttpOnly; SameSite=Lax{self.secure}"
             headers.append((b"set-cookie", cookie.encode()))
-        return headers
+        self._count()
+        self._observe(time.perf_counter() - started)
+        return headers, body
+
+    def _fresh(self, key: tuple[Any, ...]) -> tuple[float, bytes | None] | None:
+        """The rendered page of this kind (None for one only the route renders) while it is fresh."""
+        cached = self.pages.get(key)
+        return cached if cached is not None and cached[0] > time.monotonic() else None
 
     async def _page(self, room_id: int, scope: Scope, key: tuple[Any, ...]) -> bytes | None:
-        cached = self.pages.get(key)
-        if cached is not None and cached[0] > time.monotonic():
+        cached = self._fresh(key)
+        if cached is not None:
             return cached[1]
         loading = self._loading.get(key)
         if loading is None:  # a crowd arriving together shares one render
