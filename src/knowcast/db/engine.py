@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_cursor
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.engine.url import make_url
 from sqlalchemy.exc import OperationalError
@@ -41,6 +42,26 @@ def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEn
     cursor.execute("PRAGMA secure_delete=ON")  # deleted personal data is zeroed in the file, not left in free pages
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.close()
+
+
+def _close_failed_cursor(self: AsyncAdapt_aiosqlite_cursor, cursor: Any, _error: BaseException) -> None:
+    """Close the driver's cursor of a statement that failed, as SQLAlchemy does only for a cancelled one.
+
+    Left open, the cursor keeps its statement (Python 3.11's sqlite3 does not reset it on an error) and is
+    held by the exception's traceback; a caught exception sits in a reference cycle with it, so the garbage
+    collector frees it later, on the event loop's thread, and resetting the statement takes the connection's
+    lock. If that connection's worker is then waiting for the write lock, held by a transaction that needs the
+    loop to finish, the whole process stops for the busy timeout: measured in a join storm, the server idle
+    for exactly 10 s, twice per run, after a crowd's first arrivals raced to insert one row (docs/benchmarks.md,
+    "Join storm"; tests/db/test_engine.py reproduces it). Closed here, the statement is reset on the
+    connection's own thread, right after it failed."""
+    try:
+        self.await_(cursor.close())
+    except Exception:  # the connection itself is gone: nothing is left to reset
+        log.debug("could not close a failed statement's cursor", exc_info=True)
+
+
+AsyncAdapt_aiosqlite_cursor._close_interrupted = _close_failed_cursor  # type: ignore[method-assign,assignment]
 
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
