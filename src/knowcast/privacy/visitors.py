@@ -10,6 +10,7 @@ intake also accepts the id the same person had under yesterday's salt (``previou
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import secrets
@@ -44,6 +45,7 @@ class VisitorIds:
     def __init__(self, timezone: str = "Asia/Shanghai") -> None:
         self.zone = ZoneInfo(timezone)
         self._salts: dict[date, str | None] = {}  # today's and yesterday's (None: yesterday had none)
+        self._making = asyncio.Lock()  # one maker of a day's salt in this process; the crowd waits for it
 
     def use_timezone(self, timezone: str) -> None:
         self.zone, self._salts = ZoneInfo(timezone), {}
@@ -55,20 +57,36 @@ class VisitorIds:
         return self._salts.get(today) is not None and today - timedelta(days=1) in self._salts
 
     async def salt(self, session: AsyncSession | None, day: date) -> str:
-        """The day's salt, made on first use."""
+        """The day's salt, made on first use.
+
+        The first arrivals of a day (a crowd, at a storm's start) all find no salt: one makes it while the
+        others wait and then read it, rather than each inserting and all but one failing. A failed statement
+        on SQLite leaves its cursor to the garbage collector, which may free it on the event loop's thread
+        while the connection's worker waits for the write lock: the whole process stopped for the busy
+        timeout (docs/benchmarks.md, "Join storm")."""
         salt = await self._known(session, day)
-        if salt is None:
-            if session is None:
-                raise RuntimeError("the day's salt is not in memory: a session is needed (see ready())")
-            session.add(VisitorSalt(day=day, salt=secrets.token_hex(32)))
-            try:
-                await session.commit()
-            except IntegrityError:  # another process made the day's salt first; use theirs
-                await session.rollback()
-            self._salts.pop(day, None)
-            salt = await self._known(session, day)
-            assert salt is not None
+        if salt is not None:
+            return salt
+        if session is None:
+            raise RuntimeError("the day's salt is not in memory: a session is needed (see ready())")
+        async with self._making:
+            if self._salts.get(day) is None:
+                await self._make(session, day)
+        salt = self._salts.get(day)
+        assert salt is not None
         return salt
+
+    async def _make(self, session: AsyncSession, day: date) -> None:
+        self._salts.pop(day, None)
+        if await self._known(session, day) is not None:  # made by another process, or before we waited
+            return
+        session.add(VisitorSalt(day=day, salt=secrets.token_hex(32)))
+        try:
+            await session.commit()
+        except IntegrityError:  # another process made the day's salt first; use theirs
+            await session.rollback()
+        self._salts.pop(day, None)
+        await self._known(session, day)
 
     async def _known(self, session: AsyncSession | None, day: date) -> str | None:
         if day not in self._salts:
