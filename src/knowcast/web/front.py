@@ -219,5 +219,8 @@ class FrontProtocol(HttpToolsProtocol):
 
 
 def server_options() -> dict[str, Any]:
-    """uvicorn's options for serving the app (`knowcast serve`, and the tests that serve it on a real socket)."""
-    return {"http": FrontProtocol, **UVICORN_WS_OPTIONS}
+    """uvicorn's options for serving the app (`knowcast serve`, and the tests that serve it on a real socket).
+
+    The loop is uvloop whose listening socket is emptied each turn (web/listening.py); it applies where uvicorn
+    makes the loop (``uvicorn.run``), not to a server started inside a loop that already runs."""
+    return {"http": FrontProtocol, "loop": "knowcast.web.listening:Loop", **UVICORN_WS_OPTIONS}
