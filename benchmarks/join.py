@@ -288,6 +288,9 @@ def storm(
     }
 
 
+PHASES = ("page", "static", "live")
+
+
 def merge(reports: list[dict[str, Any]]) -> dict[str, Any]:
     latencies = sorted(value for report in reports for value in report["latencies"])
     errors: Counter[str] = Counter()
@@ -306,7 +309,24 @@ def merge(reports: list[dict[str, Any]]) -> dict[str, Any]:
         "max_ms": _pct(latencies, 1.0),
         "errors_by": dict(errors),
         "requests": dict(requests),
+        "phases_ms": phases([(lat, ph) for r in reports for lat, ph in zip(r["latencies"], r["phases"], strict=True)]),
     }
+
+
+def phases(joined: list[tuple[float, list[float]]]) -> dict[str, dict[str, float]]:
+    """Where a browser's time went, for the median browser and the slowest 1 %: the page (its connection and
+    request), the static files (the second connection and the files), the live socket (connection, upgrade,
+    welcome). Means over each group, in ms."""
+    ranked = [ph for _lat, ph in sorted(joined, key=lambda pair: pair[0])]
+    if not ranked:
+        return {}
+    middle = ranked[len(ranked) // 2 - len(ranked) // 200 : len(ranked) // 2 + len(ranked) // 200 + 1]
+    slowest = ranked[-max(1, len(ranked) // 100) :]
+
+    def mean(group: list[list[float]]) -> dict[str, float]:
+        return {name: round(1000 * sum(ph[i] for ph in group) / len(group), 1) for i, name in enumerate(PHASES)}
+
+    return {"p50": mean(middle), "slowest_1pct": mean(slowest)}
 
 
 def _pct(values: list[float], p: float) -> float | None:

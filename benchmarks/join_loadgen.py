@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import itertools
 import json
 import os
 import re
@@ -219,6 +220,7 @@ class Run:
     def __init__(self, job: dict[str, Any]) -> None:
         self.job = job
         self.latencies: list[float] = []
+        self.phases: list[tuple[float, float, float]] = []  # each joined browser's page, static files, live socket
         self.errors: Counter[str] = Counter()
         self.requests: Counter[str] = Counter()
         self.sockets: list[asyncio.Transport] = []
@@ -251,9 +253,14 @@ class Run:
         await asyncio.sleep(max(0.0, at - time.monotonic()))
         arrived = time.monotonic()
         first, second = Http(), Http()
+        marks = [arrived]
         try:
-            await asyncio.wait_for(self.open_room(Browser(self.job, spec, number), first, second), BROWSER_TIMEOUT)
+            await asyncio.wait_for(
+                self.open_room(Browser(self.job, spec, number), first, second, marks), BROWSER_TIMEOUT
+            )
             self.latencies.append(time.monotonic() - arrived)
+            page, assets, live = (b - a for a, b in itertools.pairwise(marks))
+            self.phases.append((page, assets, live))
         except Failed as failed:
             self.errors[str(failed)] += 1
         except TimeoutError:
@@ -264,12 +271,14 @@ class Run:
             first.close()
             second.close()
 
-    async def open_room(self, browser: Browser, first: Http, second: Http) -> None:
+    async def open_room(self, browser: Browser, first: Http, second: Http, marks: list[float]) -> None:
         await self.connect(first)
         page = await self.fetch(first, browser.get(f"/rooms/{browser.room}", "Accept: text/html\r\n"), "page")
+        marks.append(time.monotonic())
         assets = page_assets(page)
         await self.connect(second)
         await asyncio.gather(self.assets(first, browser, assets[0::2]), self.assets(second, browser, assets[1::2]))
+        marks.append(time.monotonic())
         welcomed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         live = Live(browser.upgrade(), welcomed, browser.join())
         await asyncio.gather(self.connect(live), welcomed)
@@ -280,6 +289,7 @@ class Run:
         else:  # as the page does when the welcome brings no snapshot: it asks the route
             commerce = browser.get(f"/api/v1/rooms/{browser.room}/commerce", "Accept: application/json\r\n")
             await self.fetch(first, commerce, "commerce")
+        marks.append(time.monotonic())
         if live.transport is not None:
             self.sockets.append(live.transport)
 
@@ -318,6 +328,7 @@ async def worker(job: dict[str, Any], index: int, workers: int) -> dict[str, Any
         "browsers": len(mine),
         "joined": len(run.latencies),
         "latencies": run.latencies,
+        "phases": run.phases,
         "errors": dict(run.errors),
         "requests": dict(run.requests),
         "bytes": run.bytes,
