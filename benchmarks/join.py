@@ -92,6 +92,7 @@ def bench(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             asyncio.run(chat_history(front, room_id, chatters))
             report = storm(args, tmp, front, room_id, viewer_tokens, servers, proxy)
             report["server"] = server_counts(ports, report["requests"].get("events", 0))
+            report["server_join_ms"] = server_join_times(ports)
             if proxy is not None:  # nginx serves the static files itself (docs/operations.md)
                 report["server"]["asset"] += nginx.static_answers(tmp / "nginx")
     except Exception:
@@ -370,6 +371,28 @@ def _server_counts(ports: list[int]) -> dict[str, int]:
     counts["welcome"] -= CHATTERS  # the chat history's own sockets
     counts["commerce"] += max(0, counts.pop("commerce_in_welcome") - CHATTERS)  # the snapshot rode the welcome
     return counts
+
+
+BUCKET = re.compile(r'^knowcast_realtime_join_seconds_bucket\{le="([^"]+)"\} (\S+)$', re.M)
+
+
+def server_join_times(ports: list[int]) -> dict[str, float | int | None]:
+    """The servers' own timing of the joins (``knowcast_realtime_join_seconds``: upgrade request read → welcome
+    written, without the time a connection waited to be accepted and read): how many, and the histogram's
+    bucket bounds that hold the median and the 99th percentile (upper bounds, in ms). The chat history's
+    sockets are among them, a dozen fast joins."""
+    cumulative: dict[float, float] = {}
+    for port in ports:
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+        for bound, value in BUCKET.findall(text):
+            cumulative[float(bound)] = cumulative.get(float(bound), 0.0) + float(value)
+    count = cumulative.get(math.inf, 0.0)
+
+    def bound_of(q: float) -> float | None:
+        bound = next((b for b in sorted(cumulative) if count and cumulative[b] >= q * count), None)
+        return None if bound is None or bound == math.inf else round(bound * 1000, 1)
+
+    return {"count": int(count) - CHATTERS, "p50_ms_le": bound_of(0.5), "p99_ms_le": bound_of(0.99)}
 
 
 def _cpu(pids: list[int]) -> float:

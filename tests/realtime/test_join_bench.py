@@ -55,6 +55,8 @@ def _agrees_with_the_server(result: dict[str, Any], viewers: int) -> None:
     assert client["asset"] % viewers == 0  # every browser fetched each linked file once
     assert 0 < result["p50_ms"] <= result["p99_ms"] and result["joins_per_s"] > 0
     assert result["server_cpu_pct"] > 0 and result["server_rss_mb"] > 0
+    timed = result["server_join_ms"]  # the servers' own timing of the same joins
+    assert timed["count"] == viewers and 0 < timed["p50_ms_le"] <= timed["p99_ms_le"]
     for group in ("p50", "slowest_1pct"):  # where the time went: page, static files, live socket
         steps = result["phases_ms"][group]
         assert set(steps) == {"page", "static", "live"} and all(ms >= 0 for ms in steps.values())

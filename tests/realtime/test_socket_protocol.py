@@ -9,8 +9,10 @@ import struct
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import pytest
 
+from knowcast.realtime.hub import Hub
 from tests.realtime.harness import LiveApp, client_frame
 
 RFC_KEY = b"dGhlIHNhbXBsZSBub25jZQ=="  # RFC 6455 §1.3's example key and its accept value
@@ -146,6 +148,24 @@ async def test_a_join_is_welcomed(client: RawClient, room: Any) -> None:
     client.send(client_frame(JOIN))
     welcome = await client.message("welcome")
     assert welcome["room_id"] == room["id"]
+
+
+async def test_a_join_is_timed_from_its_upgrade_to_its_welcome(client: RawClient, room: Any, live: LiveApp) -> None:
+    """``knowcast_realtime_join_seconds``: the server's own measure of a join (what `knowcast bench join`
+    reports beside the browsers' times)."""
+    before = _joins_timed(live)
+    await client.open_socket(room["id"])
+    client.send(client_frame(JOIN))
+    await client.message("welcome")
+    assert _joins_timed(live) == before + 1
+    async with httpx.AsyncClient(base_url=live.base) as http:
+        metrics = (await http.get("/metrics")).text
+    assert 'knowcast_realtime_join_seconds_bucket{le="3.0"}' in metrics
+
+
+def _joins_timed(live: LiveApp) -> float:
+    (family,) = live.ctx.runtime(Hub).join_seconds.collect()
+    return next(sample.value for sample in family.samples if sample.name.endswith("_count"))
 
 
 async def test_a_join_sent_with_the_handshake_is_read(client: RawClient, room: Any) -> None:

@@ -26,6 +26,7 @@ def install(ctx: AppContext, _app: FastAPI) -> None:
     ctx.metrics.count_from(
         "knowcast_realtime_welcomes", "live sockets welcomed, by kind", "kind", hub.welcomes, WELCOME_KINDS
     )
+    ctx.metrics.registry.register(hub.join_seconds)
     ctx.metrics.count_from(
         "knowcast_realtime_welcome_parts",
         "fresh welcomes that carried a part (commerce: the room's commerce snapshot), by part",

@@ -16,6 +16,8 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from prometheus_client import Histogram
+
 from knowcast.realtime import frames, protocol
 from knowcast.realtime.connection import Connection
 from knowcast.realtime.fanout import FanoutBackend, MemoryFanout
@@ -43,6 +45,10 @@ PRESENCE_EVERY = 1.0
 FAILURE_STAGES = ("encode", "publish", "apply", "applier", "listener", "step")
 WELCOME_KINDS = ("snapshot", "resumed")
 WELCOME_PARTS = ("commerce",)
+
+
+JOIN_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 8.0, 13.0, 30.0)
+"""Fine around a join storm's bar (arrival to welcome within 3 s), coarse beyond it."""
 
 
 class Hub:
@@ -74,6 +80,12 @@ class Hub:
         self.failures: Counter[str] = Counter()
         self.welcomes: Counter[str] = Counter()  # "snapshot" / "resumed": joins answered, in /metrics
         self.welcome_parts_sent: Counter[str] = Counter()  # fresh welcomes that carried each part, in /metrics
+        self.join_seconds = Histogram(  # from the upgrade request read to the welcome written, in /metrics
+            "knowcast_realtime_join_seconds",
+            "live sockets from their upgrade request to their welcome",
+            buckets=JOIN_BUCKETS,
+            registry=None,
+        )
         self._tasks: list[asyncio.Task[None]] = []
         self.heap = HeapKeeper(gc_freeze_above)
 

@@ -109,6 +109,11 @@ class Socket:
                 return str(value.decode("latin-1"))
         return None
 
+    def upgraded_at(self) -> float | None:
+        """When the server read the upgrade request (time.perf_counter()), if the server says (web/front.py)."""
+        at = self.scope.get("extensions", {}).get("knowcast.upgrade", {}).get("at")
+        return float(at) if at else None
+
     def cookies(self) -> dict[str, str]:
         return cookie_parser(self.header(b"cookie") or "")  # as Starlette's Request and the fast paths read them
 
@@ -219,6 +224,9 @@ class Conversation:
         extras, parts = await self.hub.welcome_extras(live_room, conn.user_id, fresh)
         self.conn = conn
         self.hub.join(conn, live_room, join.last_seq, you, extras, parts)
+        upgraded_at = self.socket.upgraded_at()
+        if upgraded_at is not None:
+            self.hub.join_seconds.observe(time.perf_counter() - upgraded_at)
         if join.track is not None:  # the events the page held until it joined, as a track frame right after
             try:
                 await self.track(conn, join.track)

@@ -46,6 +46,7 @@ class Upgrade:
     client: tuple[str, int] | None
     secure: bool
     root_path: str = ""
+    at: float = 0.0  # time.perf_counter() when its headers were read (the join's timing starts there); 0: unknown
 
     @property
     def path(self) -> str:
@@ -348,7 +349,7 @@ class LiveSocketProtocol(asyncio.Protocol):
                 token.decode("latin-1") for token in handshake.tokens(upgrade.headers, b"sec-websocket-protocol")
             ],
             "state": self.app_state.copy(),
-            "extensions": {"websocket.http.response": {}},
+            "extensions": {"websocket.http.response": {}, "knowcast.upgrade": {"at": upgrade.at}},
         }
 
     def end(self, code: int, reason: str = "") -> None:

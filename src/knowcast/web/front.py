@@ -17,6 +17,7 @@ the same metrics): tests/web/test_front.py compares both ways.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -168,6 +169,7 @@ class FrontProtocol(HttpToolsProtocol):
             client=self.client,
             secure=self.scheme == "https",
             root_path=self.root_path,
+            at=time.perf_counter(),
         )
         if LIVE_PATH.fullmatch(upgrade.path) is None:
             return False
