@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from knowcast.realtime import routes
 from knowcast.realtime.hub import Hub
 from tests.realtime.harness import LiveApp, client_frame
 
@@ -148,6 +149,15 @@ async def test_a_join_is_welcomed(client: RawClient, room: Any) -> None:
     client.send(client_frame(JOIN))
     welcome = await client.message("welcome")
     assert welcome["room_id"] == room["id"]
+
+
+async def test_a_socket_that_never_joins_is_closed_4408(
+    client: RawClient, room: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first frame must be a join within JOIN_TIMEOUT; 4408 tells the page to reconnect (static/js/_live.js)."""
+    monkeypatch.setattr(routes, "JOIN_TIMEOUT", 0.2)
+    await client.open_socket(room["id"])
+    assert (await client.close_code())[0] == 4408
 
 
 async def test_a_join_is_timed_from_its_upgrade_to_its_welcome(client: RawClient, room: Any, live: LiveApp) -> None:

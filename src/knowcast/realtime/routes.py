@@ -17,7 +17,6 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -33,6 +32,7 @@ from knowcast.realtime import frames, protocol
 from knowcast.realtime.connection import Connection
 from knowcast.realtime.errors import RealtimeCode
 from knowcast.realtime.hub import Hub
+from knowcast.realtime.public_rooms import PublicRooms
 from knowcast.rooms import service as rooms
 from knowcast.rooms.states import AccessMode
 
@@ -58,29 +58,6 @@ class LiveSockets:
             await self.app(scope, receive, send)
             return
         await serve(self.ctx, Socket(scope, receive, send), int(match[1]), self.public_rooms)
-
-
-class PublicRooms:
-    """Public rooms remembered for a few seconds, so that a crowd of viewers arriving together (a stream
-    starting, a link shared) costs one database read, not one each. A room made private takes up to TTL
-    seconds to stop admitting viewers without a ticket here."""
-
-    TTL = 5.0
-
-    def __init__(self) -> None:
-        self._rooms: dict[int, tuple[float, Any]] = {}
-
-    def get(self, room_id: int) -> Any | None:
-        found = self._rooms.get(room_id)
-        if found is None or time.monotonic() - found[0] > self.TTL:
-            return None
-        return found[1]
-
-    def put(self, room: Any) -> None:
-        if room.access_mode is AccessMode.PUBLIC:
-            if len(self._rooms) > 1000:
-                self._rooms.clear()
-            self._rooms[room.id] = (time.monotonic(), room)
 
 
 class Refused(Exception):
@@ -200,11 +177,7 @@ class Conversation:
         who = await self.ctx.runtime(IdentityLookups).get(token) if token else None
         if who is not None and who.locale in i18n.LOCALES:
             self.locale = str(who.locale)
-        room = self.public_rooms.get(self.room_id)
-        if room is None:
-            async with self.ctx.db.session() as db:
-                room = await self.admit(db, who)
-            self.public_rooms.put(room)
+        room = await self.admit(who)
         join = await self.wait_for_join()
         conn = Connection(
             transport,
@@ -234,22 +207,32 @@ class Conversation:
                 await self.refuse(conn, error)
         return conn
 
-    async def admit(self, db: AsyncSession, who: Identity | None) -> Any:
+    async def admit(self, who: Identity | None) -> Any:
+        """The room, if this viewer may watch it: a public room from the copy a crowd shares (PublicRooms);
+        any other, checked for this viewer (a ticket, a membership)."""
         try:
-            room = await rooms.get_room(db, self.room_id)
-            if room.access_mode is not AccessMode.PUBLIC:  # a ticket or a membership: the full user decides
-                user = await db.get(User, who.user_id) if who is not None else None
-                await rooms.ensure_can_watch(db, user, room)
+            room = await self.public_rooms.get(self.room_id, self.read_room)
+            if room.access_mode is not AccessMode.PUBLIC:
+                async with self.ctx.db.session() as db:
+                    user = await db.get(User, who.user_id) if who is not None else None
+                    await rooms.ensure_can_watch(db, user, room)
         except (NotFound, AuthenticationRequired, PermissionDenied) as error:
             await self.socket.send_text(protocol.encode(self.error_frame(error)).decode())
             raise Refused(CLOSE_CODES.get(type(error), 4403)) from None
         return room
 
+    async def read_room(self) -> Any:
+        async with self.ctx.db.session() as db:
+            return await rooms.get_room(db, self.room_id)
+
     async def wait_for_join(self) -> protocol.Join:
+        """The first frame must be a join, within JOIN_TIMEOUT. (``asyncio.timeout``, not ``wait_for``: no task
+        of its own, so a join frame already read is taken without waiting for a turn of the loop.)"""
         deadline = time.monotonic() + JOIN_TIMEOUT
         while True:
             try:
-                message = await asyncio.wait_for(self.socket.receive(), max(0.1, deadline - time.monotonic()))
+                async with asyncio.timeout(max(0.1, deadline - time.monotonic())):
+                    message = await self.socket.receive()
             except TimeoutError:
                 raise Refused(4408) from None
             try:
