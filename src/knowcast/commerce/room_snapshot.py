@@ -10,9 +10,12 @@ bytes. The copy is dropped:
   a pin, a shelf change, a sale scheduled or ended, a purchase, a coupon claimed, a draw entered...);
 - in every other process when the room's next tick delivers the event (the hub's appliers run in every
   process as the tick arrives: within one tick, 100-250 ms);
-- when a time it holds passes (a scheduled sale starts, a sale, drop or draw closes);
-- after ``MAX_AGE`` seconds in any case, for the few changes no tick carries to other processes (a stock
-  reservation by an unpaid order, a draw's entry count).
+- when a time it holds passes (a scheduled sale starts, a sale, drop or draw closes).
+
+And after ``MAX_AGE`` seconds it is read again in any case, for the few changes no tick carries to other
+processes (a stock reservation by an unpaid order, a draw's entry count): in the background, the copy still
+given meanwhile. Dropping it instead made everyone arriving during the read wait for it, every ``MAX_AGE``
+seconds, and in a storm that read (a dozen queries, each a turn of a busy event loop) took 0.6 s.
 
 A price change reaches rooms as a ``shelf.updated`` broadcast for each room whose shelf holds the product
 (``announce_product_change``), so open pages and the caches of every process see it.
@@ -26,10 +29,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import bindparam, select
@@ -67,7 +72,8 @@ class Shared:
     sale: dict[str, Any] | None
     drop: DropOut | None
     draw: dict[str, Any] | None
-    expires: float  # time.monotonic() after which it is read again
+    expires: float  # time.monotonic() when a time it holds passes: nobody gets it after that
+    refresh_at: float  # time.monotonic() after which it is read again in the background (MAX_AGE)
     body: bytes = field(default=b"")  # the whole snapshot of a viewer with no part of their own, encoded
 
     def as_dict(self, drop: DropOut | None, variants: dict[str, str]) -> dict[str, object]:
@@ -115,13 +121,25 @@ class RoomSnapshots:
 
     async def get(self, room_id: int) -> Shared:
         cached = self._rooms.get(room_id)
-        if cached is not None and cached.expires > time.monotonic():
+        now = time.monotonic()
+        if cached is not None and cached.expires > now:
+            if cached.refresh_at <= now:
+                self._read(room_id)  # behind the crowd, which is given this copy meanwhile
             return cached
+        return await asyncio.shield(self._read(room_id))
+
+    def _read(self, room_id: int) -> asyncio.Future[Shared]:
         loading = self._loading.get(room_id)
         if loading is None:  # a crowd arriving together shares one read
             loading = self._loading[room_id] = asyncio.ensure_future(self._load(room_id))
-            loading.add_done_callback(lambda _f: self._loading.pop(room_id, None))
-        return await asyncio.shield(loading)
+            loading.add_done_callback(partial(self._loaded, room_id))
+        return loading
+
+    def _loaded(self, room_id: int, loading: asyncio.Future[Shared]) -> None:
+        if self._loading.get(room_id) is loading:
+            del self._loading[room_id]
+        if not loading.cancelled() and loading.exception() is not None:  # its askers have it; a refresh had none
+            self._rooms.pop(room_id, None)
 
     def invalidate(self, room_id: int) -> None:
         self._rooms.pop(room_id, None)
@@ -190,6 +208,7 @@ async def read_shared(ctx: AppContext, room_id: int) -> Shared:
         drop=drop_out,
         draw=draw_out.model_dump(mode="json") if draw_out else None,
         expires=time.monotonic() + seconds_left(times),
+        refresh_at=time.monotonic() + MAX_AGE,
     )
     return Shared(**{**_fields(shared), "body": encode(shared.as_dict(drop_out, {}))})
 
@@ -199,10 +218,9 @@ def _fields(shared: Shared) -> dict[str, Any]:
 
 
 def seconds_left(times: Iterable[datetime]) -> float:
-    """How long a read stays true: MAX_AGE, or less when one of ``times`` (still ahead) comes sooner."""
+    """How long a read stays true: until the first of ``times`` still ahead (infinity when none is)."""
     now = utcnow()
-    ahead = [(t - now).total_seconds() for t in times if t > now]
-    return max(0.0, min([MAX_AGE, *ahead]))
+    return min(((t - now).total_seconds() for t in times if t > now), default=math.inf)
 
 
 class ClaimLookups:
