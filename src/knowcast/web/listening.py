@@ -61,6 +61,9 @@ class Listener(asyncio.AbstractServer):
         return self._serving
 
     async def start_serving(self) -> None:
+        self._listen()
+
+    def _listen(self) -> None:
         if self._serving or self._closed.done():
             return
         self._serving = True
@@ -99,14 +102,10 @@ class Listener(asyncio.AbstractServer):
                 if exc.errno in _OUT_OF_RESOURCES:
                     log.error("accept failed, pausing", extra={"error": exc.strerror, "seconds": RETRY_AFTER})
                     self._pause()
-                    self._loop.call_later(RETRY_AFTER, self._resume)
+                    self._loop.call_later(RETRY_AFTER, self._listen)
                     return
                 continue  # ECONNABORTED and the like: that peer gave up; the next one may be waiting
             self._adopt(conn)
-
-    def _resume(self) -> None:
-        if not self._closed.done():
-            self._loop.create_task(self.start_serving())
 
     def _adopt(self, conn: socket.socket) -> None:
         conn.setblocking(False)
